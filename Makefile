@@ -1,0 +1,80 @@
+# Makefile for scaler: PGXS build plus the project's test, demo and bench targets.
+#
+#   make / make install      build and install the extension and scaler-listen
+#   make test                install missing Debian packages, build, install and run
+#                            every suite (pg_regress, pgTAP, isolation, Perl TAP)
+#   make demo                the end-to-end demo on a throwaway cluster
+#   make bench               benchmarks (prints medians and ratios)
+#
+# The individual suites (installcheck, prove, isolation) expect a running server
+# reachable through PGHOST/PGPORT; test/with-cluster.sh provides a throwaway one.
+
+EXTENSION = scaler
+MODULE_big = scaler
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+PGFILEDESC = "scaler - traffic analytics and autoscaling decisions"
+
+# The extension script is assembled from one file per concern.
+SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built = src/scaler--0.1.sql
+EXTRA_CLEAN = src/listen/scaler-listen src/listen/*.o results regression.diffs \
+	regression.out output_iso test/tmp_check
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=scaler
+
+# scaler-listen, the libpq client (PGXS allows one product per Makefile, so it
+# gets its own rule and is installed as a script into the server's bindir).
+LISTEN_SRCS = $(sort $(wildcard src/listen/*.c))
+ifneq ($(LISTEN_SRCS),)
+SCRIPTS_built = src/listen/scaler-listen
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+src/scaler--0.1.sql: $(SQL_PARTS)
+	cat $^ > $@
+
+src/listen/scaler-listen: $(LISTEN_SRCS) $(wildcard src/listen/*.h)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -I$(shell $(PG_CONFIG) --includedir) \
+		-o $@ $(LISTEN_SRCS) -L$(shell $(PG_CONFIG) --libdir) -lpq
+
+all: $(SCRIPTS_built)
+
+.PHONY: test demo bench prove tap isolation deps
+
+deps:
+	test/deps.sh
+
+# pgTAP suites, against the running server.
+prove:
+	pg_prove --ext .sql --recurse test/pgtap
+
+# Isolation specs, against the running server.
+isolation:
+	test/isolation.sh
+
+# Perl TAP suites: they start their own clusters (as the postgres user).
+tap:
+	test/tap.sh
+
+test:
+	test/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	test/with-cluster.sh $(MAKE) installcheck prove isolation
+	$(MAKE) tap
+
+demo:
+	test/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	test/with-cluster.sh test/demo.sh
+
+bench:
+	test/deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	test/with-cluster.sh test/bench/run.sh
