@@ -2,8 +2,8 @@
 -- The default source: one row per request.  Any table or view with these
 -- columns can serve as a source (a view renames yours).
 CREATE TABLE scaler.request_log (
-    ts            timestamptz NOT NULL,
-    function_name text NOT NULL,
+    ts            timestamptz,
+    function_name text,
     duration_ms   float8 CHECK (duration_ms >= 0),
     status        integer,
     cold_start    boolean
