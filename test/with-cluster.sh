@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# with-cluster.sh CMD [ARGS...]: run CMD against a throwaway PostgreSQL cluster.
+#
+# Starts a cluster with test/cluster.sh (port $SCALER_PORT, default 54329;
+# binaries from $SCALER_PGTREE when set), exports PGHOST, PGPORT,
+# PGUSER=postgres and PGDATABASE=scaler_test (plus SCALER_CLUSTER_DIR,
+# SCALER_CLUSTER_LOG, SCALER_PGBIN), runs CMD, and always stops the server and
+# removes its directory afterwards, also when CMD fails or we are interrupted.
+# Exits with CMD's status; when that is non-zero, prints the server log's tail.
+#
+#   test/with-cluster.sh psql -c 'SELECT 1'
+#   test/with-cluster.sh make installcheck prove isolation
+set -euo pipefail
+
+if [ $# -eq 0 ]; then
+	echo "usage: $0 CMD [ARGS...]" >&2
+	exit 2
+fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+port=${SCALER_PORT:-54329}
+statefile=$here/.cluster/$port.env
+started=
+
+cleanup()
+{
+	if [ -n "$started" ]; then
+		started=
+		"$here/cluster.sh" stop || true
+	fi
+}
+trap cleanup EXIT
+# Turn signals into an ordinary exit so that the EXIT trap runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# cluster.sh cleans up after itself when start fails.
+"$here/cluster.sh" start
+started=yes
+# shellcheck disable=SC1090
+. "$statefile"
+
+rc=0
+"$@" || rc=$?
+
+if [ $rc -ne 0 ]; then
+	echo "with-cluster.sh: '$*' exited with status $rc; last lines of the server log:" >&2
+	tail -n 40 "$SCALER_CLUSTER_LOG" >&2 || true
+fi
+exit $rc
