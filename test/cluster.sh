@@ -24,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 port=${SCALER_PORT:-54329}
 preload=${SCALER_PRELOAD:-scaler,pg_cron}
 if [ -n "${SCALER_PGTREE:-}" ]; then
-	pgbin=$SCALER_PGTREE/usr/lib/postgresql/15/bin
+	pgbin=$(realpath -m "$SCALER_PGTREE")/usr/lib/postgresql/15/bin
 else
 	pgbin=/usr/lib/postgresql/15/bin
 fi
@@ -64,10 +64,13 @@ start()
 	if [ -f "$statefile" ]; then
 		# shellcheck disable=SC1090
 		dir=$(. "$statefile" && echo "$SCALER_CLUSTER_DIR")
-		if [ -d "$dir" ]; then
-			die "a cluster on port $port is already set up in $dir (test/cluster.sh stop first)"
+		if [ -d "$dir" ] &&
+			as_postgres "$pgbin/pg_ctl" -D "$dir/data" status > /dev/null 2>&1; then
+			die "a cluster on port $port is already running in $dir (test/cluster.sh stop first)"
 		fi
-		rm -f "$statefile"
+		# Left over from a run that was killed: clear it away.
+		echo "cluster.sh: removing the stale cluster in $dir" >&2
+		stop
 	fi
 
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/scaler-cluster.XXXXXX")

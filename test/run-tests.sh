@@ -82,11 +82,13 @@ in_cluster()
 			[ -f regression.diffs ] && head -n 200 regression.diffs >&2
 		fi
 	else
+		echo "no pg_regress tests"
 		record installcheck 0 0
 	fi
 	if [ -n "$(find test/pgtap -name '*.sql' 2>/dev/null)" ]; then
 		suite prove prove "$make" -s --no-print-directory prove || rc=1
 	else
+		echo "no pgTAP tests"
 		record prove 0 0
 	fi
 	if ! suite isolation regress "$make" -s --no-print-directory isolation; then

@@ -27,7 +27,7 @@ if [ ${#tests[@]} -eq 0 ]; then
 fi
 
 if [ -n "${SCALER_PGTREE:-}" ]; then
-	pgbin=$SCALER_PGTREE/usr/lib/postgresql/15/bin
+	pgbin=$(realpath -m "$SCALER_PGTREE")/usr/lib/postgresql/15/bin
 else
 	pgbin=/usr/lib/postgresql/15/bin
 fi
@@ -43,10 +43,18 @@ cleanup()
 		rm -rf "$testdir"
 	fi
 }
+# On a signal: clean up, then die of that same signal, so that callers
+# (make, a calling script) stop too instead of going on to the next step.
+on_signal()
+{
+	trap - EXIT "$1"
+	cleanup
+	kill -s "$1" $$
+}
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
 
 chmod 755 "$testdir"
 mkdir "$testdir/t"

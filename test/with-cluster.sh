@@ -29,11 +29,18 @@ cleanup()
 		"$here/cluster.sh" stop || true
 	fi
 }
+# On a signal: clean up, then die of that same signal, so that callers
+# (make, a calling script) stop too instead of going on to the next step.
+on_signal()
+{
+	trap - EXIT "$1"
+	cleanup
+	kill -s "$1" $$
+}
 trap cleanup EXIT
-# Turn signals into an ordinary exit so that the EXIT trap runs.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
 
 # cluster.sh cleans up after itself when start fails.
 "$here/cluster.sh" start
