@@ -12,7 +12,7 @@ psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
 # sql: run SQL from stdin, stop at the first error, no psqlrc.
 sql()
 {
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off "$@"
+	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off
 }
 
 banner()

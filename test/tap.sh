@@ -10,6 +10,7 @@
 # nodes run the scaler build installed there.  SCALER_SRCDIR points the tests
 # at the source tree.  On failure the tail of each test's regress_log is shown.
 # Prints "no Perl TAP tests" and succeeds when there are none.
+# shellcheck disable=SC2317  # functions below run from traps
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,6 +77,8 @@ fi
 # A clean environment: the modules drop most PG* variables themselves, but
 # nothing from a surrounding with-cluster.sh should leak into the nodes.
 # PG_TEST_PORT_DIR is shared so that concurrent runs do not pick one port.
+# PROVE_FLAGS (e.g. "-v") is split on spaces like make would.
+read -r -a prove_flags <<< "${PROVE_FLAGS:-}"
 set +e
 (cd "$testdir" && "${run_as[@]}" env -i \
 	HOME="$testdir" \
@@ -87,17 +90,18 @@ set +e
 	PG_TEST_PORT_DIR=/tmp/scaler-tap-portlock \
 	PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-60}" \
 	SCALER_SRCDIR="$src" \
-	prove ${PROVE_FLAGS:-} "${names[@]}") | tee "$testdir/prove.out"
+	prove "${prove_flags[@]}" "${names[@]}") | tee "$testdir/prove.out"
 rc=${PIPESTATUS[0]}
 set -e
 
-if [ $rc -ne 0 ]; then
+if [ "$rc" -ne 0 ]; then
 	# The summary report names the failed tests: "t/NAME.pl (Wstat: ...".
-	for name in $(sed -n 's|^t/\([^ ]*\)\.pl  *(Wstat.*|\1|p' "$testdir/prove.out"); do
-		log=$testdir/tmp_check/log/regress_log_$name
-		[ -f "$log" ] || continue
-		echo "--- tail of regress_log_$name ---" >&2
-		tail -n 40 "$log" >&2
-	done
+	sed -n 's|^t/\([^ ]*\)\.pl  *(Wstat.*|\1|p' "$testdir/prove.out" |
+		while read -r name; do
+			log=$testdir/tmp_check/log/regress_log_$name
+			[ -f "$log" ] || continue
+			echo "--- tail of regress_log_$name ---" >&2
+			tail -n 40 "$log" >&2
+		done
 fi
-exit $rc
+exit "$rc"

@@ -10,6 +10,7 @@
 #
 #   test/with-cluster.sh psql -c 'SELECT 1'
 #   test/with-cluster.sh make installcheck prove isolation
+# shellcheck disable=SC2317  # functions below run from traps
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
