@@ -18,13 +18,38 @@
 #define SCALER_SKETCH_H
 
 /*
- * gamma = 1.0195 gives a relative accuracy of (gamma - 1) / (gamma + 1) =
- * 0.966%, just inside the promised 1% with room for rounding in log().
- * 1024 bins then span a factor of about 4e8 (e.g. 1 microsecond to 7 minutes
- * when measuring milliseconds) before the lowest bins are collapsed.
+ * A value's bin comes straight from its IEEE-754 bits: the exponent picks the
+ * octave and a table over the top 10 mantissa bits picks one of 38 bins in
+ * it.  Bins are then at most a factor 2^(1/38) * (1 + 2^-10) = 1.0194 wide,
+ * so a bin's representative is within 0.96% of every value in it, inside
+ * the promised 1%.  1024 bins span a factor of about 1.3e8 (say 1
+ * microsecond to 2 minutes, in milliseconds) before the lowest collapse.
  */
-#define SKETCH_GAMMA		1.0195
-#define SKETCH_MAX_BINS		1024
+#define SKETCH_BINS_PER_OCTAVE	38
+#define SKETCH_MAX_BINS			1024
+/* Every key sketch_key can return lies within +-SKETCH_KEY_LIMIT. */
+#define SKETCH_KEY_LIMIT		(1024 * SKETCH_BINS_PER_OCTAVE)
+
+/* bin within the octave, by the top 10 mantissa bits */
+extern uint8 sketch_bin_of_mantissa[1024];
+
+/*
+ * Key of a positive, finite value: SKETCH_BINS_PER_OCTAVE keys per power of
+ * two.  Subnormal values all share the lowest key.
+ */
+static inline int32
+sketch_key(double value)
+{
+	uint64		bits;
+	int32		exponent;
+
+	memcpy(&bits, &value, sizeof(bits));
+	exponent = (int32) (bits >> 52) - 1023;
+	if (unlikely(exponent == -1023))
+		return -1023 * SKETCH_BINS_PER_OCTAVE;
+	return exponent * SKETCH_BINS_PER_OCTAVE +
+		sketch_bin_of_mantissa[(bits >> 42) & 1023];
+}
 
 typedef struct Sketch
 {
@@ -37,7 +62,7 @@ typedef struct Sketch
 } Sketch;
 
 extern void sketch_init(Sketch *sketch);
-extern int32 sketch_key(double value);
+extern void sketch_prepare_tables(void);
 extern double sketch_key_value(int32 key);
 extern void sketch_add(Sketch *sketch, double value, MemoryContext cxt);
 extern void sketch_add_key(Sketch *sketch, int32 key, uint64 count,

@@ -42,9 +42,6 @@ PG_FUNCTION_INFO_V1(traffic_send);
 #define FLAT_HOUR_MIN_BYTES		(8 + 8 + 8 + 8 + 8 + 4 + 4)
 #define FLAT_MINUTE_BYTES		(8 + 8)
 
-/* Keys a sketch may use; sketch_key never leaves this range. */
-#define SKETCH_KEY_LIMIT		20000
-
 static Size traffic_get_flat_size(ExpandedObjectHeader *eohptr);
 static void traffic_flatten_into(ExpandedObjectHeader *eohptr,
 								 void *result, Size allocated_size);
@@ -61,6 +58,7 @@ traffic_create(MemoryContext parent, pg_tz *tz)
 											  ALLOCSET_DEFAULT_SIZES);
 	Traffic    *traffic = MemoryContextAllocZero(cxt, sizeof(Traffic));
 
+	sketch_prepare_tables();
 	EOH_init_header(&traffic->hdr, &traffic_methods, cxt);
 	strlcpy(traffic->tzname, pg_get_timezone_name(tz), sizeof(traffic->tzname));
 	traffic->tz = tz;

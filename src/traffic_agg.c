@@ -18,6 +18,7 @@
 
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -29,23 +30,29 @@ PG_FUNCTION_INFO_V1(traffic_agg_combine);
 PG_FUNCTION_INFO_V1(traffic_agg_final);
 
 /*
- * The state argument as a read-write object owned by the aggregate, copying
- * it only the first time (when it is NULL or not ours yet).
+ * The state argument as a read-write object we may update in place.  By the
+ * expanded-object convention a read-write pointer hands us the right to
+ * modify; nodeAgg passes one from the second row on, so the common case is
+ * a single test.  Otherwise (first row, or a flat state) the aggregate gets
+ * its own expanded copy in its context.
  */
-static Traffic *
-state_for_update(FunctionCallInfo fcinfo, MemoryContext aggcxt, pg_tz *tz)
+static inline Traffic *
+state_for_update(FunctionCallInfo fcinfo, pg_tz *tz)
 {
-	Datum		state;
+	MemoryContext aggcxt;
 
+	if (!PG_ARGISNULL(0) &&
+		likely(VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0)))))
+		return (Traffic *) DatumGetEOHP(PG_GETARG_DATUM(0));
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s called in non-aggregate context",
+						get_func_name(fcinfo->flinfo->fn_oid))));
 	if (PG_ARGISNULL(0))
 		return traffic_create(aggcxt, tz);
-
-	state = PG_GETARG_DATUM(0);
-	if (DatumIsReadWriteExpandedObject(state, false, -1) &&
-		MemoryContextGetParent(DatumGetEOHP(state)->eoh_context) == aggcxt)
-		return (Traffic *) DatumGetEOHP(state);
-
-	return traffic_copy_into(state, aggcxt);
+	return traffic_copy_into(PG_GETARG_DATUM(0), aggcxt);
 }
 
 /* The call site's quarter-hour cache, made for the session's time zone. */
@@ -74,7 +81,6 @@ call_site_cache(FunctionCallInfo fcinfo)
 Datum
 traffic_agg_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
 	HourCache  *cache;
 	Traffic    *traffic;
 	TimestampTz ts;
@@ -82,11 +88,6 @@ traffic_agg_trans(PG_FUNCTION_ARGS)
 	double		duration_ms = 0.0;
 	bool		is_error = false;
 	TimestampTz hour_start = 0;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("traffic_agg_trans called in non-aggregate context")));
 
 	if (PG_ARGISNULL(1))
 	{
@@ -117,7 +118,7 @@ traffic_agg_trans(PG_FUNCTION_ARGS)
 		is_error = PG_GETARG_INT32(3) >= 500;
 
 	cache = call_site_cache(fcinfo);
-	traffic = state_for_update(fcinfo, aggcxt, cache->tz);
+	traffic = state_for_update(fcinfo, cache->tz);
 	if (unlikely(traffic->tz != cache->tz))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -137,14 +138,8 @@ traffic_agg_trans(PG_FUNCTION_ARGS)
 Datum
 traffic_agg_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcxt;
 	Traffic    *traffic;
 	Traffic    *other;
-
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("traffic_agg_combine called in non-aggregate context")));
 
 	if (PG_ARGISNULL(1))
 	{
@@ -154,10 +149,7 @@ traffic_agg_combine(PG_FUNCTION_ARGS)
 	}
 
 	other = traffic_from_datum(PG_GETARG_DATUM(1));
-	if (PG_ARGISNULL(0))
-		traffic = traffic_create(aggcxt, other->tz);
-	else
-		traffic = state_for_update(fcinfo, aggcxt, other->tz);
+	traffic = state_for_update(fcinfo, other->tz);
 	traffic_merge(traffic, other);
 
 	PG_RETURN_DATUM(EOHPGetRWDatum(&traffic->hdr));

@@ -82,6 +82,17 @@ COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float
 COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS
     'request counts, errors (status >= 500) and latency per local hour of the session TimeZone';
 
+CREATE AGGREGATE scaler.traffic_merge(scaler.traffic) (
+    SFUNC = scaler.traffic_agg_combine,
+    STYPE = scaler.traffic,
+    FINALFUNC = scaler.traffic_agg_final,
+    FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = scaler.traffic_agg_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE scaler.traffic_merge(scaler.traffic) IS
+    'adds traffic values together (e.g. daily values rolled up into a month); all must come from the same TimeZone';
+
 CREATE FUNCTION scaler.hourly_requests(t scaler.traffic,
     OUT hour pg_catalog.timestamptz, OUT requests pg_catalog.int8, OUT errors pg_catalog.int8,
     OUT error_rate pg_catalog.float8, OUT p50_ms pg_catalog.float8, OUT p95_ms pg_catalog.float8,
