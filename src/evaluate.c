@@ -162,10 +162,10 @@ metric_aggregates(ScalerMetric metric)
 				"pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms::pg_catalog.float8) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2)";
 		case SCALER_METRIC_ERROR_RATE:
 			return "(pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.>=) 500))::pg_catalog.float8 "
-				"OPERATOR(pg_catalog./) pg_catalog.nullif(pg_catalog.count(status), 0)::pg_catalog.float8, "
+				"OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(status), 0)::pg_catalog.float8, "
 				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
 				"(pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.>=) 500 AND ts OPERATOR(pg_catalog.>) $2))::pg_catalog.float8 "
-				"OPERATOR(pg_catalog./) pg_catalog.nullif(pg_catalog.count(status) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), 0)::pg_catalog.float8";
+				"OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(status) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), 0)::pg_catalog.float8";
 	}
 	elog(ERROR, "unknown metric %d", (int) metric);
 	return NULL;				/* keep compiler quiet */
@@ -457,7 +457,7 @@ evaluate_one(PolicyRow *p, TimestampTz now, MemoryContext result_cxt)
 				  "UPDATE scaler.policy_state SET capacity = $2, last_value = $3, "
 				  "last_evaluated_at = $4, panic_at = $5, panic_capacity = $6, "
 				  "history_at = $7, history_desired = $8, "
-				  "last_decision_id = pg_catalog.coalesce($9, last_decision_id) "
+				  "last_decision_id = COALESCE($9, last_decision_id) "
 				  "WHERE policy = $1",
 				  9, types);
 	}

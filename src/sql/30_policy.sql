@@ -171,12 +171,12 @@ BEGIN
 
     -- the source must have the columns this metric reads
     IF p.function_name IS NOT NULL THEN
-        needed := needed || 'function_name';
+        needed := needed || 'function_name'::text;
     END IF;
     IF p.metric IN ('concurrency', 'p95_ms') THEN
-        needed := needed || 'duration_ms';
+        needed := needed || 'duration_ms'::text;
     ELSIF p.metric = 'error_rate' THEN
-        needed := needed || 'status';
+        needed := needed || 'status'::text;
     END IF;
     FOREACH col IN ARRAY needed LOOP
         SELECT a.atttypid::regtype INTO typ
