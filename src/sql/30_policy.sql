@@ -398,7 +398,7 @@ BEGIN
     END IF;
     INSERT INTO scaler.policy_state AS s (policy, capacity, capacity_set_at)
     VALUES (_set_capacity.policy, capacity, now())
-    ON CONFLICT (policy) DO UPDATE
+    ON CONFLICT ON CONSTRAINT policy_state_pkey DO UPDATE
         SET capacity = excluded.capacity, capacity_set_at = excluded.capacity_set_at;
 END
 $$;
