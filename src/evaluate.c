@@ -94,6 +94,7 @@ typedef struct PolicyRow
 	char	   *channel;
 	int			capacity;
 	int			floor;
+	char	   *failing_with;	/* last_error while still failing, else NULL */
 	ScalerDecideState state;
 } PolicyRow;
 
@@ -523,7 +524,10 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 			  "p.scale_in_stabilization, p.min_capacity, p.max_capacity, "
 			  "p.tolerance, p.panic_threshold, p.channel, s.capacity, "
 			  "scaler.active_floor(p.name, $2), "
-			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired "
+			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired, "
+			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
+			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
+			  "THEN s.last_error END "
 			  "FROM scaler.policy p JOIN scaler.policy_state s ON s.policy = p.name "
 			  "WHERE CASE WHEN $1 IS NULL THEN p.enabled ELSE p.name = $1 END "
 			  "ORDER BY p.name "
@@ -576,6 +580,7 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 		for (c = 0; c < SCALER_STATE_NCOLS; c++)
 			state_values[c] = SPI_getbinval(tuple, desc, 16 + c, &state_nulls[c]);
 		scaler_state_from_datums(state_values, state_nulls, &p->state);
+		p->failing_with = SPI_getvalue(tuple, desc, 16 + SCALER_STATE_NCOLS);
 	}
 	*npolicies = (int) SPI_processed;
 	return rows;
@@ -704,8 +709,14 @@ scaler_evaluate_policies(const char *only, bool notify_now,
 			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 				ReThrowError(edata);
 
+			/*
+			 * The worker logs a failure when it starts or changes, not every
+			 * tick; a caller of evaluate() always hears about it.
+			 */
 			wakeup = NULL;
-			ereport(WARNING,
+			ereport((!notify_now && p->failing_with != NULL &&
+					 strcmp(p->failing_with, edata->message) == 0) ?
+					DEBUG1 : WARNING,
 					(errcode(edata->sqlerrcode),
 					 errmsg("evaluating scaler policy \"%s\" failed: %s",
 							p->name, edata->message),
