@@ -12,9 +12,11 @@
  *	   same decision twice.  Locking them all in one statement up front also
  *	   means no run ever waits for a row lock while holding the decision
  *	   order lock below, so runs cannot deadlock on each other.
- *	2. each policy in its own subtransaction: a failure (dropped source,
- *	   revoked privilege, dropped owner) is rolled back, logged and kept in
- *	   the policy's state, and the other policies go on.
+ *	2. each policy is measured and decided in its own subtransaction: a
+ *	   failure (dropped source, revoked privilege, dropped owner) is rolled
+ *	   back, logged and kept in the policy's state, and the other policies
+ *	   go on.  The outcome (decision row, state) is then written by the top
+ *	   transaction, so the read-only subtransactions never take an xid.
  *	3. the window is read as the policy owner (SECURITY_RESTRICTED_OPERATION),
  *	   so the source's privileges and row-level security apply to the owner,
  *	   whoever calls evaluate().  The query is an index range scan on
@@ -372,14 +374,43 @@ lock_decision_order(void)
 }
 
 /*
- * Evaluate one policy.  Returns the wake-up for a decision (allocated in
- * result_cxt), or NULL when the capacity stays.
+ * Measure one policy's window and decide.  Runs in the policy's own
+ * subtransaction; it only reads, so the subtransaction never gets an xid of
+ * its own (a thousand subxids per tick would overflow every backend's
+ * snapshot subxid cache and slow down all concurrent sessions).
+ */
+static void
+measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
+				   ScalerDecision *out)
+{
+	memset(in, 0, sizeof(*in));
+	in->metric = p->metric;
+	in->target = p->target;
+	in->tolerance = p->tolerance;
+	in->panic_threshold = p->panic_threshold;
+	in->stable_window = p->stable_window;
+	in->scale_in_stabilization = p->scale_in_stabilization;
+	in->min_capacity = p->min_capacity;
+	in->max_capacity = p->max_capacity;
+	in->floor = Max(p->floor, 0);
+	in->current = p->capacity;
+	in->now = now;
+
+	read_window(p, now, in);
+	scaler_decide(in, &p->state, out);
+}
+
+/*
+ * Record the outcome in the top transaction: the decision row when the
+ * capacity changes, and the policy state.  Returns the wake-up for a
+ * decision (allocated in result_cxt), or NULL when the capacity stays.
  */
 static ScalerWakeup *
-evaluate_one(PolicyRow *p, TimestampTz now, MemoryContext result_cxt)
+record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in_,
+			   const ScalerDecision *out_, MemoryContext result_cxt)
 {
-	ScalerDecideInput in;
-	ScalerDecision out;
+	ScalerDecideInput in = *in_;
+	ScalerDecision out = *out_;
 	ScalerWakeup *wakeup = NULL;
 	Datum		args[9];
 	char		nulls[9];
@@ -388,22 +419,6 @@ evaluate_one(PolicyRow *p, TimestampTz now, MemoryContext result_cxt)
 	bool		isnull;
 	int			ret;
 	int			i;
-
-	memset(&in, 0, sizeof(in));
-	in.metric = p->metric;
-	in.target = p->target;
-	in.tolerance = p->tolerance;
-	in.panic_threshold = p->panic_threshold;
-	in.stable_window = p->stable_window;
-	in.scale_in_stabilization = p->scale_in_stabilization;
-	in.min_capacity = p->min_capacity;
-	in.max_capacity = p->max_capacity;
-	in.floor = Max(p->floor, 0);
-	in.current = p->capacity;
-	in.now = now;
-
-	read_window(p, now, &in);
-	scaler_decide(&in, &p->state, &out);
 
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(p->name);
@@ -672,6 +687,9 @@ scaler_evaluate_policies(const char *only, bool notify_now,
 		MemoryContext oldcontext = CurrentMemoryContext;
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ScalerWakeup *wakeup = NULL;
+		ScalerDecideInput in;
+		ScalerDecision out;
+		bool		ok;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -679,20 +697,11 @@ scaler_evaluate_policies(const char *only, bool notify_now,
 		MemoryContextSwitchTo(oldcontext);
 		PG_TRY();
 		{
-			wakeup = evaluate_one(p, now, result_cxt);
-			if (wakeup != NULL && notify_now)
-			{
-				if (!queue_checked)
-				{
-					queue_ok = notify_queue_ok();
-					queue_checked = true;
-				}
-				if (queue_ok)
-					Async_Notify(p->channel, wakeup->payload);
-			}
+			measure_and_decide(p, now, &in, &out);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcontext);
 			CurrentResourceOwner = oldowner;
+			ok = true;
 		}
 		PG_CATCH();
 		{
@@ -713,7 +722,6 @@ scaler_evaluate_policies(const char *only, bool notify_now,
 			 * The worker logs a failure when it starts or changes, not every
 			 * tick; a caller of evaluate() always hears about it.
 			 */
-			wakeup = NULL;
 			ereport((!notify_now && p->failing_with != NULL &&
 					 strcmp(p->failing_with, edata->message) == 0) ?
 					DEBUG1 : WARNING,
@@ -724,8 +732,24 @@ scaler_evaluate_policies(const char *only, bool notify_now,
 					 edata->hint ? errhint("%s", edata->hint) : 0));
 			record_failure(p, edata->message, now);
 			FreeErrorData(edata);
+			ok = false;
 		}
 		PG_END_TRY();
+
+		if (ok)
+		{
+			wakeup = record_outcome(p, now, &in, &out, result_cxt);
+			if (wakeup != NULL && notify_now)
+			{
+				if (!queue_checked)
+				{
+					queue_ok = notify_queue_ok();
+					queue_checked = true;
+				}
+				if (queue_ok)
+					Async_Notify(p->channel, wakeup->payload);
+			}
+		}
 
 		if (wakeup != NULL)
 		{
