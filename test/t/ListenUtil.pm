@@ -58,6 +58,9 @@ sub decide
 			FROM d) n});
 }
 
+# A command to run scaler-listen under (valgrind), set by a test.
+our @wrapper = ();
+
 # Start scaler-listen in the background; wait until it is subscribed.
 sub start_listener
 {
@@ -66,8 +69,7 @@ sub start_listener
 		out => "$dir/$tag.out",
 		err => "$dir/$tag.err");
 	unlink $l{out}, $l{err};
-	my @cmd = (@{ $ENV{LISTEN_WRAPPER} ? [ split ' ', $ENV{LISTEN_WRAPPER} ] : [] },
-		listen_bin(), '-d', $node->connstr('postgres'), @args);
+	my @cmd = (@wrapper, listen_bin(), '-d', $node->connstr('postgres'), @args);
 	$l{h} = IPC::Run::start(\@cmd, '<', \undef, '>>', $l{out}, '2>>', $l{err});
 	$l{ready} = wait_until(
 		sub { -f $l{err} && slurp_file($l{err}) =~ /listening on channel/ },
