@@ -1,0 +1,293 @@
+/*-------------------------------------------------------------------------
+ *
+ * sketch.c
+ *	  The mergeable log-bucket quantile sketch behind the latency percentiles.
+ *
+ * A positive value's bin is read off its floating-point bits (see sketch.h);
+ * each bin is represented by a value within 0.96% of everything in it.
+ * Quantiles use the same rank as percentile_disc, so the answer is within
+ * that relative error of what percentile_disc returns.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/float.h"
+
+#include "sketch.h"
+
+uint8		sketch_bin_of_mantissa[1024];
+
+/* Representative of each bin of an octave, as a fraction of 2^exponent. */
+static double bin_value[SKETCH_BINS_PER_OCTAVE];
+static bool tables_ready = false;
+
+/*
+ * Bin j of an octave holds the mantissas m whose 1/1024-wide slice starts in
+ * [2^(j/38), 2^((j+1)/38)).  Its representative 2 lo hi / (lo + hi) has the
+ * same relative error towards both edges.
+ */
+void
+sketch_prepare_tables(void)
+{
+	double		lo[SKETCH_BINS_PER_OCTAVE];
+	double		hi[SKETCH_BINS_PER_OCTAVE];
+	int			i;
+
+	if (tables_ready)
+		return;
+	for (i = 0; i < SKETCH_BINS_PER_OCTAVE; i++)
+		lo[i] = hi[i] = 0.0;
+	for (i = 0; i < 1024; i++)
+	{
+		double		slice_lo = 1.0 + i / 1024.0;
+		int			bin = (int) floor(SKETCH_BINS_PER_OCTAVE * log2(slice_lo));
+
+		bin = Min(Max(bin, 0), SKETCH_BINS_PER_OCTAVE - 1);
+		sketch_bin_of_mantissa[i] = (uint8) bin;
+		if (lo[bin] == 0.0)
+			lo[bin] = slice_lo;
+		hi[bin] = slice_lo + 1.0 / 1024.0;
+	}
+	for (i = 0; i < SKETCH_BINS_PER_OCTAVE; i++)
+		bin_value[i] = 2.0 * lo[i] * hi[i] / (lo[i] + hi[i]);
+	tables_ready = true;
+}
+
+void
+sketch_init(Sketch *sketch)
+{
+	memset(sketch, 0, sizeof(Sketch));
+}
+
+double
+sketch_key_value(int32 key)
+{
+	int32		exponent = key / SKETCH_BINS_PER_OCTAVE;
+	int32		bin = key % SKETCH_BINS_PER_OCTAVE;
+
+	if (bin < 0)
+	{
+		bin += SKETCH_BINS_PER_OCTAVE;
+		exponent--;
+	}
+	sketch_prepare_tables();
+	return ldexp(bin_value[bin], exponent);
+}
+
+/*
+ * Make room for keys newlo .. newhi (a span of at most SKETCH_MAX_BINS).
+ * Grows geometrically, leaving slack on both sides since durations extend
+ * their range in either direction.
+ */
+static void
+sketch_reserve(Sketch *sketch, int32 newlo, int32 newhi, MemoryContext cxt)
+{
+	int32		span = newhi - newlo + 1;
+	int32		capacity;
+	int32		base;
+	uint32	   *bins;
+
+	Assert(span <= SKETCH_MAX_BINS);
+	if (sketch->bins != NULL &&
+		newlo >= sketch->base && newhi < sketch->base + sketch->capacity)
+		return;
+
+	capacity = Max(Max(span * 2, sketch->capacity * 2), 32);
+	capacity = Min(capacity, SKETCH_MAX_BINS * 2);
+	base = newlo - (capacity - span) / 2;
+	bins = MemoryContextAllocZero(cxt, sizeof(uint32) * capacity);
+	if (sketch->nbins > 0)
+		memcpy(bins + (sketch->lo - base),
+			   sketch->bins + (sketch->lo - sketch->base),
+			   sizeof(uint32) * sketch->nbins);
+	if (sketch->bins)
+		pfree(sketch->bins);
+	sketch->bins = bins;
+	sketch->base = base;
+	sketch->capacity = capacity;
+}
+
+static void
+bin_add(uint32 *bin, uint64 count)
+{
+	if (count > PG_UINT32_MAX - (uint64) *bin)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("too many durations in one hour of a traffic value")));
+	*bin += (uint32) count;
+}
+
+/*
+ * Drop the bins below newlo from the sketch and return their total count,
+ * which the caller adds to the new lowest bin.
+ */
+static uint64
+sketch_cut_below(Sketch *sketch, int32 newlo)
+{
+	uint64		moved = 0;
+	int32		key;
+	int32		hi = sketch->lo + sketch->nbins - 1;
+
+	for (key = sketch->lo; key < newlo && key <= hi; key++)
+	{
+		moved += sketch->bins[key - sketch->base];
+		sketch->bins[key - sketch->base] = 0;
+	}
+	sketch->nbins = (newlo <= hi) ? hi - newlo + 1 : 0;
+	sketch->lo = newlo;
+	return moved;
+}
+
+void
+sketch_add_key(Sketch *sketch, int32 key, uint64 count, MemoryContext cxt)
+{
+	if (sketch->nbins == 0)
+	{
+		sketch_reserve(sketch, key, key, cxt);
+		sketch->lo = key;
+		sketch->nbins = 1;
+	}
+	else if (key < sketch->lo)
+	{
+		int32		hi = sketch->lo + sketch->nbins - 1;
+
+		/* Too far below: count it in the lowest bin we may keep. */
+		if (hi - key + 1 > SKETCH_MAX_BINS)
+			key = hi - SKETCH_MAX_BINS + 1;
+		sketch_reserve(sketch, key, hi, cxt);
+		sketch->nbins += sketch->lo - key;
+		sketch->lo = key;
+	}
+	else if (key >= sketch->lo + sketch->nbins)
+	{
+		uint64		moved = 0;
+
+		/* Too far above: collapse the lowest bins to keep the span bounded. */
+		if (key - sketch->lo + 1 > SKETCH_MAX_BINS)
+			moved = sketch_cut_below(sketch, key - SKETCH_MAX_BINS + 1);
+		sketch_reserve(sketch, sketch->lo, key, cxt);
+		sketch->nbins = key - sketch->lo + 1;
+		if (moved > 0)
+			bin_add(&sketch->bins[sketch->lo - sketch->base], moved);
+	}
+
+	bin_add(&sketch->bins[key - sketch->base], count);
+}
+
+void
+sketch_add(Sketch *sketch, double value, MemoryContext cxt)
+{
+	if (value == 0.0)
+	{
+		sketch->zero_count++;
+		return;
+	}
+
+	/* The common case: a key inside the bins in use, no reallocation. */
+	{
+		int32		key = sketch_key(value);
+		int32		offset = key - sketch->lo;
+
+		if (likely(offset >= 0 && offset < sketch->nbins))
+		{
+			uint32	   *bin = &sketch->bins[key - sketch->base];
+
+			if (unlikely(*bin == PG_UINT32_MAX))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("too many durations in one hour of a traffic value")));
+			(*bin)++;
+			return;
+		}
+		sketch_add_key(sketch, key, 1, cxt);
+	}
+}
+
+void
+sketch_merge(Sketch *dst, const Sketch *src, MemoryContext cxt)
+{
+	int32		i;
+
+	dst->zero_count += src->zero_count;
+	/* Add the highest bins first so collapsing happens at most once. */
+	for (i = src->nbins - 1; i >= 0; i--)
+	{
+		int32		key = src->lo + i;
+		uint32		count = src->bins[key - src->base];
+
+		if (count > 0)
+			sketch_add_key(dst, key, count, cxt);
+	}
+}
+
+uint64
+sketch_total(const Sketch *sketch)
+{
+	uint64		total = sketch->zero_count;
+	int32		i;
+
+	for (i = 0; i < sketch->nbins; i++)
+		total += sketch->bins[sketch->lo - sketch->base + i];
+	return total;
+}
+
+uint32
+sketch_count_at(const Sketch *sketch, int32 key)
+{
+	if (key < sketch->lo || key >= sketch->lo + sketch->nbins)
+		return 0;
+	return sketch->bins[key - sketch->base];
+}
+
+void
+sketch_trimmed_range(const Sketch *sketch, int32 *lo, int32 *nbins)
+{
+	int32		first = 0;
+	int32		last = sketch->nbins - 1;
+
+	while (first <= last && sketch_count_at(sketch, sketch->lo + first) == 0)
+		first++;
+	while (last >= first && sketch_count_at(sketch, sketch->lo + last) == 0)
+		last--;
+	*lo = sketch->lo + first;
+	*nbins = last - first + 1;
+}
+
+/*
+ * The value at rank ceil(fraction * total), the same rank percentile_disc
+ * picks, or NaN for an empty sketch.
+ */
+double
+sketch_quantile(const Sketch *sketch, double fraction)
+{
+	uint64		total = sketch_total(sketch);
+	uint64		rank;
+	uint64		seen;
+	int32		i;
+
+	if (total == 0)
+		return get_float8_nan();
+
+	rank = (uint64) ceil(fraction * (double) total);
+	if (rank < 1)
+		rank = 1;
+	if (rank > total)
+		rank = total;
+
+	seen = sketch->zero_count;
+	if (seen >= rank)
+		return 0.0;
+	for (i = 0; i < sketch->nbins; i++)
+	{
+		int32		key = sketch->lo + i;
+
+		seen += sketch->bins[key - sketch->base];
+		if (seen >= rank)
+			return sketch_key_value(key);
+	}
+	/* unreachable: the bins add up to total */
+	return get_float8_nan();
+}

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * source.c
+ *	  Reading request-log rows from a source the caller names.
+ *
+ * A source is any table or view with the columns of the source contract
+ * (ts timestamptz, function_name text, duration_ms, status).  It is read
+ * through SPI as the calling user, so table and column privileges and
+ * row-level security all apply exactly as for the caller's own SELECT.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "source.h"
+
+typedef struct SourceColumn
+{
+	const char *name;
+	const Oid  *types;			/* accepted types, InvalidOid-terminated */
+	const char *expected;		/* for the error message */
+} SourceColumn;
+
+static const Oid ts_types[] = {TIMESTAMPTZOID, InvalidOid};
+static const Oid duration_types[] = {FLOAT8OID, FLOAT4OID, NUMERICOID, INT8OID,
+INT4OID, INT2OID, InvalidOid};
+static const Oid status_types[] = {INT4OID, INT2OID, INT8OID, InvalidOid};
+static const Oid name_types[] = {TEXTOID, VARCHAROID, BPCHAROID, NAMEOID, InvalidOid};
+
+static const SourceColumn source_columns[] = {
+	{"ts", ts_types, "timestamp with time zone"},
+	{"duration_ms", duration_types, "a numeric type"},
+	{"status", status_types, "an integer type"},
+	{"function_name", name_types, "text"},
+};
+
+/*
+ * Check that relid has the columns we read, of usable types, and that the
+ * user may read them.  Errors name the column and the relation.
+ */
+void
+source_check(Oid relid, bool need_function_name, Oid userid)
+{
+	char	   *relname = get_rel_name(relid);
+	bool		table_select;
+	int			ncolumns = need_function_name ? 4 : 3;
+	int			i;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source relation with OID %u does not exist", relid)));
+
+	table_select = pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK;
+	for (i = 0; i < ncolumns; i++)
+	{
+		const SourceColumn *column = &source_columns[i];
+		AttrNumber	attnum = get_attnum(relid, column->name);
+		Oid			type;
+		const Oid  *accepted;
+
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("source \"%s\" has no column \"%s\"",
+							relname, column->name),
+					 errhint("A source needs columns ts timestamptz, function_name text, duration_ms float8 and status int; a view can rename yours.")));
+		type = get_atttype(relid, attnum);
+		for (accepted = column->types; *accepted != InvalidOid; accepted++)
+			if (*accepted == type)
+				break;
+		if (*accepted == InvalidOid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of source \"%s\" has type %s, expected %s",
+							column->name, relname, format_type_be(type),
+							column->expected)));
+		if (!table_select &&
+			pg_attribute_aclcheck(relid, attnum, userid, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for source \"%s\"", relname),
+					 errdetail("Reading it needs SELECT on column \"%s\".",
+							   column->name)));
+	}
+}
+
+/*
+ * Aggregate the rows of [since, until) (of one function, when given) into a
+ * traffic value owned by the current memory context; NULL when no rows.
+ */
+Traffic *
+source_traffic(Oid relid, TimestampTz since, TimestampTz until,
+			   text *function_name)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	StringInfoData query;
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			nargs = function_name != NULL ? 3 : 2;
+	Traffic    *traffic = NULL;
+	bool		isnull;
+	Datum		result;
+	int			ret;
+
+	source_check(relid, function_name != NULL, GetUserId());
+
+	initStringInfo(&query);
+	appendStringInfo(&query,
+					 "SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8,"
+					 " status::pg_catalog.int4) FROM %s"
+					 " WHERE ts OPERATOR(pg_catalog.>=) $1"
+					 " AND ts OPERATOR(pg_catalog.<) $2",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)));
+	if (function_name != NULL)
+		appendStringInfoString(&query,
+							   " AND function_name::pg_catalog.text OPERATOR(pg_catalog.=) $3");
+	values[0] = TimestampTzGetDatum(since);
+	values[1] = TimestampTzGetDatum(until);
+	values[2] = PointerGetDatum(function_name);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args(query.data, nargs, argtypes, values, nulls,
+								true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading source failed: %s", SPI_result_code_string(ret));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		traffic = traffic_copy_into(result, caller);
+	SPI_finish();
+	return traffic;
+}

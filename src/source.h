@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * source.h
+ *	  Reading request-log rows from a source the caller names.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SCALER_SOURCE_H
+#define SCALER_SOURCE_H
+
+#include "traffic.h"
+
+extern void source_check(Oid relid, bool need_function_name, Oid userid);
+extern Traffic *source_traffic(Oid relid, TimestampTz since, TimestampTz until,
+							   text *function_name);
+
+#endif							/* SCALER_SOURCE_H */

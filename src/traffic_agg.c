@@ -1,0 +1,168 @@
+/*-------------------------------------------------------------------------
+ *
+ * traffic_agg.c
+ *	  The aggregate scaler.traffic_agg(ts [, duration_ms [, status]]): its
+ *	  transition, combine and final functions.
+ *
+ * The state type is scaler.traffic itself (not internal), so partial states
+ * can be shipped as text (Citus) or through parallel workers' tuple queues.
+ * Inside an aggregate the state is a read-write expanded object living in a
+ * child of the aggregate context, which nodeAgg keeps as is from row to row:
+ * the transition function updates it in place and never copies it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "hourbucket.h"
+#include "traffic.h"
+
+PG_FUNCTION_INFO_V1(traffic_agg_trans);
+PG_FUNCTION_INFO_V1(traffic_agg_combine);
+PG_FUNCTION_INFO_V1(traffic_agg_final);
+
+/*
+ * The state argument as a read-write object we may update in place.  By the
+ * expanded-object convention a read-write pointer hands us the right to
+ * modify; nodeAgg passes one from the second row on, so the common case is
+ * a single test.  Otherwise (first row, or a flat state) the aggregate gets
+ * its own expanded copy in its context.
+ */
+static inline Traffic *
+state_for_update(FunctionCallInfo fcinfo, pg_tz *tz)
+{
+	MemoryContext aggcxt;
+
+	if (!PG_ARGISNULL(0) &&
+		likely(VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0)))))
+		return (Traffic *) DatumGetEOHP(PG_GETARG_DATUM(0));
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s called in non-aggregate context",
+						get_func_name(fcinfo->flinfo->fn_oid))));
+	if (PG_ARGISNULL(0))
+		return traffic_create(aggcxt, tz);
+	return traffic_copy_into(PG_GETARG_DATUM(0), aggcxt);
+}
+
+/* The call site's quarter-hour cache, made for the session's time zone. */
+static HourCache *
+call_site_cache(FunctionCallInfo fcinfo)
+{
+	HourCache  *cache = (HourCache *) fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL || cache->tz != session_timezone)
+	{
+		if (cache != NULL)
+			pfree(cache);
+		cache = hour_cache_create(fcinfo->flinfo->fn_mcxt, session_timezone);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	return cache;
+}
+
+/*
+ * traffic_agg_trans(state, ts [, duration_ms [, status]])
+ *
+ * One C function serves all three arities.  Rows with a NULL ts are skipped;
+ * infinite timestamps and bad durations are errors rather than silently
+ * bucketed or dropped.
+ */
+Datum
+traffic_agg_trans(PG_FUNCTION_ARGS)
+{
+	HourCache  *cache;
+	Traffic    *traffic;
+	TimestampTz ts;
+	bool		has_duration = false;
+	double		duration_ms = 0.0;
+	bool		is_error = false;
+	TimestampTz hour_start = 0;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+
+	ts = PG_GETARG_TIMESTAMPTZ(1);
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot bucket infinite timestamp \"%s\"",
+						TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity"),
+				 errhint("Filter out rows with infinite ts before aggregating.")));
+
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		duration_ms = PG_GETARG_FLOAT8(2);
+		if (isnan(duration_ms) || duration_ms < 0.0 || isinf(duration_ms))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid duration_ms %s", float8out_internal(duration_ms)),
+					 errdetail("Durations must be finite and not negative.")));
+		has_duration = true;
+	}
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+		is_error = PG_GETARG_INT32(3) >= 500;
+
+	cache = call_site_cache(fcinfo);
+	traffic = state_for_update(fcinfo, cache->tz);
+	if (unlikely(traffic->tz != cache->tz))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("TimeZone changed during traffic_agg")));
+
+	if (is_error || has_duration)
+		hour_start = hour_cache_lookup(cache, ts);
+	traffic_add_row(traffic, ts, hour_start, is_error, has_duration, duration_ms);
+
+	PG_RETURN_DATUM(EOHPGetRWDatum(&traffic->hdr));
+}
+
+/*
+ * traffic_agg_combine(a, b): a + b.  Not strict, so it sees every NULL case;
+ * it updates a in place when the aggregate owns it.
+ */
+Datum
+traffic_agg_combine(PG_FUNCTION_ARGS)
+{
+	Traffic    *traffic;
+	Traffic    *other;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+
+	other = traffic_from_datum(PG_GETARG_DATUM(1));
+	traffic = state_for_update(fcinfo, other->tz);
+	traffic_merge(traffic, other);
+
+	PG_RETURN_DATUM(EOHPGetRWDatum(&traffic->hdr));
+}
+
+/*
+ * The aggregate's result: a flat copy of the state, so the read-write object
+ * never escapes the aggregate.
+ */
+Datum
+traffic_agg_final(PG_FUNCTION_ARGS)
+{
+	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
+
+	PG_RETURN_DATUM(traffic_flat_datum(traffic));
+}
