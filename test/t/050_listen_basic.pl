@@ -2,8 +2,10 @@
 # hints only (a forged NOTIFY is ignored).
 use strict;
 use warnings;
+# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
+# the source tree ($SCALER_SRCDIR)
 use FindBin;
-use lib $FindBin::RealBin;
+use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;

@@ -4,8 +4,10 @@
 # leaked block fails the test.  Skipped when valgrind is not installed.
 use strict;
 use warnings;
+# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
+# the source tree ($SCALER_SRCDIR)
 use FindBin;
-use lib $FindBin::RealBin;
+use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;

@@ -19,12 +19,14 @@ use Exporter 'import';
 our @EXPORT = qw(listen_bin new_scaler_node decide start_listener
   stop_listener wait_until read_lines write_script);
 
-# The binary under test: $SCALER_LISTEN, else the one built in this tree,
-# else whatever is on PATH.
+# The binary under test: $SCALER_LISTEN, else the one built in the source
+# tree ($SCALER_SRCDIR, or the tree this module is in), else the one on PATH
+# (test/tap.sh puts the bin dir scaler-listen is installed into first).
 sub listen_bin
 {
 	return $ENV{SCALER_LISTEN} if $ENV{SCALER_LISTEN};
-	my $built = dirname(abs_path(__FILE__)) . '/../../src/listen/scaler-listen';
+	my $src = $ENV{SCALER_SRCDIR} // dirname(abs_path(__FILE__)) . '/../..';
+	my $built = "$src/src/listen/scaler-listen";
 	return abs_path($built) if -x $built;
 	return 'scaler-listen';
 }
