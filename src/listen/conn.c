@@ -48,6 +48,18 @@ static long long fetched_through = -1;	/* -1: not yet subscribed */
 static PendingAck *ack_head = NULL;
 static PendingAck *ack_tail = NULL;
 
+/* Server notices (such as a FATAL before a shutdown) get our prefix too. */
+static void
+notice_processor(void *arg, const char *message)
+{
+	size_t		len = strlen(message);
+
+	(void) arg;
+	while (len > 0 && message[len - 1] == '\n')
+		len--;
+	log_msg("server: %.*s", (int) len, message);
+}
+
 static void
 connection_lost(const char *what)
 {
@@ -248,6 +260,7 @@ conn_open(const ListenOptions *opts, bool first)
 		return false;
 	}
 
+	PQsetNoticeProcessor(conn, notice_processor, NULL);
 	if (!check_database())
 		return false;
 
@@ -302,27 +315,38 @@ conn_open(const ListenOptions *opts, bool first)
 }
 
 /*
- * Read whatever arrived on the socket.  Notifications only say "look": the
- * count is returned, the payload is shown in verbose mode and never used.
+ * Count the notifications libpq has parsed.  Notifications only say "look":
+ * the payload is shown in verbose mode and never used.  Called after every
+ * query too, because a notification that arrives during a query is parsed
+ * then and would not make the socket readable again.
  */
-bool
-conn_consume(int *nnotify)
+int
+conn_take_notifies(void)
 {
 	PGnotify   *n;
+	int			count = 0;
 
-	*nnotify = 0;
-	if (!PQconsumeInput(conn))
-	{
-		connection_lost("waiting for notifications");
-		return false;
-	}
+	if (conn == NULL)
+		return 0;
 	while ((n = PQnotifies(conn)) != NULL)
 	{
 		if (options->verbose)
 			log_msg("notification on \"%s\" from backend %d: %s",
 					n->relname, n->be_pid, n->extra);
-		(*nnotify)++;
+		count++;
 		PQfreemem(n);
+	}
+	return count;
+}
+
+/* Read whatever arrived on the socket. */
+bool
+conn_consume(void)
+{
+	if (!PQconsumeInput(conn))
+	{
+		connection_lost("waiting for notifications");
+		return false;
 	}
 	return true;
 }

@@ -189,6 +189,9 @@ main(int argc, char **argv)
 		if (conn_is_up() && conn_acks_pending())
 			(void) conn_flush_acks();
 
+		if (conn_take_notifies() > 0)
+			need_fetch = true;
+
 		if (stopping && runner_running() == 0 &&
 			(!conn_acks_pending() || conn_failed() || conn_is_up()))
 			break;
@@ -207,6 +210,8 @@ main(int argc, char **argv)
 		if (!conn_is_up() && reconnect_at != 0 && reconnect_at < deadline)
 			deadline = reconnect_at;
 		timeout_ms = deadline <= now ? 0 : (int) ((deadline - now) * 1000.0) + 1;
+		if (need_fetch && conn_is_up() && !stopping)
+			timeout_ms = 0;		/* the last fetch failed or was woken meanwhile */
 
 		if (poll(fds, nfds, timeout_ms) < 0 && errno != EINTR)
 		{
@@ -215,13 +220,9 @@ main(int argc, char **argv)
 			break;
 		}
 		drain_wake_pipe();
-		if (nfds == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)))
-		{
-			int			nnotify;
-
-			if (conn_consume(&nnotify) && nnotify > 0)
-				need_fetch = true;
-		}
+		if (nfds == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) &&
+			conn_consume() && conn_take_notifies() > 0)
+			need_fetch = true;
 	}
 
 	if (conn_acks_pending())

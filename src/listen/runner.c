@@ -347,15 +347,24 @@ runner_running(void)
 	return nrunning;
 }
 
-/* When the next waiting decision becomes startable, or a large number. */
+/*
+ * When a waiting decision's retry delay runs out, or a large number.  With
+ * every slot busy there is nothing to wake up for: a finishing command's
+ * SIGCHLD does that.  Deadlines already passed do not count either: those
+ * decisions wait for a slot, not for the clock.
+ */
 double
 runner_next_wakeup(void)
 {
 	double		next = 1e18;
+	double		now = now_seconds();
 	Policy	   *p;
 
+	if (nrunning >= options->jobs)
+		return next;
 	for (p = policies; p; p = p->next)
-		if (!p->running && p->waiting && p->waiting->not_before < next)
+		if (!p->running && p->waiting && p->waiting->not_before > now &&
+			p->waiting->not_before < next)
 			next = p->waiting->not_before;
 	return next;
 }

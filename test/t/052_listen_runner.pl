@@ -117,5 +117,33 @@ ok( wait_until(
 	'acknowledged only once it succeeded');
 is(stop_listener($l), 0, 'stopped');
 
+# --- a second SIGTERM passes on to the running command -----------------------
+my $slog = "$dir/stop.log";
+write_script("$dir/slow.sh", qq{echo "run \$SCALER_DECISION_ID" >> $slog
+sleep \$(cat $dir/slow.secs)
+});
+sub set_secs { open my $f, '>', "$dir/slow.secs" or die; print $f "$_[0]\n"; close $f; }
+set_secs(60);
+my @slow = ('--name', 'slow', '-v', '--exec', "$dir/slow.sh");
+$l = start_listener($node, $dir, 'slow', @slow);
+my $s1 = decide($node, 'api', 9, 10);
+ok(wait_until(sub { read_lines($slog) == 1 }, 30, 'slow command started'),
+	'a long command runs');
+$l->{h}->signal('TERM');
+ok(wait_until(sub { slurp_file($l->{err}) =~ /waiting for 1 running command/ }, 10,
+		'first SIGTERM seen'),
+	'first SIGTERM: the listener waits for the command');
+ok(kill(0, $l->{h}->{KIDS}[0]{PID}), 'and is still running');
+my $t0 = time;
+is(stop_listener($l), 0, 'second SIGTERM: exit 0');
+cmp_ok(time - $t0, '<', 10, 'promptly: the command got SIGTERM too');
+like(slurp_file($l->{err}), qr/was terminated by signal 15/, 'the killed command is reported');
+set_secs(0);
+$l = start_listener($node, $dir, 'slow2', @slow);
+ok(wait_until(sub { read_lines($slog) == 2 }, 30, 'rerun'),
+	'the interrupted decision was not acknowledged: it runs after a restart');
+is_deeply([ read_lines($slog) ], [ "run $s1", "run $s1" ], 'the same decision');
+is(stop_listener($l), 0, 'stopped');
+
 $node->stop;
 done_testing();
