@@ -49,6 +49,7 @@ COMMENT ON COLUMN scaler.subscription_ack.policy IS 'the decision''s policy; the
 COMMENT ON COLUMN scaler.subscription_ack.outcome IS 'done: the command exited 0; superseded: skipped because a newer decision of the policy was queued';
 
 SELECT pg_catalog.pg_extension_config_dump('scaler.subscription', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.subscription_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.subscription_ack', '');
 
 -- Create the subscription on first use, or take it over, and lock it for this

@@ -110,6 +110,26 @@ command_checks_all([ $bin, '-d', $node->connstr('postgres'), '--name', 'printer'
 	[qr/subscription "printer" is in use by another listener/, qr/HINT: Stop the other/],
 	'a subscription cannot be used by two listeners at once');
 
+# The SQL functions refuse what would break the guarantees.
+sub psql_err
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', $sql);
+	return $err;
+}
+like(psql_err(q{SELECT scaler.listen_ack('printer', 1, 'done', 0)}),
+	qr/subscription "printer" is not held by this session/,
+	'only the session holding a subscription may acknowledge for it');
+like(psql_err(q{SELECT scaler.listen_subscribe('printer', 'scaler')}),
+	qr/subscription "printer" is in use by another listener/,
+	'nor take it over while its listener runs');
+like(psql_err(q{SELECT scaler.listen_subscribe('x', 'scaler'), scaler.listen_ack('x', 1, 'maybe', 0)}),
+	qr/invalid outcome "maybe"/, 'an unknown outcome is rejected');
+like(psql_err(q{SELECT scaler.listen_ack('nobody', 1, 'done', 0)}),
+	qr/subscription "nobody" does not exist/, 'an unknown subscription is rejected');
+like(psql_err(q{SELECT scaler.listen_subscribe('', 'scaler')}),
+	qr/subscription name must not be empty/, 'an empty name is rejected');
+
 is(stop_listener($p), 0, 'SIGTERM: exit 0');
 is( $node->safe_psql(
 		'postgres',
