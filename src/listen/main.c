@@ -180,13 +180,13 @@ main(int argc, char **argv)
 			need_fetch = true;
 			next_poll = now + POLL_INTERVAL;
 		}
-		if (conn_is_up() && need_fetch && !stopping)
+		if (conn_is_up() && need_fetch && !stopping && !conn_failed())
 		{
 			if (conn_fetch())
 				need_fetch = false;
 		}
 		runner_dispatch(!stopping);
-		if (conn_is_up() && conn_acks_pending())
+		if (conn_is_up() && conn_acks_pending() && !conn_failed())
 			(void) conn_flush_acks();
 
 		if (conn_take_notifies() > 0)
