@@ -188,7 +188,8 @@ check_window(TimestampTz since, TimestampTz until)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("since must be earlier than until"),
 				 errdetail("since is %s, until is %s.",
-						   timestamptz_to_str(since), timestamptz_to_str(until))));
+						   pstrdup(timestamptz_to_str(since)),
+						   timestamptz_to_str(until))));
 }
 
 /* hourly_requests(since, until, function_name, source) */

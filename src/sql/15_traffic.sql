@@ -2,6 +2,10 @@
 -- Hourly traffic analytics: the scaler.traffic type, its aggregate and the
 -- functions that turn it into gap-filled hourly rows.
 
+-- The analytics read only what the caller may read (sources go through the
+-- executor as the caller), so everyone may use them.
+GRANT USAGE ON SCHEMA scaler TO PUBLIC;
+
 CREATE TYPE scaler.traffic;
 
 CREATE FUNCTION scaler.traffic_in(pg_catalog.cstring) RETURNS scaler.traffic
