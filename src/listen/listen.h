@@ -28,6 +28,8 @@ typedef struct ListenOptions
 	const char *command;		/* --exec: shell command, or NULL to print */
 	const char *name;			/* --name: server-side subscription name */
 	int			jobs;			/* --jobs: most commands running at once */
+	double		poll_interval;	/* --poll-interval: seconds between reads
+								 * without a wake-up; 0 = never */
 	bool		verbose;		/* -v: report each decision on stderr */
 } ListenOptions;
 

@@ -27,10 +27,11 @@
 #define RECONNECT_MAX_DELAY 15.0
 
 /*
- * Read the decision log every so often even without a notification: a
- * decision whose NOTIFY was lost (a full notification queue) still arrives.
+ * The decision log is also read every opts.poll_interval seconds without a
+ * notification: a decision whose NOTIFY was lost (a full notification queue)
+ * still arrives.
  */
-#define POLL_INTERVAL 30.0
+#define NO_DEADLINE 1e18
 
 static int	wake_pipe[2] = {-1, -1};
 static volatile sig_atomic_t stop_signals = 0;
@@ -110,7 +111,7 @@ main(int argc, char **argv)
 		runner_free();
 		exit(LISTEN_EXIT_FAILURE);
 	}
-	next_poll = now_seconds() + POLL_INTERVAL;
+	next_poll = opts.poll_interval > 0 ? now_seconds() + opts.poll_interval : NO_DEADLINE;
 
 	for (;;)
 	{
@@ -178,7 +179,7 @@ main(int argc, char **argv)
 		if (now >= next_poll)
 		{
 			need_fetch = true;
-			next_poll = now + POLL_INTERVAL;
+			next_poll = now + opts.poll_interval;
 		}
 		if (conn_is_up() && need_fetch && !stopping && !conn_failed())
 		{

@@ -34,6 +34,10 @@ usage(void)
 		   "  -j, --jobs=N            run at most N commands at once (default: 4)\n"
 		   "  -n, --name=NAME         subscription name kept in the server, so a restart\n"
 		   "                          resumes where it stopped (default: the channel)\n"
+		   "  -p, --poll-interval=SECS\n"
+		   "                          also read new decisions every SECS seconds without\n"
+		   "                          a notification, as after a lost NOTIFY\n"
+		   "                          (default: 30; 0: only on notifications)\n"
 		   "  -v, --verbose           report every decision and acknowledgement on stderr\n"
 		   "  -V, --version           print the version and exit\n"
 		   "  -h, --help              show this help and exit\n\n");
@@ -62,6 +66,7 @@ parse_options(int argc, char **argv, ListenOptions *opts)
 		{"exec", required_argument, NULL, 'e'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"name", required_argument, NULL, 'n'},
+		{"poll-interval", required_argument, NULL, 'p'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -72,10 +77,11 @@ parse_options(int argc, char **argv, ListenOptions *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->channel = "scaler";
 	opts->jobs = 4;
+	opts->poll_interval = 30;
 	/* as with psql, an empty connection string means the PG* variables */
 	opts->conninfo = "";
 
-	while ((c = getopt_long(argc, argv, "d:c:e:j:n:vVh", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:c:e:j:n:p:vVh", long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -109,6 +115,18 @@ parse_options(int argc, char **argv, ListenOptions *opts)
 					bad_usage("the subscription name must not be empty%s", "");
 				opts->name = optarg;
 				break;
+			case 'p':
+				{
+					char	   *end;
+					double		secs;
+
+					secs = strtod(optarg, &end);
+					if (*end != '\0' || end == optarg || !(secs >= 0 && secs <= 86400))
+						bad_usage("invalid --poll-interval \"%s\": expected seconds from 0 to 86400",
+								  optarg);
+					opts->poll_interval = secs;
+					break;
+				}
 			case 'v':
 				opts->verbose = true;
 				break;

@@ -138,14 +138,26 @@ is( $node->safe_psql(
 	"$next 4 0",
 	'every printed decision is acknowledged, and the watermark is the newest id');
 
-# Restarting the print-mode listener prints nothing again.
+# A decision whose NOTIFY never came (a full notification queue) is still
+# read, on the next periodic read.
+$p = start_listener($node, $dir, 'poller', '--name', 'poller', '--poll-interval', '0.5');
+my $silent = $node->safe_psql('postgres', q{
+	INSERT INTO scaler.decision
+		(policy, metric, value, target, from_capacity, to_capacity, reason)
+	VALUES ('api', 'rps', 1, 1, 5, 6, 'no notify') RETURNING id});
+ok(wait_until(sub { read_lines($p->{out}) >= 1 }, 10, 'decision without NOTIFY'),
+	'--poll-interval: a decision without a NOTIFY is read anyway');
+is(stop_listener($p), 0, 'stopped');
+is(decode_json((read_lines($p->{out}))[0])->{id}, $silent, 'it is that decision');
+
+# Restarting the print-mode listener prints nothing twice.
 $p = start_listener($node, $dir, 'printer2', '--name', 'printer');
 my $last = decide($node, 'web', 3, 1);
-ok(wait_until(sub { read_lines($p->{out}) >= 1 }, 30, 'resumed printer'),
-	'restarted listener prints the new decision');
+ok(wait_until(sub { read_lines($p->{out}) >= 2 }, 30, 'resumed printer'),
+	'restarted listener prints what was decided since it stopped');
 is(stop_listener($p, 'INT'), 0, 'SIGINT: exit 0');
-is_deeply([ map { decode_json($_)->{id} } read_lines($p->{out}) ], [$last],
-	'and only the new decision');
+is_deeply([ map { decode_json($_)->{id} } read_lines($p->{out}) ], [ $silent, $last ],
+	'that and nothing it had printed before');
 
 $node->stop;
 done_testing();
