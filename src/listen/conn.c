@@ -153,8 +153,8 @@ report_missing_privileges(const char *role)
 			"GRANT USAGE ON SCHEMA scaler TO \"%s\"; "
 			"GRANT SELECT ON scaler.decision TO \"%s\"; "
 			"GRANT EXECUTE ON FUNCTION scaler.listen_subscribe(text, text), "
-			"scaler.listen_acked(text), scaler.listen_ack(text, bigint, text, bigint) "
-			"TO \"%s\";", role, role, role);
+			"scaler.listen_acked(text), scaler.listen_ack(text, bigint, text, bigint), "
+			"scaler.listen_foreign_policies(text) TO \"%s\";", role, role, role);
 	failed = true;
 }
 
@@ -201,12 +201,13 @@ check_database(void)
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_subscribe(text,text)'), 'EXECUTE'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_acked(text)'), 'EXECUTE'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_ack(text,bigint,text,bigint)'), 'EXECUTE'), "
-				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_decisions(bigint,integer)'), 'EXECUTE')");
+				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_decisions(bigint,integer,text)'), 'EXECUTE'), "
+				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_foreign_policies(text)'), 'EXECUTE')");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "checking privileges");
 
 	/* a NULL means the function does not exist: an old extension version */
-	for (i = 2; i <= 5; i++)
+	for (i = 2; i <= 6; i++)
 		if (PQgetisnull(res, 0, i))
 			ok = false;
 	if (!ok)
@@ -217,7 +218,7 @@ check_database(void)
 	}
 	else
 	{
-		for (i = 1; i <= 5; i++)
+		for (i = 1; i <= 6; i++)
 			if (strcmp(PQgetvalue(res, 0, i), "t") != 0)
 				ok = false;
 		if (!ok)
@@ -360,7 +361,7 @@ conn_fetch(void)
 		PGresult   *res;
 		char		after[32];
 		char		batch[16];
-		const char *params[2];
+		const char *params[3];
 		int			n;
 		int			i;
 
@@ -368,10 +369,11 @@ conn_fetch(void)
 		snprintf(batch, sizeof(batch), "%d", FETCH_BATCH);
 		params[0] = after;
 		params[1] = batch;
+		params[2] = options->channel;
 		res = PQexecParams(conn,
-						   "SELECT id, policy, from_capacity, to_capacity, payload "
-						   "FROM scaler.listen_decisions($1, $2)",
-						   2, NULL, params, NULL, NULL, 0);
+						   "SELECT id, policy, from_capacity, to_capacity, payload, for_channel "
+						   "FROM scaler.listen_decisions($1, $2, $3)",
+						   3, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			return query_failed(res, "reading decisions");
 		n = PQntuples(res);
@@ -379,10 +381,12 @@ conn_fetch(void)
 		{
 			long long	id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 
-			runner_offer(id, PQgetvalue(res, i, 1),
-						 atoi(PQgetvalue(res, i, 2)),
-						 atoi(PQgetvalue(res, i, 3)),
-						 PQgetvalue(res, i, 4));
+			/* another channel's decision: step over it */
+			if (strcmp(PQgetvalue(res, i, 5), "t") == 0)
+				runner_offer(id, PQgetvalue(res, i, 1),
+							 atoi(PQgetvalue(res, i, 2)),
+							 atoi(PQgetvalue(res, i, 3)),
+							 PQgetvalue(res, i, 4));
 			fetched_through = id;
 		}
 		PQclear(res);

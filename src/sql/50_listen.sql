@@ -172,14 +172,43 @@ COMMENT ON FUNCTION scaler.listen_ack(text, bigint, text, bigint) IS
     'used by scaler-listen: record that a decision was done or superseded, and that every decision up to acked_through is settled; returns false when it was already recorded';
 REVOKE ALL ON FUNCTION scaler.listen_ack(text, bigint, text, bigint) FROM PUBLIC;
 
+-- The policies announced on channels other than the given one: a listener on
+-- one channel must not act on another channel's decisions.  Decision rows do
+-- not record their channel, so the policy's current channel decides; the
+-- decisions of a policy that no longer exists go to every listener (nothing
+-- says where they belong, and skipping them could lose one).  The policy
+-- table is read dynamically so that this file does not depend on the order
+-- in which the policy fragment defines it.
+CREATE FUNCTION scaler.listen_foreign_policies(channel text)
+RETURNS SETOF text
+LANGUAGE plpgsql
+STABLE STRICT SECURITY DEFINER PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF to_regclass('scaler.policy') IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE
+        'SELECT p.name FROM scaler.policy p WHERE p.channel OPERATOR(pg_catalog.<>) $1'
+        USING listen_foreign_policies.channel;
+END
+$$;
+COMMENT ON FUNCTION scaler.listen_foreign_policies(text) IS
+    'used by scaler-listen: the policies that notify on a channel other than the given one, whose decisions its listeners skip';
+REVOKE ALL ON FUNCTION scaler.listen_foreign_policies(text) FROM PUBLIC;
+
 -- The decisions after an id, as the listener hands them to its command.  Runs
 -- with the caller's privileges: reading decisions needs SELECT on
--- scaler.decision.
-CREATE FUNCTION scaler.listen_decisions(after_id bigint, max_rows integer DEFAULT 1000)
+-- scaler.decision.  With a channel, for_channel says whether a decision is
+-- meant for it; the others are returned too, so that the listener's position
+-- moves past them instead of reading them again on every wake-up.
+CREATE FUNCTION scaler.listen_decisions(after_id bigint, max_rows integer DEFAULT 1000,
+                                        channel text DEFAULT NULL)
 RETURNS TABLE (id bigint, policy text, from_capacity integer,
-               to_capacity integer, payload text)
+               to_capacity integer, payload text, for_channel boolean)
 LANGUAGE sql
-STABLE STRICT PARALLEL SAFE
+STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT d.id, d.policy, d.from_capacity, d.to_capacity,
@@ -187,14 +216,17 @@ AS $$
                              'decided_at', d.decided_at, 'metric', d.metric,
                              'value', d.value, 'target', d.target,
                              'from', d.from_capacity, 'to', d.to_capacity,
-                             'reason', d.reason)::text
+                             'reason', d.reason)::text,
+           listen_decisions.channel IS NULL
+           OR d.policy NOT IN (SELECT f.f
+                               FROM scaler.listen_foreign_policies(listen_decisions.channel) f)
     FROM scaler.decision d
     WHERE d.id OPERATOR(pg_catalog.>) listen_decisions.after_id
     ORDER BY d.id
     LIMIT listen_decisions.max_rows
 $$;
-COMMENT ON FUNCTION scaler.listen_decisions(bigint, integer) IS
-    'the decisions after an id in id order, each with the JSON document scaler-listen hands to its command';
+COMMENT ON FUNCTION scaler.listen_decisions(bigint, integer, text) IS
+    'the decisions after an id in id order, each with the JSON document scaler-listen hands to its command, and whether it is meant for the channel (its policy notifies there, or no longer exists)';
 
 -- What an operator asks: how far is each listener, and what did it do.
 CREATE VIEW scaler.subscriptions AS

@@ -65,7 +65,8 @@ $node->safe_psql(
 	GRANT USAGE ON SCHEMA scaler TO watcher;
 	GRANT SELECT ON scaler.decision TO watcher;
 	GRANT EXECUTE ON FUNCTION scaler.listen_subscribe(text, text),
-		scaler.listen_acked(text), scaler.listen_ack(text, bigint, text, bigint)
+		scaler.listen_acked(text), scaler.listen_ack(text, bigint, text, bigint),
+		scaler.listen_foreign_policies(text)
 		TO watcher});
 my $wl = start_listener($node, $dir, 'watcher', '-d', $as_watcher, '--name', 'w');
 ok($wl->{ready}, 'the granted role can listen');
@@ -158,6 +159,46 @@ ok(wait_until(sub { read_lines($p->{out}) >= 2 }, 30, 'resumed printer'),
 is(stop_listener($p, 'INT'), 0, 'SIGINT: exit 0');
 is_deeply([ map { decode_json($_)->{id} } read_lines($p->{out}) ], [ $silent, $last ],
 	'that and nothing it had printed before');
+
+# Channels: a listener acts on the decisions of the policies on its channel
+# (and of policies that no longer exist, whose channel nobody knows).
+if ($node->safe_psql('postgres', q{SELECT to_regclass('scaler.policy') IS NOT NULL}) eq 't')
+{
+	$node->safe_psql(
+		'postgres', q{
+		SELECT scaler.create_policy('prod', 1, channel => 'prod');
+		SELECT scaler.create_policy('staging', 1, channel => 'staging')});
+}
+else
+{
+	# before the policy API is merged: a stand-in with the columns used
+	$node->safe_psql(
+		'postgres', q{
+		CREATE TABLE scaler.policy (name text PRIMARY KEY, channel text NOT NULL);
+		INSERT INTO scaler.policy VALUES ('prod', 'prod'), ('staging', 'staging')});
+}
+my $lprod = start_listener($node, $dir, 'prod', '-c', 'prod', '-p', '0.5');
+my $lstg = start_listener($node, $dir, 'staging', '-c', 'staging', '-p', '0.5');
+my $dprod = decide($node, 'prod', 1, 2, channel => 'prod');
+my $dstg = decide($node, 'staging', 1, 3, channel => 'staging');
+my $dgone = decide($node, 'gone', 1, 4, channel => 'prod');
+ok( wait_until(
+		sub { read_lines($lprod->{out}) >= 2 && read_lines($lstg->{out}) >= 2 },
+		30, 'both channels'),
+	'both channel listeners acted');
+sleep 1;    # room for a wrong extra line
+is(stop_listener($lprod), 0, 'prod listener stopped');
+is(stop_listener($lstg), 0, 'staging listener stopped');
+is_deeply([ map { decode_json($_)->{id} } read_lines($lprod->{out}) ],
+	[ $dprod, $dgone ], 'the "prod" listener ran prod\'s decision and the orphan');
+is_deeply([ map { decode_json($_)->{id} } read_lines($lstg->{out}) ],
+	[ $dstg, $dgone ], 'the "staging" listener ran staging\'s decision and the orphan');
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT string_agg(name || ' ' || acked_through || ' ' || done, ', ' ORDER BY name)
+		  FROM scaler.subscriptions WHERE name IN ('prod', 'staging')}),
+	"prod $dgone 2, staging $dgone 2",
+	'other channels\' decisions do not hold back the watermark');
 
 $node->stop;
 done_testing();
