@@ -406,11 +406,9 @@ measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
  * decision (allocated in result_cxt), or NULL when the capacity stays.
  */
 static ScalerWakeup *
-record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in_,
-			   const ScalerDecision *out_, MemoryContext result_cxt)
+record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
+			   const ScalerDecision *out, MemoryContext result_cxt)
 {
-	ScalerDecideInput in = *in_;
-	ScalerDecision out = *out_;
 	ScalerWakeup *wakeup = NULL;
 	Datum		args[9];
 	char		nulls[9];
@@ -423,7 +421,7 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in_,
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(p->name);
 
-	if (out.desired != p->capacity)
+	if (out->desired != p->capacity)
 	{
 		Oid			types[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, FLOAT8OID,
 		FLOAT8OID, INT4OID, INT4OID, TEXTOID};
@@ -442,13 +440,13 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in_,
 				  8, types);
 		args[1] = TimestampTzGetDatum(now);
 		args[2] = CStringGetTextDatum(scaler_metric_name(p->metric));
-		args[3] = Float8GetDatum(in.value);
-		if (!in.has_value)
+		args[3] = Float8GetDatum(in->value);
+		if (!in->has_value)
 			nulls[3] = 'n';
 		args[4] = Float8GetDatum(p->target);
 		args[5] = Int32GetDatum(p->capacity);
-		args[6] = Int32GetDatum(out.desired);
-		args[7] = CStringGetTextDatum(scaler_reason_name(out.reason));
+		args[6] = Int32GetDatum(out->desired);
+		args[7] = CStringGetTextDatum(scaler_reason_name(out->reason));
 		ret = SPI_execute_plan(plan_insert_decision, args, nulls, false, 0);
 		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "recording the decision of policy \"%s\" failed: %s",
@@ -478,9 +476,9 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in_,
 				  9, types);
 	}
 	memset(nulls, ' ', sizeof(nulls));
-	args[1] = Int32GetDatum(out.desired);
-	args[2] = Float8GetDatum(in.value);
-	if (!in.has_value)
+	args[1] = Int32GetDatum(out->desired);
+	args[2] = Float8GetDatum(in->value);
+	if (!in->has_value)
 		nulls[2] = 'n';
 	args[3] = TimestampTzGetDatum(now);
 	scaler_state_to_datums(&p->state, state_values, state_nulls);
