@@ -420,10 +420,16 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION scaler._evaluate(text) IS
     'internal: evaluate policies, return the ids of the decisions made';
 
+-- enable_bitmapscan = off: each policy reads a narrow window through the
+-- (function_name, ts) index.  Generic plans estimate the range at 0.5% of
+-- the rows, so on a big table the planner picks a bitmap scan, whose set-up
+-- (a TID bitmap, a file size lookup) costs more than the window's few rows
+-- and made a tick's cost grow with the table.  The worker sets the same.
 CREATE FUNCTION scaler.evaluate(policy text DEFAULT NULL)
 RETURNS SETOF scaler.decision
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off
 AS $$
 DECLARE
     ids bigint[];
