@@ -23,7 +23,7 @@ SELECT NOT EXISTS (
     WHERE requests > 0) AS same_as_traffic_form;
 
 SELECT (SELECT sum(requests) FROM scaler.hourly_requests('2026-03-01', '2026-03-20')) =
-       (SELECT count(*) FROM scaler.request_log) AS all_functions;
+       (SELECT count(*) FROM scaler.request_log WHERE ts >= '2026-03-01' AND ts < '2026-03-20') AS all_functions;
 
 -- the default call: the last 24 hours of scaler.request_log
 INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)

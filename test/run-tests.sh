@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-tests.sh: every test suite, used by `make test` (after build and install).
 #
-# Runs installcheck (pg_regress), prove (pgTAP) and isolation inside one
+# Runs installcheck (pg_regress), prove (pgTAP), the README's examples and
+# isolation inside one
 # throwaway cluster (test/with-cluster.sh), then the Perl TAP tests (which
 # start their own clusters).  Every suite runs even when an earlier one fails.
 # Prints a line per suite and, last, exactly "N passed, N failed" with test
@@ -91,6 +92,7 @@ in_cluster()
 		echo "no pgTAP tests"
 		record prove 0 0
 	fi
+	suite readme prove prove -e bash test/readme.sh || rc=1
 	if ! suite isolation regress "$make" -s --no-print-directory isolation; then
 		rc=1
 		[ -f output_iso/regression.diffs ] && head -n 200 output_iso/regression.diffs >&2
