@@ -628,7 +628,18 @@ List *
 scaler_evaluate_policies(const char *only, bool notify_now,
 						 MemoryContext result_cxt)
 {
-	TimestampTz now = GetCurrentStatementStartTimestamp();
+	return scaler_evaluate_policies_at(only, notify_now, result_cxt,
+									   GetCurrentStatementStartTimestamp());
+}
+
+/*
+ * The same, as if it were now: tests feed evaluation tick by tick at chosen
+ * times (scaler._evaluate_at) to compare it with scaler.backtest().
+ */
+List *
+scaler_evaluate_policies_at(const char *only, bool notify_now,
+							MemoryContext result_cxt, TimestampTz now)
+{
 	PolicyRow  *policies;
 	int			npolicies;
 	int			i;
@@ -798,7 +809,8 @@ scaler_send_wakeups(List *wakeups)
 
 /*
  * scaler._evaluate(policy text) RETURNS bigint[]: the ids of the decisions
- * made.  Called by scaler.evaluate(), which returns the rows.
+ * made.  Called by scaler.evaluate(), which returns the rows.  Also behind
+ * scaler._evaluate_at(policy text, at timestamptz), the test hook.
  */
 Datum
 scaler_evaluate_internal(PG_FUNCTION_ARGS)
@@ -810,7 +822,12 @@ scaler_evaluate_internal(PG_FUNCTION_ARGS)
 	int			i = 0;
 	ListCell   *lc;
 
-	wakeups = scaler_evaluate_policies(only, true, CurrentMemoryContext);
+	/* scaler._evaluate_at(policy, at) passes the time to evaluate at */
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		wakeups = scaler_evaluate_policies_at(only, true, CurrentMemoryContext,
+											  PG_GETARG_TIMESTAMPTZ(1));
+	else
+		wakeups = scaler_evaluate_policies(only, true, CurrentMemoryContext);
 	n = list_length(wakeups);
 	ids = palloc(sizeof(Datum) * Max(n, 1));
 	foreach(lc, wakeups)
