@@ -37,3 +37,24 @@ AS $$
 $$;
 COMMENT ON FUNCTION scaler.active_floor(text, timestamptz) IS
     'the highest capacity floor active for a policy at a time (0 = none); evaluation clamps to it';
+
+-- The floors of a policy overlapping [since, until], for the replay.
+-- Called only from C (src/backtest.c) through fmgr, after the caller was
+-- checked by scaler._policy_settings.
+CREATE FUNCTION scaler._policy_floors(policy text, since timestamptz, until timestamptz,
+    OUT starts timestamptz[], OUT ends timestamptz[], OUT min_capacity integer[])
+RETURNS record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.array_agg(f.starts ORDER BY f.id),
+           pg_catalog.array_agg(f.ends ORDER BY f.id),
+           pg_catalog.array_agg(f.min_capacity ORDER BY f.id)
+      FROM scaler.capacity_floor f
+     WHERE f.policy = $1
+       AND f.ends OPERATOR(pg_catalog.>) $2
+       AND f.starts OPERATOR(pg_catalog.<=) $3
+$$;
+COMMENT ON FUNCTION scaler._policy_floors(text, timestamptz, timestamptz) IS
+    'internal: the capacity floors of a policy overlapping [since, until], as parallel arrays';
+REVOKE ALL ON FUNCTION scaler._policy_floors(text, timestamptz, timestamptz) FROM PUBLIC;
