@@ -356,11 +356,11 @@ float8_order(const void *a, const void *b)
 }
 
 /*
- * percentile_cont(fraction) of n values, exactly as PostgreSQL computes it
- * (percentile_cont_final_common with float8_lerp).
+ * percentile_cont(fraction) of n values (sorted in place), exactly as
+ * PostgreSQL computes it (percentile_cont_final_common with float8_lerp).
  */
-static double
-percentile_cont(double *values, int n, double fraction)
+double
+scaler_percentile_cont(double *values, int n, double fraction)
 {
 	int64		first_row;
 	int64		second_row;
@@ -388,12 +388,12 @@ replay_close_step(Replay *r)
 		if (r->nall > 0)
 		{
 			acc->has_p95 = true;
-			acc->p95 = percentile_cont(r->all, r->nall, 0.95);
+			acc->p95 = scaler_percentile_cont(r->all, r->nall, 0.95);
 		}
 		if (r->ntail > 0)
 		{
 			acc->has_tail_p95 = true;
-			acc->tail_p95 = percentile_cont(r->tailms, r->ntail, 0.95);
+			acc->tail_p95 = scaler_percentile_cont(r->tailms, r->ntail, 0.95);
 		}
 	}
 	r->nall = 0;

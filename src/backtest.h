@@ -36,5 +36,6 @@ extern void scaler_policy_settings(const char *policy, Jsonb *overrides,
 extern char *scaler_source_name(const ScalerPolicySettings *settings);
 extern void scaler_become_owner(const ScalerPolicySettings *settings,
 								Oid *save_userid, int *save_sec_context);
+extern double scaler_percentile_cont(double *values, int n, double fraction);
 
 #endif							/* SCALER_BACKTEST_H */
