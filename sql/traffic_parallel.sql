@@ -65,3 +65,22 @@ SELECT NOT EXISTS (
         FROM (SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) AS t
               FROM part_rows GROUP BY 1) g) x)
    AS partitionwise_equals_serial;
+
+-- hash aggregation that spills to disk gives the same states
+SET max_parallel_workers_per_gather = 0;
+SET work_mem = '64kB';
+SET enable_sort = off;
+SELECT NOT EXISTS (
+    SELECT function_name, hourly_canon(t)
+    FROM (SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) AS t FROM par_rows GROUP BY 1) g
+    EXCEPT ALL SELECT * FROM serial_grouped) AS spilled_equals_serial;
+RESET work_mem;
+RESET enable_sort;
+
+-- as a window aggregate, with growing and with moving frames
+SELECT ts, (SELECT sum(requests) FROM scaler.hourly_requests(running)) AS running,
+       (SELECT sum(requests) FROM scaler.hourly_requests(last3)) AS last3
+FROM (SELECT ts,
+             scaler.traffic_agg(ts) OVER (ORDER BY ts) AS running,
+             scaler.traffic_agg(ts) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS last3
+      FROM par_rows WHERE function_name = 'f1' ORDER BY ts LIMIT 5) w;

@@ -12,9 +12,11 @@
  *	   same decision twice.  Locking them all in one statement up front also
  *	   means no run ever waits for a row lock while holding the decision
  *	   order lock below, so runs cannot deadlock on each other.
- *	2. each policy in its own subtransaction: a failure (dropped source,
- *	   revoked privilege, dropped owner) is rolled back, logged and kept in
- *	   the policy's state, and the other policies go on.
+ *	2. each policy is measured and decided in its own subtransaction: a
+ *	   failure (dropped source, revoked privilege, dropped owner) is rolled
+ *	   back, logged and kept in the policy's state, and the other policies
+ *	   go on.  The outcome (decision row, state) is then written by the top
+ *	   transaction, so the read-only subtransactions never take an xid.
  *	3. the window is read as the policy owner (SECURITY_RESTRICTED_OPERATION),
  *	   so the source's privileges and row-level security apply to the owner,
  *	   whoever calls evaluate().  The query is an index range scan on
@@ -94,6 +96,7 @@ typedef struct PolicyRow
 	char	   *channel;
 	int			capacity;
 	int			floor;
+	char	   *failing_with;	/* last_error while still failing, else NULL */
 	ScalerDecideState state;
 } PolicyRow;
 
@@ -371,14 +374,41 @@ lock_decision_order(void)
 }
 
 /*
- * Evaluate one policy.  Returns the wake-up for a decision (allocated in
- * result_cxt), or NULL when the capacity stays.
+ * Measure one policy's window and decide.  Runs in the policy's own
+ * subtransaction; it only reads, so the subtransaction never gets an xid of
+ * its own (a thousand subxids per tick would overflow every backend's
+ * snapshot subxid cache and slow down all concurrent sessions).
+ */
+static void
+measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
+				   ScalerDecision *out)
+{
+	memset(in, 0, sizeof(*in));
+	in->metric = p->metric;
+	in->target = p->target;
+	in->tolerance = p->tolerance;
+	in->panic_threshold = p->panic_threshold;
+	in->stable_window = p->stable_window;
+	in->scale_in_stabilization = p->scale_in_stabilization;
+	in->min_capacity = p->min_capacity;
+	in->max_capacity = p->max_capacity;
+	in->floor = Max(p->floor, 0);
+	in->current = p->capacity;
+	in->now = now;
+
+	read_window(p, now, in);
+	scaler_decide(in, &p->state, out);
+}
+
+/*
+ * Record the outcome in the top transaction: the decision row when the
+ * capacity changes, and the policy state.  Returns the wake-up for a
+ * decision (allocated in result_cxt), or NULL when the capacity stays.
  */
 static ScalerWakeup *
-evaluate_one(PolicyRow *p, TimestampTz now, MemoryContext result_cxt)
+record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
+			   const ScalerDecision *out, MemoryContext result_cxt)
 {
-	ScalerDecideInput in;
-	ScalerDecision out;
 	ScalerWakeup *wakeup = NULL;
 	Datum		args[9];
 	char		nulls[9];
@@ -388,26 +418,10 @@ evaluate_one(PolicyRow *p, TimestampTz now, MemoryContext result_cxt)
 	int			ret;
 	int			i;
 
-	memset(&in, 0, sizeof(in));
-	in.metric = p->metric;
-	in.target = p->target;
-	in.tolerance = p->tolerance;
-	in.panic_threshold = p->panic_threshold;
-	in.stable_window = p->stable_window;
-	in.scale_in_stabilization = p->scale_in_stabilization;
-	in.min_capacity = p->min_capacity;
-	in.max_capacity = p->max_capacity;
-	in.floor = Max(p->floor, 0);
-	in.current = p->capacity;
-	in.now = now;
-
-	read_window(p, now, &in);
-	scaler_decide(&in, &p->state, &out);
-
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(p->name);
 
-	if (out.desired != p->capacity)
+	if (out->desired != p->capacity)
 	{
 		Oid			types[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, FLOAT8OID,
 		FLOAT8OID, INT4OID, INT4OID, TEXTOID};
@@ -426,13 +440,13 @@ evaluate_one(PolicyRow *p, TimestampTz now, MemoryContext result_cxt)
 				  8, types);
 		args[1] = TimestampTzGetDatum(now);
 		args[2] = CStringGetTextDatum(scaler_metric_name(p->metric));
-		args[3] = Float8GetDatum(in.value);
-		if (!in.has_value)
+		args[3] = Float8GetDatum(in->value);
+		if (!in->has_value)
 			nulls[3] = 'n';
 		args[4] = Float8GetDatum(p->target);
 		args[5] = Int32GetDatum(p->capacity);
-		args[6] = Int32GetDatum(out.desired);
-		args[7] = CStringGetTextDatum(scaler_reason_name(out.reason));
+		args[6] = Int32GetDatum(out->desired);
+		args[7] = CStringGetTextDatum(scaler_reason_name(out->reason));
 		ret = SPI_execute_plan(plan_insert_decision, args, nulls, false, 0);
 		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "recording the decision of policy \"%s\" failed: %s",
@@ -462,9 +476,9 @@ evaluate_one(PolicyRow *p, TimestampTz now, MemoryContext result_cxt)
 				  9, types);
 	}
 	memset(nulls, ' ', sizeof(nulls));
-	args[1] = Int32GetDatum(out.desired);
-	args[2] = Float8GetDatum(in.value);
-	if (!in.has_value)
+	args[1] = Int32GetDatum(out->desired);
+	args[2] = Float8GetDatum(in->value);
+	if (!in->has_value)
 		nulls[2] = 'n';
 	args[3] = TimestampTzGetDatum(now);
 	scaler_state_to_datums(&p->state, state_values, state_nulls);
@@ -523,7 +537,10 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 			  "p.scale_in_stabilization, p.min_capacity, p.max_capacity, "
 			  "p.tolerance, p.panic_threshold, p.channel, s.capacity, "
 			  "scaler.active_floor(p.name, $2), "
-			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired "
+			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired, "
+			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
+			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
+			  "THEN s.last_error END "
 			  "FROM scaler.policy p JOIN scaler.policy_state s ON s.policy = p.name "
 			  "WHERE CASE WHEN $1 IS NULL THEN p.enabled ELSE p.name = $1 END "
 			  "ORDER BY p.name "
@@ -576,6 +593,7 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 		for (c = 0; c < SCALER_STATE_NCOLS; c++)
 			state_values[c] = SPI_getbinval(tuple, desc, 16 + c, &state_nulls[c]);
 		scaler_state_from_datums(state_values, state_nulls, &p->state);
+		p->failing_with = SPI_getvalue(tuple, desc, 16 + SCALER_STATE_NCOLS);
 	}
 	*npolicies = (int) SPI_processed;
 	return rows;
@@ -678,6 +696,9 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 		MemoryContext oldcontext = CurrentMemoryContext;
 		ResourceOwner oldowner = CurrentResourceOwner;
 		ScalerWakeup *wakeup = NULL;
+		ScalerDecideInput in;
+		ScalerDecision out;
+		bool		ok;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -685,20 +706,11 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 		MemoryContextSwitchTo(oldcontext);
 		PG_TRY();
 		{
-			wakeup = evaluate_one(p, now, result_cxt);
-			if (wakeup != NULL && notify_now)
-			{
-				if (!queue_checked)
-				{
-					queue_ok = notify_queue_ok();
-					queue_checked = true;
-				}
-				if (queue_ok)
-					Async_Notify(p->channel, wakeup->payload);
-			}
+			measure_and_decide(p, now, &in, &out);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcontext);
 			CurrentResourceOwner = oldowner;
+			ok = true;
 		}
 		PG_CATCH();
 		{
@@ -715,8 +727,13 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 				ReThrowError(edata);
 
-			wakeup = NULL;
-			ereport(WARNING,
+			/*
+			 * The worker logs a failure when it starts or changes, not every
+			 * tick; a caller of evaluate() always hears about it.
+			 */
+			ereport((!notify_now && p->failing_with != NULL &&
+					 strcmp(p->failing_with, edata->message) == 0) ?
+					DEBUG1 : WARNING,
 					(errcode(edata->sqlerrcode),
 					 errmsg("evaluating scaler policy \"%s\" failed: %s",
 							p->name, edata->message),
@@ -724,8 +741,24 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 					 edata->hint ? errhint("%s", edata->hint) : 0));
 			record_failure(p, edata->message, now);
 			FreeErrorData(edata);
+			ok = false;
 		}
 		PG_END_TRY();
+
+		if (ok)
+		{
+			wakeup = record_outcome(p, now, &in, &out, result_cxt);
+			if (wakeup != NULL && notify_now)
+			{
+				if (!queue_checked)
+				{
+					queue_ok = notify_queue_ok();
+					queue_checked = true;
+				}
+				if (queue_ok)
+					Async_Notify(p->channel, wakeup->payload);
+			}
+		}
 
 		if (wakeup != NULL)
 		{

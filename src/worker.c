@@ -106,7 +106,7 @@ database_exists(const char *name)
 }
 
 static BackgroundWorkerHandle *
-start_worker(void)
+start_worker(bool *full_logged)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -124,12 +124,17 @@ start_worker(void)
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
+		/* retried every naptime; said once */
+		if (*full_logged)
+			return NULL;
+		*full_logged = true;
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start the scaler worker"),
 				 errhint("Increase max_worker_processes.")));
 		return NULL;
 	}
+	*full_logged = false;
 	return handle;
 }
 
@@ -138,6 +143,7 @@ scaler_launcher_main(Datum main_arg)
 {
 	BackgroundWorkerHandle *handle = NULL;
 	bool		missing_logged = false;
+	bool		full_logged = false;
 	TimestampTz not_before = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -178,7 +184,7 @@ scaler_launcher_main(Datum main_arg)
 							(errmsg("scaler: database \"%s\" now exists, starting the worker",
 									scaler_database)));
 				missing_logged = false;
-				handle = start_worker();
+				handle = start_worker(&full_logged);
 			}
 			else if (!missing_logged)
 			{

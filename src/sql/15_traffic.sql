@@ -17,6 +17,15 @@ CREATE FUNCTION scaler.traffic_recv(pg_catalog.internal) RETURNS scaler.traffic
 CREATE FUNCTION scaler.traffic_send(scaler.traffic) RETURNS pg_catalog.bytea
     AS 'MODULE_PATHNAME', 'traffic_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+COMMENT ON FUNCTION scaler.traffic_in(pg_catalog.cstring) IS
+    'text input of scaler.traffic: "traffic:" and the base64 of its binary form, checked field by field';
+COMMENT ON FUNCTION scaler.traffic_out(scaler.traffic) IS
+    'text output of scaler.traffic; round-trips exactly through traffic_in';
+COMMENT ON FUNCTION scaler.traffic_recv(pg_catalog.internal) IS
+    'binary input of scaler.traffic, checked field by field';
+COMMENT ON FUNCTION scaler.traffic_send(scaler.traffic) IS
+    'binary output of scaler.traffic';
+
 CREATE TYPE scaler.traffic (
     INPUT = scaler.traffic_in,
     OUTPUT = scaler.traffic_out,

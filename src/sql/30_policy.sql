@@ -85,10 +85,11 @@ CREATE TABLE scaler.policy_state (
 COMMENT ON TABLE scaler.policy_state IS
     'per-policy runtime state: capacity, last value and error, panic mode and the scale-in stabilization history; evaluation locks a policy''s row';
 
+-- No SET search_path: the body names nothing, and a SET clause would stop
+-- the planner from inlining it into every tick's policy query.
 CREATE FUNCTION scaler.active_floor(policy text, at timestamptz)
 RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT 0 $$;
 COMMENT ON FUNCTION scaler.active_floor(text, timestamptz) IS
     'the capacity floor active for a policy at a time (0 = none); evaluation clamps to it. Capacity floors replace this function';
