@@ -94,6 +94,10 @@ typedef struct Replay
 	int64		tail;			/* length of the panic tail */
 	int64		nsteps;
 	StepCounts *steps;
+	/* where the columns are in the source's rows (found at startup) */
+	AttrNumber	ts_att;
+	AttrNumber	value_att;		/* duration_ms or status; 0 if not read */
+	Oid			value_type;
 	/* p95_ms: durations of the step being read (rows arrive in ts order) */
 	int64		current;
 	double	   *all;
@@ -415,6 +419,48 @@ append_value(double **values, int *n, int *max, double value)
 	(*values)[(*n)++] = value;
 }
 
+/*
+ * A duration as float8, from any of the types a source may use for it
+ * (scaler._check_policy allows exactly these).
+ */
+static inline double
+duration_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+		case FLOAT4OID:
+			return (double) DatumGetFloat4(d);
+		case INT2OID:
+			return (double) DatumGetInt16(d);
+		case INT4OID:
+			return (double) DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case NUMERICOID:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	}
+	elog(ERROR, "unexpected type %u of duration_ms", type);
+	return 0.0;					/* keep compiler quiet */
+}
+
+static inline int64
+status_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return DatumGetInt64(d);
+	}
+	elog(ERROR, "unexpected type %u of status", type);
+	return 0;					/* keep compiler quiet */
+}
+
 static bool
 replay_receive(TupleTableSlot *slot, DestReceiver *self)
 {
@@ -426,7 +472,7 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 	bool		tail;
 	int64		k;
 
-	d = slot_getattr(slot, 1, &isnull);
+	d = slot_getattr(slot, r->ts_att, &isnull);
 	if (isnull)
 		return true;
 	ts = DatumGetTimestampTz(d);
@@ -447,10 +493,10 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 	switch (r->metric)
 	{
 		case SCALER_METRIC_CONCURRENCY:
-			d = slot_getattr(slot, 2, &isnull);
+			d = slot_getattr(slot, r->value_att, &isnull);
 			if (!isnull)
 			{
-				double		ms = DatumGetFloat8(d);
+				double		ms = duration_value(d, r->value_type);
 
 				acc->with_ms++;
 				acc->sum_ms += ms;
@@ -464,10 +510,10 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 		case SCALER_METRIC_RPS:
 			break;
 		case SCALER_METRIC_ERROR_RATE:
-			d = slot_getattr(slot, 2, &isnull);
+			d = slot_getattr(slot, r->value_att, &isnull);
 			if (!isnull)
 			{
-				bool		error = DatumGetInt32(d) >= 500;
+				bool		error = status_value(d, r->value_type) >= 500;
 
 				acc->with_status++;
 				acc->errors += error;
@@ -484,22 +530,63 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 				replay_close_step(r);
 				r->current = k;
 			}
-			d = slot_getattr(slot, 2, &isnull);
+			d = slot_getattr(slot, r->value_att, &isnull);
 			if (!isnull)
 			{
-				append_value(&r->all, &r->nall, &r->maxall, DatumGetFloat8(d));
+				double		ms = duration_value(d, r->value_type);
+
+				append_value(&r->all, &r->nall, &r->maxall, ms);
 				if (tail)
-					append_value(&r->tailms, &r->ntail, &r->maxtail,
-								 DatumGetFloat8(d));
+					append_value(&r->tailms, &r->ntail, &r->maxtail, ms);
 			}
 			break;
 	}
 	return true;
 }
 
+static AttrNumber
+attnum_of(TupleDesc desc, const char *name, Oid *type)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+		{
+			*type = att->atttypid;
+			return (AttrNumber) (i + 1);
+		}
+	}
+	/* scaler._check_policy made sure the columns exist */
+	elog(ERROR, "source has no column \"%s\"", name);
+	return InvalidAttrNumber;	/* keep compiler quiet */
+}
+
+/* Find the columns in the rows the query returns. */
 static void
 replay_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
+	Replay	   *r = (Replay *) self;
+	Oid			type;
+
+	r->ts_att = attnum_of(typeinfo, "ts", &type);
+	if (type != TIMESTAMPTZOID)
+		elog(ERROR, "unexpected type %u of ts", type);
+	switch (r->metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+		case SCALER_METRIC_P95_MS:
+			r->value_att = attnum_of(typeinfo, "duration_ms", &r->value_type);
+			break;
+		case SCALER_METRIC_ERROR_RATE:
+			r->value_att = attnum_of(typeinfo, "status", &r->value_type);
+			break;
+		case SCALER_METRIC_RPS:
+			r->value_att = InvalidAttrNumber;
+			break;
+	}
 }
 
 static void
@@ -520,7 +607,6 @@ static void
 replay_read(const ScalerPolicySettings *s, Replay *r)
 {
 	StringInfoData sql;
-	const char *columns;
 	SPIExecuteOptions options;
 	ParamListInfo params;
 	int			nparams = s->function_name ? 3 : 2;
@@ -528,22 +614,13 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 	int			save_sec_context;
 	int			ret;
 
-	switch (s->metric)
-	{
-		case SCALER_METRIC_CONCURRENCY:
-		case SCALER_METRIC_P95_MS:
-			columns = "ts, duration_ms::pg_catalog.float8";
-			break;
-		case SCALER_METRIC_ERROR_RATE:
-			columns = "ts, status::pg_catalog.int4";
-			break;
-		default:
-			columns = "ts";
-			break;
-	}
+	/*
+	 * SELECT * rather than the columns we need: a scan whose output is its
+	 * table's whole row needs no projection, which is a good part of the
+	 * cost per row.  replay_startup finds the columns by name.
+	 */
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s FROM %s WHERE ", columns,
-					 scaler_source_name(s));
+	appendStringInfo(&sql, "SELECT * FROM %s WHERE ", scaler_source_name(s));
 	if (s->function_name)
 		appendStringInfoString(&sql, "function_name OPERATOR(pg_catalog.=) $3 AND ");
 	appendStringInfoString(&sql, "ts OPERATOR(pg_catalog.>) $1 "

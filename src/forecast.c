@@ -133,6 +133,21 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 	return traffic;
 }
 
+/* The local hour after the one starting at start. */
+static TimestampTz
+following_hour(TimestampTz start, pg_tz *tz)
+{
+	TimestampTz probe;
+
+	for (probe = start + USECS_PER_QUARTER;; probe += USECS_PER_QUARTER)
+	{
+		TimestampTz bucket = hour_bucket(probe, tz);
+
+		if (bucket > start)
+			return bucket;
+	}
+}
+
 static int
 slot_of(TimestampTz hour_start, pg_tz *tz, bool weekly)
 {
@@ -295,7 +310,7 @@ scaler_forecast(PG_FUNCTION_ARGS)
 
 	end = now + horizon;
 	for (hour = hour_bucket(now, traffic->tz); hour < end;
-		 hour = next_hour_bucket(hour, traffic->tz))
+		 hour = following_hour(hour, traffic->tz))
 	{
 		ForecastSlot *slot = &slots[slot_of(hour, traffic->tz, weekly)];
 		Datum		values[4];

@@ -21,6 +21,8 @@ CREATE TABLE scaler.capacity_floor (
 CREATE INDEX capacity_floor_policy_ends_idx ON scaler.capacity_floor (policy, ends);
 COMMENT ON TABLE scaler.capacity_floor IS
     'capacity floors: policy runs at least min_capacity (never above max_capacity) in [starts, ends); origin is forecast, schedule or manual';
+SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor_id_seq', '');
 
 -- Evaluation (src/evaluate.c) asks this function for the floor; until now
 -- it answered 0.
@@ -198,6 +200,9 @@ CREATE TABLE scaler.capacity_schedule (
 );
 COMMENT ON TABLE scaler.capacity_schedule IS
     'pg_cron jobs made by schedule_capacity and schedule_forecast (job name scaler_<kind>_<id>); deleting a row, or its policy, unschedules the job';
+-- dumped, like pg_cron dumps cron.job, so restored jobs stay tied to their policy
+SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_schedule', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_schedule_id_seq', '');
 
 CREATE FUNCTION scaler._require_cron()
 RETURNS void

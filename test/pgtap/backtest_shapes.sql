@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(36);
+SELECT plan(38);
 
 CREATE TABLE public.bt_log (LIKE scaler.request_log INCLUDING ALL);
 
@@ -159,6 +159,18 @@ SELECT is(pg_temp.caps('rate', 2, '{"target": 0.02, "function_name": "flat"}'), 
           'override function_name: 3 requests a minute = 0.05 rps / 0.02 -> 3');
 SELECT is(pg_temp.caps('rate', 2, '{"function_name": null, "target": 0.1}'), '2:target,2:target',
           'override function_name null replays every function: flat 3 + step 2 + spike 2 = 7 a minute, 0.117 rps / 0.1 -> 2');
+
+-- sources with other column types (a view can rename and retype columns)
+CREATE TABLE public.bt_typed (ts timestamptz, function_name varchar, duration_ms numeric, status smallint);
+INSERT INTO public.bt_typed
+SELECT '2026-01-05 00:00:30+00'::timestamptz + m * interval '1 minute', 'typed', 60000,
+       CASE WHEN i = 1 THEN 503 ELSE 200 END
+  FROM generate_series(0, 1) m, generate_series(1, 4) i;
+SELECT scaler.create_policy('typed', 1, function_name => 'typed', source => 'public.bt_typed');
+SELECT is(pg_temp.caps('typed', 2), '4:target,4:target', 'numeric durations: 4 requests of 60 s = concurrency 4');
+SELECT is(pg_temp.caps('typed', 2, '{"metric": "error_rate", "target": 0.1, "min_capacity": 1}'),
+          '3:target,8:target',
+          'smallint status: error rate 1/4 at target 0.1 scales the capacity by 2.5: 1 -> 3, then 3 -> ceil(7.5) = 8');
 
 -- ------------------------------------------------------------ bad input
 SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-05 01:00+00', '2026-01-05 00:00+00')$$,
