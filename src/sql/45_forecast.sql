@@ -240,6 +240,8 @@ COMMENT ON FUNCTION scaler._capacity_schedule_deleted() IS
 CREATE TRIGGER capacity_schedule_unschedule
     AFTER DELETE ON scaler.capacity_schedule
     FOR EACH ROW EXECUTE FUNCTION scaler._capacity_schedule_deleted();
+COMMENT ON TRIGGER capacity_schedule_unschedule ON scaler.capacity_schedule IS
+    'a schedule row that goes (also with its policy) takes its pg_cron job with it';
 
 -- Make or update the job of a schedule row; the job runs as the extension
 -- owner and only ever runs the fixed command built here.
