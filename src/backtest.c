@@ -35,6 +35,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -767,6 +768,7 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 	Jsonb	   *overrides;
 	TimestampTz since;
 	TimestampTz until;
+	int64		span;
 	ScalerPolicySettings s;
 	Replay	   *r;
 	int		   *floors;
@@ -801,12 +803,18 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 
 	scaler_policy_settings(policy, overrides, &s);
 
+	/* the whole timestamp range does not fit in an int64 of microseconds */
+	if (pg_sub_s64_overflow(until, since, &span))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the range from since to until is too long")));
+
 	r = palloc0(sizeof(Replay));
 	r->metric = s.metric;
 	r->since = since;
 	r->window = s.stable_window;
 	r->tail = s.stable_window / 10;
-	r->nsteps = (until - since) / s.stable_window;
+	r->nsteps = span / s.stable_window;
 	if (r->nsteps > BACKTEST_MAX_STEPS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

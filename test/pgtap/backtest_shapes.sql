@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(38);
+SELECT plan(40);
 
 CREATE TABLE public.bt_log (LIKE scaler.request_log INCLUDING ALL);
 
@@ -179,6 +179,10 @@ SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-05 00:00+00', 
                  '22023', 'since must be earlier than until', 'since = until');
 SELECT throws_ok($$SELECT * FROM scaler.backtest_summary('flat', '2026-01-05 01:00+00', '2026-01-05 00:00+00')$$,
                  '22023', 'since must be earlier than until', 'the summary checks the same');
+SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '4713-01-01 BC', '294000-01-01')$$,
+                 '22008', 'the range from since to until is too long', 'a range beyond int64 microseconds');
+SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-01', '2028-01-01')$$,
+                 '54000', NULL, 'over a million steps: an error with a hint, not an allocation failure');
 SELECT throws_ok($$SELECT * FROM scaler.backtest('nope', '2026-01-05 00:00+00', '2026-01-05 01:00+00')$$,
                  '42704', 'policy "nope" does not exist', 'unknown policy');
 SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-05 00:00+00', '2026-01-05 01:00+00', '[1]')$$,
