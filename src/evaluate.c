@@ -60,6 +60,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -127,13 +128,21 @@ static SPIPlanPtr plan_retention = NULL;
 /*
  * Prepare a statement once per backend.  Kept plans are revalidated by the
  * plan cache, so they survive DROP/CREATE EXTENSION (names are re-resolved).
+ *
+ * All our statements use generic plans (CURSOR_OPT_GENERIC_PLAN).  They are
+ * index lookups whatever the parameters, and left to itself the plan cache
+ * would keep planning the window query afresh every time: its custom plans
+ * look cheaper than the generic one because they see how narrow the time
+ * range is, and planning a range at the end of ts probes the index for the
+ * column's actual maximum, a cost that grows with the table.
  */
 static SPIPlanPtr
 kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 {
 	if (*slot == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
@@ -220,7 +229,8 @@ window_plan(const PolicyRow *p, const char *source_name)
 						   "AND ts OPERATOR(pg_catalog.>) $3 "
 						   "AND ts OPERATOR(pg_catalog.<=) $4",
 						   metric_aggregates(p->metric), source_name);
-		entry->plan = SPI_prepare(sql, 4, argtypes);
+		entry->plan = SPI_prepare_cursor(sql, 4, argtypes,
+										 CURSOR_OPT_GENERIC_PLAN);
 		if (entry->plan == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
