@@ -18,22 +18,27 @@ CREATE TABLE scaler.capacity_floor (
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CHECK (ends > starts)
 );
-CREATE INDEX capacity_floor_policy_ends_idx ON scaler.capacity_floor (policy, ends);
+-- Active floors are found among the floors that have not ended (few: a
+-- forecast writes one per hour ahead); with starts and min_capacity in the
+-- index that is an index-only scan.
+CREATE INDEX capacity_floor_policy_ends_idx ON scaler.capacity_floor (policy, ends)
+    INCLUDE (starts, min_capacity);
 COMMENT ON TABLE scaler.capacity_floor IS
     'capacity floors: policy runs at least min_capacity (never above max_capacity) in [starts, ends); origin is forecast, schedule or manual';
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor_id_seq', '');
 
--- Evaluation (src/evaluate.c) asks this function for the floor; until now
--- it answered 0.
+-- Evaluation (src/evaluate.c) asks this function for the floor of every
+-- policy it evaluates; until now it answered 0.  No SET search_path (every
+-- name is qualified): a SET clause would make each call save and restore
+-- the setting, once per policy per tick.
 CREATE OR REPLACE FUNCTION scaler.active_floor(policy text, at timestamptz)
 RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT COALESCE(max(f.min_capacity), 0)
+    SELECT COALESCE(pg_catalog.max(f.min_capacity), 0)
       FROM scaler.capacity_floor f
-     WHERE f.policy = $1
+     WHERE f.policy OPERATOR(pg_catalog.=) $1
        AND f.ends OPERATOR(pg_catalog.>) $2
        AND f.starts OPERATOR(pg_catalog.<=) $2
 $$;
