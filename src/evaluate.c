@@ -546,7 +546,10 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 			  "p.function_name, p.source::pg_catalog.oid, p.stable_window, "
 			  "p.scale_in_stabilization, p.min_capacity, p.max_capacity, "
 			  "p.tolerance, p.panic_threshold, p.channel, s.capacity, "
-			  "scaler.active_floor(p.name, $2), "
+			  /* the floor, as scaler.active_floor() computes it, inline */
+			  "(SELECT COALESCE(pg_catalog.max(f.min_capacity), 0) "
+			  "FROM scaler.capacity_floor f WHERE f.policy OPERATOR(pg_catalog.=) p.name "
+			  "AND f.ends OPERATOR(pg_catalog.>) $2 AND f.starts OPERATOR(pg_catalog.<=) $2), "
 			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired, "
 			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
 			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
