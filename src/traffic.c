@@ -385,8 +385,14 @@ traffic_parse(const char *data, int len, int errcode, MemoryContext parent)
 		flat_invalid(&reader, "Bad number of minutes.");
 	if (nminutes > 0)
 	{
+		/*
+		 * Compare without computing first + nminutes: for a hostile first
+		 * near PG_INT64_MAX that sum wraps around and would pass, and
+		 * traffic_reserve_minute would then copy the counts to before the
+		 * start of its new arrays.
+		 */
 		if (first < MIN_TIMESTAMP / USECS_PER_MINUTE ||
-			first + nminutes > END_TIMESTAMP / USECS_PER_MINUTE)
+			first > END_TIMESTAMP / USECS_PER_MINUTE - nminutes)
 			flat_invalid(&reader, "Minutes out of range.");
 		traffic_reserve_minute(traffic, first);
 		traffic_reserve_minute(traffic, first + nminutes - 1);

@@ -262,6 +262,8 @@ scaler_worker_main(Datum main_arg)
 	/* queries resolve names safely whatever the database's defaults */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
 					PGC_S_OVERRIDE);
+	/* as scaler.evaluate() does: window reads are narrow index range scans */
+	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("scaler");
 
 	tick_cxt = AllocSetContextCreate(TopMemoryContext, "scaler tick",

@@ -420,10 +420,16 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION scaler._evaluate(text) IS
     'internal: evaluate policies, return the ids of the decisions made';
 
+-- enable_bitmapscan = off: each policy reads a narrow window through the
+-- (function_name, ts) index.  Generic plans estimate the range at 0.5% of
+-- the rows, so on a big table the planner picks a bitmap scan, whose set-up
+-- (a TID bitmap, a file size lookup) costs more than the window's few rows
+-- and made a tick's cost grow with the table.  The worker sets the same.
 CREATE FUNCTION scaler.evaluate(policy text DEFAULT NULL)
 RETURNS SETOF scaler.decision
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off
 AS $$
 DECLARE
     ids bigint[];
@@ -449,6 +455,19 @@ SELECT p.name, p.owner, p.metric, p.target, p.function_name, p.source,
   LEFT JOIN scaler.policy_state s ON s.policy = p.name;
 COMMENT ON VIEW scaler.policies IS
     'each policy with its capacity now, last value and last error: SELECT capacity FROM scaler.policies WHERE name = ''api'' is the one number an autoscaler (KEDA) needs';
+
+COMMENT ON COLUMN scaler.policies.capacity IS 'capacity running now: the last decision, or what scaler.set_capacity recorded';
+COMMENT ON COLUMN scaler.policies.capacity_set_at IS 'when scaler.set_capacity last recorded the capacity';
+COMMENT ON COLUMN scaler.policies.last_value IS 'the metric over the stable window at the last successful evaluation (NULL: no data)';
+COMMENT ON COLUMN scaler.policies.last_evaluated_at IS 'the last successful evaluation';
+COMMENT ON COLUMN scaler.policies.last_decision_id IS 'scaler.decision.id of the policy''s last decision';
+COMMENT ON COLUMN scaler.policies.panicking IS 'whether the policy is in panic mode (no scale in)';
+COMMENT ON COLUMN scaler.policies.last_error IS 'the error of the last failed evaluation';
+COMMENT ON COLUMN scaler.policies.failing IS 'whether the last evaluation failed';
+COMMENT ON COLUMN scaler.policy_state.history_at IS 'scale-in stabilization history: times, a monotonic queue with history_desired';
+COMMENT ON COLUMN scaler.policy_state.history_desired IS 'scale-in stabilization history: desired capacities, strictly decreasing';
+COMMENT ON COLUMN scaler.policy_state.panic_at IS 'last time the panic condition held; NULL when not panicking';
+COMMENT ON COLUMN scaler.policy_state.panic_capacity IS 'highest capacity chosen during the current panic';
 
 -- Privileges.  Managing policies is the EXECUTE right on these functions;
 -- grant it per role.  The internals are reached only through the
