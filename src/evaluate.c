@@ -546,7 +546,10 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 			  "p.function_name, p.source::pg_catalog.oid, p.stable_window, "
 			  "p.scale_in_stabilization, p.min_capacity, p.max_capacity, "
 			  "p.tolerance, p.panic_threshold, p.channel, s.capacity, "
-			  "scaler.active_floor(p.name, $2), "
+			  /* the floor, as scaler.active_floor() computes it, inline */
+			  "(SELECT COALESCE(pg_catalog.max(f.min_capacity), 0) "
+			  "FROM scaler.capacity_floor f WHERE f.policy OPERATOR(pg_catalog.=) p.name "
+			  "AND f.ends OPERATOR(pg_catalog.>) $2 AND f.starts OPERATOR(pg_catalog.<=) $2), "
 			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired, "
 			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
 			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
@@ -656,7 +659,18 @@ List *
 scaler_evaluate_policies(const char *only, bool notify_now,
 						 MemoryContext result_cxt)
 {
-	TimestampTz now = GetCurrentStatementStartTimestamp();
+	return scaler_evaluate_policies_at(only, notify_now, result_cxt,
+									   GetCurrentStatementStartTimestamp());
+}
+
+/*
+ * The same, as if it were now: tests feed evaluation tick by tick at chosen
+ * times (scaler._evaluate_at) to compare it with scaler.backtest().
+ */
+List *
+scaler_evaluate_policies_at(const char *only, bool notify_now,
+							MemoryContext result_cxt, TimestampTz now)
+{
 	PolicyRow  *policies;
 	int			npolicies;
 	int			i;
@@ -841,7 +855,8 @@ scaler_send_wakeups(List *wakeups)
 
 /*
  * scaler._evaluate(policy text) RETURNS bigint[]: the ids of the decisions
- * made.  Called by scaler.evaluate(), which returns the rows.
+ * made.  Called by scaler.evaluate(), which returns the rows.  Also behind
+ * scaler._evaluate_at(policy text, at timestamptz), the test hook.
  */
 Datum
 scaler_evaluate_internal(PG_FUNCTION_ARGS)
@@ -853,7 +868,12 @@ scaler_evaluate_internal(PG_FUNCTION_ARGS)
 	int			i = 0;
 	ListCell   *lc;
 
-	wakeups = scaler_evaluate_policies(only, true, CurrentMemoryContext);
+	/* scaler._evaluate_at(policy, at) passes the time to evaluate at */
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		wakeups = scaler_evaluate_policies_at(only, true, CurrentMemoryContext,
+											  PG_GETARG_TIMESTAMPTZ(1));
+	else
+		wakeups = scaler_evaluate_policies(only, true, CurrentMemoryContext);
 	n = list_length(wakeups);
 	ids = palloc(sizeof(Datum) * Max(n, 1));
 	foreach(lc, wakeups)

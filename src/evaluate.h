@@ -9,6 +9,7 @@
 #ifndef SCALER_EVALUATE_H
 #define SCALER_EVALUATE_H
 
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
 /* One recorded decision and the NOTIFY that announces it. */
@@ -21,6 +22,9 @@ typedef struct ScalerWakeup
 
 extern List *scaler_evaluate_policies(const char *only, bool notify_now,
 									  MemoryContext result_cxt);
+extern List *scaler_evaluate_policies_at(const char *only, bool notify_now,
+										 MemoryContext result_cxt,
+										 TimestampTz now);
 extern void scaler_send_wakeups(List *wakeups);
 
 #endif							/* SCALER_EVALUATE_H */
