@@ -14,23 +14,27 @@
 #
 # Every query is wrapped as SELECT count(s.*) FROM (...) s, so that every
 # output column is computed (PostgreSQL drops subquery outputs that nothing
-# reads: count(*) over a subquery would skip the percentiles).  Each one runs
-# once as a warm-up (EXPLAIN ANALYZE, which also tells whether the plan went
-# parallel and how many workers ran), then BENCH_RUNS times (default 5, at
-# least 3), timed on the server with clock_timestamp(); queries whose warm-up
-# takes longer than BENCH_SLOW_MS (default 4000) run 3 times, to keep the whole
-# benchmark near 10 minutes on 2 cores.  It prints the medians, their ratios
-# to SELECT count(*) from the same run, and the targets of issue 2 with
-# PASS/MISS.  The targets are reported, not enforced: the exit status is 0
-# whatever the timings (the machine is shared and noisy), non-zero only when
-# something fails.
+# reads: count(*) over a subquery would skip the percentiles).  Each query
+# first runs once serially and once in parallel under EXPLAIN (ANALYZE,
+# TIMING OFF) as a warm-up, which also tells whether the plan went parallel
+# and how many workers ran.  Then come BENCH_RUNS rounds (default 5, at least
+# 3); a round times every query once serially and once in parallel, on the
+# server with clock_timestamp().  Going round-robin rather than query after
+# query means a change in the (shared) machine's load hits the scan floor and
+# the queries compared with it alike.  Queries whose serial warm-up took
+# longer than BENCH_SLOW_MS (default 4000) sit out the rounds after the
+# third, which keeps the whole benchmark near 10 minutes on 2 cores.  The
+# output: the medians, their ratios to SELECT count(*) from the same run, and
+# the targets of issue 2 with PASS/MISS.  The targets are reported, not
+# enforced: the exit status is 0 whatever the timings (the machine is shared
+# and noisy), non-zero only when something fails to run.
 #
 #   test/with-cluster.sh test/bench/analytics.sh
 #   BENCH_ROWS=1000000 BENCH_RUNS=3 test/with-cluster.sh test/bench/analytics.sh
 #
-# Settings for every query: jit = off (BENCH_JIT=on to keep it: compiling
-# costs a fixed 0.1-1 s that has nothing to do with the aggregates), the
-# server's work_mem.  Serial: max_parallel_workers_per_gather = 0.  Parallel:
+# Settings for every query: jit = off (BENCH_JIT=on to keep it: compiling is
+# a per-query cost that has nothing to do with the aggregates), the server's
+# work_mem.  Serial: max_parallel_workers_per_gather = 0.  Parallel:
 # max_parallel_workers_per_gather = 2 with parallel_setup_cost and
 # parallel_tuple_cost 0 so that the planner picks a parallel plan wherever it
 # can.
@@ -87,52 +91,118 @@ setup_database()
 	SET client_min_messages = warning;
 	CREATE EXTENSION IF NOT EXISTS scaler;
 	CREATE SCHEMA IF NOT EXISTS bench;
-	COMMENT ON SCHEMA bench IS 'scaler benchmark: generated data, timing function and results';
+	COMMENT ON SCHEMA bench IS 'scaler benchmark (test/bench/analytics.sh): generated data, queries, timings';
 
-	-- Times a query: one warm-up run under EXPLAIN (ANALYZE, TIMING OFF), which
-	-- also shows whether the plan went parallel and how many workers ran, then
-	-- "runs" timed runs (only 3 when the warm-up took longer than slow_ms).
-	CREATE OR REPLACE FUNCTION bench.time_query(query text, runs int, slow_ms float8,
-	    OUT workers_planned int, OUT workers_launched int, OUT ms float8[])
+	DROP VIEW IF EXISTS bench.result;
+	DROP TABLE IF EXISTS bench.timing, bench.query;
+	CREATE TABLE bench.query (
+	    seq int PRIMARY KEY,
+	    grp text NOT NULL,   -- 'hourly' (whole table) or 'per function'
+	    label text NOT NULL,
+	    sql text NOT NULL,
+	    runs int             -- timed runs, set by bench.warm_up
+	);
+	COMMENT ON TABLE bench.query IS 'the queries of the last analytics.sh run';
+	CREATE TABLE bench.timing (
+	    seq int NOT NULL REFERENCES bench.query,
+	    mode text NOT NULL,  -- 'serial' or 'parallel'
+	    round int NOT NULL,  -- 0: the warm-up, under EXPLAIN ANALYZE
+	    ms float8 NOT NULL,
+	    workers_planned int,
+	    workers_launched int
+	);
+	COMMENT ON TABLE bench.timing IS 'timings of the last analytics.sh run';
+
+	-- Serial: no parallel workers.  Parallel: 2 workers, and parallel plans
+	-- made free so that the planner takes one wherever it can.
+	CREATE OR REPLACE FUNCTION bench.set_mode(mode text) RETURNS void
+	LANGUAGE sql VOLATILE
+	AS $fn$
+	    SELECT pg_catalog.set_config('max_parallel_workers_per_gather',
+	                                 CASE mode WHEN 'parallel' THEN '2' ELSE '0' END, true),
+	           pg_catalog.set_config('parallel_setup_cost', '0', true),
+	           pg_catalog.set_config('parallel_tuple_cost', '0', true);
+	$fn$;
+	COMMENT ON FUNCTION bench.set_mode(text) IS
+	    'settings for the rest of the transaction: serial (no workers) or parallel (2 workers, parallel plans made cheap)';
+
+	-- The warm-up: each mode once under EXPLAIN (ANALYZE, TIMING OFF), which
+	-- tells whether the plan went parallel and how many workers ran.  Slow
+	-- queries (serial warm-up over slow_ms) get at most 3 timed runs.
+	CREATE OR REPLACE FUNCTION bench.warm_up(query_seq int, slow_ms float8)
+	RETURNS text
 	LANGUAGE plpgsql VOLATILE
 	AS $fn$
 	DECLARE
+	    q bench.query;
+	    mode text;
 	    plan jsonb;
 	    t0 timestamptz;
-	    warm_ms float8;
-	    result bigint;
+	    ms float8;
+	    line text;
 	BEGIN
-	    t0 := pg_catalog.clock_timestamp();
-	    EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF, FORMAT JSON) ' || query INTO plan;
-	    warm_ms := extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000;
-	    workers_planned := pg_catalog.jsonb_path_query_first(plan, 'lax $.**."Workers Planned"');
-	    workers_launched := pg_catalog.jsonb_path_query_first(plan, 'lax $.**."Workers Launched"');
-	    IF warm_ms > slow_ms THEN
-	        runs := least(runs, 3);
-	    END IF;
-	    ms := '{}';
-	    FOR i IN 1 .. runs LOOP
+	    SELECT * INTO STRICT q FROM bench.query WHERE seq = query_seq;
+	    line := pg_catalog.format('%-12s %-46s', q.grp, q.label);
+	    FOREACH mode IN ARRAY ARRAY['serial', 'parallel'] LOOP
+	        PERFORM bench.set_mode(mode);
 	        t0 := pg_catalog.clock_timestamp();
-	        EXECUTE query INTO result;
-	        ms := ms || extract(epoch FROM pg_catalog.clock_timestamp() - t0)::float8 * 1000;
+	        EXECUTE 'EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF, FORMAT JSON) ' || q.sql INTO plan;
+	        ms := extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000;
+	        INSERT INTO bench.timing (seq, mode, round, ms, workers_planned, workers_launched)
+	        VALUES (q.seq, mode, 0, ms,
+	                pg_catalog.jsonb_path_query_first(plan, 'lax $.**."Workers Planned"')::int,
+	                pg_catalog.jsonb_path_query_first(plan, 'lax $.**."Workers Launched"')::int);
+	        line := line || pg_catalog.format(' %s %8s ms', mode, pg_catalog.to_char(ms, 'FM9999990'));
+	        IF mode = 'serial' AND ms > slow_ms THEN
+	            UPDATE bench.query SET runs = 3 WHERE seq = q.seq AND runs > 3;
+	        END IF;
 	    END LOOP;
+	    RETURN line;
 	END
 	$fn$;
-	COMMENT ON FUNCTION bench.time_query(text, int, float8) IS
-	    'runs a query once under EXPLAIN ANALYZE (warm-up, plan shape), then times it "runs" times (3 if the warm-up took over slow_ms)';
+	COMMENT ON FUNCTION bench.warm_up(int, float8) IS
+	    'runs a query once serially and once in parallel under EXPLAIN ANALYZE, records the workers and how many timed runs it gets';
 
-	DROP TABLE IF EXISTS bench.result;
-	CREATE TABLE bench.result (
-	    seq serial,
-	    grp text,            -- 'hourly' (whole table) or 'per function'
-	    query text,          -- label
-	    mode text,           -- 'serial' or 'parallel'
-	    workers_planned int,
-	    workers_launched int,
-	    ms float8[],
-	    median_ms float8
-	);
-	COMMENT ON TABLE bench.result IS 'timings of the last analytics.sh run';
+	-- One round: every query that still has runs to do, serially and then in
+	-- parallel, timed with clock_timestamp().  Rounds go through all queries
+	-- in turn so that a change in the machine's load (it is shared) hits the
+	-- scan floor and the queries compared with it alike.
+	CREATE OR REPLACE FUNCTION bench.round(r int) RETURNS text
+	LANGUAGE plpgsql VOLATILE
+	AS $fn$
+	DECLARE
+	    q bench.query;
+	    mode text;
+	    t0 timestamptz;
+	    result bigint;
+	    n int := 0;
+	BEGIN
+	    FOR q IN SELECT * FROM bench.query WHERE runs >= r ORDER BY seq LOOP
+	        FOREACH mode IN ARRAY ARRAY['serial', 'parallel'] LOOP
+	            PERFORM bench.set_mode(mode);
+	            t0 := pg_catalog.clock_timestamp();
+	            EXECUTE q.sql INTO result;
+	            INSERT INTO bench.timing (seq, mode, round, ms)
+	            VALUES (q.seq, mode, r,
+	                    extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+	        END LOOP;
+	        n := n + 1;
+	    END LOOP;
+	    RETURN pg_catalog.format('round %s: %s queries, serial and parallel', r, n);
+	END
+	$fn$;
+	COMMENT ON FUNCTION bench.round(int) IS
+	    'times every query with runs >= r once serially and once in parallel';
+
+	CREATE VIEW bench.result AS
+	SELECT q.seq, q.grp, q.label, t.mode,
+	       percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms) FILTER (WHERE t.round > 0) AS median_ms,
+	       count(*) FILTER (WHERE t.round > 0) AS runs,
+	       max(t.workers_planned) AS workers_planned,
+	       max(t.workers_launched) AS workers_launched
+	FROM bench.query q JOIN bench.timing t USING (seq)
+	GROUP BY q.seq, q.grp, q.label, t.mode;
+	COMMENT ON VIEW bench.result IS 'median of the timed runs per query and mode, and the workers of the warm-up';
 	SQL
 }
 
@@ -193,41 +263,18 @@ generate_data()
 	)"
 }
 
-# bench GROUP LABEL QUERY: time QUERY serially and with 2 workers.
-bench()
+# add_query GROUP LABEL SQL: register a query to time.
+add_query()
 {
-	local grp=$1 label=$2 query=$3 mode
-
-	for mode in serial parallel; do
-		sql -v grp="$grp" -v label="$label" -v query="$query" -v mode="$mode" \
-			-v runs="$runs" -v slow_ms="$slow_ms" -v jit="$jit" <<-'SQL'
-		SET jit = :'jit';
-		SELECT :'mode' = 'parallel' AS parallel \gset
-		\if :parallel
-		SET max_parallel_workers_per_gather = 2;
-		SET parallel_setup_cost = 0;
-		SET parallel_tuple_cost = 0;
-		\else
-		SET max_parallel_workers_per_gather = 0;
-		\endif
-		INSERT INTO bench.result (grp, query, mode, workers_planned, workers_launched, ms, median_ms)
-		SELECT :'grp', :'label', :'mode', t.workers_planned, t.workers_launched, t.ms,
-		       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY m) FROM unnest(t.ms) AS m)
-		FROM bench.time_query(:'query', :runs, :slow_ms) AS t;
-		SQL
-		value -v grp="$grp" -v label="$label" -v mode="$mode" <<-'SQL'
-		SELECT pg_catalog.format('  %-12s %-50s %-8s %10s ms  (%s runs%s)', grp, query, mode,
-		           pg_catalog.to_char(median_ms, 'FM9999990.0'), pg_catalog.cardinality(ms),
-		           CASE WHEN workers_planned IS NOT NULL
-		                THEN pg_catalog.format(', %s/%s workers', workers_launched, workers_planned)
-		                ELSE '' END)
-		FROM bench.result WHERE grp = :'grp' AND query = :'label' AND mode = :'mode';
-		SQL
-	done
+	nqueries=$((nqueries + 1))
+	sql -v seq="$nqueries" -v grp="$1" -v label="$2" -v query="$3" -v runs="$runs" <<-'SQL'
+	INSERT INTO bench.query (seq, grp, label, sql, runs)
+	VALUES (:seq, :'grp', :'label', :'query', :runs);
+	SQL
 }
 
 # The query set, once over the whole table by hour, once per function.
-run_queries()
+add_queries()
 {
 	local grp by sel keys tdigest=$1
 
@@ -237,20 +284,41 @@ run_queries()
 		else
 			by='GROUP BY function_name' sel='function_name, ' keys='1, 2'
 		fi
-		bench "$grp" 'count(*)' \
+		add_query "$grp" 'count(*)' \
 			"SELECT count(s.*) FROM (SELECT ${sel}count(*) FROM bench.log $by) s"
-		bench "$grp" 'max(ts)' \
+		add_query "$grp" 'max(ts)' \
 			"SELECT count(s.*) FROM (SELECT ${sel}max(ts) FROM bench.log $by) s"
-		bench "$grp" 'traffic_agg(ts)' \
+		add_query "$grp" 'traffic_agg(ts)' \
 			"SELECT count(s.*) FROM (SELECT ${sel}scaler.traffic_agg(ts) FROM bench.log $by) s"
-		bench "$grp" 'traffic_agg(ts, duration_ms, status) + hourly' \
+		add_query "$grp" 'traffic_agg(ts, duration_ms, status) + hourly' \
 			"SELECT count(s.*) FROM (SELECT ${sel}h.* FROM (SELECT ${sel}scaler.traffic_agg(ts, duration_ms, status) AS t FROM bench.log $by) a CROSS JOIN LATERAL scaler.hourly_requests(a.t) AS h) s"
-		bench "$grp" 'plain SQL (percentile_cont)' \
+		add_query "$grp" 'plain SQL (percentile_cont)' \
 			"SELECT count(s.*) FROM (SELECT ${sel}date_trunc('hour', ts) AS hour, count(*) AS requests, count(*) FILTER (WHERE status >= 500) AS errors, percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms) AS p FROM bench.log GROUP BY $keys) s"
 		if [ -n "$tdigest" ]; then
-			bench "$grp" 'tdigest (tdigest_percentile)' \
+			add_query "$grp" 'tdigest (tdigest_percentile)' \
 				"SELECT count(s.*) FROM (SELECT ${sel}date_trunc('hour', ts) AS hour, count(*) AS requests, count(*) FILTER (WHERE status >= 500) AS errors, $tdigest.tdigest_percentile(duration_ms, 100, ARRAY[0.5, 0.95, 0.99]) AS p FROM bench.log GROUP BY $keys) s"
 		fi
+	done
+}
+
+# Warm up every query (printing its warm-up times), then time them in rounds.
+run_queries()
+{
+	local i r started=$SECONDS
+
+	echo "warm-up (EXPLAIN ANALYZE), ms:"
+	for i in $(seq 1 "$nqueries"); do
+		value -v seq="$i" -v slow_ms="$slow_ms" -v jit="$jit" <<-'SQL'
+		SET jit = :'jit';
+		SELECT '  ' || bench.warm_up(:seq, :slow_ms);
+		SQL
+	done
+	for r in $(seq 1 "$runs"); do
+		value -v r="$r" -v jit="$jit" <<-'SQL'
+		SET jit = :'jit';
+		SELECT '  ' || bench.round(:r);
+		SQL
+		echo "    $((SECONDS - started)) s since the warm-up began"
 	done
 }
 
@@ -264,9 +332,10 @@ report()
 	sql <<-'SQL'
 	WITH base AS (
 	    SELECT median_ms FROM bench.result
-	    WHERE grp = 'hourly' AND query = 'count(*)' AND mode = 'serial'
+	    WHERE grp = 'hourly' AND label = 'count(*)' AND mode = 'serial'
 	)
-	SELECT s.grp AS "group", s.query,
+	SELECT s.grp AS "group", s.label AS query,
+	       s.runs,
 	       round(s.median_ms::numeric, 1) AS "serial ms",
 	       round((s.median_ms / b.median_ms)::numeric, 2) AS "x count(*)",
 	       round(p.median_ms::numeric, 1) AS "2 workers ms",
@@ -274,7 +343,7 @@ report()
 	       round((s.median_ms / p.median_ms)::numeric, 2) AS "speed-up",
 	       coalesce(p.workers_launched || '/' || p.workers_planned, 'serial plan') AS workers
 	FROM bench.result s
-	JOIN bench.result p ON p.grp = s.grp AND p.query = s.query AND p.mode = 'parallel'
+	JOIN bench.result p ON p.seq = s.seq AND p.mode = 'parallel'
 	CROSS JOIN base b
 	WHERE s.mode = 'serial'
 	ORDER BY s.seq;
@@ -311,8 +380,8 @@ report()
 	    SELECT g.grp, g.gord, t.ord, t.label, t.op, t.goal,
 	           n.median_ms / d.median_ms AS ratio
 	    FROM target t CROSS JOIN grp g
-	    LEFT JOIN bench.result n ON n.grp = g.grp AND n.query = t.num_query AND n.mode = t.num_mode
-	    LEFT JOIN bench.result d ON d.grp = g.grp AND d.query = t.den_query AND d.mode = t.den_mode
+	    LEFT JOIN bench.result n ON n.grp = g.grp AND n.label = t.num_query AND n.mode = t.num_mode
+	    LEFT JOIN bench.result d ON d.grp = g.grp AND d.label = t.den_query AND d.mode = t.den_mode
 	)
 	SELECT grp AS "group", label AS target,
 	       coalesce(round(ratio::numeric, 2) || 'x', 'not measured') AS measured,
@@ -328,6 +397,8 @@ report()
 main()
 {
 	local tdigest='' started=$SECONDS
+
+	nqueries=0
 
 	echo "scaler analytics benchmark: database $db, $rows rows, $runs runs per query" \
 		"(3 if the warm-up takes over $slow_ms ms), jit $jit"
@@ -353,7 +424,8 @@ main()
 	       || ', table ' || pg_catalog.pg_size_pretty(pg_catalog.pg_relation_size('bench.log'));
 	SQL
 	echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	run_queries "$tdigest"
+	add_queries "$tdigest"
+	run_queries
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg) (the machine has $(nproc) cores)"
 	report
 	echo "analytics.sh: done in $((SECONDS - started)) s"
