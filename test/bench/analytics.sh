@@ -176,6 +176,7 @@ setup_database()
 	    t0 timestamptz;
 	    result bigint;
 	    n int := 0;
+	    started timestamptz := pg_catalog.clock_timestamp();
 	BEGIN
 	    FOR q IN SELECT * FROM bench.query WHERE runs >= r ORDER BY seq LOOP
 	        FOREACH mode IN ARRAY ARRAY['serial', 'parallel'] LOOP
@@ -188,7 +189,8 @@ setup_database()
 	        END LOOP;
 	        n := n + 1;
 	    END LOOP;
-	    RETURN pg_catalog.format('round %s: %s queries, serial and parallel', r, n);
+	    RETURN pg_catalog.format('round %s: %s queries, serial and parallel, in %s s', r, n,
+	        round(extract(epoch FROM pg_catalog.clock_timestamp() - started)));
 	END
 	$fn$;
 	COMMENT ON FUNCTION bench.round(int) IS
@@ -301,25 +303,24 @@ add_queries()
 	done
 }
 
-# Warm up every query (printing its warm-up times), then time them in rounds.
+# Warm up every query (printing its warm-up times), then time them in rounds,
+# all in one session: a new backend's first query runs measurably slower
+# (catalog caches, first touches of memory), and that would land on count(*),
+# the first query of every round.
 run_queries()
 {
-	local i r started=$SECONDS
+	local i r
 
 	echo "warm-up (EXPLAIN ANALYZE), ms:"
-	for i in $(seq 1 "$nqueries"); do
-		value -v seq="$i" -v slow_ms="$slow_ms" -v jit="$jit" <<-'SQL'
-		SET jit = :'jit';
-		SELECT '  ' || bench.warm_up(:seq, :slow_ms);
-		SQL
-	done
-	for r in $(seq 1 "$runs"); do
-		value -v r="$r" -v jit="$jit" <<-'SQL'
-		SET jit = :'jit';
-		SELECT '  ' || bench.round(:r);
-		SQL
-		echo "    $((SECONDS - started)) s since the warm-up began"
-	done
+	{
+		echo "SET jit = :'jit';"
+		for i in $(seq 1 "$nqueries"); do
+			echo "SELECT '  ' || bench.warm_up($i, :slow_ms);"
+		done
+		for r in $(seq 1 "$runs"); do
+			echo "SELECT '  ' || bench.round($r);"
+		done
+	} | value -v slow_ms="$slow_ms" -v jit="$jit"
 }
 
 # The table of medians and the targets of issue 2.
