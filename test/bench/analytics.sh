@@ -349,6 +349,15 @@ report()
 	WHERE s.mode = 'serial'
 	ORDER BY s.seq;
 	SQL
+	value <<-'SQL'
+	SELECT pg_catalog.format('Noise: the serial count(*) runs took %s to %s ms (median %s).',
+	           round(min(t.ms)), round(max(t.ms)), round(r.median_ms))
+	FROM bench.timing t
+	JOIN bench.result r ON r.seq = t.seq AND r.mode = t.mode
+	WHERE r.grp = 'hourly' AND r.label = 'count(*)' AND t.mode = 'serial' AND t.round > 0
+	GROUP BY r.median_ms;
+	SQL
+	echo
 
 	echo "Targets (issue 2), whole table by hour; per function: the same queries"
 	echo "with GROUP BY function_name, against count(*) GROUP BY function_name."
