@@ -56,6 +56,7 @@
 #include "backtest.h"
 #include "hourbucket.h"
 #include "policy.h"
+#include "source.h"
 
 PG_FUNCTION_INFO_V1(scaler_backtest);
 PG_FUNCTION_INFO_V1(scaler_backtest_summary);
@@ -745,17 +746,6 @@ step_metric(ScalerMetric metric, const StepCounts *acc, double seconds,
 	}
 }
 
-/* Whole instances for a demand, rounded as decide.c rounds it. */
-static int
-whole_instances(double demand)
-{
-	if (isnan(demand) || demand <= 0.0)
-		return 0;
-	if (demand >= (double) INT_MAX)
-		return INT_MAX;
-	return (int) ceil(demand - 1e-9);
-}
-
 /*
  * Run the replay.  With rsinfo, each step becomes a row of the tuplestore;
  * the summary is always filled in.  Returns the length of a step in seconds.
@@ -790,16 +780,7 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 	until = PG_GETARG_TIMESTAMPTZ(2);
 	overrides = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 
-	if (TIMESTAMP_NOT_FINITE(since) || TIMESTAMP_NOT_FINITE(until))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("since and until must be finite")));
-	if (since >= until)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("since must be earlier than until"),
-				 errdetail("since is %s, until is %s.",
-						   timestamptz_to_str(since), timestamptz_to_str(until))));
+	source_check_window(since, until);
 
 	scaler_policy_settings(policy, overrides, &s);
 
@@ -858,7 +839,7 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 		scaler_decide(&in, &state, &out);
 
 		/* shortfall: what this step's load needed beyond what was running */
-		demand = whole_instances(out.demand);
+		demand = scaler_capacity_for(out.demand);
 		shortfall = Max(demand - capacity, 0);
 
 		summary->steps++;

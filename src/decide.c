@@ -34,8 +34,8 @@
  * Round a demand up to whole instances.  The small slack keeps float noise
  * (3 * 1.1 / 1.1 = 3.0000000000000004) from asking for one more instance.
  */
-static int
-capacity_for(double demand)
+int
+scaler_capacity_for(double demand)
 {
 	if (isnan(demand) || demand <= 0.0)
 		return 0;
@@ -207,7 +207,7 @@ scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
 	else
 	{
 		demand = demand_for(in, in->value);
-		desired = capacity_for(demand);
+		desired = scaler_capacity_for(demand);
 		reason = SCALER_REASON_TARGET;
 
 		/* 2. tolerance; from zero any demand counts */
@@ -245,7 +245,7 @@ scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
 		int			raised = desired;
 
 		if (over)
-			raised = Max(raised, capacity_for(panic_demand));
+			raised = Max(raised, scaler_capacity_for(panic_demand));
 		raised = Max(raised, state->panic_capacity);
 		raised = Max(raised, current);
 		if (raised != desired)

@@ -88,6 +88,7 @@ typedef struct ScalerDecision
 } ScalerDecision;
 
 extern void scaler_state_init(ScalerDecideState *state);
+extern int	scaler_capacity_for(double demand);
 extern const char *scaler_decide_check(const ScalerDecideInput *in,
 									   const char **problem);
 extern void scaler_decide(const ScalerDecideInput *in,
