@@ -79,11 +79,14 @@ SELECT is((SELECT count(*)::int FROM scaler.capacity_floor f JOIN scaler.forecas
 SELECT is(scaler.apply_forecast('wk', '10 minutes'), (SELECT count(*)::int FROM scaler.capacity_floor WHERE policy = 'wk'),
           'applying again replaces the floors instead of adding to them');
 
--- the first forecast hour that needs more than the one before it
+-- the first forecast hour that needs more than the one before it, far
+-- enough ahead that the policy's window at its lead time holds no rows (the
+-- history ends now), so the floor alone sets the capacity
 CREATE TEMP TABLE rise AS
 SELECT hour, capacity, prev FROM (
     SELECT hour, capacity, lag(capacity) OVER (ORDER BY hour) AS prev FROM scaler.forecast('wk')) x
- WHERE capacity > prev ORDER BY hour LIMIT 1;
+ WHERE capacity > prev AND hour - interval '10 minutes' - interval '1 minute' > now()
+ ORDER BY hour LIMIT 1;
 SELECT is((SELECT scaler.active_floor('wk', hour - interval '10 minutes' - interval '1 second') FROM rise),
           (SELECT prev FROM rise), 'just before the lead time the previous hour''s floor holds');
 CREATE TEMP TABLE ev AS SELECT scaler._evaluate_at('wk', hour - interval '10 minutes') AS ids FROM rise;
