@@ -2,7 +2,7 @@
  *
  * hourbucket.c
  *	  Local-hour buckets in a time zone, exactly as date_trunc('hour') makes
- *	  them, and the walk from one bucket to the next used for gap filling.
+ *	  them.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,52 +38,6 @@ hour_bucket(TimestampTz ts, pg_tz *tz)
 	return ts - floor_mod(local, USECS_PER_HOUR);
 }
 
-/*
- * The next bucket after the one starting at start: the bucket of the first
- * quarter hour whose bucket differs.  One hour later is the answer unless an
- * offset change intervenes, so try that first.
- */
-TimestampTz
-next_hour_bucket(TimestampTz start, pg_tz *tz)
-{
-	TimestampTz probe = start + USECS_PER_HOUR;
-	TimestampTz bucket;
-
-	if (utc_offset_at(start, tz) == utc_offset_at(probe, tz) &&
-		utc_offset_at(probe - USECS_PER_QUARTER, tz) == utc_offset_at(start, tz))
-	{
-		bucket = hour_bucket(probe, tz);
-		if (bucket > start)
-			return bucket;
-	}
-
-	for (probe = start + USECS_PER_QUARTER;; probe += USECS_PER_QUARTER)
-	{
-		bucket = hour_bucket(probe, tz);
-		if (bucket > start)
-			return bucket;
-	}
-}
-
-/*
- * Where the rows of a bucket end: the first quarter hour after start whose
- * rows belong to a later bucket.  (Buckets can be 30 or 90 minutes long
- * around a Lord Howe style half-hour shift.)
- */
-TimestampTz
-hour_bucket_end(TimestampTz start, pg_tz *tz)
-{
-	TimestampTz probe;
-
-	for (probe = start + USECS_PER_QUARTER;; probe += USECS_PER_QUARTER)
-	{
-		if (hour_bucket(probe, tz) != start &&
-			(probe - start) % USECS_PER_HOUR != 0 ? hour_bucket(probe, tz) > start
-			: hour_bucket(probe, tz) != start)
-			return probe;
-	}
-}
-
 void
 local_hour_and_dow(TimestampTz start, pg_tz *tz, int *hour, int *dow)
 {
@@ -97,18 +51,6 @@ local_hour_and_dow(TimestampTz start, pg_tz *tz, int *hour, int *dow)
 				 errmsg("timestamp out of range")));
 	*hour = tm.tm_hour;
 	*dow = j2day(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday));
-}
-
-pg_tz *
-lookup_time_zone(const char *name, int errcode_on_failure)
-{
-	pg_tz	   *tz = pg_tzset(name);
-
-	if (tz == NULL)
-		ereport(ERROR,
-				(errcode(errcode_on_failure),
-				 errmsg("unknown time zone \"%s\" in traffic value", name)));
-	return tz;
 }
 
 HourCache *

@@ -46,11 +46,8 @@ quarter_of(TimestampTz ts)
 }
 
 extern TimestampTz hour_bucket(TimestampTz ts, pg_tz *tz);
-extern TimestampTz hour_bucket_end(TimestampTz start, pg_tz *tz);
-extern TimestampTz next_hour_bucket(TimestampTz start, pg_tz *tz);
 extern void local_hour_and_dow(TimestampTz start, pg_tz *tz,
 							   int *hour, int *dow);
-extern pg_tz *lookup_time_zone(const char *name, int errcode_on_failure);
 
 /*
  * Per call-site cache of quarter -> bucket, shared by all groups of one

@@ -176,21 +176,6 @@ traffic_hourly_requests(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-static void
-check_window(TimestampTz since, TimestampTz until)
-{
-	if (TIMESTAMP_NOT_FINITE(since) || TIMESTAMP_NOT_FINITE(until))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("since and until must be finite")));
-	if (since >= until)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("since must be earlier than until"),
-				 errdetail("since is %s, until is %s.",
-						   timestamptz_to_str(since), timestamptz_to_str(until))));
-}
-
 /* hourly_requests(since, until, function_name, source) */
 Datum
 source_hourly_requests(PG_FUNCTION_ARGS)
@@ -210,7 +195,7 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	since = PG_GETARG_TIMESTAMPTZ(0);
 	until = PG_GETARG_TIMESTAMPTZ(1);
 	source = PG_GETARG_OID(3);
-	check_window(since, until);
+	source_check_window(since, until);
 
 	traffic = source_traffic(source, since, until, function_name);
 	if (traffic == NULL)

@@ -110,7 +110,7 @@ sketch_reserve(Sketch *sketch, int32 newlo, int32 newhi, MemoryContext cxt)
 	sketch->capacity = capacity;
 }
 
-static void
+static inline void
 bin_add(uint32 *bin, uint64 count)
 {
 	if (count > PG_UINT32_MAX - (uint64) *bin)
@@ -193,13 +193,7 @@ sketch_add(Sketch *sketch, double value, MemoryContext cxt)
 
 		if (likely(offset >= 0 && offset < sketch->nbins))
 		{
-			uint32	   *bin = &sketch->bins[key - sketch->base];
-
-			if (unlikely(*bin == PG_UINT32_MAX))
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("too many durations in one hour of a traffic value")));
-			(*bin)++;
+			bin_add(&sketch->bins[key - sketch->base], 1);
 			return;
 		}
 		sketch_add_key(sketch, key, 1, cxt);

@@ -94,6 +94,23 @@ source_check(Oid relid, bool need_function_name, Oid userid)
 	}
 }
 
+/* A window of rows to read: finite, and since before until. */
+void
+source_check_window(TimestampTz since, TimestampTz until)
+{
+	if (TIMESTAMP_NOT_FINITE(since) || TIMESTAMP_NOT_FINITE(until))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("since and until must be finite")));
+	if (since >= until)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("since must be earlier than until"),
+				 errdetail("since is %s, until is %s.",
+						   pstrdup(timestamptz_to_str(since)),
+						   timestamptz_to_str(until))));
+}
+
 /*
  * Aggregate the rows of [since, until) (of one function, when given) into a
  * traffic value owned by the current memory context; NULL when no rows.

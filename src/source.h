@@ -11,6 +11,7 @@
 #include "traffic.h"
 
 extern void source_check(Oid relid, bool need_function_name, Oid userid);
+extern void source_check_window(TimestampTz since, TimestampTz until);
 extern Traffic *source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 							   text *function_name);
 

@@ -75,14 +75,23 @@ void
 traffic_reserve_minute(Traffic *traffic, int64 minute)
 {
 	MemoryContext cxt = traffic->hdr.eoh_context;
-	int64		lo = traffic->nminutes > 0 ? Min(minute, traffic->minute0) : minute;
-	int64		hi = traffic->nminutes > 0 ?
-		Max(minute, traffic->minute0 + traffic->nminutes - 1) : minute;
-	int64		span = hi - lo + 1;
-	int64		capacity = Max(Max(span + span / 2, (int64) traffic->nminutes * 2), 1440);
+	int64		lo;
+	int64		hi;
+	int64		span;
+	int64		capacity;
 	int64		minute0;
 	int64	   *requests;
 	double	   *ms;
+
+	if (traffic->nminutes > 0 && minute >= traffic->minute0 &&
+		minute < traffic->minute0 + traffic->nminutes)
+		return;
+
+	lo = traffic->nminutes > 0 ? Min(minute, traffic->minute0) : minute;
+	hi = traffic->nminutes > 0 ?
+		Max(minute, traffic->minute0 + traffic->nminutes - 1) : minute;
+	span = hi - lo + 1;
+	capacity = Max(Max(span + span / 2, (int64) traffic->nminutes * 2), 1440);
 
 	if (capacity > (int64) (MaxAllocSize / sizeof(int64)))
 		ereport(ERROR,
@@ -376,8 +385,14 @@ traffic_parse(const char *data, int len, int errcode, MemoryContext parent)
 		flat_invalid(&reader, "Bad number of minutes.");
 	if (nminutes > 0)
 	{
+		/*
+		 * Compare without computing first + nminutes: for a hostile first
+		 * near PG_INT64_MAX that sum wraps around and would pass, and
+		 * traffic_reserve_minute would then copy the counts to before the
+		 * start of its new arrays.
+		 */
 		if (first < MIN_TIMESTAMP / USECS_PER_MINUTE ||
-			first + nminutes > END_TIMESTAMP / USECS_PER_MINUTE)
+			first > END_TIMESTAMP / USECS_PER_MINUTE - nminutes)
 			flat_invalid(&reader, "Minutes out of range.");
 		traffic_reserve_minute(traffic, first);
 		traffic_reserve_minute(traffic, first + nminutes - 1);
@@ -425,8 +440,6 @@ traffic_parse(const char *data, int len, int errcode, MemoryContext parent)
 
 		if (!IS_VALID_TIMESTAMP(start) || start <= prev_start)
 			flat_invalid(&reader, "Hours out of order or out of range.");
-		if (hour_bucket(start, tz) != start)
-			flat_invalid(&reader, "An hour does not start a local hour.");
 		prev_start = start;
 		if (!valid_count(errors) || !valid_count(with_duration) ||
 			!valid_count(zero) || !valid_ms(max_ms) ||

@@ -14,6 +14,8 @@
 #   SCALER_PGTREE    private PostgreSQL copy (see test/pgtree.sh) whose binaries,
 #                    and therefore lib/ and share/, are used instead of the system's
 #   SCALER_PRELOAD   shared_preload_libraries (default 'scaler,pg_cron')
+#   SCALER_TIMEZONE  the server's TimeZone (default UTC, so results do not
+#                    depend on the machine's zone)
 #
 # "start" writes test/.cluster/<port>.env (PGHOST, PGPORT, PGUSER, PGDATABASE,
 # SCALER_CLUSTER_DIR, SCALER_CLUSTER_LOG, SCALER_PGBIN); source it to talk to
@@ -23,6 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 port=${SCALER_PORT:-54329}
 preload=${SCALER_PRELOAD:-scaler,pg_cron}
+timezone=${SCALER_TIMEZONE:-UTC}
 if [ -n "${SCALER_PGTREE:-}" ]; then
 	pgbin=$(realpath -m "$SCALER_PGTREE")/usr/lib/postgresql/15/bin
 else
@@ -113,6 +116,7 @@ start()
 	cron.use_background_workers = on
 	max_worker_processes = 32
 	scaler.database = 'scaler_test'
+	timezone = '$timezone'
 	fsync = off
 	synchronous_commit = off
 	full_page_writes = off

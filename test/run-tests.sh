@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # run-tests.sh: every test suite, used by `make test` (after build and install).
 #
-# Runs installcheck (pg_regress), prove (pgTAP) and isolation inside one
-# throwaway cluster (test/with-cluster.sh), then the Perl TAP tests (which
-# start their own clusters).  Every suite runs even when an earlier one fails.
+# Runs installcheck (pg_regress), prove (pgTAP), the README's examples and
+# isolation inside one throwaway cluster (test/with-cluster.sh), then the
+# Perl TAP tests and the demo, which start their own clusters.  Every suite
+# runs even when an earlier one fails.
 # Prints a line per suite and, last, exactly "N passed, N failed" with test
 # counts summed over the suites; exits non-zero if anything failed.  A suite
 # that fails without reporting a failed test (it could not connect, an
@@ -54,6 +55,12 @@ count_prove()
 	echo "$((total - failed_tests)) $failed"
 }
 
+# A suite that is one test: it passes when its command succeeds.
+count_single()
+{
+	if [ "$2" -eq 0 ]; then echo "1 0"; else echo "0 1"; fi
+}
+
 # suite NAME KIND CMD...: run CMD, show and keep its output, record counts.
 suite()
 {
@@ -91,6 +98,7 @@ in_cluster()
 		echo "no pgTAP tests"
 		record prove 0 0
 	fi
+	suite readme prove prove -e bash test/readme.sh || rc=1
 	if ! suite isolation regress "$make" -s --no-print-directory isolation; then
 		rc=1
 		[ -f output_iso/regression.diffs ] && head -n 200 output_iso/regression.diffs >&2
@@ -114,6 +122,9 @@ if ! test/with-cluster.sh "$0" --in-cluster; then
 	fi
 fi
 suite tap prove "$make" -s --no-print-directory tap || true
+# The demo's own assertions (a decision reaches scaler-listen) guard the
+# whole path, in a cluster of its own.
+suite demo single test/with-cluster.sh test/demo.sh || true
 
 awk '{ p += $2; f += $3 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' \
 	"$SCALER_TEST_RESULTS"

@@ -4,7 +4,7 @@
 # Starts a cluster with test/cluster.sh (port $SCALER_PORT, default 54329;
 # binaries from $SCALER_PGTREE when set), exports PGHOST, PGPORT,
 # PGUSER=postgres and PGDATABASE=scaler_test (plus SCALER_CLUSTER_DIR,
-# SCALER_CLUSTER_LOG, SCALER_PGBIN), runs CMD, and always stops the server and
+# SCALER_CLUSTER_LOG, SCALER_PGBIN, which is also put first in PATH), runs CMD, and always stops the server and
 # removes its directory afterwards, also when CMD fails or we are interrupted.
 # Exits with CMD's status; when that is non-zero, prints the server log's tail.
 #
@@ -48,6 +48,12 @@ trap 'on_signal HUP' HUP
 started=yes
 # shellcheck disable=SC1090
 . "$statefile"
+# Programs (psql, scaler-listen) come from the cluster's bin dir, the private
+# tree's when SCALER_PGTREE is set.  That dir also holds a pg_config that
+# points at headers a private tree lacks, so builds keep the original one.
+PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || echo pg_config)}
+PATH=$SCALER_PGBIN:$PATH
+export PG_CONFIG PATH
 
 rc=0
 "$@" || rc=$?

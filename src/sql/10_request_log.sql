@@ -9,6 +9,8 @@ CREATE TABLE scaler.request_log (
     cold_start    boolean
 );
 CREATE INDEX request_log_function_ts_idx ON scaler.request_log (function_name, ts);
+-- The rows are the user's data, not the extension's: pg_dump must keep them.
+SELECT pg_catalog.pg_extension_config_dump('scaler.request_log', '');
 COMMENT ON TABLE scaler.request_log IS
     'request log rows: ts (request start), function_name, duration_ms (NULL = unknown), status (>= 500 is an error), cold_start';
 COMMENT ON COLUMN scaler.request_log.ts IS 'when the request started';

@@ -2,6 +2,10 @@
 -- Hourly traffic analytics: the scaler.traffic type, its aggregate and the
 -- functions that turn it into gap-filled hourly rows.
 
+-- The analytics read only what the caller may read (sources go through the
+-- executor as the caller), so everyone may use them.
+GRANT USAGE ON SCHEMA scaler TO PUBLIC;
+
 CREATE TYPE scaler.traffic;
 
 CREATE FUNCTION scaler.traffic_in(pg_catalog.cstring) RETURNS scaler.traffic
@@ -12,6 +16,15 @@ CREATE FUNCTION scaler.traffic_recv(pg_catalog.internal) RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION scaler.traffic_send(scaler.traffic) RETURNS pg_catalog.bytea
     AS 'MODULE_PATHNAME', 'traffic_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION scaler.traffic_in(pg_catalog.cstring) IS
+    'text input of scaler.traffic: "traffic:" and the base64 of its binary form, checked field by field';
+COMMENT ON FUNCTION scaler.traffic_out(scaler.traffic) IS
+    'text output of scaler.traffic; round-trips exactly through traffic_in';
+COMMENT ON FUNCTION scaler.traffic_recv(pg_catalog.internal) IS
+    'binary input of scaler.traffic, checked field by field';
+COMMENT ON FUNCTION scaler.traffic_send(scaler.traffic) IS
+    'binary output of scaler.traffic';
 
 CREATE TYPE scaler.traffic (
     INPUT = scaler.traffic_in,

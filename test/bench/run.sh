@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: what `make bench` runs inside test/with-cluster.sh (so PGHOST,
-# PGPORT, PGUSER and PGDATABASE point at a running server): the analytics
-# benchmark, then the policy benchmark if test/bench/policy.sh exists and is
-# executable.  Both print their figures; the targets they report are not
+# PGPORT, PGUSER and PGDATABASE point at a running server): the analytics,
+# policy and backtest benchmarks.  Both print their figures; the targets they report are not
 # enforced, so this fails only when a benchmark itself fails to run.
 # Environment knobs (BENCH_ROWS, BENCH_RUNS, ...) are described in each script.
 set -euo pipefail
@@ -13,11 +12,11 @@ rc=0
 echo "=== analytics benchmark (test/bench/analytics.sh) ==="
 "$here/analytics.sh" || rc=$?
 
-if [ -x "$here/policy.sh" ]; then
+for bench in policy backtest; do
 	echo
-	echo "=== policy benchmark (test/bench/policy.sh) ==="
-	"$here/policy.sh" || rc=$?
-fi
+	echo "=== $bench benchmark (test/bench/$bench.sh) ==="
+	"$here/$bench.sh" || rc=$?
+done
 
 if [ $rc -ne 0 ]; then
 	echo "run.sh: a benchmark failed (status $rc)" >&2

@@ -1,0 +1,86 @@
+-- Parallel and partitionwise plans give the same results as serial ones.
+SET timezone = 'Asia/Kolkata';
+SELECT setseed(0.9);
+CREATE TABLE par_rows AS
+SELECT 'f' || (random() * 5)::int AS function_name,
+       timestamptz '2026-07-01 00:00+00' + random() * interval '10 days' AS ts,
+       exp(random() * 6) AS duration_ms,
+       CASE WHEN random() < 0.02 THEN 502 ELSE 200 END AS status
+FROM generate_series(1, 200000);
+ANALYZE par_rows;
+
+-- figures that do not depend on the order rows are added in: sums of
+-- floating-point durations may differ in the last bits, so round those
+CREATE OR REPLACE FUNCTION hourly_canon(t scaler.traffic) RETURNS SETOF text
+LANGUAGE sql AS $$
+    SELECT format('%s %s %s %s %s %s %s %s %s', hour, requests, errors, p50_ms, p95_ms, p99_ms,
+                  max_ms, peak_rpm, round(avg_concurrency::numeric, 9))
+    FROM scaler.hourly_requests(t)
+$$;
+
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE serial_all AS SELECT hourly_canon(scaler.traffic_agg(ts, duration_ms, status)) AS h FROM par_rows;
+CREATE TABLE serial_grouped AS
+SELECT function_name, hourly_canon(t) AS h
+FROM (SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) AS t FROM par_rows GROUP BY 1) g;
+
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT scaler.traffic_agg(ts, duration_ms, status) FROM par_rows;
+SELECT NOT EXISTS (SELECT hourly_canon(scaler.traffic_agg(ts, duration_ms, status)) FROM par_rows
+                   EXCEPT ALL SELECT h FROM serial_all)
+       AND (SELECT count(*) FROM serial_all) =
+           (SELECT count(*) FROM (SELECT hourly_canon(scaler.traffic_agg(ts, duration_ms, status)) FROM par_rows) x)
+       AS parallel_equals_serial;
+
+SET enable_hashagg = off;
+EXPLAIN (COSTS OFF)
+SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) FROM par_rows GROUP BY 1;
+SELECT NOT EXISTS (
+    SELECT function_name, hourly_canon(t)
+    FROM (SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) AS t FROM par_rows GROUP BY 1) g
+    EXCEPT ALL SELECT * FROM serial_grouped) AS parallel_grouped_equals_serial;
+RESET enable_hashagg;
+
+-- partitionwise: partial aggregation per partition, combined above
+CREATE TABLE part_rows (function_name text, ts timestamptz, duration_ms float8, status int)
+    PARTITION BY RANGE (ts);
+CREATE TABLE part_rows_1 PARTITION OF part_rows FOR VALUES FROM ('2026-07-01') TO ('2026-07-04');
+CREATE TABLE part_rows_2 PARTITION OF part_rows FOR VALUES FROM ('2026-07-04') TO ('2026-07-08');
+CREATE TABLE part_rows_3 PARTITION OF part_rows FOR VALUES FROM ('2026-07-08') TO ('2026-08-01');
+INSERT INTO part_rows SELECT * FROM par_rows;
+ANALYZE part_rows;
+SET max_parallel_workers_per_gather = 0;
+SET enable_partitionwise_aggregate = on;
+EXPLAIN (COSTS OFF)
+SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) FROM part_rows GROUP BY 1;
+SELECT NOT EXISTS (
+    SELECT function_name, hourly_canon(t)
+    FROM (SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) AS t FROM part_rows GROUP BY 1) g
+    EXCEPT ALL SELECT * FROM serial_grouped)
+   AND (SELECT count(*) FROM serial_grouped) =
+       (SELECT count(*) FROM (SELECT function_name, hourly_canon(t)
+        FROM (SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) AS t
+              FROM part_rows GROUP BY 1) g) x)
+   AS partitionwise_equals_serial;
+
+-- hash aggregation that spills to disk gives the same states
+SET max_parallel_workers_per_gather = 0;
+SET work_mem = '64kB';
+SET enable_sort = off;
+SELECT NOT EXISTS (
+    SELECT function_name, hourly_canon(t)
+    FROM (SELECT function_name, scaler.traffic_agg(ts, duration_ms, status) AS t FROM par_rows GROUP BY 1) g
+    EXCEPT ALL SELECT * FROM serial_grouped) AS spilled_equals_serial;
+RESET work_mem;
+RESET enable_sort;
+
+-- as a window aggregate, with growing and with moving frames
+SELECT ts, (SELECT sum(requests) FROM scaler.hourly_requests(running)) AS running,
+       (SELECT sum(requests) FROM scaler.hourly_requests(last3)) AS last3
+FROM (SELECT ts,
+             scaler.traffic_agg(ts) OVER (ORDER BY ts) AS running,
+             scaler.traffic_agg(ts) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS last3
+      FROM par_rows WHERE function_name = 'f1' ORDER BY ts LIMIT 5) w;

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# valgrind.sh: run the pg_regress suite (make installcheck) against a server
+# running under valgrind memcheck, and report memcheck errors in scaler's code.
+#
+# Builds scaler, installs it into a private PostgreSQL copy (test/pgtree.sh),
+# starts a throwaway cluster (Unix socket only, port $SCALER_PORT) whose
+# postmaster and every backend run under valgrind, runs `make installcheck`
+# against it, stops it, and then prints every valgrind error block whose stack
+# mentions scaler.so.  Not part of `make test`: it takes many minutes.
+#
+#   VALGRIND_SUPP=/tmp/valgrind.supp test/valgrind.sh
+#
+# Environment:
+#   SCALER_PGTREE   private PostgreSQL copy (default /tmp/pgtree-valgrind)
+#   SCALER_PORT     port (default 54329)
+#   VALGRIND_SUPP   suppression file, normally PostgreSQL's src/tools/valgrind.supp
+#                   (not shipped here); without it, expect noise outside scaler
+#   VALGRIND_OPTS_EXTRA  more valgrind options
+#
+# The cluster is always stopped and its data removed; the valgrind logs (one
+# per process, %p.log) stay in the directory printed at the end.  Exit status:
+# 0 if installcheck passed and no error block mentions scaler.so, 1 otherwise.
+# Debian's postgres is not built with USE_VALGRIND, so palloc chunks are not
+# checked individually: overruns inside a memory context block go unseen.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+tree=$(realpath -m "${SCALER_PGTREE:-/tmp/pgtree-valgrind}")
+port=${SCALER_PORT:-54329}
+pgbin=$tree/usr/lib/postgresql/15/bin
+make=${MAKE:-make}
+supp=${VALGRIND_SUPP:-}
+
+command -v valgrind > /dev/null || {
+	echo "valgrind.sh: valgrind is not installed (apt-get install valgrind)" >&2
+	exit 2
+}
+if [ -n "$supp" ] && [ ! -r "$supp" ]; then
+	echo "valgrind.sh: cannot read VALGRIND_SUPP=$supp" >&2
+	exit 2
+fi
+[ -n "$supp" ] ||
+	echo "valgrind.sh: VALGRIND_SUPP not set; running without PostgreSQL's suppressions" >&2
+
+as_postgres()
+{
+	if [ "$(id -un)" = postgres ]; then
+		"$@"
+	else
+		runuser -u postgres -- "$@"
+	fi
+}
+
+test/pgtree.sh "$tree"
+"$make" -s
+"$make" -s install DESTDIR="$tree" > /dev/null
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/scaler-valgrind.XXXXXX")
+chmod 755 "$dir"
+chown postgres: "$dir" 2>/dev/null || [ "$(id -un)" = postgres ]
+as_postgres mkdir "$dir/sock" "$dir/logs"
+if [ -n "$supp" ]; then
+	# The server runs as postgres and must be able to read it.
+	cp "$supp" "$dir/valgrind.supp"
+	chmod a+r "$dir/valgrind.supp"
+fi
+
+started=
+cleanup()
+{
+	if [ -n "$started" ]; then
+		started=
+		# Backends under valgrind exit slowly: give them time.
+		as_postgres "$pgbin/pg_ctl" -D "$dir/data" -w -t 300 -m fast stop > /dev/null ||
+			as_postgres "$pgbin/pg_ctl" -D "$dir/data" -w -m immediate stop > /dev/null ||
+			echo "valgrind.sh: could not stop the server in $dir" >&2
+	fi
+	rm -rf "$dir/data" "$dir/sock"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+as_postgres "$pgbin/initdb" -D "$dir/data" --auth=trust -U postgres \
+	-E UTF8 --locale=C.UTF-8 --no-sync > "$dir/initdb.log" 2>&1 || {
+	cat "$dir/initdb.log" >&2
+	exit 1
+}
+
+# shellcheck disable=SC2054  # the comma in --error-markers is part of the value
+vgopts=(--quiet --trace-children=yes --track-origins=yes --read-var-info=yes
+	--num-callers=30 --error-markers=VALGRINDERROR-BEGIN,VALGRINDERROR-END
+	--log-file="$dir/logs/%p.log")
+[ -z "$supp" ] || vgopts+=(--suppressions="$dir/valgrind.supp")
+# shellcheck disable=SC2206  # word splitting of extra options is intended
+vgopts+=(${VALGRIND_OPTS_EXTRA:-})
+
+start=$(date +%s)
+# The postmaster forks its backends without exec, so they stay under valgrind.
+# No JIT: it could inline scaler's bitcode into generated code, where errors
+# would no longer be attributed to scaler.so (and llvmjit adds noise).
+as_postgres valgrind "${vgopts[@]}" "$pgbin/postgres" -D "$dir/data" \
+	-c port="$port" -c listen_addresses='' -c unix_socket_directories="$dir/sock" \
+	-c shared_preload_libraries=scaler -c timezone=UTC -c fsync=off -c jit=off \
+	-c log_line_prefix='%m [%p] ' > "$dir/server.log" 2>&1 &
+started=yes
+
+for _ in $(seq 1 300); do
+	if "$pgbin/pg_isready" -q -h "$dir/sock" -p "$port"; then
+		break
+	fi
+	sleep 1
+done
+"$pgbin/pg_isready" -q -h "$dir/sock" -p "$port" || {
+	echo "valgrind.sh: server did not start; its log:" >&2
+	tail -n 30 "$dir/server.log" >&2
+	exit 1
+}
+
+rc=0
+PGHOST=$dir/sock PGPORT=$port PGUSER=postgres "$make" installcheck || rc=$?
+cleanup
+elapsed=$(($(date +%s) - start))
+
+# One block per error; keep those whose stack goes through scaler.so.
+report=$dir/scaler-errors.txt
+: > "$report"
+total=0
+for log in "$dir"/logs/*.log; do
+	[ -e "$log" ] || continue
+	n=$(grep -c '^==[0-9]*== VALGRINDERROR-BEGIN' "$log" || true)
+	total=$((total + n))
+	awk -v f="$log" '
+		/VALGRINDERROR-BEGIN/ { inblk = 1; blk = ""; hit = 0 }
+		inblk { blk = blk $0 "\n"; if ($0 ~ /scaler\.so/) hit = 1 }
+		/VALGRINDERROR-END/ { if (hit) printf "--- %s\n%s", f, blk; inblk = 0 }
+	' "$log" >> "$report"
+done
+ours=$(grep -c 'VALGRINDERROR-BEGIN' "$report" || true)
+crashes=$(grep -cE 'terminated by signal|was terminated' "$dir/server.log" || true)
+
+cat "$report"
+echo "valgrind.sh: installcheck exit status $rc; ${elapsed}s under valgrind"
+echo "valgrind.sh: $total valgrind error(s) in all, $ours in scaler.so; $crashes backend crash(es) in the server log"
+echo "valgrind.sh: logs in $dir/logs, server log $dir/server.log"
+[ "$rc" -eq 0 ] && [ "$ours" -eq 0 ] && [ "$crashes" -eq 0 ]
