@@ -1,12 +1,78 @@
 /*-------------------------------------------------------------------------
  *
  * scaler.c
- *	  Module entry point of the scaler extension.
+ *	  Module load: the scaler.* settings and the background worker's
+ *	  registration.  Nothing else lives here.
+ *
+ * Loading the library without shared_preload_libraries (CREATE EXTENSION,
+ * or the first call of a function) is normal and must never fail: the SQL
+ * functions work without the worker, so only the settings every session
+ * uses are defined then.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "scaler.h"
 
 PG_MODULE_MAGIC;
+
+char	   *scaler_database = NULL;
+int			scaler_naptime = 5000;
+bool		scaler_enabled = true;
+int			scaler_decision_retention = 30 * 24 * 3600;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("scaler.naptime",
+							"Time between two evaluation ticks of the scaler background worker.",
+							NULL,
+							&scaler_naptime,
+							5000, 100, INT_MAX / 2,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("scaler.enabled",
+							 "Whether the scaler background worker evaluates policies.",
+							 "When off, the worker stays connected but evaluates nothing; scaler.evaluate() still works.",
+							 &scaler_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("scaler.decision_retention",
+							"How long rows of scaler.decision are kept.",
+							"Every evaluation deletes older decisions. 0 keeps them forever.",
+							&scaler_decision_retention,
+							30 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomStringVariable("scaler.database",
+							   "Database in which the scaler background worker evaluates policies.",
+							   NULL,
+							   &scaler_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("scaler");
+
+	scaler_register_launcher();
+}

@@ -82,31 +82,126 @@ step_load_traffic()
 
 step_hourly()
 {
-	banner "scaler.hourly_requests(now() - interval '24 hours', now())"
+	banner "scaler.hourly_requests(): the last 24 hours of scaler.request_log"
 	sql <<-'SQL'
-	SELECT * FROM scaler.hourly_requests(now() - interval '24 hours', now());
+	SELECT to_char(hour, 'MM-DD HH24:MI') AS hour, requests, errors,
+	       round(error_rate::numeric, 4) AS error_rate, round(p50_ms::numeric, 1) AS p50_ms,
+	       round(p95_ms::numeric, 1) AS p95_ms, round(p99_ms::numeric, 1) AS p99_ms,
+	       peak_rpm, round(avg_concurrency::numeric, 2) AS avg_conc,
+	       round(peak_concurrency::numeric, 2) AS peak_conc
+	FROM scaler.hourly_requests();
 	SQL
 }
 
-# A plain-SQL bar chart of the same rows, so the daily shape and the spike
-# are visible at a glance.
 step_chart()
 {
-	banner "requests per hour"
+	banner "scaler.hourly_chart(): the daily shape and the spike at a glance"
 	sql <<-'SQL'
-	SELECT to_char(hour, 'MM-DD HH24:00') AS hour, requests,
-	       repeat('#', (50.0 * requests / NULLIF(max(requests) OVER (), 0))::int) AS chart
-	FROM scaler.hourly_requests(now() - interval '24 hours', now());
+	SELECT * FROM scaler.hourly_chart();
 	SQL
 }
 
 step_hour_of_day()
 {
-	banner "scaler.hour_of_day: which hour is busiest"
+	banner "scaler.hour_of_day: which hours are busiest"
 	sql <<-'SQL'
-	SELECT hour_of_day, requests
-	FROM scaler.hour_of_day((SELECT scaler.traffic_agg(ts, duration_ms, status) FROM scaler.request_log));
+	SELECT hour_of_day, avg_requests, peak_requests
+	FROM scaler.hour_of_day((SELECT scaler.traffic_agg(ts, duration_ms, status) FROM scaler.request_log))
+	ORDER BY avg_requests DESC NULLS LAST LIMIT 5;
 	SQL
+}
+
+# A policy for "api": one instance per 4 concurrent requests, measured over
+# the last 30 seconds.  The background worker (preloaded in the demo
+# cluster) evaluates it every second.
+step_policy()
+{
+	banner "a scaling policy, evaluated by the background worker every second"
+	sql <<-'SQL'
+	ALTER SYSTEM SET scaler.naptime = '1s';
+	SELECT pg_reload_conf();
+	SELECT scaler.create_policy('api', target => 4, function_name => 'api',
+	                            stable_window => '30 seconds', min_capacity => 1,
+	                            max_capacity => 40, scale_in_stabilization => '1 minute');
+	SELECT name, metric, target, min_capacity, max_capacity, capacity FROM scaler.policies;
+	SQL
+}
+
+listener_pid=
+listener_log=
+stop_listener()
+{
+	if [ -n "$listener_pid" ]; then
+		kill -TERM "$listener_pid" 2>/dev/null || true
+		wait "$listener_pid" 2>/dev/null || true
+		listener_pid=
+	fi
+	[ -n "$listener_log" ] && rm -f "$listener_log" "$listener_log.err"
+}
+trap stop_listener EXIT
+
+# scaler-listen runs a command per decision: here it logs the new capacity,
+# where a real deployment would call its platform's API.
+step_listener()
+{
+	banner "scaler-listen: a command per decision"
+	listener_log=$(mktemp)
+	echo "scaler-listen --name demo --exec 'echo \"\$SCALER_POLICY: \$SCALER_FROM -> \$SCALER_TO ...\"'"
+	scaler-listen --name demo --exec \
+		'echo "$(date +%T) capacity of $SCALER_POLICY: $SCALER_FROM -> $SCALER_TO (decision $SCALER_DECISION_ID)"' \
+		>"$listener_log" 2>"$listener_log.err" &
+	listener_pid=$!
+	for _ in $(seq 1 100); do
+		grep -q listening "$listener_log.err" && break
+		sleep 0.1
+	done
+	if ! grep -q listening "$listener_log.err"; then
+		cat "$listener_log.err" >&2
+		echo "demo: scaler-listen did not start" >&2
+		exit 1
+	fi
+	cat "$listener_log.err"
+}
+
+# A burst on "api": 10 seconds of 200 slow requests a second.  The worker
+# sees the concurrency jump, decides, and the listener acts.
+step_burst()
+{
+	banner "a burst of requests on api"
+	for second in $(seq 1 10); do
+		sql <<-'SQL'
+		INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+		SELECT now() - random() * interval '1 second', 'api', 150 + random() * 150, 200
+		FROM generate_series(1, 200);
+		SQL
+		printf 'second %2d: 200 requests\n' "$second"
+		sleep 1
+	done
+}
+
+step_decisions()
+{
+	banner "decisions arriving at the listener"
+	for _ in $(seq 1 60); do
+		if grep -q 'capacity of api: [0-9]* -> [0-9]*' "$listener_log" &&
+			awk '/capacity of api/ { if ($NF + 0 > 0 && $(NF - 3) + 0 > 1) found = 1 } END { exit !found }' \
+				<(sed 's/(decision \([0-9]*\))/\1/' "$listener_log"); then
+			break
+		fi
+		sleep 1
+	done
+	cat "$listener_log"
+	if ! grep -qE 'capacity of api: [0-9]+ -> ([2-9]|[1-9][0-9])' "$listener_log"; then
+		echo "demo: no scale-out decision reached the listener within 60 s" >&2
+		exit 1
+	fi
+	sql <<-'SQL'
+	SELECT id, policy, to_char(decided_at, 'HH24:MI:SS') AS at, metric, round(value::numeric, 2) AS value,
+	       from_capacity, to_capacity, reason
+	FROM scaler.decision ORDER BY id;
+	SELECT name, capacity, round(last_value::numeric, 2) AS last_value, panicking FROM scaler.policies;
+	SQL
+	stop_listener
 }
 
 steps=(
@@ -115,6 +210,10 @@ steps=(
 	step_hourly
 	step_chart
 	step_hour_of_day
+	step_policy
+	step_listener
+	step_burst
+	step_decisions
 )
 
 for step in "${steps[@]}"; do

@@ -16,3 +16,5 @@ CREATE INDEX decision_policy_id_idx ON scaler.decision (policy, id);
 COMMENT ON TABLE scaler.decision IS
     'every scaling decision, in commit order of id; listeners catch up from here after the last id they saw';
 SELECT pg_catalog.pg_extension_config_dump('scaler.decision', '');
+-- and the id sequence, so restored logs go on with fresh ids
+SELECT pg_catalog.pg_extension_config_dump('scaler.decision_id_seq', '');

@@ -1,0 +1,951 @@
+/*-------------------------------------------------------------------------
+ *
+ * backtest.c
+ *	  scaler.backtest() and scaler.backtest_summary(): replay a policy over
+ *	  stored history with the decision rules of decide.c, unchanged.
+ *
+ * The replay evaluates the policy every stable_window from since to until,
+ * as live evaluation would have at those instants: the same window
+ * (at - stable_window, at], the same panic tail (at - stable_window / 10,
+ * at], the same metric formulas as evaluate.c (read_window), starting from
+ * min_capacity with an empty decision state, honouring the capacity floors
+ * that were active at each step, and applying every decision.
+ *
+ * Because the steps are exactly stable_window long, the windows tile
+ * (since, until] and every row belongs to exactly one step.  So the source
+ * is read in one pass, its rows streamed from the executor straight into
+ * per-step counters through a DestReceiver (no per-step query, no copy of
+ * the rows), and the decisions run afterwards over the counters.  Only
+ * p95_ms needs the durations themselves: for it the rows come in ts order
+ * and each step's percentile is computed as soon as the step is complete,
+ * so memory stays at one step's rows.
+ *
+ * The source is read as the policy owner, as live evaluation reads it, so
+ * privileges and row-level security give the replay the rows the policy
+ * would have seen.  The caller must be able to manage the policy (the
+ * policy settings are looked up by scaler._policy_settings with the
+ * caller's identity, which also applies and checks the overrides).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <limits.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/params.h"
+#include "parser/parse_func.h"
+#include "tcop/dest.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "backtest.h"
+#include "hourbucket.h"
+#include "policy.h"
+
+PG_FUNCTION_INFO_V1(scaler_backtest);
+PG_FUNCTION_INFO_V1(scaler_backtest_summary);
+
+/* Bound on the steps of one replay (memory: about 100 bytes a step). */
+#define BACKTEST_MAX_STEPS	1000000
+
+/* What one step's window held. */
+typedef struct StepCounts
+{
+	int64		rows;
+	int64		tail_rows;
+	/* concurrency: durations */
+	int64		with_ms;
+	int64		tail_with_ms;
+	double		sum_ms;
+	double		tail_sum_ms;
+	/* error_rate: statuses */
+	int64		with_status;
+	int64		tail_with_status;
+	int64		errors;
+	int64		tail_errors;
+	/* p95_ms: the percentiles, computed when the step is complete */
+	bool		has_p95;
+	bool		has_tail_p95;
+	double		p95;
+	double		tail_p95;
+} StepCounts;
+
+/* A DestReceiver that counts rows into their steps. */
+typedef struct Replay
+{
+	DestReceiver pub;
+	ScalerMetric metric;
+	TimestampTz since;
+	int64		window;
+	int64		tail;			/* length of the panic tail */
+	int64		nsteps;
+	StepCounts *steps;
+	/* where the columns are in the source's rows (found at startup) */
+	AttrNumber	ts_att;
+	AttrNumber	value_att;		/* duration_ms or status; 0 if not read */
+	Oid			value_type;
+	/* p95_ms: durations of the step being read (rows arrive in ts order) */
+	int64		current;
+	double	   *all;
+	int			nall;
+	int			maxall;
+	double	   *tailms;
+	int			ntail;
+	int			maxtail;
+} Replay;
+
+/* The summary of a replay. */
+typedef struct ReplaySummary
+{
+	int64		steps;
+	int64		scale_outs;
+	int64		scale_ins;
+	int64		capacity_steps; /* sum of running capacity over steps */
+	int64		steps_under;	/* steps with a shortfall */
+	int			worst_shortfall;
+	double		demand_sum;
+	double		capacity_sum;
+	int			peak_capacity;
+} ReplaySummary;
+
+/* ------------------------------------------------------------ settings */
+
+static Oid
+scaler_function(const char *name, int nargs, Oid *argtypes)
+{
+	List	   *qualname = list_make2(makeString("scaler"),
+									  makeString(pstrdup(name)));
+
+	return LookupFuncName(qualname, nargs, argtypes, false);
+}
+
+static int
+column_of(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return i;
+	}
+	elog(ERROR, "scaler.policy has no column \"%s\"", name);
+	return -1;					/* keep compiler quiet */
+}
+
+/*
+ * The settings of a policy with overrides applied, as the calling user may
+ * see them.  scaler._policy_settings(invoker, policy, overrides) is
+ * SECURITY DEFINER and not executable by anyone: it is called here
+ * directly through fmgr, which skips the EXECUTE check, with the real
+ * caller, so it can check that the caller may manage the policy.  Errors
+ * (unknown policy, bad override) come from there.
+ */
+void
+scaler_policy_settings(const char *policy, Jsonb *overrides,
+					   ScalerPolicySettings *s)
+{
+	Oid			argtypes[3] = {OIDOID, TEXTOID, JSONBOID};
+	Oid			fn = scaler_function("_policy_settings", 3, argtypes);
+	Datum		ov;
+	Datum		result;
+	HeapTupleHeader hdr;
+	HeapTupleData tuple;
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+	char	   *metric;
+	int			c;
+
+	if (overrides != NULL)
+		ov = JsonbPGetDatum(overrides);
+	else
+		ov = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	result = OidFunctionCall3(fn, ObjectIdGetDatum(GetUserId()),
+							  CStringGetTextDatum(policy), ov);
+
+	hdr = DatumGetHeapTupleHeader(result);
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
+								  HeapTupleHeaderGetTypMod(hdr));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = hdr;
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	heap_deform_tuple(&tuple, desc, values, nulls);
+
+	/* _policy_settings validated every field, so NULLs are can't-happen */
+	memset(s, 0, sizeof(ScalerPolicySettings));
+	c = column_of(desc, "name");
+	s->name = TextDatumGetCString(values[c]);
+	c = column_of(desc, "owner");
+	s->owner = DatumGetObjectId(values[c]);
+	c = column_of(desc, "metric");
+	metric = TextDatumGetCString(values[c]);
+	if (!scaler_metric_from_name(metric, &s->metric))
+		elog(ERROR, "policy \"%s\" has unknown metric \"%s\"", s->name, metric);
+	c = column_of(desc, "target");
+	s->target = DatumGetFloat8(values[c]);
+	c = column_of(desc, "function_name");
+	s->function_name = nulls[c] ? NULL : TextDatumGetCString(values[c]);
+	c = column_of(desc, "source");
+	s->source = DatumGetObjectId(values[c]);
+	c = column_of(desc, "stable_window");
+	s->stable_window = scaler_interval_usecs(DatumGetIntervalP(values[c]),
+											 "stable_window");
+	c = column_of(desc, "scale_in_stabilization");
+	s->scale_in_stabilization =
+		scaler_interval_usecs(DatumGetIntervalP(values[c]),
+							  "scale_in_stabilization");
+	c = column_of(desc, "min_capacity");
+	s->min_capacity = DatumGetInt32(values[c]);
+	c = column_of(desc, "max_capacity");
+	s->max_capacity = DatumGetInt32(values[c]);
+	c = column_of(desc, "tolerance");
+	s->tolerance = DatumGetFloat8(values[c]);
+	c = column_of(desc, "panic_threshold");
+	s->panic_threshold = DatumGetFloat8(values[c]);
+
+	ReleaseTupleDesc(desc);
+}
+
+/* The source, schema-qualified and quoted for a query. */
+char *
+scaler_source_name(const ScalerPolicySettings *s)
+{
+	char	   *relname = get_rel_name(s->source);
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source of policy \"%s\" no longer exists", s->name)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(s->source)),
+									  relname);
+}
+
+/*
+ * Act as the policy owner, as live evaluation does when it reads the
+ * source.  An error restores the user at (sub)transaction abort.
+ */
+void
+scaler_become_owner(const ScalerPolicySettings *s, Oid *save_userid,
+					int *save_sec_context)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("owner of policy \"%s\" no longer exists", s->name)));
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(s->owner,
+						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+/* -------------------------------------------------------------- floors */
+
+static int64
+ceil_div(int64 a, int64 b)
+{
+	return -floor_div(-a, b);
+}
+
+/*
+ * The highest floor active at each step's instant (steps 1..nsteps at
+ * since + k * window; index k - 1), as scaler.active_floor() answers it:
+ * a floor is active at t when starts <= t < ends.
+ */
+static int *
+step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
+{
+	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Oid			fn = scaler_function("_policy_floors", 3, argtypes);
+	TimestampTz until = since + nsteps * window;
+	int		   *floors = palloc0(sizeof(int) * Max(nsteps, 1));
+	Datum		result;
+	HeapTupleHeader hdr;
+	HeapTupleData tuple;
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3];
+	Datum	   *starts;
+	Datum	   *ends;
+	Datum	   *mins;
+	int			n;
+	int			n2;
+	int			n3;
+	int			i;
+
+	result = OidFunctionCall3(fn, CStringGetTextDatum(policy),
+							  TimestampTzGetDatum(since),
+							  TimestampTzGetDatum(until));
+	hdr = DatumGetHeapTupleHeader(result);
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
+								  HeapTupleHeaderGetTypMod(hdr));
+	if (desc->natts != 3)
+		elog(ERROR, "scaler._policy_floors returned %d columns, expected 3",
+			 desc->natts);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = hdr;
+	heap_deform_tuple(&tuple, desc, values, nulls);
+	ReleaseTupleDesc(desc);
+	if (nulls[0] || nulls[1] || nulls[2])
+		return floors;			/* no floors */
+
+	deconstruct_array(DatumGetArrayTypeP(values[0]), TIMESTAMPTZOID,
+					  sizeof(TimestampTz), true, TYPALIGN_DOUBLE,
+					  &starts, NULL, &n);
+	deconstruct_array(DatumGetArrayTypeP(values[1]), TIMESTAMPTZOID,
+					  sizeof(TimestampTz), true, TYPALIGN_DOUBLE,
+					  &ends, NULL, &n2);
+	deconstruct_array(DatumGetArrayTypeP(values[2]), INT4OID,
+					  sizeof(int32), true, TYPALIGN_INT,
+					  &mins, NULL, &n3);
+	if (n2 != n || n3 != n)
+		elog(ERROR, "scaler._policy_floors returned arrays of different lengths");
+
+	for (i = 0; i < n; i++)
+	{
+		/* clamp first: floors may be infinite */
+		TimestampTz s = Max(DatumGetTimestampTz(starts[i]), since);
+		TimestampTz e = Min(DatumGetTimestampTz(ends[i]), until + window);
+		int			min = DatumGetInt32(mins[i]);
+		int64		first;
+		int64		last;
+		int64		k;
+
+		if (e <= s)
+			continue;
+		/* steps k with s <= since + k * window < e */
+		first = Max(ceil_div(s - since, window), 1);
+		last = Min(ceil_div(e - since, window) - 1, nsteps);
+		for (k = first; k <= last; k++)
+			floors[k - 1] = Max(floors[k - 1], min);
+	}
+	return floors;
+}
+
+/* ------------------------------------------------------------ the read */
+
+/* float8 order as PostgreSQL sorts it: NaN above everything */
+static int
+float8_order(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	if (isnan(x))
+		return isnan(y) ? 0 : 1;
+	if (isnan(y))
+		return -1;
+	return (x > y) - (x < y);
+}
+
+/*
+ * percentile_cont(fraction) of n values (sorted in place), exactly as
+ * PostgreSQL computes it (percentile_cont_final_common with float8_lerp).
+ */
+double
+scaler_percentile_cont(double *values, int n, double fraction)
+{
+	int64		first_row;
+	int64		second_row;
+	double		proportion;
+
+	qsort(values, n, sizeof(double), float8_order);
+	first_row = (int64) floor(fraction * (n - 1));
+	second_row = (int64) ceil(fraction * (n - 1));
+	if (second_row > first_row)
+	{
+		proportion = (fraction * (n - 1)) - first_row;
+		return values[first_row] +
+			(values[second_row] - values[first_row]) * proportion;
+	}
+	return values[first_row];
+}
+
+static void
+replay_close_step(Replay *r)
+{
+	if (r->current >= 0)
+	{
+		StepCounts *acc = &r->steps[r->current];
+
+		if (r->nall > 0)
+		{
+			acc->has_p95 = true;
+			acc->p95 = scaler_percentile_cont(r->all, r->nall, 0.95);
+		}
+		if (r->ntail > 0)
+		{
+			acc->has_tail_p95 = true;
+			acc->tail_p95 = scaler_percentile_cont(r->tailms, r->ntail, 0.95);
+		}
+	}
+	r->nall = 0;
+	r->ntail = 0;
+}
+
+static void
+append_value(double **values, int *n, int *max, double value)
+{
+	if (*n >= *max)
+	{
+		if (*max >= (int) (MaxAllocHugeSize / sizeof(double) / 2))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many rows in one step of the replay")));
+		*max *= 2;
+		*values = repalloc_huge(*values, sizeof(double) * *max);
+	}
+	(*values)[(*n)++] = value;
+}
+
+/*
+ * A duration as float8, from any of the types a source may use for it
+ * (scaler._check_policy allows exactly these).
+ */
+static inline double
+duration_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+		case FLOAT4OID:
+			return (double) DatumGetFloat4(d);
+		case INT2OID:
+			return (double) DatumGetInt16(d);
+		case INT4OID:
+			return (double) DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case NUMERICOID:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	}
+	elog(ERROR, "unexpected type %u of duration_ms", type);
+	return 0.0;					/* keep compiler quiet */
+}
+
+static inline int64
+status_value(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return DatumGetInt64(d);
+	}
+	elog(ERROR, "unexpected type %u of status", type);
+	return 0;					/* keep compiler quiet */
+}
+
+static bool
+replay_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	Replay	   *r = (Replay *) self;
+	StepCounts *acc;
+	TimestampTz ts;
+	Datum		d;
+	bool		isnull;
+	bool		tail;
+	int64		k;
+
+	d = slot_getattr(slot, r->ts_att, &isnull);
+	if (isnull)
+		return true;
+	ts = DatumGetTimestampTz(d);
+
+	/* step k (0-based) reads (since + k * window, since + (k + 1) * window] */
+	if (ts <= r->since)
+		return true;
+	k = (ts - r->since - 1) / r->window;
+	if (k >= r->nsteps)
+		return true;
+	acc = &r->steps[k];
+	tail = ts > r->since + (k + 1) * r->window - r->tail;
+
+	acc->rows++;
+	if (tail)
+		acc->tail_rows++;
+
+	switch (r->metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+			d = slot_getattr(slot, r->value_att, &isnull);
+			if (!isnull)
+			{
+				double		ms = duration_value(d, r->value_type);
+
+				acc->with_ms++;
+				acc->sum_ms += ms;
+				if (tail)
+				{
+					acc->tail_with_ms++;
+					acc->tail_sum_ms += ms;
+				}
+			}
+			break;
+		case SCALER_METRIC_RPS:
+			break;
+		case SCALER_METRIC_ERROR_RATE:
+			d = slot_getattr(slot, r->value_att, &isnull);
+			if (!isnull)
+			{
+				bool		error = status_value(d, r->value_type) >= 500;
+
+				acc->with_status++;
+				acc->errors += error;
+				if (tail)
+				{
+					acc->tail_with_status++;
+					acc->tail_errors += error;
+				}
+			}
+			break;
+		case SCALER_METRIC_P95_MS:
+			if (k != r->current)
+			{
+				replay_close_step(r);
+				r->current = k;
+			}
+			d = slot_getattr(slot, r->value_att, &isnull);
+			if (!isnull)
+			{
+				double		ms = duration_value(d, r->value_type);
+
+				append_value(&r->all, &r->nall, &r->maxall, ms);
+				if (tail)
+					append_value(&r->tailms, &r->ntail, &r->maxtail, ms);
+			}
+			break;
+	}
+	return true;
+}
+
+static AttrNumber
+attnum_of(TupleDesc desc, const char *name, Oid *type)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+		{
+			*type = att->atttypid;
+			return (AttrNumber) (i + 1);
+		}
+	}
+	/* scaler._check_policy made sure the columns exist */
+	elog(ERROR, "source has no column \"%s\"", name);
+	return InvalidAttrNumber;	/* keep compiler quiet */
+}
+
+/* Find the columns in the rows the query returns. */
+static void
+replay_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	Replay	   *r = (Replay *) self;
+	Oid			type;
+
+	r->ts_att = attnum_of(typeinfo, "ts", &type);
+	if (type != TIMESTAMPTZOID)
+		elog(ERROR, "unexpected type %u of ts", type);
+	switch (r->metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+		case SCALER_METRIC_P95_MS:
+			r->value_att = attnum_of(typeinfo, "duration_ms", &r->value_type);
+			break;
+		case SCALER_METRIC_ERROR_RATE:
+			r->value_att = attnum_of(typeinfo, "status", &r->value_type);
+			break;
+		case SCALER_METRIC_RPS:
+			r->value_att = InvalidAttrNumber;
+			break;
+	}
+}
+
+static void
+replay_shutdown(DestReceiver *self)
+{
+}
+
+static void
+replay_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * Read the source rows of (since, since + nsteps * window] into r->steps,
+ * as the policy owner, in one query.
+ */
+static void
+replay_read(const ScalerPolicySettings *s, Replay *r)
+{
+	StringInfoData sql;
+	SPIExecuteOptions options;
+	ParamListInfo params;
+	int			nparams = s->function_name ? 3 : 2;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			ret;
+
+	/*
+	 * SELECT * rather than the columns we need: a scan whose output is its
+	 * table's whole row needs no projection, which is a good part of the
+	 * cost per row.  replay_startup finds the columns by name.
+	 */
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT * FROM %s WHERE ", scaler_source_name(s));
+	if (s->function_name)
+		appendStringInfoString(&sql, "function_name OPERATOR(pg_catalog.=) $3 AND ");
+	appendStringInfoString(&sql, "ts OPERATOR(pg_catalog.>) $1 "
+						   "AND ts OPERATOR(pg_catalog.<=) $2");
+	/* p95_ms takes the rows step by step, the others in any order */
+	if (s->metric == SCALER_METRIC_P95_MS)
+		appendStringInfoString(&sql, " ORDER BY ts");
+
+	params = makeParamList(nparams);
+	params->params[0].value = TimestampTzGetDatum(r->since);
+	params->params[0].isnull = false;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].ptype = TIMESTAMPTZOID;
+	params->params[1].value = TimestampTzGetDatum(r->since + r->nsteps * r->window);
+	params->params[1].isnull = false;
+	params->params[1].pflags = PARAM_FLAG_CONST;
+	params->params[1].ptype = TIMESTAMPTZOID;
+	if (s->function_name)
+	{
+		params->params[2].value = CStringGetTextDatum(s->function_name);
+		params->params[2].isnull = false;
+		params->params[2].pflags = PARAM_FLAG_CONST;
+		params->params[2].ptype = TEXTOID;
+	}
+
+	r->pub.receiveSlot = replay_receive;
+	r->pub.rStartup = replay_startup;
+	r->pub.rShutdown = replay_shutdown;
+	r->pub.rDestroy = replay_destroy;
+	r->pub.mydest = DestNone;
+	r->current = -1;
+	if (s->metric == SCALER_METRIC_P95_MS)
+	{
+		r->maxall = r->maxtail = 1024;
+		r->all = palloc(sizeof(double) * r->maxall);
+		r->tailms = palloc(sizeof(double) * r->maxtail);
+	}
+
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = (DestReceiver *) r;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	scaler_become_owner(s, &save_userid, &save_sec_context);
+	ret = SPI_execute_extended(sql.data, &options);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "reading the source of policy \"%s\" failed: %s",
+			 s->name, SPI_result_code_string(ret));
+	SPI_finish();
+
+	if (s->metric == SCALER_METRIC_P95_MS)
+		replay_close_step(r);
+}
+
+/* ------------------------------------------------------------ the replay */
+
+/*
+ * The metric of one step, exactly as evaluate.c's read_window() computes it
+ * from the window query.
+ */
+static void
+step_metric(ScalerMetric metric, const StepCounts *acc, double seconds,
+			ScalerDecideInput *in)
+{
+	in->rows = acc->rows;
+	in->has_value = false;
+	in->has_panic_value = false;
+	in->value = 0.0;
+	in->panic_value = 0.0;
+	switch (metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+			if (acc->rows == 0)
+			{
+				in->has_value = true;
+				in->value = 0.0;
+			}
+			else if (acc->with_ms > 0)
+			{
+				double		avg = acc->sum_ms / acc->with_ms;
+
+				in->has_value = true;
+				in->value = acc->rows * avg / 1000.0 / seconds;
+			}
+			if (acc->tail_rows > 0 && acc->tail_with_ms > 0)
+			{
+				double		avg = acc->tail_sum_ms / acc->tail_with_ms;
+
+				in->has_panic_value = true;
+				in->panic_value = acc->tail_rows * avg / 1000.0 / (seconds / 10.0);
+			}
+			break;
+		case SCALER_METRIC_RPS:
+			in->has_value = true;
+			in->value = acc->rows / seconds;
+			in->has_panic_value = true;
+			in->panic_value = acc->tail_rows / (seconds / 10.0);
+			break;
+		case SCALER_METRIC_P95_MS:
+			in->has_value = acc->has_p95;
+			in->value = acc->has_p95 ? acc->p95 : 0.0;
+			in->has_panic_value = acc->has_tail_p95;
+			in->panic_value = acc->has_tail_p95 ? acc->tail_p95 : 0.0;
+			break;
+		case SCALER_METRIC_ERROR_RATE:
+			if (acc->with_status > 0)
+			{
+				in->has_value = true;
+				in->value = (double) acc->errors / (double) acc->with_status;
+			}
+			if (acc->tail_with_status > 0)
+			{
+				in->has_panic_value = true;
+				in->panic_value = (double) acc->tail_errors /
+					(double) acc->tail_with_status;
+			}
+			break;
+	}
+}
+
+/* Whole instances for a demand, rounded as decide.c rounds it. */
+static int
+whole_instances(double demand)
+{
+	if (isnan(demand) || demand <= 0.0)
+		return 0;
+	if (demand >= (double) INT_MAX)
+		return INT_MAX;
+	return (int) ceil(demand - 1e-9);
+}
+
+/*
+ * Run the replay.  With rsinfo, each step becomes a row of the tuplestore;
+ * the summary is always filled in.  Returns the length of a step in seconds.
+ */
+static double
+run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
+			 ReplaySummary *summary)
+{
+	char	   *policy;
+	Jsonb	   *overrides;
+	TimestampTz since;
+	TimestampTz until;
+	int64		span;
+	ScalerPolicySettings s;
+	Replay	   *r;
+	int		   *floors;
+	ScalerDecideState state;
+	double		seconds;
+	int			capacity;
+	int64		k;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy must not be null")));
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("since and until must not be null")));
+	policy = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	since = PG_GETARG_TIMESTAMPTZ(1);
+	until = PG_GETARG_TIMESTAMPTZ(2);
+	overrides = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+
+	if (TIMESTAMP_NOT_FINITE(since) || TIMESTAMP_NOT_FINITE(until))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("since and until must be finite")));
+	if (since >= until)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("since must be earlier than until"),
+				 errdetail("since is %s, until is %s.",
+						   timestamptz_to_str(since), timestamptz_to_str(until))));
+
+	scaler_policy_settings(policy, overrides, &s);
+
+	/* the whole timestamp range does not fit in an int64 of microseconds */
+	if (pg_sub_s64_overflow(until, since, &span))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the range from since to until is too long")));
+
+	r = palloc0(sizeof(Replay));
+	r->metric = s.metric;
+	r->since = since;
+	r->window = s.stable_window;
+	r->tail = s.stable_window / 10;
+	r->nsteps = span / s.stable_window;
+	if (r->nsteps > BACKTEST_MAX_STEPS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("backtest of policy \"%s\" would take " INT64_FORMAT " steps, more than the limit of %d",
+						s.name, r->nsteps, BACKTEST_MAX_STEPS),
+				 errhint("Replay a shorter time range, or override stable_window with a longer one.")));
+	r->steps = palloc0(sizeof(StepCounts) * Max(r->nsteps, 1));
+
+	memset(summary, 0, sizeof(ReplaySummary));
+	seconds = (double) s.stable_window / USECS_PER_SEC;
+	if (r->nsteps == 0)
+		return seconds;
+
+	floors = step_floors(s.name, since, s.stable_window, r->nsteps);
+	replay_read(&s, r);
+
+	capacity = s.min_capacity;
+	scaler_state_init(&state);
+
+	for (k = 0; k < r->nsteps; k++)
+	{
+		ScalerDecideInput in;
+		ScalerDecision out;
+		int			demand;
+		int			shortfall;
+
+		memset(&in, 0, sizeof(in));
+		in.metric = s.metric;
+		in.target = s.target;
+		in.tolerance = s.tolerance;
+		in.panic_threshold = s.panic_threshold;
+		in.stable_window = s.stable_window;
+		in.scale_in_stabilization = s.scale_in_stabilization;
+		in.min_capacity = s.min_capacity;
+		in.max_capacity = s.max_capacity;
+		in.floor = floors[k];
+		in.current = capacity;
+		in.now = since + (k + 1) * s.stable_window;
+		step_metric(s.metric, &r->steps[k], seconds, &in);
+
+		scaler_decide(&in, &state, &out);
+
+		/* shortfall: what this step's load needed beyond what was running */
+		demand = whole_instances(out.demand);
+		shortfall = Max(demand - capacity, 0);
+
+		summary->steps++;
+		if (out.desired > capacity)
+			summary->scale_outs++;
+		else if (out.desired < capacity)
+			summary->scale_ins++;
+		summary->capacity_steps += capacity;
+		if (shortfall > 0)
+			summary->steps_under++;
+		summary->worst_shortfall = Max(summary->worst_shortfall, shortfall);
+		if (capacity > 0)
+		{
+			summary->demand_sum += out.demand;
+			summary->capacity_sum += capacity;
+		}
+		summary->peak_capacity = Max(summary->peak_capacity, out.desired);
+
+		if (rsinfo != NULL)
+		{
+			Datum		values[7];
+			bool		nulls[7];
+
+			memset(nulls, 0, sizeof(nulls));
+			values[0] = TimestampTzGetDatum(in.now);
+			values[1] = Float8GetDatum(in.value);
+			nulls[1] = !in.has_value;
+			values[2] = Int32GetDatum(demand);
+			values[3] = Int32GetDatum(capacity);
+			values[4] = Int32GetDatum(out.desired);
+			values[5] = CStringGetTextDatum(scaler_reason_name(out.reason));
+			values[6] = Int32GetDatum(shortfall);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+		}
+		capacity = out.desired;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return seconds;
+}
+
+/*
+ * scaler.backtest(policy, since, until, overrides) -> one row per step:
+ * (at, value, demand, from_capacity, capacity, reason, shortfall)
+ */
+Datum
+scaler_backtest(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ReplaySummary summary;
+
+	InitMaterializedSRF(fcinfo, 0);
+	run_backtest(fcinfo, rsinfo, &summary);
+	return (Datum) 0;
+}
+
+/*
+ * scaler.backtest_summary(policy, since, until, overrides) -> one row:
+ * (steps, scale_out_events, scale_in_events, instance_hours,
+ *  minutes_under_capacity, worst_shortfall, mean_utilisation, peak_capacity)
+ */
+Datum
+scaler_backtest_summary(PG_FUNCTION_ARGS)
+{
+	ReplaySummary summary;
+	TupleDesc	tupdesc;
+	double		step_seconds;
+	Datum		values[8];
+	bool		nulls[8];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	step_seconds = run_backtest(fcinfo, NULL, &summary);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int64GetDatum(summary.steps);
+	values[1] = Int64GetDatum(summary.scale_outs);
+	values[2] = Int64GetDatum(summary.scale_ins);
+	values[3] = Float8GetDatum(summary.capacity_steps * step_seconds / 3600.0);
+	values[4] = Float8GetDatum(summary.steps_under * step_seconds / 60.0);
+	values[5] = Int32GetDatum(summary.worst_shortfall);
+	values[6] = Float8GetDatum(summary.capacity_sum > 0 ?
+							   summary.demand_sum / summary.capacity_sum : 0.0);
+	nulls[6] = !(summary.capacity_sum > 0);
+	values[7] = Int32GetDatum(summary.peak_capacity);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,363 @@
+/*-------------------------------------------------------------------------
+ *
+ * decide.c
+ *	  The scaling rules, pure: no SPI, no catalog access, no allocation.
+ *
+ * One call takes the metric over the stable window (and over its last
+ * tenth), the policy's settings and the capacity running now, and returns
+ * the capacity to run.  The rules, in the order they apply:
+ *
+ *	1. demand: load metrics (concurrency, rps) ask for value / target
+ *	   instances; quality metrics (p95_ms, error_rate) scale the current
+ *	   capacity by value / target.  No rows: load reads 0 (traffic stopped),
+ *	   quality holds.
+ *	2. tolerance: within tolerance of the target, hold (as Kubernetes HPA).
+ *	3. panic (as Knative): when the last tenth of the window demands at
+ *	   least panic_threshold x current, scale out at once; while panicking
+ *	   never scale in; panic ends when a full stable window passes without
+ *	   the condition.
+ *	4. stabilization (as HPA): scale in only to the highest desired value
+ *	   seen within scale_in_stabilization.
+ *	5. clamp to [max(min_capacity, floor), max_capacity]; max_capacity is
+ *	   the hard ceiling, so a floor above it is cut to it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <limits.h>
+
+#include "decide.h"
+
+/*
+ * Round a demand up to whole instances.  The small slack keeps float noise
+ * (3 * 1.1 / 1.1 = 3.0000000000000004) from asking for one more instance.
+ */
+static int
+capacity_for(double demand)
+{
+	if (isnan(demand) || demand <= 0.0)
+		return 0;
+	if (demand >= (double) INT_MAX)
+		return INT_MAX;
+	return (int) ceil(demand - 1e-9);
+}
+
+static double
+demand_for(const ScalerDecideInput *in, double value)
+{
+	if (scaler_metric_is_load(in->metric))
+		return value / in->target;
+	/* a quality metric with rows but nothing running still has one server */
+	return (double) Max(in->current, 1) * value / in->target;
+}
+
+/*
+ * Record one desired value in the stabilization history and return the
+ * highest value still inside the window.
+ *
+ * The history is a monotonic queue: entries are in time order with strictly
+ * decreasing values, because an older entry no larger than a newer one can
+ * never again be the maximum (the newer one stays in the window longer).
+ * So the front entry is the maximum once expired entries are dropped.
+ */
+static int
+history_push(ScalerDecideState *state, TimestampTz now, int64 window,
+			 int desired)
+{
+	TimestampTz cutoff = now - window;
+	int			expired = 0;
+	int			n;
+
+	while (expired < state->nhistory &&
+		   state->history_at[expired] <= cutoff)
+		expired++;
+	if (expired > 0)
+	{
+		n = state->nhistory - expired;
+		memmove(state->history_at, state->history_at + expired,
+				n * sizeof(TimestampTz));
+		memmove(state->history_desired, state->history_desired + expired,
+				n * sizeof(int));
+		state->nhistory = n;
+	}
+
+	n = state->nhistory;
+	while (n > 0 && state->history_desired[n - 1] <= desired)
+		n--;
+	if (n == SCALER_HISTORY_MAX)
+	{
+		/*
+		 * Full: stretch the newest entry (larger than desired) to now.  That
+		 * may hold capacity a little longer than exact bookkeeping would,
+		 * never shorter.
+		 */
+		state->history_at[n - 1] = now;
+	}
+	else
+	{
+		state->history_at[n] = now;
+		state->history_desired[n] = desired;
+		n++;
+	}
+	state->nhistory = n;
+
+	return state->history_desired[0];
+}
+
+void
+scaler_state_init(ScalerDecideState *state)
+{
+	memset(state, 0, sizeof(ScalerDecideState));
+}
+
+/*
+ * Check the inputs.  Returns NULL when they are usable, else the name of the
+ * offending field with *problem describing what is wrong; callers turn that
+ * into an error message naming the field.
+ */
+const char *
+scaler_decide_check(const ScalerDecideInput *in, const char **problem)
+{
+	if (isnan(in->target) || isinf(in->target) || in->target <= 0.0)
+	{
+		*problem = "must be a finite number greater than zero";
+		return "target";
+	}
+	if (isnan(in->tolerance) || in->tolerance < 0.0 || in->tolerance >= 1.0)
+	{
+		*problem = "must be at least 0 and less than 1";
+		return "tolerance";
+	}
+	if (isnan(in->panic_threshold) || in->panic_threshold < 1.0)
+	{
+		*problem = "must be at least 1";
+		return "panic_threshold";
+	}
+	if (in->stable_window <= 0)
+	{
+		*problem = "must be greater than zero";
+		return "stable_window";
+	}
+	if (in->scale_in_stabilization < 0)
+	{
+		*problem = "must not be negative";
+		return "scale_in_stabilization";
+	}
+	if (in->min_capacity < 0)
+	{
+		*problem = "must not be negative";
+		return "min_capacity";
+	}
+	if (in->max_capacity < in->min_capacity)
+	{
+		*problem = "must not be less than min_capacity";
+		return "max_capacity";
+	}
+	if (in->floor < 0)
+	{
+		*problem = "must not be negative";
+		return "floor";
+	}
+	if (in->current < 0)
+	{
+		*problem = "must not be negative";
+		return "current_capacity";
+	}
+	if (in->has_value && (isnan(in->value) || in->value < 0.0))
+	{
+		*problem = "must not be negative or NaN";
+		return "value";
+	}
+	if (in->has_panic_value && (isnan(in->panic_value) || in->panic_value < 0.0))
+	{
+		*problem = "must not be negative or NaN";
+		return "panic_value";
+	}
+	return NULL;
+}
+
+void
+scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
+			  ScalerDecision *out)
+{
+	bool		load = scaler_metric_is_load(in->metric);
+	int			current = in->current;
+	int			desired;
+	ScalerReason reason;
+	double		demand;
+	double		panic_demand = 0.0;
+	bool		over = false;
+	int			low;
+
+	/* 1. demand */
+	if (load && in->rows == 0)
+	{
+		demand = 0.0;
+		desired = 0;
+		reason = SCALER_REASON_NO_TRAFFIC;
+	}
+	else if (!in->has_value || isnan(in->value))
+	{
+		demand = current;
+		desired = current;
+		reason = SCALER_REASON_NO_DATA;
+	}
+	else
+	{
+		demand = demand_for(in, in->value);
+		desired = capacity_for(demand);
+		reason = SCALER_REASON_TARGET;
+
+		/* 2. tolerance; from zero any demand counts */
+		if (current > 0 && desired != current &&
+			fabs(demand / current - 1.0) <= in->tolerance)
+		{
+			desired = current;
+			reason = SCALER_REASON_TOLERANCE;
+		}
+	}
+
+	/* 3. panic */
+	if (in->has_panic_value && !isnan(in->panic_value) && in->rows > 0)
+	{
+		panic_demand = demand_for(in, in->panic_value);
+		over = panic_demand > 0.0 &&
+			panic_demand >= in->panic_threshold * Max(current, 1);
+	}
+	if (over)
+	{
+		if (!state->panicking)
+		{
+			state->panicking = true;
+			state->panic_capacity = 0;
+		}
+		state->panic_at = in->now;
+	}
+	else if (state->panicking && in->now - state->panic_at >= in->stable_window)
+	{
+		state->panicking = false;
+		state->panic_capacity = 0;
+	}
+	if (state->panicking)
+	{
+		int			raised = desired;
+
+		if (over)
+			raised = Max(raised, capacity_for(panic_demand));
+		raised = Max(raised, state->panic_capacity);
+		raised = Max(raised, current);
+		if (raised != desired)
+		{
+			desired = raised;
+			reason = SCALER_REASON_PANIC;
+		}
+	}
+
+	/* 4. scale-in stabilization */
+	{
+		int			highest = history_push(state, in->now,
+										   in->scale_in_stabilization,
+										   desired);
+
+		if (desired < current)
+		{
+			int			limited = Min(current, highest);
+
+			if (limited > desired)
+			{
+				desired = limited;
+				reason = SCALER_REASON_STABILIZATION;
+			}
+		}
+	}
+
+	/* 5. clamp */
+	low = Max(in->min_capacity, in->floor);
+	if (desired < low)
+	{
+		desired = low;
+		reason = in->floor > in->min_capacity ?
+			SCALER_REASON_FLOOR : SCALER_REASON_MIN_CAPACITY;
+	}
+	if (desired > in->max_capacity)
+	{
+		desired = in->max_capacity;
+		reason = SCALER_REASON_MAX_CAPACITY;
+	}
+
+	if (state->panicking)
+		state->panic_capacity = desired;
+
+	out->desired = desired;
+	out->reason = reason;
+	out->panicking = state->panicking;
+	out->demand = demand;
+}
+
+bool
+scaler_metric_from_name(const char *name, ScalerMetric *metric)
+{
+	if (strcmp(name, "concurrency") == 0)
+		*metric = SCALER_METRIC_CONCURRENCY;
+	else if (strcmp(name, "rps") == 0)
+		*metric = SCALER_METRIC_RPS;
+	else if (strcmp(name, "p95_ms") == 0)
+		*metric = SCALER_METRIC_P95_MS;
+	else if (strcmp(name, "error_rate") == 0)
+		*metric = SCALER_METRIC_ERROR_RATE;
+	else
+		return false;
+	return true;
+}
+
+const char *
+scaler_metric_name(ScalerMetric metric)
+{
+	switch (metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+			return "concurrency";
+		case SCALER_METRIC_RPS:
+			return "rps";
+		case SCALER_METRIC_P95_MS:
+			return "p95_ms";
+		case SCALER_METRIC_ERROR_RATE:
+			return "error_rate";
+	}
+	return "unknown";
+}
+
+bool
+scaler_metric_is_load(ScalerMetric metric)
+{
+	return metric == SCALER_METRIC_CONCURRENCY || metric == SCALER_METRIC_RPS;
+}
+
+const char *
+scaler_reason_name(ScalerReason reason)
+{
+	switch (reason)
+	{
+		case SCALER_REASON_TARGET:
+			return "target";
+		case SCALER_REASON_TOLERANCE:
+			return "tolerance";
+		case SCALER_REASON_NO_DATA:
+			return "no_data";
+		case SCALER_REASON_NO_TRAFFIC:
+			return "no_traffic";
+		case SCALER_REASON_PANIC:
+			return "panic";
+		case SCALER_REASON_STABILIZATION:
+			return "stabilization";
+		case SCALER_REASON_MIN_CAPACITY:
+			return "min_capacity";
+		case SCALER_REASON_MAX_CAPACITY:
+			return "max_capacity";
+		case SCALER_REASON_FLOOR:
+			return "floor";
+	}
+	return "unknown";
+}

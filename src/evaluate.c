@@ -1,0 +1,884 @@
+/*-------------------------------------------------------------------------
+ *
+ * evaluate.c
+ *	  Evaluating policies: read each policy's metric window through SPI,
+ *	  run the rules of decide.c, record the decision and wake listeners.
+ *
+ * One run (a call of scaler.evaluate() or a worker tick):
+ *
+ *	1. lock the state rows of the policies to evaluate, FOR UPDATE SKIP
+ *	   LOCKED.  A policy another session is evaluating right now is
+ *	   skipped: that session decides, so two concurrent runs never make the
+ *	   same decision twice.  Locking them all in one statement up front also
+ *	   means no run ever waits for a row lock while holding the decision
+ *	   order lock below, so runs cannot deadlock on each other.
+ *	2. each policy is measured and decided in its own subtransaction: a
+ *	   failure (dropped source, revoked privilege, dropped owner) is rolled
+ *	   back, logged and kept in the policy's state, and the other policies
+ *	   go on.  The outcome (decision row, state) is then written by the top
+ *	   transaction, so the read-only subtransactions never take an xid.
+ *	3. the window is read as the policy owner (SECURITY_RESTRICTED_OPERATION),
+ *	   so the source's privileges and row-level security apply to the owner,
+ *	   whoever calls evaluate().  The query is an index range scan on
+ *	   (function_name, ts) over the window only, so a tick's cost does not
+ *	   grow with the log table.  Plans are prepared once per backend per
+ *	   (source, metric) and kept.
+ *	4. a decision is a scaler.decision row plus a NOTIFY on the policy's
+ *	   channel.
+ *
+ * Decision ids must become visible in id order: listeners catch up by
+ * reading "id > last seen", so if id 7 committed after id 8, a listener that
+ * read 8 in between would never see 7.  Identity values are handed out at
+ * insert time but transactions commit in any order, so before taking an id
+ * we lock the identity sequence of scaler.decision in SHARE ROW EXCLUSIVE
+ * mode (self-conflicting) and hold it to commit: whoever holds it takes the
+ * next ids and commits before anyone else can take one.  nextval() takes
+ * ROW EXCLUSIVE on the sequence, so even a plain INSERT elsewhere waits
+ * for us.  The sequence rather than the table is locked so that readers,
+ * retention deletes and autovacuum on the table are never blocked.
+ *
+ * A full NOTIFY queue makes the committing transaction fail, which would
+ * take the decision rows with it.  The worker therefore commits decisions
+ * first and sends the NOTIFYs in a second transaction (scaler_send_wakeups);
+ * if that fails, it logs the missed wake-up and listeners catch up from the
+ * table.  scaler.evaluate() runs inside the caller's transaction and cannot
+ * commit early, so it checks the queue first: when the queue is half full
+ * (it is 8 GB by default; that takes a listener stuck for a long time), it
+ * records the decisions without NOTIFY and warns.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "decide.h"
+#include "evaluate.h"
+#include "policy.h"
+#include "scaler.h"
+
+PG_FUNCTION_INFO_V1(scaler_evaluate_internal);
+
+/* A policy with its stored state, copied out of SPI. */
+typedef struct PolicyRow
+{
+	char	   *name;
+	Oid			owner;
+	ScalerMetric metric;
+	double		target;
+	char	   *function_name;	/* NULL: all functions */
+	Oid			source;
+	int64		stable_window;
+	int64		scale_in_stabilization;
+	int			min_capacity;
+	int			max_capacity;
+	double		tolerance;
+	double		panic_threshold;
+	char	   *channel;
+	int			capacity;
+	int			floor;
+	char	   *failing_with;	/* last_error while still failing, else NULL */
+	ScalerDecideState state;
+} PolicyRow;
+
+/* Kept window plans, one per (source, metric, all functions or one). */
+typedef struct WindowPlanKey
+{
+	Oid			source;
+	int			metric;
+	bool		all_functions;
+} WindowPlanKey;
+
+typedef struct WindowPlan
+{
+	WindowPlanKey key;
+	SPIPlanPtr	plan;
+} WindowPlan;
+
+static HTAB *window_plans = NULL;
+
+static SPIPlanPtr plan_init_state = NULL;
+static SPIPlanPtr plan_policies = NULL;
+static SPIPlanPtr plan_exists = NULL;
+static SPIPlanPtr plan_update_state = NULL;
+static SPIPlanPtr plan_error_state = NULL;
+static SPIPlanPtr plan_insert_decision = NULL;
+static SPIPlanPtr plan_retention = NULL;
+
+/*
+ * Prepare a statement once per backend.  Kept plans are revalidated by the
+ * plan cache, so they survive DROP/CREATE EXTENSION (names are re-resolved).
+ *
+ * All our statements use generic plans (CURSOR_OPT_GENERIC_PLAN).  They are
+ * index lookups whatever the parameters, and left to itself the plan cache
+ * would keep planning the window query afresh every time: its custom plans
+ * look cheaper than the generic one because they see how narrow the time
+ * range is, and planning a range at the end of ts probes the index for the
+ * column's actual maximum, a cost that grows with the table.
+ */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+static char *
+metric_aggregates(ScalerMetric metric)
+{
+	/* columns 2 and 4: the metric's aggregate over the window / panic tail */
+	switch (metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+			return "pg_catalog.avg(duration_ms)::pg_catalog.float8, "
+				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
+				"(pg_catalog.avg(duration_ms) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2))::pg_catalog.float8";
+		case SCALER_METRIC_RPS:
+			return "NULL::pg_catalog.float8, "
+				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
+				"NULL::pg_catalog.float8";
+		case SCALER_METRIC_P95_MS:
+			return "pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms::pg_catalog.float8), "
+				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
+				"pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms::pg_catalog.float8) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2)";
+		case SCALER_METRIC_ERROR_RATE:
+			return "(pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.>=) 500))::pg_catalog.float8 "
+				"OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(status), 0)::pg_catalog.float8, "
+				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
+				"(pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.>=) 500 AND ts OPERATOR(pg_catalog.>) $2))::pg_catalog.float8 "
+				"OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(status) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), 0)::pg_catalog.float8";
+	}
+	elog(ERROR, "unknown metric %d", (int) metric);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The window query for a policy: count and metric over (start, end], and
+ * over the panic tail (panic_start, end].  Parameters: $1 function name,
+ * $2 panic start, $3 window start, $4 window end.  Must run as the owner.
+ */
+static SPIPlanPtr
+window_plan(const PolicyRow *p, const char *source_name)
+{
+	WindowPlanKey key;
+	WindowPlan *entry;
+	bool		found;
+	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+
+	if (window_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(WindowPlanKey);
+		ctl.entrysize = sizeof(WindowPlan);
+		window_plans = hash_create("scaler window plans", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS);
+	}
+
+	memset(&key, 0, sizeof(key));
+	key.source = p->source;
+	key.metric = (int) p->metric;
+	key.all_functions = (p->function_name == NULL);
+	entry = hash_search(window_plans, &key, HASH_ENTER, &found);
+	if (!found)
+		entry->plan = NULL;
+	if (entry->plan == NULL)
+	{
+		char	   *sql;
+
+		if (key.all_functions)
+			sql = psprintf("SELECT pg_catalog.count(*), %s FROM %s "
+						   "WHERE ts OPERATOR(pg_catalog.>) $3 "
+						   "AND ts OPERATOR(pg_catalog.<=) $4",
+						   metric_aggregates(p->metric), source_name);
+		else
+			sql = psprintf("SELECT pg_catalog.count(*), %s FROM %s "
+						   "WHERE function_name OPERATOR(pg_catalog.=) $1 "
+						   "AND ts OPERATOR(pg_catalog.>) $3 "
+						   "AND ts OPERATOR(pg_catalog.<=) $4",
+						   metric_aggregates(p->metric), source_name);
+		entry->plan = SPI_prepare_cursor(sql, 4, argtypes,
+										 CURSOR_OPT_GENERIC_PLAN);
+		if (entry->plan == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not prepare the window query of policy \"%s\": %s",
+							p->name, SPI_result_code_string(SPI_result))));
+		SPI_keepplan(entry->plan);
+	}
+	return entry->plan;
+}
+
+static int64
+get_int8(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
+
+	return *isnull ? 0 : DatumGetInt64(d);
+}
+
+static double
+get_float8(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
+
+	return *isnull ? 0.0 : DatumGetFloat8(d);
+}
+
+/*
+ * Read the policy's window as its owner and fill the metric fields of *in.
+ */
+static void
+read_window(const PolicyRow *p, TimestampTz now, ScalerDecideInput *in)
+{
+	char	   *relname;
+	char	   *nspname;
+	char	   *source_name;
+	Oid			save_userid;
+	int			save_sec_context;
+	SPIPlanPtr	plan;
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	TimestampTz start = now - p->stable_window;
+	TimestampTz panic_start = now - p->stable_window / 10;
+	double		seconds = (double) p->stable_window / USECS_PER_SEC;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		pnull;
+	int64		count;
+	int64		pcount;
+	double		agg;
+	double		pagg;
+	int			ret;
+
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(p->owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("owner of policy \"%s\" no longer exists", p->name),
+				 errhint("Drop the policy and create it again as an existing role.")));
+
+	relname = get_rel_name(p->source);
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source of policy \"%s\" no longer exists", p->name),
+				 errhint("Point the policy at a new source with scaler.alter_policy(%s, source => ...).",
+						 quote_literal_cstr(p->name))));
+	nspname = get_namespace_name(get_rel_namespace(p->source));
+	source_name = quote_qualified_identifier(nspname, relname);
+
+	/* plan and run as the owner; errors restore the user at subxact abort */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(p->owner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	plan = window_plan(p, source_name);
+	args[0] = p->function_name ? CStringGetTextDatum(p->function_name) : (Datum) 0;
+	if (p->function_name == NULL)
+		nulls[0] = 'n';
+	args[1] = TimestampTzGetDatum(panic_start);
+	args[2] = TimestampTzGetDatum(start);
+	args[3] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(plan, args, nulls, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "window query of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	count = get_int8(tuple, desc, 1, &isnull);
+	agg = get_float8(tuple, desc, 2, &isnull);
+	pcount = get_int8(tuple, desc, 3, &pnull);
+	pagg = get_float8(tuple, desc, 4, &pnull);
+
+	in->rows = count;
+	in->has_value = false;
+	in->has_panic_value = false;
+	switch (p->metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+			/* Little's law: arrivals x mean duration / window */
+			if (count == 0)
+			{
+				in->has_value = true;
+				in->value = 0.0;
+			}
+			else if (!isnull)
+			{
+				in->has_value = true;
+				in->value = count * agg / 1000.0 / seconds;
+			}
+			if (pcount > 0 && !pnull)
+			{
+				in->has_panic_value = true;
+				in->panic_value = pcount * pagg / 1000.0 / (seconds / 10.0);
+			}
+			break;
+		case SCALER_METRIC_RPS:
+			in->has_value = true;
+			in->value = count / seconds;
+			in->has_panic_value = true;
+			in->panic_value = pcount / (seconds / 10.0);
+			break;
+		case SCALER_METRIC_P95_MS:
+		case SCALER_METRIC_ERROR_RATE:
+			in->has_value = !isnull;
+			in->value = agg;
+			in->has_panic_value = !pnull;
+			in->panic_value = pagg;
+			break;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Lock that orders decision ids with commits; see the file header.
+ */
+static void
+lock_decision_order(void)
+{
+	Oid			nsp = get_namespace_oid("scaler", false);
+	Oid			decision = get_relname_relid("decision", nsp);
+	Oid			seq;
+
+	if (!OidIsValid(decision))
+		elog(ERROR, "table scaler.decision does not exist");
+	seq = getIdentitySequence(decision, 1, false);
+	LockRelationOid(seq, ShareRowExclusiveLock);
+}
+
+/*
+ * Measure one policy's window and decide.  Runs in the policy's own
+ * subtransaction; it only reads, so the subtransaction never gets an xid of
+ * its own (a thousand subxids per tick would overflow every backend's
+ * snapshot subxid cache and slow down all concurrent sessions).
+ */
+static void
+measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
+				   ScalerDecision *out)
+{
+	memset(in, 0, sizeof(*in));
+	in->metric = p->metric;
+	in->target = p->target;
+	in->tolerance = p->tolerance;
+	in->panic_threshold = p->panic_threshold;
+	in->stable_window = p->stable_window;
+	in->scale_in_stabilization = p->scale_in_stabilization;
+	in->min_capacity = p->min_capacity;
+	in->max_capacity = p->max_capacity;
+	in->floor = Max(p->floor, 0);
+	in->current = p->capacity;
+	in->now = now;
+
+	read_window(p, now, in);
+	scaler_decide(in, &p->state, out);
+}
+
+/*
+ * Record the outcome in the top transaction: the decision row when the
+ * capacity changes, and the policy state.  Returns the wake-up for a
+ * decision (allocated in result_cxt), or NULL when the capacity stays.
+ */
+static ScalerWakeup *
+record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
+			   const ScalerDecision *out, MemoryContext result_cxt)
+{
+	ScalerWakeup *wakeup = NULL;
+	Datum		args[9];
+	char		nulls[9];
+	Datum		state_values[SCALER_STATE_NCOLS];
+	bool		state_nulls[SCALER_STATE_NCOLS];
+	bool		isnull;
+	int			ret;
+	int			i;
+
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = CStringGetTextDatum(p->name);
+
+	if (out->desired != p->capacity)
+	{
+		Oid			types[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, FLOAT8OID,
+		FLOAT8OID, INT4OID, INT4OID, TEXTOID};
+		HeapTuple	tuple;
+		MemoryContext old;
+
+		lock_decision_order();
+		kept_plan(&plan_insert_decision,
+				  "INSERT INTO scaler.decision (policy, decided_at, metric, value, target, "
+				  "from_capacity, to_capacity, reason) "
+				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+				  "RETURNING id, pg_catalog.json_build_object("
+				  "'id', id, 'policy', policy, 'from', from_capacity, 'to', to_capacity, "
+				  "'reason', reason, 'metric', metric, 'value', value, "
+				  "'decided_at', decided_at)::pg_catalog.text",
+				  8, types);
+		args[1] = TimestampTzGetDatum(now);
+		args[2] = CStringGetTextDatum(scaler_metric_name(p->metric));
+		args[3] = Float8GetDatum(in->value);
+		if (!in->has_value)
+			nulls[3] = 'n';
+		args[4] = Float8GetDatum(p->target);
+		args[5] = Int32GetDatum(p->capacity);
+		args[6] = Int32GetDatum(out->desired);
+		args[7] = CStringGetTextDatum(scaler_reason_name(out->reason));
+		ret = SPI_execute_plan(plan_insert_decision, args, nulls, false, 0);
+		if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "recording the decision of policy \"%s\" failed: %s",
+				 p->name, SPI_result_code_string(ret));
+
+		tuple = SPI_tuptable->vals[0];
+		old = MemoryContextSwitchTo(result_cxt);
+		wakeup = palloc(sizeof(ScalerWakeup));
+		wakeup->id = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
+												 1, &isnull));
+		wakeup->payload = SPI_getvalue(tuple, SPI_tuptable->tupdesc, 2);
+		wakeup->channel = pstrdup(p->channel);
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	{
+		Oid			types[9] = {TEXTOID, INT4OID, FLOAT8OID, TIMESTAMPTZOID,
+			TIMESTAMPTZOID, INT4OID, TIMESTAMPTZARRAYOID, INT4ARRAYOID, INT8OID};
+
+		kept_plan(&plan_update_state,
+				  "UPDATE scaler.policy_state SET capacity = $2, last_value = $3, "
+				  "last_evaluated_at = $4, panic_at = $5, panic_capacity = $6, "
+				  "history_at = $7, history_desired = $8, "
+				  "last_decision_id = COALESCE($9, last_decision_id) "
+				  "WHERE policy = $1",
+				  9, types);
+	}
+	memset(nulls, ' ', sizeof(nulls));
+	args[1] = Int32GetDatum(out->desired);
+	args[2] = Float8GetDatum(in->value);
+	if (!in->has_value)
+		nulls[2] = 'n';
+	args[3] = TimestampTzGetDatum(now);
+	scaler_state_to_datums(&p->state, state_values, state_nulls);
+	for (i = 0; i < SCALER_STATE_NCOLS; i++)
+	{
+		args[4 + i] = state_values[i];
+		nulls[4 + i] = state_nulls[i] ? 'n' : ' ';
+	}
+	args[8] = Int64GetDatum(wakeup ? wakeup->id : 0);
+	if (wakeup == NULL)
+		nulls[8] = 'n';
+	ret = SPI_execute_plan(plan_update_state, args, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "updating the state of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
+
+	return wakeup;
+}
+
+/* Keep a failed policy's error in its state row (still locked by us). */
+static void
+record_failure(const PolicyRow *p, const char *message, TimestampTz now)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[3];
+	int			ret;
+
+	kept_plan(&plan_error_state,
+			  "UPDATE scaler.policy_state SET last_error = $2, last_error_at = $3 "
+			  "WHERE policy = $1",
+			  3, types);
+	args[0] = CStringGetTextDatum(p->name);
+	args[1] = CStringGetTextDatum(message);
+	args[2] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(plan_error_state, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "recording the failure of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
+}
+
+/* Copy the locked policies out of SPI memory. */
+static PolicyRow *
+load_policies(const char *only, TimestampTz now, int *npolicies)
+{
+	Oid			types[2] = {TEXTOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	PolicyRow  *rows;
+	TupleDesc	desc;
+	uint64		i;
+	int			ret;
+
+	kept_plan(&plan_policies,
+			  "SELECT p.name, p.owner::pg_catalog.oid, p.metric, p.target, "
+			  "p.function_name, p.source::pg_catalog.oid, p.stable_window, "
+			  "p.scale_in_stabilization, p.min_capacity, p.max_capacity, "
+			  "p.tolerance, p.panic_threshold, p.channel, s.capacity, "
+			  /* the floor, as scaler.active_floor() computes it, inline */
+			  "(SELECT COALESCE(pg_catalog.max(f.min_capacity), 0) "
+			  "FROM scaler.capacity_floor f WHERE f.policy OPERATOR(pg_catalog.=) p.name "
+			  "AND f.ends OPERATOR(pg_catalog.>) $2 AND f.starts OPERATOR(pg_catalog.<=) $2), "
+			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired, "
+			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
+			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
+			  "THEN s.last_error END "
+			  "FROM scaler.policy p JOIN scaler.policy_state s ON s.policy = p.name "
+			  "WHERE CASE WHEN $1 IS NULL THEN p.enabled ELSE p.name = $1 END "
+			  "ORDER BY p.name "
+			  "FOR UPDATE OF s SKIP LOCKED",
+			  2, types);
+	args[0] = only ? CStringGetTextDatum(only) : (Datum) 0;
+	if (only == NULL)
+		nulls[0] = 'n';
+	args[1] = TimestampTzGetDatum(now);
+	ret = SPI_execute_plan(plan_policies, args, nulls, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the policies failed: %s",
+			 SPI_result_code_string(ret));
+
+	desc = SPI_tuptable->tupdesc;
+	rows = palloc0(sizeof(PolicyRow) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		PolicyRow  *p = &rows[i];
+		bool		isnull;
+		char	   *metric;
+		Datum		state_values[SCALER_STATE_NCOLS];
+		bool		state_nulls[SCALER_STATE_NCOLS];
+		int			c;
+
+		p->name = SPI_getvalue(tuple, desc, 1);
+		p->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
+		metric = SPI_getvalue(tuple, desc, 3);
+		if (!scaler_metric_from_name(metric, &p->metric))
+			elog(ERROR, "policy \"%s\" has unknown metric \"%s\"", p->name, metric);
+		p->target = DatumGetFloat8(SPI_getbinval(tuple, desc, 4, &isnull));
+		p->function_name = SPI_getvalue(tuple, desc, 5);
+		p->source = DatumGetObjectId(SPI_getbinval(tuple, desc, 6, &isnull));
+		p->stable_window =
+			scaler_interval_usecs(DatumGetIntervalP(SPI_getbinval(tuple, desc, 7, &isnull)),
+								  "stable_window");
+		p->scale_in_stabilization =
+			scaler_interval_usecs(DatumGetIntervalP(SPI_getbinval(tuple, desc, 8, &isnull)),
+								  "scale_in_stabilization");
+		p->min_capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 9, &isnull));
+		p->max_capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 10, &isnull));
+		p->tolerance = DatumGetFloat8(SPI_getbinval(tuple, desc, 11, &isnull));
+		p->panic_threshold = DatumGetFloat8(SPI_getbinval(tuple, desc, 12, &isnull));
+		p->channel = SPI_getvalue(tuple, desc, 13);
+		p->capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 14, &isnull));
+		p->floor = DatumGetInt32(SPI_getbinval(tuple, desc, 15, &isnull));
+		if (isnull)
+			p->floor = 0;
+		for (c = 0; c < SCALER_STATE_NCOLS; c++)
+			state_values[c] = SPI_getbinval(tuple, desc, 16 + c, &state_nulls[c]);
+		scaler_state_from_datums(state_values, state_nulls, &p->state);
+		p->failing_with = SPI_getvalue(tuple, desc, 16 + SCALER_STATE_NCOLS);
+	}
+	*npolicies = (int) SPI_processed;
+	return rows;
+}
+
+static bool
+policy_exists(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	int			ret;
+
+	kept_plan(&plan_exists,
+			  "SELECT 1 FROM scaler.policy WHERE name = $1", 1, types);
+	args[0] = CStringGetTextDatum(name);
+	ret = SPI_execute_plan(plan_exists, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "looking up policy \"%s\" failed", name);
+	return SPI_processed > 0;
+}
+
+/* Can we still queue NOTIFYs without risking the commit? */
+static bool
+notify_queue_ok(void)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+	double		usage;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	usage = DatumGetFloat8(pg_notification_queue_usage(fcinfo));
+	if (usage < 0.5)
+		return true;
+	ereport(WARNING,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("notification queue is %.0f%% full, so scaler decisions are recorded without NOTIFY",
+					usage * 100),
+			 errdetail("Listeners catch up by reading scaler.decision."),
+			 errhint("A session that has executed LISTEN is probably stuck in a long transaction.")));
+	return false;
+}
+
+/*
+ * Evaluate the enabled policies (or the one named, enabled or not) now.
+ * The caller has a transaction and an active snapshot.  With notify_now the
+ * NOTIFYs are queued in this transaction; otherwise the caller sends them
+ * after commit (scaler_send_wakeups).  Returns the ScalerWakeups of the
+ * decisions made, in id order, allocated in result_cxt.
+ */
+List *
+scaler_evaluate_policies(const char *only, bool notify_now,
+						 MemoryContext result_cxt)
+{
+	return scaler_evaluate_policies_at(only, notify_now, result_cxt,
+									   GetCurrentStatementStartTimestamp());
+}
+
+/*
+ * The same, as if it were now: tests feed evaluation tick by tick at chosen
+ * times (scaler._evaluate_at) to compare it with scaler.backtest().
+ */
+List *
+scaler_evaluate_policies_at(const char *only, bool notify_now,
+							MemoryContext result_cxt, TimestampTz now)
+{
+	PolicyRow  *policies;
+	int			npolicies;
+	int			i;
+	int			ret;
+	List	   *wakeups = NIL;
+	bool		queue_checked = false;
+	bool		queue_ok = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * Policies restored by pg_dump (only scaler.policy is dumped) or created
+	 * by hand get their state row here.
+	 */
+	kept_plan(&plan_init_state,
+			  "INSERT INTO scaler.policy_state (policy, capacity) "
+			  "SELECT p.name, p.min_capacity FROM scaler.policy p "
+			  "WHERE NOT EXISTS (SELECT FROM scaler.policy_state s WHERE s.policy = p.name) "
+			  "ON CONFLICT (policy) DO NOTHING",
+			  0, NULL);
+	ret = SPI_execute_plan(plan_init_state, NULL, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "creating policy state failed: %s",
+			 SPI_result_code_string(ret));
+
+	policies = load_policies(only, now, &npolicies);
+	if (only != NULL && npolicies == 0 && !policy_exists(only))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("policy \"%s\" does not exist", only)));
+
+	for (i = 0; i < npolicies; i++)
+	{
+		PolicyRow  *p = &policies[i];
+		MemoryContext oldcontext = CurrentMemoryContext;
+		ResourceOwner oldowner = CurrentResourceOwner;
+		ScalerWakeup *wakeup = NULL;
+		ScalerDecideInput in;
+		ScalerDecision out;
+		bool		ok;
+
+		CHECK_FOR_INTERRUPTS();
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcontext);
+		PG_TRY();
+		{
+			measure_and_decide(p, now, &in, &out);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcontext);
+			CurrentResourceOwner = oldowner;
+			ok = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcontext);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcontext);
+			CurrentResourceOwner = oldowner;
+
+			/* a cancel or timeout is for the whole run, not this policy */
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				ReThrowError(edata);
+
+			/*
+			 * The worker logs a failure when it starts or changes, not every
+			 * tick; a caller of evaluate() always hears about it.
+			 */
+			ereport((!notify_now && p->failing_with != NULL &&
+					 strcmp(p->failing_with, edata->message) == 0) ?
+					DEBUG1 : WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("evaluating scaler policy \"%s\" failed: %s",
+							p->name, edata->message),
+					 edata->detail ? errdetail("%s", edata->detail) : 0,
+					 edata->hint ? errhint("%s", edata->hint) : 0));
+			record_failure(p, edata->message, now);
+			FreeErrorData(edata);
+			ok = false;
+		}
+		PG_END_TRY();
+
+		if (ok)
+		{
+			wakeup = record_outcome(p, now, &in, &out, result_cxt);
+			if (wakeup != NULL && notify_now)
+			{
+				if (!queue_checked)
+				{
+					queue_ok = notify_queue_ok();
+					queue_checked = true;
+				}
+				if (queue_ok)
+					Async_Notify(p->channel, wakeup->payload);
+			}
+		}
+
+		if (wakeup != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(result_cxt);
+
+			wakeups = lappend(wakeups, wakeup);
+			MemoryContextSwitchTo(old);
+		}
+	}
+
+	/* retention: decisions older than scaler.decision_retention go */
+	if (scaler_decision_retention > 0)
+	{
+		Oid			types[1] = {TIMESTAMPTZOID};
+		Datum		args[1];
+
+		kept_plan(&plan_retention,
+				  "DELETE FROM scaler.decision WHERE decided_at < $1",
+				  1, types);
+		args[0] = TimestampTzGetDatum(now -
+									  (int64) scaler_decision_retention * USECS_PER_SEC);
+		ret = SPI_execute_plan(plan_retention, args, NULL, false, 0);
+		if (ret != SPI_OK_DELETE)
+			elog(ERROR, "deleting old decisions failed: %s",
+				 SPI_result_code_string(ret));
+	}
+
+	SPI_finish();
+	return wakeups;
+}
+
+/*
+ * Send the NOTIFYs of already committed decisions, in a transaction of
+ * their own.  Called by the worker outside any transaction.  If the commit
+ * fails (full queue), the decisions stay; the missed wake-up is logged.
+ */
+void
+scaler_send_wakeups(List *wakeups)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ListCell   *lc;
+	ScalerWakeup *first;
+	ScalerWakeup *last;
+
+	if (wakeups == NIL)
+		return;
+	first = (ScalerWakeup *) linitial(wakeups);
+	last = (ScalerWakeup *) llast(wakeups);
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		foreach(lc, wakeups)
+		{
+			ScalerWakeup *w = (ScalerWakeup *) lfirst(lc);
+
+			Async_Notify(w->channel, w->payload);
+		}
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(oldcontext);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not send the wake-up for scaler decisions " INT64_FORMAT " to " INT64_FORMAT ": %s",
+						first->id, last->id, edata->message),
+				 errdetail("The decisions are recorded; listeners catch up by reading scaler.decision.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * scaler._evaluate(policy text) RETURNS bigint[]: the ids of the decisions
+ * made.  Called by scaler.evaluate(), which returns the rows.  Also behind
+ * scaler._evaluate_at(policy text, at timestamptz), the test hook.
+ */
+Datum
+scaler_evaluate_internal(PG_FUNCTION_ARGS)
+{
+	char	   *only = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	List	   *wakeups;
+	Datum	   *ids;
+	int			n;
+	int			i = 0;
+	ListCell   *lc;
+
+	/* scaler._evaluate_at(policy, at) passes the time to evaluate at */
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1))
+		wakeups = scaler_evaluate_policies_at(only, true, CurrentMemoryContext,
+											  PG_GETARG_TIMESTAMPTZ(1));
+	else
+		wakeups = scaler_evaluate_policies(only, true, CurrentMemoryContext);
+	n = list_length(wakeups);
+	ids = palloc(sizeof(Datum) * Max(n, 1));
+	foreach(lc, wakeups)
+		ids[i++] = Int64GetDatum(((ScalerWakeup *) lfirst(lc))->id);
+
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}

@@ -1,0 +1,345 @@
+/*-------------------------------------------------------------------------
+ *
+ * forecast.c
+ *	  scaler.forecast(): an hour-of-week seasonal forecast of a policy's
+ *	  metric, with a high quantile and the capacity it needs.
+ *
+ * The lookback's rows are aggregated once into a scaler.traffic value (the
+ * analytics' own aggregate, read as the policy owner as live evaluation
+ * reads them), in the session's TimeZone.  Each past sample is filed under
+ * its local hour of the week (or hour of the day when the history is
+ * shorter than a week):
+ *
+ *	- load metrics (concurrency, rps): one sample per minute, so "high" is
+ *	  the 95th percentile of the one-minute load seen in that hour of the
+ *	  week, the level that capacity must meet, not the hour's average;
+ *	- quality metrics (p95_ms, error_rate): one sample per hour.
+ *
+ * expected is the mean of the samples, high their 95th percentile (as
+ * percentile_cont computes it), and capacity = ceil(high / target) within
+ * [min_capacity, max_capacity] for load metrics (NULL for quality metrics,
+ * whose capacity depends on the capacity running).  Minutes before the
+ * first row in the lookback are not history (nothing was logged yet), so
+ * they are not counted as idle.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <limits.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "backtest.h"
+#include "hourly.h"
+#include "policy.h"
+#include "traffic.h"
+
+PG_FUNCTION_INFO_V1(scaler_forecast);
+
+/* The samples of one hour of the week (or of the day). */
+typedef struct ForecastSlot
+{
+	double	   *samples;
+	int			n;
+	int			max;
+	bool		known;
+	double		expected;
+	double		high;
+} ForecastSlot;
+
+static void
+add_sample(ForecastSlot *slot, double value)
+{
+	if (slot->n >= slot->max)
+	{
+		slot->max = Max(slot->max * 2, 64);
+		if (slot->samples == NULL)
+			slot->samples = palloc(sizeof(double) * slot->max);
+		else
+			slot->samples = repalloc_huge(slot->samples,
+										  sizeof(double) * slot->max);
+	}
+	slot->samples[slot->n++] = value;
+}
+
+/*
+ * Aggregate the source rows of [since, until) as the policy owner.  Only
+ * the columns the metric needs are read (an rps policy's source may have
+ * no duration_ms).  NULL when there are no rows.
+ */
+static Traffic *
+read_history(const ScalerPolicySettings *s, TimestampTz since,
+			 TimestampTz until)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	StringInfoData sql;
+	const char *args;
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[3];
+	int			nargs = s->function_name ? 3 : 2;
+	Oid			save_userid;
+	int			save_sec_context;
+	Traffic    *traffic = NULL;
+	Datum		result;
+	bool		isnull;
+	int			ret;
+
+	switch (s->metric)
+	{
+		case SCALER_METRIC_CONCURRENCY:
+		case SCALER_METRIC_P95_MS:
+			args = "ts, duration_ms::pg_catalog.float8";
+			break;
+		case SCALER_METRIC_ERROR_RATE:
+			args = "ts, NULL::pg_catalog.float8, status::pg_catalog.int4";
+			break;
+		default:
+			args = "ts";
+			break;
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT scaler.traffic_agg(%s) FROM %s "
+					 "WHERE ts OPERATOR(pg_catalog.>=) $1 "
+					 "AND ts OPERATOR(pg_catalog.<) $2",
+					 args, scaler_source_name(s));
+	if (s->function_name)
+		appendStringInfoString(&sql, " AND function_name OPERATOR(pg_catalog.=) $3");
+	values[0] = TimestampTzGetDatum(since);
+	values[1] = TimestampTzGetDatum(until);
+	values[2] = s->function_name ? CStringGetTextDatum(s->function_name) : (Datum) 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	scaler_become_owner(s, &save_userid, &save_sec_context);
+	ret = SPI_execute_with_args(sql.data, nargs, argtypes, values, NULL,
+								true, 1);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the history of policy \"%s\" failed: %s",
+			 s->name, SPI_result_code_string(ret));
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						   &isnull);
+	if (!isnull)
+		traffic = traffic_copy_into(result, caller);
+	SPI_finish();
+	return traffic;
+}
+
+/* The local hour after the one starting at start. */
+static TimestampTz
+following_hour(TimestampTz start, pg_tz *tz)
+{
+	TimestampTz probe;
+
+	for (probe = start + USECS_PER_QUARTER;; probe += USECS_PER_QUARTER)
+	{
+		TimestampTz bucket = hour_bucket(probe, tz);
+
+		if (bucket > start)
+			return bucket;
+	}
+}
+
+static int
+slot_of(TimestampTz hour_start, pg_tz *tz, bool weekly)
+{
+	int			hour;
+	int			dow;
+
+	local_hour_and_dow(hour_start, tz, &hour, &dow);
+	return weekly ? dow * 24 + hour : hour;
+}
+
+/* File each minute's load under its hour of the week. */
+static void
+load_samples(const ScalerPolicySettings *s, Traffic *traffic,
+			 int64 first_minute, int64 end_minute, bool weekly,
+			 ForecastSlot *slots)
+{
+	HourCache  *cache = hour_cache_create(CurrentMemoryContext, traffic->tz);
+	TimestampTz bucket = DT_NOBEGIN;
+	int			slot = 0;
+	int64		m;
+
+	for (m = first_minute; m < end_minute; m++)
+	{
+		TimestampTz start = hour_cache_lookup(cache, m * USECS_PER_MINUTE);
+		int64		requests = 0;
+		double		ms = 0.0;
+
+		if (start != bucket)
+		{
+			bucket = start;
+			slot = slot_of(start, traffic->tz, weekly);
+		}
+		if (m >= traffic->first_minute && m <= traffic->last_minute)
+		{
+			requests = traffic->minute_requests[m - traffic->minute0];
+			ms = traffic->minute_ms[m - traffic->minute0];
+		}
+		if (s->metric == SCALER_METRIC_CONCURRENCY)
+			add_sample(&slots[slot], ms / 1000.0 / 60.0);
+		else
+			add_sample(&slots[slot], requests / 60.0);
+	}
+	pfree(cache);
+}
+
+/* File each hour's p95 or error rate under its hour of the week. */
+static void
+quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
+				TimestampTz since, TimestampTz until, bool weekly,
+				ForecastSlot *slots)
+{
+	HourRow    *rows;
+	int			nrows;
+	int			i;
+
+	rows = traffic_hour_rows(traffic, since, until, &nrows);
+	for (i = 0; i < nrows; i++)
+	{
+		HourRow    *row = &rows[i];
+		int			slot = slot_of(row->start, traffic->tz, weekly);
+
+		if (s->metric == SCALER_METRIC_P95_MS)
+		{
+			if (row->hour != NULL && row->hour->with_duration > 0)
+				add_sample(&slots[slot],
+						   sketch_quantile(&row->hour->sketch, 0.95));
+		}
+		else if (row->requests > 0)
+			add_sample(&slots[slot],
+					   (double) (row->hour ? row->hour->errors : 0) /
+					   (double) row->requests);
+	}
+}
+
+/*
+ * scaler.forecast(policy, horizon, lookback)
+ *   -> (hour, expected, high, capacity) per local hour from the current
+ *      one until now + horizon
+ */
+Datum
+scaler_forecast(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ScalerPolicySettings s;
+	int64		horizon;
+	int64		lookback;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz since;
+	TimestampTz first;
+	TimestampTz end;
+	TimestampTz hour;
+	Traffic    *traffic;
+	ForecastSlot slots[7 * 24];
+	bool		weekly;
+	int64		end_minute;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("policy must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must not be null")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lookback must not be null")));
+	horizon = scaler_interval_usecs(PG_GETARG_INTERVAL_P(1), "horizon");
+	lookback = scaler_interval_usecs(PG_GETARG_INTERVAL_P(2), "lookback");
+	if (horizon <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must be greater than zero")));
+	if (lookback <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lookback must be greater than zero")));
+
+	scaler_policy_settings(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, &s);
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	since = now - lookback;
+	traffic = read_history(&s, since, now);
+	first = (traffic != NULL && traffic->first_minute <= traffic->last_minute) ?
+		traffic->first_minute * USECS_PER_MINUTE : now;
+	if (now - first < USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("not enough history to forecast policy \"%s\"", s.name),
+				 errdetail("The lookback holds %.1f hours of traffic; a forecast needs at least 24.",
+						   (double) (now - first) / USECS_PER_HOUR),
+				 errhint("Widen lookback, or wait until a day of traffic has been logged.")));
+	weekly = (now - first >= 7 * USECS_PER_DAY);
+
+	memset(slots, 0, sizeof(slots));
+	end_minute = floor_div(now, USECS_PER_MINUTE);	/* whole minutes only */
+	if (scaler_metric_is_load(s.metric))
+		load_samples(&s, traffic, traffic->first_minute, end_minute, weekly,
+					 slots);
+	else
+		quality_samples(&s, traffic, first, now, weekly, slots);
+
+	for (i = 0; i < 7 * 24; i++)
+	{
+		ForecastSlot *slot = &slots[i];
+		double		sum = 0.0;
+		int			j;
+
+		if (slot->n == 0)
+			continue;
+		for (j = 0; j < slot->n; j++)
+			sum += slot->samples[j];
+		slot->known = true;
+		slot->expected = sum / slot->n;
+		slot->high = scaler_percentile_cont(slot->samples, slot->n, 0.95);
+	}
+
+	end = now + horizon;
+	for (hour = hour_bucket(now, traffic->tz); hour < end;
+		 hour = following_hour(hour, traffic->tz))
+	{
+		ForecastSlot *slot = &slots[slot_of(hour, traffic->tz, weekly)];
+		Datum		values[4];
+		bool		nulls[4];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = TimestampTzGetDatum(hour);
+		values[1] = Float8GetDatum(slot->expected);
+		values[2] = Float8GetDatum(slot->high);
+		nulls[1] = nulls[2] = !slot->known;
+		if (slot->known && scaler_metric_is_load(s.metric))
+		{
+			double		need = slot->high / s.target;
+			int			capacity;
+
+			if (need <= 0.0)
+				capacity = 0;
+			else if (need >= (double) INT_MAX)
+				capacity = INT_MAX;
+			else
+				capacity = (int) ceil(need - 1e-9);
+			capacity = Max(capacity, s.min_capacity);
+			capacity = Min(capacity, s.max_capacity);
+			values[3] = Int32GetDatum(capacity);
+		}
+		else
+			nulls[3] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,313 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The background worker: a launcher, and the worker that evaluates
+ *	  policies every scaler.naptime.
+ *
+ * Two processes, because a background worker can connect to one database
+ * only once, and connecting to a database that does not exist is FATAL, so
+ * a single worker would restart-loop (with a log line each time) while
+ * scaler.database is missing.  The launcher ("scaler launcher") connects to
+ * no database, checks that scaler.database exists, logs once while it does
+ * not, and starts the worker ("scaler") as a dynamic background worker.  If
+ * the worker exits, the launcher starts it again after scaler.naptime.
+ *
+ * The worker, each tick: a fresh memory context; SetCurrentStatementStart
+ * Timestamp() (otherwise now() would stay at the worker's start); one
+ * transaction in which the extension must exist (else one log line and a
+ * quiet wait) and every enabled policy is evaluated in its own
+ * subtransaction as its owner (evaluate.c); commit; then the NOTIFYs in a
+ * second transaction, so a full notification queue cannot lose a decision.
+ * Nothing is evaluated during recovery.  SIGHUP reloads the settings,
+ * SIGTERM stops, and after a crash the postmaster restarts the launcher,
+ * which starts the worker again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "evaluate.h"
+#include "scaler.h"
+
+/* Seconds the postmaster waits before restarting a launcher that failed. */
+#define SCALER_LAUNCHER_RESTART 10
+
+void
+scaler_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = SCALER_LAUNCHER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "scaler");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "scaler_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "scaler launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "scaler launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Does the database exist?  Without a database connection only the nailed
+ * catalogs can be read, and not through their indexes, so this scans
+ * pg_database the way the autovacuum launcher does.
+ */
+static bool
+database_exists(const char *name)
+{
+	bool		exists = false;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
+
+		if (strcmp(NameStr(db->datname), name) == 0)
+		{
+			exists = true;
+			break;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return exists;
+}
+
+static BackgroundWorkerHandle *
+start_worker(bool *full_logged)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "scaler");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "scaler_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "scaler");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "scaler");
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		/* retried every naptime; said once */
+		if (*full_logged)
+			return NULL;
+		*full_logged = true;
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start the scaler worker"),
+				 errhint("Increase max_worker_processes.")));
+		return NULL;
+	}
+	*full_logged = false;
+	return handle;
+}
+
+void
+scaler_launcher_main(Datum main_arg)
+{
+	BackgroundWorkerHandle *handle = NULL;
+	bool		missing_logged = false;
+	bool		full_logged = false;
+	TimestampTz not_before = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* no database: only shared catalogs, which is all we need */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_activity(STATE_RUNNING, "supervising the scaler worker");
+
+	for (;;)
+	{
+		pid_t		pid;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (handle != NULL &&
+			GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(handle);
+			handle = NULL;
+			/* calm down before starting it again */
+			not_before = GetCurrentTimestamp() +
+				(int64) scaler_naptime * 1000;
+		}
+
+		if (handle == NULL && GetCurrentTimestamp() >= not_before)
+		{
+			if (database_exists(scaler_database))
+			{
+				if (missing_logged)
+					ereport(LOG,
+							(errmsg("scaler: database \"%s\" now exists, starting the worker",
+									scaler_database)));
+				missing_logged = false;
+				handle = start_worker(&full_logged);
+			}
+			else if (!missing_logged)
+			{
+				ereport(LOG,
+						(errmsg("scaler: database \"%s\" named by scaler.database does not exist; waiting for it",
+								scaler_database),
+						 errhint("Create the database, or set scaler.database and restart the server.")));
+				missing_logged = true;
+			}
+		}
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 scaler_naptime,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * One tick.  Returns after committing; errors outside a policy's own
+ * subtransaction propagate to the caller.
+ */
+static void
+worker_tick(bool *missing_logged, MemoryContext tick_cxt)
+{
+	List	   *wakeups = NIL;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	if (!OidIsValid(get_extension_oid("scaler", true)))
+	{
+		if (!*missing_logged)
+			ereport(LOG,
+					(errmsg("scaler: extension \"scaler\" is not installed in database \"%s\"; waiting",
+							scaler_database),
+					 errhint("Run CREATE EXTENSION scaler in that database.")));
+		*missing_logged = true;
+	}
+	else
+	{
+		if (*missing_logged)
+			ereport(LOG,
+					(errmsg("scaler: extension \"scaler\" found in database \"%s\", evaluating policies",
+							scaler_database)));
+		*missing_logged = false;
+		pgstat_report_activity(STATE_RUNNING, "evaluating scaling policies");
+		wakeups = scaler_evaluate_policies(NULL, false, tick_cxt);
+	}
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	if (wakeups != NIL)
+	{
+		pgstat_report_activity(STATE_RUNNING, "notifying listeners");
+		scaler_send_wakeups(wakeups);
+	}
+}
+
+void
+scaler_worker_main(Datum main_arg)
+{
+	MemoryContext tick_cxt;
+	bool		missing_logged = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(scaler_database, NULL, 0);
+
+	/* queries resolve names safely whatever the database's defaults */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
+					PGC_S_OVERRIDE);
+	/* as scaler.evaluate() does: window reads are narrow index range scans */
+	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	pgstat_report_appname("scaler");
+
+	tick_cxt = AllocSetContextCreate(TopMemoryContext, "scaler tick",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (scaler_enabled && !RecoveryInProgress())
+		{
+			MemoryContext old = MemoryContextSwitchTo(tick_cxt);
+
+			PG_TRY();
+			{
+				worker_tick(&missing_logged, tick_cxt);
+			}
+			PG_CATCH();
+			{
+				/*
+				 * An error outside any policy (say, the policy table is
+				 * being changed): log it, abort, and try again next tick
+				 * rather than exit and be restarted.
+				 */
+				MemoryContextSwitchTo(tick_cxt);
+				EmitErrorReport();
+				FlushErrorState();
+				AbortCurrentTransaction();
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tick_cxt);
+		}
+
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 scaler_naptime,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
