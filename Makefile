@@ -34,6 +34,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (struct layouts are shared between files).
+$(OBJS): $(wildcard src/*.h)
+
 src/scaler--0.1.sql: $(SQL_PARTS)
 	cat $^ > $@
 

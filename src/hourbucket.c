@@ -60,6 +60,7 @@ hour_cache_create(MemoryContext cxt, pg_tz *tz)
 	int			i;
 
 	cache->tz = tz;
+	cache->last_from = cache->last_to = 0;
 	for (i = 0; i < HOUR_CACHE_SIZE; i++)
 		cache->entries[i].quarter = PG_INT64_MIN;
 	return cache;

@@ -66,6 +66,10 @@ typedef struct HourCacheEntry
 typedef struct HourCache
 {
 	pg_tz	   *tz;
+	/* the quarter hit last, checked first: log rows mostly come in order */
+	TimestampTz last_from;
+	TimestampTz last_to;
+	TimestampTz last_start;
 	HourCacheEntry entries[HOUR_CACHE_SIZE];
 } HourCache;
 
@@ -74,16 +78,15 @@ extern HourCache *hour_cache_create(MemoryContext cxt, pg_tz *tz);
 static inline TimestampTz
 hour_cache_lookup(HourCache *cache, TimestampTz ts)
 {
-	int64		quarter = quarter_of(ts);
-	HourCacheEntry *entry = &cache->entries[quarter & (HOUR_CACHE_SIZE - 1)];
+	int64		quarter;
+	HourCacheEntry *entry;
 
-	if (likely(entry->quarter == quarter))
-	{
-		if (likely(entry->start != DT_NOBEGIN))
-			return entry->start;
-		return hour_bucket(ts, cache->tz);
-	}
-	else
+	if (likely(ts >= cache->last_from && ts < cache->last_to))
+		return cache->last_start;
+
+	quarter = quarter_of(ts);
+	entry = &cache->entries[quarter & (HOUR_CACHE_SIZE - 1)];
+	if (unlikely(entry->quarter != quarter))
 	{
 		TimestampTz qstart = quarter * USECS_PER_QUARTER;
 		TimestampTz first = hour_bucket(qstart, cache->tz);
@@ -91,8 +94,14 @@ hour_cache_lookup(HourCache *cache, TimestampTz ts)
 
 		entry->quarter = quarter;
 		entry->start = (first == last) ? first : DT_NOBEGIN;
-		return (first == last) ? first : hour_bucket(ts, cache->tz);
 	}
+	if (unlikely(entry->start == DT_NOBEGIN))
+		return hour_bucket(ts, cache->tz);
+
+	cache->last_from = quarter * USECS_PER_QUARTER;
+	cache->last_to = cache->last_from + USECS_PER_QUARTER;
+	cache->last_start = entry->start;
+	return entry->start;
 }
 
 #endif							/* SCALER_HOURBUCKET_H */

@@ -116,6 +116,8 @@ traffic_reserve_minute(Traffic *traffic, int64 minute)
 	}
 	traffic->minute0 = minute0;
 	traffic->nminutes = (int32) capacity;
+	/* indexes into the old arrays are stale */
+	traffic->recent_from = traffic->recent_to = 0;
 	traffic->minute_requests = requests;
 	traffic->minute_ms = ms;
 }

@@ -56,12 +56,17 @@ typedef struct Traffic
 	double	   *minute_ms;
 	int64		first_minute;	/* range in use; first > last when empty */
 	int64		last_minute;
+	/* the minute counted last and its index, checked first (rows come in order) */
+	TimestampTz recent_from;
+	TimestampTz recent_to;
+	int32		recent_index;
 
 	/* Hours, indexed by quarter-hour slot - slot0. */
 	int64		slot0;
 	int32		nslots;			/* allocated */
 	TrafficHour **slots;
 	int32		nhours;			/* non-NULL slots */
+	TrafficHour *recent_hour;	/* the hour counted last */
 
 	/* Flat image computed by get_flat_size for flatten_into. */
 	StringInfoData flat;
@@ -84,13 +89,16 @@ extern TrafficHour *traffic_get_hour(Traffic *traffic, TimestampTz start);
 static inline TrafficHour *
 traffic_hour(Traffic *traffic, TimestampTz start)
 {
-	int64		index = quarter_of(start) - traffic->slot0;
+	int64		index;
 
+	if (likely(traffic->recent_hour != NULL && traffic->recent_hour->start == start))
+		return traffic->recent_hour;
+	index = quarter_of(start) - traffic->slot0;
 	if (likely(index >= 0 && index < traffic->nslots &&
 			   traffic->slots[index] != NULL &&
 			   traffic->slots[index]->start == start))
-		return traffic->slots[index];
-	return traffic_get_hour(traffic, start);
+		return traffic->recent_hour = traffic->slots[index];
+	return traffic->recent_hour = traffic_get_hour(traffic, start);
 }
 
 /*
@@ -101,18 +109,24 @@ static inline void
 traffic_add_row(Traffic *traffic, TimestampTz ts, TimestampTz hour_start,
 				bool is_error, bool has_duration, double duration_ms)
 {
-	int64		minute = floor_div(ts, USECS_PER_MINUTE);
-	int64		index = minute - traffic->minute0;
+	int64		index;
 
-	if (unlikely(index < 0 || index >= traffic->nminutes))
+	if (likely(ts >= traffic->recent_from && ts < traffic->recent_to))
+		index = traffic->recent_index;
+	else
 	{
+		int64		minute = floor_div(ts, USECS_PER_MINUTE);
+
 		traffic_reserve_minute(traffic, minute);
+		if (minute < traffic->first_minute)
+			traffic->first_minute = minute;
+		if (minute > traffic->last_minute)
+			traffic->last_minute = minute;
 		index = minute - traffic->minute0;
+		traffic->recent_from = minute * USECS_PER_MINUTE;
+		traffic->recent_to = traffic->recent_from + USECS_PER_MINUTE;
+		traffic->recent_index = (int32) index;
 	}
-	if (unlikely(minute < traffic->first_minute))
-		traffic->first_minute = minute;
-	if (unlikely(minute > traffic->last_minute))
-		traffic->last_minute = minute;
 	traffic->minute_requests[index]++;
 
 	if (is_error || has_duration)
