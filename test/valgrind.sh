@@ -18,7 +18,8 @@
 #   SCALER_PGTREE   private PostgreSQL copy (default /tmp/pgtree-valgrind)
 #   SCALER_PORT     port (default 54329)
 #   VALGRIND_SUPP   suppression file, normally PostgreSQL's src/tools/valgrind.supp
-#                   (not shipped here); without it, expect noise outside scaler
+#                   (not shipped here); without it, expect noise outside scaler.
+#                   test/valgrind-extra.supp is always used as well.
 #   VALGRIND_OPTS_EXTRA  more valgrind options
 #
 # The cluster is always stopped and its data removed; the valgrind logs (one
@@ -96,6 +97,10 @@ vgopts=(--quiet --trace-children=yes --track-origins=yes --read-var-info=yes
 	--num-callers=30 --error-markers=VALGRINDERROR-BEGIN,VALGRINDERROR-END
 	--log-file="$dir/logs/%p.log")
 [ -z "$supp" ] || vgopts+=(--suppressions="$dir/valgrind.supp")
+# Known PostgreSQL false positives that PG's file misses on Debian's binary.
+cp test/valgrind-extra.supp "$dir/valgrind-extra.supp"
+chmod a+r "$dir/valgrind-extra.supp"
+vgopts+=(--suppressions="$dir/valgrind-extra.supp")
 # shellcheck disable=SC2206  # word splitting of extra options is intended
 vgopts+=(${VALGRIND_OPTS_EXTRA:-})
 
