@@ -14,6 +14,33 @@ COMMENT ON FUNCTION scaler._evaluate_at(text, timestamptz) IS
     'internal (tests): evaluate policies as if now were at; returns the ids of the decisions made';
 REVOKE ALL ON FUNCTION scaler._evaluate_at(text, timestamptz) FROM PUBLIC;
 
+-- The policy a caller names, provided the caller may manage it: one place
+-- for the "does not exist" (42704) and "must be able to act as" (42501)
+-- checks that every management function starts with.
+CREATE FUNCTION scaler._managed_policy(invoker oid, policy text, action text)
+RETURNS scaler.policy
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p scaler.policy;
+BEGIN
+    SELECT * INTO p FROM scaler.policy q WHERE q.name = _managed_policy.policy;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
+            USING ERRCODE = '42704';
+    END IF;
+    IF NOT scaler._may_manage(invoker, p.owner) THEN
+        RAISE EXCEPTION 'must be able to act as role % to % policy "%"', p.owner, action, p.name
+            USING ERRCODE = '42501';
+    END IF;
+    RETURN p;
+END
+$$;
+REVOKE ALL ON FUNCTION scaler._managed_policy(oid, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION scaler._managed_policy(oid, text, text) IS
+    'internal: the named policy, after checking that it exists and that invoker may manage it';
+
 -- The settings a replay or forecast uses: the policy's, with overrides.
 -- Called only from C (src/backtest.c) through fmgr with the real caller as
 -- invoker; nobody may EXECUTE it.
@@ -31,16 +58,7 @@ DECLARE
         'stable_window', 'min_capacity', 'max_capacity', 'tolerance',
         'scale_in_stabilization', 'panic_threshold', 'channel', 'enabled'];
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _policy_settings.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _policy_settings.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to replay or forecast policy "%"',
-            p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    p := scaler._managed_policy(invoker, _policy_settings.policy, 'replay or forecast');
 
     overrides := coalesce(overrides, '{}');
     IF jsonb_typeof(overrides) <> 'object' THEN

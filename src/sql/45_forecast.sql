@@ -91,15 +91,7 @@ DECLARE
     p  scaler.policy;
     id bigint;
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _open_floor.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _open_floor.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to open a floor for policy "%"', p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    p := scaler._managed_policy(invoker, _open_floor.policy, 'open a floor for');
     IF min_capacity IS NULL OR min_capacity < 0 THEN
         RAISE EXCEPTION 'min_capacity must not be null or negative' USING ERRCODE = '22023';
     END IF;
@@ -137,15 +129,7 @@ DECLARE
     n         integer;
     retention text;
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _apply_forecast.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _apply_forecast.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to apply a forecast to policy "%"', p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    p := scaler._managed_policy(invoker, _apply_forecast.policy, 'apply a forecast to');
     IF lead IS NULL OR lead < '0' THEN
         RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
     END IF;
@@ -281,15 +265,7 @@ DECLARE
     p      scaler.policy;
     row_id bigint;
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _schedule_capacity.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _schedule_capacity.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to schedule capacity for policy "%"', p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    p := scaler._managed_policy(invoker, _schedule_capacity.policy, 'schedule capacity for');
     IF schedule IS NULL OR btrim(schedule) = '' THEN
         RAISE EXCEPTION 'schedule must not be empty' USING ERRCODE = '22023',
             HINT = 'Give a cron expression, e.g. ''55 8 * * 1-5'' for 08:55 on weekdays.';
@@ -345,15 +321,7 @@ DECLARE
     p scaler.policy;
     n integer;
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _unschedule_capacity.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _unschedule_capacity.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to unschedule capacity for policy "%"', p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    p := scaler._managed_policy(invoker, _unschedule_capacity.policy, 'unschedule capacity for');
     PERFORM scaler._require_cron();
     DELETE FROM scaler.capacity_schedule c
      WHERE c.policy = p.name AND c.kind = 'capacity'
@@ -381,15 +349,7 @@ DECLARE
     p      scaler.policy;
     row_id bigint;
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _schedule_forecast.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _schedule_forecast.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to schedule forecasts for policy "%"', p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    p := scaler._managed_policy(invoker, _schedule_forecast.policy, 'schedule forecasts for');
     IF every IS NULL OR btrim(every) = '' THEN
         RAISE EXCEPTION 'every must not be empty' USING ERRCODE = '22023',
             HINT = 'Give a cron expression, e.g. ''0 */6 * * *''.';
@@ -439,15 +399,7 @@ DECLARE
     p scaler.policy;
     n integer;
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _unschedule_forecast.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _unschedule_forecast.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to unschedule forecasts for policy "%"', p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    p := scaler._managed_policy(invoker, _unschedule_forecast.policy, 'unschedule forecasts for');
     PERFORM scaler._require_cron();
     DELETE FROM scaler.capacity_schedule c WHERE c.policy = p.name AND c.kind = 'forecast';
     GET DIAGNOSTICS n = ROW_COUNT;
