@@ -14,9 +14,14 @@ MODULE_big = scaler
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PGFILEDESC = "scaler - traffic analytics and autoscaling decisions"
 
-# The extension script is assembled from one file per concern.
+# The extension script is assembled from one file per concern, and so is the
+# update script from 0.1 (one fragment per change, so changes do not collide).
+# src/scaler--0.1.sql is the 0.1 script as released: kept to install 0.1 and
+# test the update path.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-DATA_built = src/scaler--0.1.sql
+UPDATE_0_1_PARTS = $(sort $(wildcard src/update/0.1--0.2/*.sql))
+DATA_built = src/scaler--0.2.sql src/scaler--0.1--0.2.sql
+DATA = src/scaler--0.1.sql
 EXTRA_CLEAN = src/listen/scaler-listen src/listen/*.o results regression.diffs \
 	regression.out output_iso test/tmp_check
 
@@ -38,7 +43,10 @@ include $(PGXS)
 # changes (struct layouts are shared between files).
 $(OBJS): $(wildcard src/*.h)
 
-src/scaler--0.1.sql: $(SQL_PARTS)
+src/scaler--0.2.sql: $(SQL_PARTS)
+	cat $^ > $@
+
+src/scaler--0.1--0.2.sql: $(UPDATE_0_1_PARTS)
 	cat $^ > $@
 
 src/listen/scaler-listen: $(LISTEN_SRCS) $(wildcard src/listen/*.h)
