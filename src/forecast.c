@@ -120,7 +120,7 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 		elog(ERROR, "SPI_connect failed");
 	scaler_become_owner(s, &save_userid, &save_sec_context);
 	ret = SPI_execute_with_args(sql.data, nargs, argtypes, values, NULL,
-								true, 1);
+								true, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the history of policy \"%s\" failed: %s",
@@ -158,39 +158,40 @@ slot_of(TimestampTz hour_start, pg_tz *tz, bool weekly)
 	return weekly ? dow * 24 + hour : hour;
 }
 
-/* File each minute's load under its hour of the week. */
+/*
+ * File each minute of [first_minute, end_minute) under its hour of the
+ * week: its requests, or its busy time, as a load.
+ */
 static void
 load_samples(const ScalerPolicySettings *s, Traffic *traffic,
 			 int64 first_minute, int64 end_minute, bool weekly,
 			 ForecastSlot *slots)
 {
-	HourCache  *cache = hour_cache_create(CurrentMemoryContext, traffic->tz);
-	TimestampTz bucket = DT_NOBEGIN;
-	int			slot = 0;
-	int64		m;
+	HourStats  *hour = palloc0(sizeof(HourStats));
+	HourIter	iter;
 
-	for (m = first_minute; m < end_minute; m++)
+	hour_iter_init(&iter, traffic, session_timezone,
+				   floor_div(first_minute, MINUTES_PER_QUARTER),
+				   floor_div(end_minute - 1, MINUTES_PER_QUARTER) + 1);
+	while (hour_iter_next(&iter, hour))
 	{
-		TimestampTz start = hour_cache_lookup(cache, m * USECS_PER_MINUTE);
-		int64		requests = 0;
-		double		ms = 0.0;
+		int			slot = slot_of(hour->start, session_timezone, weekly);
+		int64		from = Max(first_minute, hour->first_minute);
+		int64		to = Min(end_minute, hour->first_minute + hour->minutes);
+		int64		m;
 
-		if (start != bucket)
+		for (m = from; m < to; m++)
 		{
-			bucket = start;
-			slot = slot_of(start, traffic->tz, weekly);
+			int64		i = m - hour->first_minute;
+
+			if (s->metric == SCALER_METRIC_CONCURRENCY)
+				add_sample(&slots[slot],
+						   (double) hour->minute_busy_us[i] / USECS_PER_MINUTE);
+			else
+				add_sample(&slots[slot], hour->minute_requests[i] / 60.0);
 		}
-		if (m >= traffic->first_minute && m <= traffic->last_minute)
-		{
-			requests = traffic->minute_requests[m - traffic->minute0];
-			ms = traffic->minute_ms[m - traffic->minute0];
-		}
-		if (s->metric == SCALER_METRIC_CONCURRENCY)
-			add_sample(&slots[slot], ms / 1000.0 / 60.0);
-		else
-			add_sample(&slots[slot], requests / 60.0);
 	}
-	pfree(cache);
+	pfree(hour);
 }
 
 /* File each hour's p95 or error rate under its hour of the week. */
@@ -199,27 +200,25 @@ quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
 				TimestampTz since, TimestampTz until, bool weekly,
 				ForecastSlot *slots)
 {
-	HourRow    *rows;
-	int			nrows;
-	int			i;
+	HourStats  *hour = palloc0(sizeof(HourStats));
+	HourIter	iter;
 
-	rows = traffic_hour_rows(traffic, since, until, &nrows);
-	for (i = 0; i < nrows; i++)
+	hour_iter_init(&iter, traffic, session_timezone, quarter_of(since),
+				   quarter_of(until - 1) + 1);
+	while (hour_iter_next(&iter, hour))
 	{
-		HourRow    *row = &rows[i];
-		int			slot = slot_of(row->start, traffic->tz, weekly);
+		int			slot = slot_of(hour->start, session_timezone, weekly);
 
 		if (s->metric == SCALER_METRIC_P95_MS)
 		{
-			if (row->hour != NULL && row->hour->with_duration > 0)
-				add_sample(&slots[slot],
-						   sketch_quantile(&row->hour->sketch, 0.95));
+			if (hour->with_duration > 0)
+				add_sample(&slots[slot], sketch_quantile(&hour->sketch, 0.95));
 		}
-		else if (row->requests > 0)
+		else if (hour->requests > 0)
 			add_sample(&slots[slot],
-					   (double) (row->hour ? row->hour->errors : 0) /
-					   (double) row->requests);
+					   (double) hour->errors / (double) hour->requests);
 	}
+	pfree(hour);
 }
 
 /*
@@ -274,8 +273,8 @@ scaler_forecast(PG_FUNCTION_ARGS)
 
 	since = now - lookback;
 	traffic = read_history(&s, since, now);
-	first = (traffic != NULL && traffic->first_minute <= traffic->last_minute) ?
-		traffic->first_minute * USECS_PER_MINUTE : now;
+	first = (traffic != NULL && !traffic_is_empty(traffic)) ?
+		traffic_first_minute(traffic) * USECS_PER_MINUTE : now;
 	if (now - first < USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -288,8 +287,8 @@ scaler_forecast(PG_FUNCTION_ARGS)
 	memset(slots, 0, sizeof(slots));
 	end_minute = floor_div(now, USECS_PER_MINUTE);	/* whole minutes only */
 	if (scaler_metric_is_load(s.metric))
-		load_samples(&s, traffic, traffic->first_minute, end_minute, weekly,
-					 slots);
+		load_samples(&s, traffic, floor_div(first, USECS_PER_MINUTE), end_minute,
+					 weekly, slots);
 	else
 		quality_samples(&s, traffic, first, now, weekly, slots);
 
@@ -309,10 +308,10 @@ scaler_forecast(PG_FUNCTION_ARGS)
 	}
 
 	end = now + horizon;
-	for (hour = hour_bucket(now, traffic->tz); hour < end;
-		 hour = following_hour(hour, traffic->tz))
+	for (hour = hour_bucket(now, session_timezone); hour < end;
+		 hour = following_hour(hour, session_timezone))
 	{
-		ForecastSlot *slot = &slots[slot_of(hour, traffic->tz, weekly)];
+		ForecastSlot *slot = &slots[slot_of(hour, session_timezone, weekly)];
 		Datum		values[4];
 		bool		nulls[4];
 
