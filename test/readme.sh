@@ -11,10 +11,16 @@ set -euo pipefail
 shopt -s nullglob
 
 cd "$(dirname "$0")/.."
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/lib.sh
+. test/lib.sh
+psql_bin=$SCALER_PGBIN/psql
 db=scaler_readme
 blocks=$(mktemp -d)
-trap 'rm -rf "$blocks"' EXIT
+remove_blocks()
+{
+	rm -rf "$blocks"
+}
+on_exit remove_blocks
 
 docs=(README.md docs/*.md)
 # Split each document's sql blocks into DIR/DOC-NUMBER/NNN.sql.

@@ -45,7 +45,9 @@ runs=${BENCH_RUNS:-5}
 slow_ms=${BENCH_SLOW_MS:-4000}
 db=${BENCH_DATABASE:-scaler_bench}
 jit=${BENCH_JIT:-off}
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../lib.sh"
+psql_bin=$SCALER_PGBIN/psql
 
 die()
 {

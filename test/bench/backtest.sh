@@ -31,7 +31,9 @@ set -euo pipefail
 rows=${BENCH_ROWS:-10000000}
 runs=${BENCH_RUNS:-5}
 db=${BENCH_DATABASE:-scaler_bench_backtest}
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../lib.sh"
+psql_bin=$SCALER_PGBIN/psql
 
 die()
 {
