@@ -2,7 +2,8 @@
 #
 #   make / make install      build and install the extension and scaler-listen
 #   make test                install missing Debian packages, build, install and run
-#                            every suite (pg_regress, pgTAP, isolation, Perl TAP)
+#                            every suite (pg_regress, pgTAP, the docs' examples,
+#                            isolation, Perl TAP, the demo), from any checkout
 #   make demo                the end-to-end demo on a throwaway cluster
 #   make bench               benchmarks (prints medians and ratios)
 #

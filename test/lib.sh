@@ -55,12 +55,16 @@ require_pgbin()
 
 # as_postgres CMD...: run CMD as the postgres user (PostgreSQL refuses to
 # run as root): through runuser when root, directly when already postgres.
+# CMD runs in the current directory, or in / when postgres may not enter it
+# (a checkout under /root): PostgreSQL's programs complain about a working
+# directory they cannot change back to.
 as_postgres()
 {
 	if [ "$(id -un)" = postgres ]; then
 		"$@"
 	elif [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		# shellcheck disable=SC2016  # expanded by the inner shell
+		runuser -u postgres -- /bin/sh -c 'cd "$0" 2>/dev/null || cd /; exec "$@"' "$PWD" "$@"
 	else
 		die "run as root or as postgres"
 	fi

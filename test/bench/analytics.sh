@@ -49,12 +49,6 @@ jit=${BENCH_JIT:-off}
 . "$(dirname "$0")/../lib.sh"
 psql_bin=$SCALER_PGBIN/psql
 
-die()
-{
-	echo "analytics.sh: $*" >&2
-	exit 1
-}
-
 case "$rows" in '' | *[!0-9]*) die "BENCH_ROWS must be a positive integer, not '$rows'" ;; esac
 case "$runs" in '' | *[!0-9]*) die "BENCH_RUNS must be an integer >= 3, not '$runs'" ;; esac
 case "$slow_ms" in '' | *[!0-9]*) die "BENCH_SLOW_MS must be an integer, not '$slow_ms'" ;; esac

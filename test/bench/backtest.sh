@@ -35,12 +35,6 @@ db=${BENCH_DATABASE:-scaler_bench_backtest}
 . "$(dirname "$0")/../lib.sh"
 psql_bin=$SCALER_PGBIN/psql
 
-die()
-{
-	echo "backtest.sh: $*" >&2
-	exit 1
-}
-
 case "$rows" in '' | *[!0-9]*) die "BENCH_ROWS must be a positive integer, not '$rows'" ;; esac
 case "$runs" in '' | *[!0-9]*) die "BENCH_RUNS must be an integer >= 3, not '$runs'" ;; esac
 [ "$rows" -gt 0 ] || die "BENCH_ROWS must be positive"
