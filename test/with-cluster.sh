@@ -9,7 +9,7 @@
 # Exits with CMD's status; when that is non-zero, prints the server log's tail.
 #
 #   test/with-cluster.sh psql -c 'SELECT 1'
-#   test/with-cluster.sh make installcheck prove isolation
+#   test/with-cluster.sh make installcheck prove
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
