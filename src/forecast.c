@@ -18,9 +18,13 @@
  * expected is the mean of the samples, high their 95th percentile (as
  * percentile_cont computes it), and capacity = ceil(high / target) within
  * [min_capacity, max_capacity] for load metrics (NULL for quality metrics,
- * whose capacity depends on the capacity running).  Minutes before the
- * first row in the lookback are not history (nothing was logged yet), so
- * they are not counted as idle.
+ * whose capacity depends on the capacity running).  Only whole minutes
+ * inside the lookback count: a minute (or the rest of an hour) before its
+ * start is not a sample of an idle minute, and nor are the minutes before
+ * the first row in the lookback (nothing was logged yet).
+ *
+ * horizon and lookback are bounded (FORECAST_MAX_HORIZON_DAYS,
+ * FORECAST_MAX_LOOKBACK_DAYS): the work and memory grow with both.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +47,14 @@
 #include "traffic.h"
 
 PG_FUNCTION_INFO_V1(scaler_forecast);
+
+/*
+ * Limits of the arguments.  A year ahead is 8,784 rows; a year back is half
+ * a million one-minute samples (4 MB), far more history than an hour-of-week
+ * seasonal forecast learns anything from.
+ */
+#define FORECAST_MAX_HORIZON_DAYS	366
+#define FORECAST_MAX_LOOKBACK_DAYS	366
 
 /* The samples of one hour of the week (or of the day). */
 typedef struct ForecastSlot
@@ -143,6 +155,8 @@ following_hour(TimestampTz start, pg_tz *tz)
 	{
 		TimestampTz bucket = hour_bucket(probe, tz);
 
+		CHECK_FOR_INTERRUPTS();
+
 		if (bucket > start)
 			return bucket;
 	}
@@ -209,6 +223,8 @@ quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
 	{
 		int			slot = slot_of(hour->start, session_timezone, weekly);
 
+		CHECK_FOR_INTERRUPTS();
+
 		if (s->metric == SCALER_METRIC_P95_MS)
 		{
 			if (hour->with_duration > 0)
@@ -241,6 +257,7 @@ scaler_forecast(PG_FUNCTION_ARGS)
 	Traffic    *traffic;
 	ForecastSlot slots[7 * 24];
 	bool		weekly;
+	int64		start_minute;
 	int64		end_minute;
 	int			i;
 
@@ -266,6 +283,17 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lookback must be greater than zero")));
+	if (horizon > FORECAST_MAX_HORIZON_DAYS * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must not exceed %d days",
+						FORECAST_MAX_HORIZON_DAYS),
+				 errhint("A forecast repeats the hours of the week; forecast again later rather than far ahead.")));
+	if (lookback > FORECAST_MAX_LOOKBACK_DAYS * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lookback must not exceed %d days",
+						FORECAST_MAX_LOOKBACK_DAYS)));
 
 	scaler_policy_settings(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, &s);
 
@@ -285,10 +313,12 @@ scaler_forecast(PG_FUNCTION_ARGS)
 	weekly = (now - first >= 7 * USECS_PER_DAY);
 
 	memset(slots, 0, sizeof(slots));
-	end_minute = floor_div(now, USECS_PER_MINUTE);	/* whole minutes only */
+	/* whole minutes inside the lookback only, from its first row on */
+	start_minute = -floor_div(-since, USECS_PER_MINUTE);
+	start_minute = Max(start_minute, traffic_first_minute(traffic));
+	end_minute = floor_div(now, USECS_PER_MINUTE);
 	if (scaler_metric_is_load(s.metric))
-		load_samples(&s, traffic, floor_div(first, USECS_PER_MINUTE), end_minute,
-					 weekly, slots);
+		load_samples(&s, traffic, start_minute, end_minute, weekly, slots);
 	else
 		quality_samples(&s, traffic, first, now, weekly, slots);
 
@@ -298,6 +328,7 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		double		sum = 0.0;
 		int			j;
 
+		CHECK_FOR_INTERRUPTS();
 		if (slot->n == 0)
 			continue;
 		for (j = 0; j < slot->n; j++)
