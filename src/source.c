@@ -103,12 +103,16 @@ source_check_window(TimestampTz since, TimestampTz until)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("since and until must be finite")));
 	if (since >= until)
+	{
+		/* timestamptz_to_str returns a static buffer: copy each first */
+		char	   *since_str = pstrdup(timestamptz_to_str(since));
+		char	   *until_str = pstrdup(timestamptz_to_str(until));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("since must be earlier than until"),
-				 errdetail("since is %s, until is %s.",
-						   pstrdup(timestamptz_to_str(since)),
-						   timestamptz_to_str(until))));
+				 errdetail("since is %s, until is %s.", since_str, until_str)));
+	}
 }
 
 /*
@@ -122,12 +126,15 @@ source_check_report_range(TimestampTz since, TimestampTz until)
 	source_check_window(since, until);
 	if ((double) until - (double) since >
 		SOURCE_MAX_REPORT_YEARS * DAYS_PER_YEAR * (double) USECS_PER_DAY)
+	{
+		char	   *since_str = pstrdup(timestamptz_to_str(since));
+		char	   *until_str = pstrdup(timestamptz_to_str(until));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("report range is longer than %d years", SOURCE_MAX_REPORT_YEARS),
-				 errdetail("since is %s, until is %s.",
-						   pstrdup(timestamptz_to_str(since)),
-						   timestamptz_to_str(until))));
+				 errdetail("since is %s, until is %s.", since_str, until_str)));
+	}
 }
 
 /*
