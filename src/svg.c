@@ -1208,7 +1208,8 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		last_day_x = x;
 	}
 	appendStringInfoString(buf, "</g>\n");
-	appendStringInfoString(buf, "</svg>\n");
+	/* no final newline: psql -At adds one */
+	appendStringInfoString(buf, "</svg>");
 }
 
 /* ----------------------------------------------------------- entry points */
