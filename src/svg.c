@@ -59,6 +59,12 @@ PG_FUNCTION_INFO_V1(scaler_traffic_svg_value);
 #define SVG_MIN_HEIGHT	240
 #define SVG_MAX_HEIGHT	4000
 
+/*
+ * The requests axis reaches up to this many times the busiest hour to show
+ * busiest-minute marks; marks above are drawn clipped, as a triangle.
+ */
+#define PEAK_CLIP		2.0
+
 /* Longest user string drawn, in characters (the rest becomes an ellipsis). */
 #define SVG_MAX_NAME	80
 
@@ -760,6 +766,7 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	double		raw;
 	double		step;
 	double		max_p95 = 0.0;
+	double		max_peak = 0.0;
 	int64		max_req = 0;
 	int			max_cap = 0;
 	bool		policy = chart->policy != NULL;
@@ -781,7 +788,7 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	legend[nlegend].kind = "p95";
 	legend[nlegend++].label = "p95 latency (ms, right axis)";
 	legend[nlegend].kind = "error";
-	legend[nlegend++].label = "hours with errors";
+	legend[nlegend++].label = "hours with errors (solid: 5% or more)";
 	if (policy)
 	{
 		legend[nlegend].kind = "capacity";
@@ -838,12 +845,13 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 
 		CHECK_FOR_INTERRUPTS();
 		max_req = Max(max_req, h->requests);
-		if (h->peak_rpm <= PG_INT64_MAX / 60)
-			max_req = Max(max_req, h->peak_rpm * 60);
+		max_peak = Max(max_peak, (double) h->peak_rpm * 60.0);
 		if (h->has_p95)
 			max_p95 = Max(max_p95, h->p95_ms);
 	}
-	raw = (double) max_req;
+	/* a burst of a few seconds must not flatten the bars: clip the marks */
+	raw = max_req > 0 ? Max((double) max_req, Min(max_peak, PEAK_CLIP * max_req)) :
+		max_peak;
 	step = nice_step(raw / 5.0, true);
 	l.ticks = Max((int) ceil(raw / step - 1e-9), 1);
 	l.req_max = step * l.ticks;
@@ -1042,7 +1050,7 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		double		w = Max(l.slot * 0.7, 1.0);
 
 		CHECK_FOR_INTERRUPTS();
-		if (h->peak_rpm <= 0 || h->peak_rpm > PG_INT64_MAX / 60)
+		if (h->peak_rpm <= 0 || (double) h->peak_rpm * 60.0 > l.req_max)
 			continue;
 		appendStringInfoString(buf, "M");
 		svg_num(buf, l.x0 + l.slot * (i + 0.5) - w / 2.0);
@@ -1052,6 +1060,36 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		svg_num(buf, w);
 	}
 	appendStringInfoString(buf, "\"/>\n");
+
+	/* marks off the scale: a triangle at the top, the number as a tooltip */
+	appendStringInfo(buf, "<g class=\"peak-clipped\" fill=\"%s\">\n", COLOR_PEAK);
+	for (i = 0; i < chart->nhours; i++)
+	{
+		const SvgHour *h = &chart->hours[i];
+		double		cx = l.x0 + l.slot * (i + 0.5);
+		double		half = Min(Max(l.slot * 0.35, 1.5), 5.0);
+
+		CHECK_FOR_INTERRUPTS();
+		if (h->peak_rpm <= 0 || (double) h->peak_rpm * 60.0 <= l.req_max)
+			continue;
+		appendStringInfoString(buf, "<path d=\"M");
+		svg_num(buf, cx - half);
+		appendStringInfoChar(buf, ' ');
+		svg_num(buf, l.top + 7.0);
+		appendStringInfoString(buf, "L");
+		svg_num(buf, cx);
+		appendStringInfoChar(buf, ' ');
+		svg_num(buf, l.top + 1.0);
+		appendStringInfoString(buf, "L");
+		svg_num(buf, cx + half);
+		appendStringInfoChar(buf, ' ');
+		svg_num(buf, l.top + 7.0);
+		appendStringInfoString(buf, "Z\"><title>");
+		svg_text(buf, h->when, SVG_MAX_NAME);
+		appendStringInfo(buf, ": busiest minute " INT64_FORMAT " requests, off the scale</title></path>\n",
+						 h->peak_rpm);
+	}
+	appendStringInfoString(buf, "</g>\n");
 
 	/* p95: a line through the hours that have durations, broken elsewhere */
 	appendStringInfo(buf, "<path class=\"p95\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-linejoin=\"round\" d=\"", COLOR_P95);
@@ -1086,7 +1124,11 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	}
 	appendStringInfoString(buf, "</g>\n");
 
-	/* hours with errors: a red mark under the bar */
+	/*
+	 * hours with errors: a red mark under the bar, more opaque the higher
+	 * the error rate (solid from 5%), so that a few errors an hour do not
+	 * look like an outage
+	 */
 	appendStringInfo(buf, "<g class=\"errors\" fill=\"%s\">\n", COLOR_ERROR);
 	for (i = 0; i < chart->nhours; i++)
 	{
@@ -1101,7 +1143,10 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		svg_num(buf, l.base + 3.0);
 		appendStringInfoString(buf, "\" width=\"");
 		svg_num(buf, Max(l.slot, 1.0));
-		appendStringInfoString(buf, "\" height=\"5\"><title>");
+		appendStringInfo(buf, "\" height=\"5\" fill-opacity=\"%.2f\"><title>",
+						 h->requests > 0 ?
+						 Min(Max((double) h->errors / (double) h->requests / 0.05, 0.3), 1.0) :
+						 1.0);
 		svg_text(buf, h->when, SVG_MAX_NAME);
 		appendStringInfo(buf, ": " INT64_FORMAT " errors (%.2f%%)</title></rect>\n",
 						 h->errors, h->requests > 0 ?
