@@ -579,6 +579,8 @@ typedef struct SvgLayout
 	double		cap_top;		/* capacity panel (policy only) */
 	double		cap_base;
 	double		axis_y;			/* the line the hour labels hang from */
+	TimestampTz from;			/* the hours drawn: [from, to) */
+	TimestampTz to;
 	int			ticks;
 	double		req_max;		/* top of the requests axis */
 	double		p95_max;		/* top of the p95 axis */
@@ -754,32 +756,13 @@ draw_steps(StringInfo buf, const SvgChart *chart, const SvgLayout *l,
 	svg_num(buf, xend);
 }
 
-static void
-draw_chart(StringInfo buf, const SvgChart *chart)
+/* The legend's items; the labels are plain text (markup: drawn as is). */
+static int
+legend_items(const SvgChart *chart, LegendItem *legend)
 {
-	SvgLayout	l;
-	LegendItem	legend[8] = {{0}};
 	int			nlegend = 0;
-	int			legend_rows = 1;
-	double		lx;
-	double		ly;
-	double		raw;
-	double		step;
-	double		max_p95 = 0.0;
-	double		max_peak = 0.0;
-	int64		max_req = 0;
-	int			max_cap = 0;
 	bool		policy = chart->policy != NULL;
-	TimestampTz from = 0;
-	TimestampTz to = 0;
-	StringInfoData title;
-	char		label[64];
-	int			i;
-	int			k;
-	bool	   *draw_label;
-	double		last_day_x;
 
-	/* ---- legend items and how many rows they take */
 	legend[nlegend].kind = "bar";
 	legend[nlegend++].label = "requests per hour";
 	legend[nlegend].kind = "peak";
@@ -804,38 +787,67 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		legend[nlegend].kind = "prewarm";
 		legend[nlegend++].label = "forecast floor (pre-warm)";
 	}
-	lx = 64.0;
+	return nlegend;
+}
+
+/* How many rows the legend takes at this width. */
+static int
+legend_rows(const SvgChart *chart, const LegendItem *legend, int nlegend)
+{
+	int			rows = 1;
+	double		lx = 64.0;
+	int			i;
+
 	for (i = 0; i < nlegend; i++)
 	{
 		double		w = 20.0 + text_width(legend[i].label, 11.0) + 16.0;
 
+		CHECK_FOR_INTERRUPTS();
 		if (i > 0 && lx + w > chart->width - 16.0)
 		{
-			legend_rows++;
+			rows++;
 			lx = 64.0;
 		}
 		lx += w;
 	}
+	return rows;
+}
+
+/*
+ * Where everything goes: the panels, and the scales (the p95 axis shares
+ * the requests axis' grid lines).
+ */
+static void
+compute_layout(const SvgChart *chart, int rows, SvgLayout *l)
+{
+	double		raw;
+	double		step;
+	double		max_p95 = 0.0;
+	double		max_peak = 0.0;
+	int64		max_req = 0;
+	int			max_cap = 0;
+	bool		policy = chart->policy != NULL;
+	int			i;
 
 	/* ---- geometry */
-	l.x0 = 64.0;
-	l.x1 = chart->width - 64.0;
-	l.slot = (l.x1 - l.x0) / Max(chart->nhours, 1);
-	l.top = 50.0 + 16.0 * legend_rows + 8.0;
-	l.axis_y = chart->height - 38.0;
+	l->x0 = 64.0;
+	l->x1 = chart->width - 64.0;
+	l->slot = (l->x1 - l->x0) / Max(chart->nhours, 1);
+	l->top = 50.0 + 16.0 * rows + 8.0;
+	l->axis_y = chart->height - 38.0;
 	if (policy)
 	{
-		double		avail = l.axis_y - l.top;
+		double		avail = l->axis_y - l->top;
 		double		cap_h = floor(avail * 0.34);
 
-		l.base = l.top + (avail - cap_h - 26.0);
-		l.cap_top = l.base + 26.0;
-		l.cap_base = l.axis_y;
+		l->base = l->top + (avail - cap_h - 26.0);
+		l->cap_top = l->base + 26.0;
+		l->cap_base = l->axis_y;
 	}
 	else
 	{
-		l.base = l.axis_y;
-		l.cap_top = l.cap_base = l.axis_y;
+		l->base = l->axis_y;
+		l->cap_top = l->cap_base = l->axis_y;
 	}
 
 	/* ---- scales: the p95 axis shares the requests axis' grid lines */
@@ -853,14 +865,15 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	raw = max_req > 0 ? Max((double) max_req, Min(max_peak, PEAK_CLIP * max_req)) :
 		max_peak;
 	step = nice_step(raw / 5.0, true);
-	l.ticks = Max((int) ceil(raw / step - 1e-9), 1);
-	l.req_max = step * l.ticks;
-	l.p95_max = nice_step(max_p95 / l.ticks, false) * l.ticks;
+	l->ticks = Max((int) ceil(raw / step - 1e-9), 1);
+	l->req_max = step * l->ticks;
+	l->p95_max = nice_step(max_p95 / l->ticks, false) * l->ticks;
 
+	l->from = l->to = 0;
 	if (chart->nhours > 0)
 	{
-		from = chart->hours[0].start;
-		to = chart->hours[chart->nhours - 1].end;
+		l->from = chart->hours[0].start;
+		l->to = chart->hours[chart->nhours - 1].end;
 	}
 	if (policy)
 	{
@@ -870,14 +883,25 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		for (i = 0; i < chart->demand.n; i++)
 			max_cap = Max(max_cap, chart->demand.values[i]);
 		for (i = 0; i < chart->nfloors; i++)
-			if (chart->floors[i].ends > from && chart->floors[i].starts < to)
+			if (chart->floors[i].ends > l->from && chart->floors[i].starts < l->to)
 				max_cap = Max(max_cap, chart->floors[i].min_capacity);
 		step = nice_step((double) max_cap / 3.0, true);
-		l.cap_ticks = Max((int) ceil(max_cap / step - 1e-9), 1);
-		l.cap_max = step * l.cap_ticks;
+		l->cap_ticks = Max((int) ceil(max_cap / step - 1e-9), 1);
+		l->cap_max = step * l->cap_ticks;
 	}
+}
 
-	/* ---- the document */
+/* The prolog, title, description, background, title lines and legend. */
+static void
+draw_header(StringInfo buf, const SvgChart *chart, const LegendItem *legend,
+			int nlegend)
+{
+	StringInfoData title;
+	bool		policy = chart->policy != NULL;
+	double		lx;
+	double		ly;
+	int			i;
+
 	initStringInfo(&title);
 	appendStringInfoString(&title, "Requests per hour: ");
 	if (chart->source == NULL)
@@ -948,58 +972,74 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		lx += w;
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
+
+/* The plot area, grid lines and axis labels. */
+static void
+draw_axes(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	bool		policy = chart->policy != NULL;
+	char		label[64];
+	int			k;
 
 	/* plot area (tests find the geometry here) and grid */
 	appendStringInfo(buf, "<rect class=\"plot-area\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#ffffff\"/>\n",
-					 l.x0, l.top, l.x1 - l.x0, l.base - l.top);
+					 l->x0, l->top, l->x1 - l->x0, l->base - l->top);
 	appendStringInfo(buf, "<g class=\"grid\" stroke=\"%s\" stroke-width=\"1\">\n", COLOR_GRID);
-	for (k = 1; k <= l.ticks; k++)
-		appendStringInfo(buf, "<path d=\"M%.1f %.1fH%.1f\"/>\n", l.x0,
-						 y_req(&l, l.req_max * k / l.ticks), l.x1);
+	for (k = 1; k <= l->ticks; k++)
+		appendStringInfo(buf, "<path d=\"M%.1f %.1fH%.1f\"/>\n", l->x0,
+						 y_req(l, l->req_max * k / l->ticks), l->x1);
 	if (policy)
-		for (k = 1; k <= l.cap_ticks; k++)
-			appendStringInfo(buf, "<path d=\"M%.1f %.1fH%.1f\"/>\n", l.x0,
-							 y_cap(&l, l.cap_max * k / l.cap_ticks), l.x1);
+		for (k = 1; k <= l->cap_ticks; k++)
+			appendStringInfo(buf, "<path d=\"M%.1f %.1fH%.1f\"/>\n", l->x0,
+							 y_cap(l, l->cap_max * k / l->cap_ticks), l->x1);
 	appendStringInfoString(buf, "</g>\n");
 
 	/* axis labels */
 	appendStringInfo(buf, "<g class=\"axis-requests\" text-anchor=\"end\">\n");
-	for (k = 0; k <= l.ticks; k++)
+	for (k = 0; k <= l->ticks; k++)
 	{
-		tick_label(label, sizeof(label), l.req_max * k / l.ticks);
+		tick_label(label, sizeof(label), l->req_max * k / l->ticks);
 		appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-						 l.x0 - 6.0, y_req(&l, l.req_max * k / l.ticks) + 4.0, label);
+						 l->x0 - 6.0, y_req(l, l->req_max * k / l->ticks) + 4.0, label);
 	}
 	appendStringInfo(buf, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">requests / hour</text>\n",
-					 (l.top + l.base) / 2.0);
+					 (l->top + l->base) / 2.0);
 	appendStringInfoString(buf, "</g>\n");
 	appendStringInfo(buf, "<g class=\"axis-p95\" text-anchor=\"start\" fill=\"%s\">\n", COLOR_P95);
-	for (k = 0; k <= l.ticks; k++)
+	for (k = 0; k <= l->ticks; k++)
 	{
-		tick_label(label, sizeof(label), l.p95_max * k / l.ticks);
+		tick_label(label, sizeof(label), l->p95_max * k / l->ticks);
 		appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-						 l.x1 + 6.0, y_p95(&l, l.p95_max * k / l.ticks) + 4.0, label);
+						 l->x1 + 6.0, y_p95(l, l->p95_max * k / l->ticks) + 4.0, label);
 	}
 	appendStringInfo(buf, "<text transform=\"translate(%.1f %.1f) rotate(90)\" text-anchor=\"middle\">p95 latency (ms)</text>\n",
-					 chart->width - 14.0, (l.top + l.base) / 2.0);
+					 chart->width - 14.0, (l->top + l->base) / 2.0);
 	appendStringInfoString(buf, "</g>\n");
 	if (policy)
 	{
 		appendStringInfo(buf, "<g class=\"axis-capacity\" text-anchor=\"end\">\n");
-		for (k = 0; k <= l.cap_ticks; k++)
+		for (k = 0; k <= l->cap_ticks; k++)
 		{
-			tick_label(label, sizeof(label), l.cap_max * k / l.cap_ticks);
+			tick_label(label, sizeof(label), l->cap_max * k / l->cap_ticks);
 			appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-							 l.x0 - 6.0, y_cap(&l, l.cap_max * k / l.cap_ticks) + 4.0, label);
+							 l->x0 - 6.0, y_cap(l, l->cap_max * k / l->cap_ticks) + 4.0, label);
 		}
 		appendStringInfo(buf, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">instances</text>\n",
-						 (l.cap_top + l.cap_base) / 2.0);
+						 (l->cap_top + l->cap_base) / 2.0);
 		appendStringInfoString(buf, "</g>\n");
 	}
 
 	if (chart->nhours == 0)
 		appendStringInfo(buf, "<text class=\"empty\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no traffic</text>\n",
-						 (l.x0 + l.x1) / 2.0, (l.top + l.base) / 2.0);
+						 (l->x0 + l->x1) / 2.0, (l->top + l->base) / 2.0);
+}
+
+/* Day lines, bars, busiest-minute marks, the p95 line and error marks. */
+static void
+draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	int			i;
 
 	/* local midnights: a faint line across the panels */
 	appendStringInfo(buf, "<g class=\"days\" stroke=\"%s\" stroke-dasharray=\"2 3\">\n", COLOR_AXIS);
@@ -1008,7 +1048,7 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		CHECK_FOR_INTERRUPTS();
 		if (strcmp(chart->hours[i].day, chart->hours[i - 1].day) != 0)
 			appendStringInfo(buf, "<path d=\"M%.1f %.1fV%.1f\"/>\n",
-							 l.x0 + l.slot * i, l.top, l.cap_base);
+							 l->x0 + l->slot * i, l->top, l->cap_base);
 	}
 	appendStringInfoString(buf, "</g>\n");
 
@@ -1017,21 +1057,21 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	for (i = 0; i < chart->nhours; i++)
 	{
 		const SvgHour *h = &chart->hours[i];
-		double		gap = l.slot >= 4.0 ? Max(1.0, l.slot * 0.15) : 0.0;
+		double		gap = l->slot >= 4.0 ? Max(1.0, l->slot * 0.15) : 0.0;
 		double		y;
 
 		CHECK_FOR_INTERRUPTS();
 		if (h->requests <= 0)
 			continue;
-		y = Min(y_req(&l, (double) h->requests), l.base - 1.0);
+		y = Min(y_req(l, (double) h->requests), l->base - 1.0);
 		appendStringInfoString(buf, "<rect class=\"bar\" x=\"");
-		svg_num(buf, l.x0 + l.slot * i + gap / 2.0);
+		svg_num(buf, l->x0 + l->slot * i + gap / 2.0);
 		appendStringInfoString(buf, "\" y=\"");
 		svg_num(buf, y);
 		appendStringInfoString(buf, "\" width=\"");
-		svg_num(buf, Max(l.slot - gap, 0.1));
+		svg_num(buf, Max(l->slot - gap, 0.1));
 		appendStringInfoString(buf, "\" height=\"");
-		svg_num(buf, l.base - y);
+		svg_num(buf, l->base - y);
 		appendStringInfoString(buf, "\"><title>");
 		svg_text(buf, h->when, SVG_MAX_NAME);
 		appendStringInfo(buf, ": " INT64_FORMAT " requests, " INT64_FORMAT " errors, busiest minute " INT64_FORMAT,
@@ -1047,15 +1087,15 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	for (i = 0; i < chart->nhours; i++)
 	{
 		const SvgHour *h = &chart->hours[i];
-		double		w = Max(l.slot * 0.7, 1.0);
+		double		w = Max(l->slot * 0.7, 1.0);
 
 		CHECK_FOR_INTERRUPTS();
-		if (h->peak_rpm <= 0 || (double) h->peak_rpm * 60.0 > l.req_max)
+		if (h->peak_rpm <= 0 || (double) h->peak_rpm * 60.0 > l->req_max)
 			continue;
 		appendStringInfoString(buf, "M");
-		svg_num(buf, l.x0 + l.slot * (i + 0.5) - w / 2.0);
+		svg_num(buf, l->x0 + l->slot * (i + 0.5) - w / 2.0);
 		appendStringInfoChar(buf, ' ');
-		svg_num(buf, y_req(&l, (double) h->peak_rpm * 60.0));
+		svg_num(buf, y_req(l, (double) h->peak_rpm * 60.0));
 		appendStringInfoString(buf, "h");
 		svg_num(buf, w);
 	}
@@ -1066,24 +1106,24 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	for (i = 0; i < chart->nhours; i++)
 	{
 		const SvgHour *h = &chart->hours[i];
-		double		cx = l.x0 + l.slot * (i + 0.5);
-		double		half = Min(Max(l.slot * 0.35, 1.5), 5.0);
+		double		cx = l->x0 + l->slot * (i + 0.5);
+		double		half = Min(Max(l->slot * 0.35, 1.5), 5.0);
 
 		CHECK_FOR_INTERRUPTS();
-		if (h->peak_rpm <= 0 || (double) h->peak_rpm * 60.0 <= l.req_max)
+		if (h->peak_rpm <= 0 || (double) h->peak_rpm * 60.0 <= l->req_max)
 			continue;
 		appendStringInfoString(buf, "<path d=\"M");
 		svg_num(buf, cx - half);
 		appendStringInfoChar(buf, ' ');
-		svg_num(buf, l.top + 7.0);
+		svg_num(buf, l->top + 7.0);
 		appendStringInfoString(buf, "L");
 		svg_num(buf, cx);
 		appendStringInfoChar(buf, ' ');
-		svg_num(buf, l.top + 1.0);
+		svg_num(buf, l->top + 1.0);
 		appendStringInfoString(buf, "L");
 		svg_num(buf, cx + half);
 		appendStringInfoChar(buf, ' ');
-		svg_num(buf, l.top + 7.0);
+		svg_num(buf, l->top + 7.0);
 		appendStringInfoString(buf, "Z\"><title>");
 		svg_text(buf, h->when, SVG_MAX_NAME);
 		appendStringInfo(buf, ": busiest minute " INT64_FORMAT " requests, off the scale</title></path>\n",
@@ -1101,9 +1141,9 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		if (!h->has_p95)
 			continue;
 		appendStringInfoString(buf, (i > 0 && chart->hours[i - 1].has_p95) ? "L" : "M");
-		svg_num(buf, l.x0 + l.slot * (i + 0.5));
+		svg_num(buf, l->x0 + l->slot * (i + 0.5));
 		appendStringInfoChar(buf, ' ');
-		svg_num(buf, y_p95(&l, h->p95_ms));
+		svg_num(buf, y_p95(l, h->p95_ms));
 	}
 	appendStringInfoString(buf, "\"/>\n");
 	/* an hour with durations between two without gets a dot */
@@ -1117,9 +1157,9 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 			(i + 1 < chart->nhours && chart->hours[i + 1].has_p95))
 			continue;
 		appendStringInfoString(buf, "<circle cx=\"");
-		svg_num(buf, l.x0 + l.slot * (i + 0.5));
+		svg_num(buf, l->x0 + l->slot * (i + 0.5));
 		appendStringInfoString(buf, "\" cy=\"");
-		svg_num(buf, y_p95(&l, h->p95_ms));
+		svg_num(buf, y_p95(l, h->p95_ms));
 		appendStringInfoString(buf, "\" r=\"2\"/>\n");
 	}
 	appendStringInfoString(buf, "</g>\n");
@@ -1138,11 +1178,11 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 		if (h->errors <= 0)
 			continue;
 		appendStringInfoString(buf, "<rect class=\"error\" x=\"");
-		svg_num(buf, l.x0 + l.slot * i);
+		svg_num(buf, l->x0 + l->slot * i);
 		appendStringInfoString(buf, "\" y=\"");
-		svg_num(buf, l.base + 3.0);
+		svg_num(buf, l->base + 3.0);
 		appendStringInfoString(buf, "\" width=\"");
-		svg_num(buf, Max(l.slot, 1.0));
+		svg_num(buf, Max(l->slot, 1.0));
 		appendStringInfo(buf, "\" height=\"5\" fill-opacity=\"%.2f\"><title>",
 						 h->requests > 0 ?
 						 Min(Max((double) h->errors / (double) h->requests / 0.05, 0.3), 1.0) :
@@ -1153,77 +1193,90 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 						 100.0 * (double) h->errors / (double) h->requests : 0.0);
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
 
-	/* the capacity panel */
-	if (policy && chart->nhours > 0)
+/* The capacity panel: floors shaded, demand (replay) and capacity as steps. */
+static void
+draw_capacity(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	int			i;
+
+	appendStringInfo(buf, "<rect class=\"capacity-area\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\"/>\n",
+					 l->x0, l->cap_top, l->x1 - l->x0, l->cap_base - l->cap_top);
+	appendStringInfoString(buf, "<g class=\"floors\">\n");
+	for (i = 0; i < chart->nfloors; i++)
 	{
-		appendStringInfo(buf, "<rect class=\"capacity-area\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\"/>\n",
-						 l.x0, l.cap_top, l.x1 - l.x0, l.cap_base - l.cap_top);
-		appendStringInfoString(buf, "<g class=\"floors\">\n");
-		for (i = 0; i < chart->nfloors; i++)
-		{
-			const SvgFloor *f = &chart->floors[i];
-			double		fx0;
-			double		fx1;
-			double		fy;
+		const SvgFloor *f = &chart->floors[i];
+		double		fx0;
+		double		fx1;
+		double		fy;
 
-			CHECK_FOR_INTERRUPTS();
-			if (f->ends <= from || f->starts >= to || f->min_capacity <= 0)
-				continue;
-			fx0 = x_of(chart, &l, Max(f->starts, from));
-			fx1 = x_of(chart, &l, Min(f->ends, to));
-			fy = y_cap(&l, f->min_capacity);
-			appendStringInfo(buf, "<rect class=\"%s\" fill=\"%s\" fill-opacity=\"%s\" x=\"",
-							 f->forecast ? "prewarm" : "floor",
-							 f->forecast ? COLOR_PREWARM : COLOR_FLOOR,
-							 f->forecast ? "0.35" : "0.3");
-			svg_num(buf, fx0);
-			appendStringInfoString(buf, "\" y=\"");
-			svg_num(buf, fy);
-			appendStringInfoString(buf, "\" width=\"");
-			svg_num(buf, Max(fx1 - fx0, 0.5));
-			appendStringInfoString(buf, "\" height=\"");
-			svg_num(buf, l.cap_base - fy);
-			appendStringInfo(buf, "\"><title>%s floor of %d</title></rect>\n",
-							 f->forecast ? "forecast (pre-warm)" : "capacity", f->min_capacity);
-		}
-		appendStringInfoString(buf, "</g>\n");
-		if (chart->replay)
-		{
-			appendStringInfo(buf, "<path class=\"demand\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\" d=\"",
-							 COLOR_DEMAND);
-			draw_steps(buf, chart, &l, &chart->demand, from, to);
-			appendStringInfoString(buf, "\"/>\n");
-		}
-		appendStringInfo(buf, "<path class=\"capacity\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"",
-						 COLOR_CAPACITY);
-		draw_steps(buf, chart, &l, &chart->capacity, from, to);
+		CHECK_FOR_INTERRUPTS();
+		if (f->ends <= l->from || f->starts >= l->to || f->min_capacity <= 0)
+			continue;
+		fx0 = x_of(chart, l, Max(f->starts, l->from));
+		fx1 = x_of(chart, l, Min(f->ends, l->to));
+		fy = y_cap(l, f->min_capacity);
+		appendStringInfo(buf, "<rect class=\"%s\" fill=\"%s\" fill-opacity=\"%s\" x=\"",
+						 f->forecast ? "prewarm" : "floor",
+						 f->forecast ? COLOR_PREWARM : COLOR_FLOOR,
+						 f->forecast ? "0.35" : "0.3");
+		svg_num(buf, fx0);
+		appendStringInfoString(buf, "\" y=\"");
+		svg_num(buf, fy);
+		appendStringInfoString(buf, "\" width=\"");
+		svg_num(buf, Max(fx1 - fx0, 0.5));
+		appendStringInfoString(buf, "\" height=\"");
+		svg_num(buf, l->cap_base - fy);
+		appendStringInfo(buf, "\"><title>%s floor of %d</title></rect>\n",
+						 f->forecast ? "forecast (pre-warm)" : "capacity", f->min_capacity);
+	}
+	appendStringInfoString(buf, "</g>\n");
+	if (chart->replay)
+	{
+		appendStringInfo(buf, "<path class=\"demand\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\" d=\"",
+						 COLOR_DEMAND);
+		draw_steps(buf, chart, l, &chart->demand, l->from, l->to);
 		appendStringInfoString(buf, "\"/>\n");
 	}
+	appendStringInfo(buf, "<path class=\"capacity\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"",
+					 COLOR_CAPACITY);
+	draw_steps(buf, chart, l, &chart->capacity, l->from, l->to);
+	appendStringInfoString(buf, "\"/>\n");
+}
+
+/* The axis lines, local-hour labels and day labels. */
+static void
+draw_time_labels(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	bool		policy = chart->policy != NULL;
+	bool	   *draw_label;
+	double		last_day_x;
+	int			i;
 
 	/* axes */
 	appendStringInfo(buf, "<g class=\"axes\" stroke=\"%s\" stroke-width=\"1\">\n", COLOR_AXIS);
 	appendStringInfo(buf, "<path d=\"M%.1f %.1fV%.1fH%.1fV%.1f\" fill=\"none\"/>\n",
-					 l.x0, l.top, l.base, l.x1, l.top);
+					 l->x0, l->top, l->base, l->x1, l->top);
 	if (policy)
 		appendStringInfo(buf, "<path d=\"M%.1f %.1fV%.1fH%.1f\" fill=\"none\"/>\n",
-						 l.x0, l.cap_top, l.cap_base, l.x1);
+						 l->x0, l->cap_top, l->cap_base, l->x1);
 	appendStringInfoString(buf, "</g>\n");
 
 	/* local-hour labels */
-	draw_label = place_hour_labels(chart, &l);
+	draw_label = place_hour_labels(chart, l);
 	appendStringInfo(buf, "<g class=\"hours\" text-anchor=\"middle\">\n");
 	for (i = 0; i < chart->nhours; i++)
 	{
 		const SvgHour *h = &chart->hours[i];
-		double		x = l.x0 + l.slot * i;
+		double		x = l->x0 + l->slot * i;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!draw_label[i])
 			continue;
 		appendStringInfo(buf, "<path d=\"M%.1f %.1fv4\" stroke=\"%s\"/>",
-						 x, l.axis_y, COLOR_AXIS);
-		appendStringInfo(buf, "<text class=\"hour-label\" x=\"%.1f\" y=\"%.1f\">", x, l.axis_y + 15.0);
+						 x, l->axis_y, COLOR_AXIS);
+		appendStringInfo(buf, "<text class=\"hour-label\" x=\"%.1f\" y=\"%.1f\">", x, l->axis_y + 15.0);
 		svg_text(buf, h->hh, 8);
 		if (offset_changes(chart, i))
 		{
@@ -1240,19 +1293,36 @@ draw_chart(StringInfo buf, const SvgChart *chart)
 	for (i = 0; i < chart->nhours; i++)
 	{
 		const SvgHour *h = &chart->hours[i];
-		double		x = l.x0 + l.slot * i;
+		double		x = l->x0 + l->slot * i;
 
 		CHECK_FOR_INTERRUPTS();
 		if (i > 0 && strcmp(h->day, chart->hours[i - 1].day) == 0)
 			continue;
 		if (x - last_day_x < 72.0 || x + 60.0 > chart->width)
 			continue;
-		appendStringInfo(buf, "<text class=\"day-label\" x=\"%.1f\" y=\"%.1f\">", x, l.axis_y + 30.0);
+		appendStringInfo(buf, "<text class=\"day-label\" x=\"%.1f\" y=\"%.1f\">", x, l->axis_y + 30.0);
 		svg_text(buf, h->day, 16);
 		appendStringInfoString(buf, "</text>\n");
 		last_day_x = x;
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
+
+static void
+draw_chart(StringInfo buf, const SvgChart *chart)
+{
+	SvgLayout	l;
+	LegendItem	legend[8] = {{0}};
+	int			nlegend;
+
+	nlegend = legend_items(chart, legend);
+	compute_layout(chart, legend_rows(chart, legend, nlegend), &l);
+	draw_header(buf, chart, legend, nlegend);
+	draw_axes(buf, chart, &l);
+	draw_traffic(buf, chart, &l);
+	if (chart->policy != NULL && chart->nhours > 0)
+		draw_capacity(buf, chart, &l);
+	draw_time_labels(buf, chart, &l);
 	/* no final newline: psql -At adds one */
 	appendStringInfoString(buf, "</svg>");
 }
