@@ -509,6 +509,10 @@ read_policy(SvgChart *chart, const char *policy, TimestampTz since,
 /*
  * The capacity and demand of scaler.backtest() over (since, until], as the
  * caller runs it (backtest checks that the caller may manage the policy).
+ * A replay has a row per stable_window (up to a million): only the first
+ * row and those where demand or capacity change come back from SQL.  The
+ * demand of a row is over the step ending at its `at`, so it holds from the
+ * previous row's `at` (step_start); the capacity holds from `at` on.
  */
 static void
 read_replay(SvgChart *chart, const char *policy, TimestampTz since,
@@ -524,8 +528,16 @@ read_replay(SvgChart *chart, const char *policy, TimestampTz since,
 	values[0] = CStringGetTextDatum(policy);
 	values[1] = TimestampTzGetDatum(since);
 	values[2] = TimestampTzGetDatum(until);
-	ret = SPI_execute_with_args("SELECT b.at, b.demand, b.from_capacity, b.capacity "
-								"FROM scaler.backtest($1, $2, $3) b ORDER BY b.at",
+	ret = SPI_execute_with_args("SELECT x.at, x.step_start, x.demand, x.from_capacity, x.capacity "
+								"FROM (SELECT b.at, b.demand, b.from_capacity, b.capacity, "
+								"pg_catalog.lag(b.at) OVER w AS step_start, "
+								"pg_catalog.lag(b.demand) OVER w AS last_demand, "
+								"pg_catalog.lag(b.capacity) OVER w AS last_capacity "
+								"FROM scaler.backtest($1, $2, $3) b WINDOW w AS (ORDER BY b.at)) x "
+								"WHERE x.step_start IS NULL "
+								"OR x.demand IS DISTINCT FROM x.last_demand "
+								"OR x.capacity IS DISTINCT FROM x.last_capacity "
+								"ORDER BY x.at",
 								3, argtypes, values, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s",
@@ -547,18 +559,17 @@ read_replay(SvgChart *chart, const char *policy, TimestampTz since,
 		at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 1, &isnull));
 		if (isnull)
 			continue;
-		if (n == 0)
-		{
-			d = SPI_getbinval(tuple, desc, 3, &isnull);
-			chart->capacity.initial = isnull ? 0 : DatumGetInt32(d);
-		}
-		/* demand over the step ending at `at`, so it starts at the last step */
 		d = SPI_getbinval(tuple, desc, 2, &isnull);
-		chart->demand.at[n] = (n == 0) ? since : chart->capacity.at[n - 1];
+		chart->demand.at[n] = isnull ? since : DatumGetTimestampTz(d);
+		d = SPI_getbinval(tuple, desc, 3, &isnull);
 		chart->demand.values[n] = isnull ? 0 : DatumGetInt32(d);
 		if (n == 0)
+		{
 			chart->demand.initial = chart->demand.values[0];
-		d = SPI_getbinval(tuple, desc, 4, &isnull);
+			d = SPI_getbinval(tuple, desc, 4, &isnull);
+			chart->capacity.initial = isnull ? 0 : DatumGetInt32(d);
+		}
+		d = SPI_getbinval(tuple, desc, 5, &isnull);
 		chart->capacity.at[n] = at;
 		chart->capacity.values[n] = isnull ? 0 : DatumGetInt32(d);
 		n++;
