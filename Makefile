@@ -5,6 +5,7 @@
 #                            every suite (pg_regress, pgTAP, the docs' examples,
 #                            isolation, Perl TAP, the demo), from any checkout
 #   make demo                the end-to-end demo on a throwaway cluster
+#   make demo-browser        the demo, then its picture checked in headless Chromium
 #   make bench               benchmarks (prints medians and ratios)
 #
 # The individual suites (installcheck, prove, isolation) expect a running server
@@ -65,7 +66,7 @@ src/listen/scaler-listen: $(LISTEN_SRCS) $(wildcard src/listen/*.h)
 
 all: $(SCRIPTS_built)
 
-.PHONY: test demo bench prove tap isolation deps
+.PHONY: test demo demo-browser bench prove tap isolation deps
 
 # SCALER_PGTREE=DIR (a private PostgreSQL copy, see test/pgtree.sh): test, demo
 # and bench install into it instead of the shared system directories.
@@ -98,6 +99,10 @@ demo:
 	$(MAKE) all
 	$(SCALER_INSTALL)
 	test/with-cluster.sh test/demo.sh
+
+# Not part of make test: needs Chromium (Debian package chromium).
+demo-browser: demo
+	test/demo-browser.sh
 
 bench:
 	test/deps.sh

@@ -99,6 +99,7 @@ in_cluster()
 	suite prove prove "$make" -s --no-print-directory prove || rc=1
 	suite readme prove prove -e bash test/readme.sh || rc=1
 	suite upgrade prove prove -e bash test/upgrade/run.sh || rc=1
+	suite svg prove prove -e bash test/svg.sh || rc=1
 	if ! suite isolation regress "$make" -s --no-print-directory installcheck REGRESS=; then
 		rc=1
 		[ -f output_iso/regression.diffs ] && head -n 200 output_iso/regression.diffs >&2
