@@ -125,12 +125,14 @@ CREATE FUNCTION scaler.backtest(
     OUT from_capacity integer,
     OUT capacity      integer,
     OUT reason        text,
-    OUT shortfall     integer)
+    OUT shortfall     integer,
+    OUT requests      bigint,
+    OUT cold_starts   integer)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'scaler_backtest'
 LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1440;
 COMMENT ON FUNCTION scaler.backtest(text, timestamptz, timestamptz, jsonb) IS
-    'replay a policy over (since, until] with the decision code of live evaluation, one row per stable_window: the metric value, the instances it needed (demand), the capacity running (from_capacity) and decided (capacity), why, and the shortfall (demand - from_capacity when positive); overrides change settings for the replay only';
+    'replay a policy over (since, until] with the decision code of live evaluation, one row per stable_window: the metric value, the instances it needed (demand), the capacity running (from_capacity) and decided (capacity), why, the shortfall (demand - from_capacity when positive), the requests that arrived and how many of them were cold starts (the instances they needed beyond from_capacity); overrides change settings for the replay only';
 
 CREATE FUNCTION scaler.backtest_summary(
     policy    text,
@@ -144,9 +146,13 @@ CREATE FUNCTION scaler.backtest_summary(
     OUT minutes_under_capacity float8,
     OUT worst_shortfall        integer,
     OUT mean_utilisation       float8,
-    OUT peak_capacity          integer)
+    OUT peak_capacity          integer,
+    OUT requests               bigint,
+    OUT cold_starts            bigint,
+    OUT cold_start_pct         float8,
+    OUT warm_idle_instance_hours float8)
 RETURNS record
 AS 'MODULE_PATHNAME', 'scaler_backtest_summary'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION scaler.backtest_summary(text, timestamptz, timestamptz, jsonb) IS
-    'the totals of scaler.backtest(): scale-out and scale-in events, instance-hours run, minutes with a shortfall, the worst shortfall, demand over running capacity, the highest capacity';
+    'the totals of scaler.backtest(): scale-out and scale-in events, instance-hours run, minutes with a shortfall, the worst shortfall, demand over running capacity, the highest capacity, requests, cold starts (and 100 x cold_starts / requests), and warm-idle instance-hours (capacity beyond what the load kept busy)';
