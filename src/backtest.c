@@ -110,6 +110,10 @@ typedef struct Replay
 	int64		tail;			/* length of the panic tail */
 	int64		nsteps;
 	StepCounts *steps;
+	/* warm-up before since (keep_alive 'auto'): which steps had requests */
+	TimestampTz warm_start;
+	int64		warm_nsteps;
+	bool	   *warm_active;
 	/* where the columns are in the source's rows (found at startup) */
 	AttrNumber	ts_att;
 	AttrNumber	value_att;		/* duration_ms or status; 0 if not read */
@@ -241,6 +245,19 @@ scaler_policy_settings(const char *policy, Jsonb *overrides,
 	s->tolerance = DatumGetFloat8(values[c]);
 	c = column_of(desc, "panic_threshold");
 	s->panic_threshold = DatumGetFloat8(values[c]);
+	c = column_of(desc, "keep_alive_auto");
+	if (DatumGetBool(values[c]))
+		s->keep_alive.mode = SCALER_KEEPALIVE_AUTO;
+	else
+	{
+		c = column_of(desc, "keep_alive");
+		if (!nulls[c])
+		{
+			s->keep_alive.mode = SCALER_KEEPALIVE_FIXED;
+			s->keep_alive.keep_alive =
+				scaler_interval_usecs(DatumGetIntervalP(values[c]), "keep_alive");
+		}
+	}
 
 	ReleaseTupleDesc(desc);
 }
@@ -564,7 +581,15 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	/* step k (0-based) reads (since + k * window, since + (k + 1) * window] */
 	if (ts <= r->since)
+	{
+		if (ts > r->warm_start && r->warm_nsteps > 0)
+		{
+			k = (ts - r->warm_start - 1) / r->window;
+			if (k < r->warm_nsteps)
+				r->warm_active[k] = true;
+		}
 		return true;
+	}
 	k = (ts - r->since - 1) / r->window;
 	if (k >= r->nsteps)
 		return true;
@@ -728,7 +753,7 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 		appendStringInfoString(&sql, " ORDER BY ts");
 
 	params = makeParamList(nparams);
-	params->params[0].value = TimestampTzGetDatum(r->since);
+	params->params[0].value = TimestampTzGetDatum(r->warm_start);
 	params->params[0].isnull = false;
 	params->params[0].pflags = PARAM_FLAG_CONST;
 	params->params[0].ptype = TIMESTAMPTZOID;
@@ -897,6 +922,7 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 	Replay	   *r;
 	int		   *floors;
 	ScalerDecideState state;
+	ScalerKeepAliveState kstate;
 	double		seconds;
 	int			capacity;
 	int64		k;
@@ -940,6 +966,22 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 				 errhint("Replay a shorter time range, or override stable_window with a longer one.")));
 	r->steps = palloc0(sizeof(StepCounts) * Max(r->nsteps, 1));
 
+	/*
+	 * A keep-alive starts from the requests before since, as live
+	 * evaluation would have by then: the last one (fixed), and the idle
+	 * times ('auto').  The warm-up is whole steps, so the step boundaries
+	 * stay where they are.
+	 */
+	r->warm_start = since;
+	if (s.keep_alive.mode != SCALER_KEEPALIVE_NONE)
+	{
+		r->warm_nsteps = SCALER_KEEPALIVE_WARMUP / s.stable_window;
+		if (since - MIN_TIMESTAMP <= r->warm_nsteps * s.stable_window)
+			r->warm_nsteps = 0;
+		r->warm_start = since - r->warm_nsteps * s.stable_window;
+		r->warm_active = palloc0(sizeof(bool) * Max(r->warm_nsteps, 1));
+	}
+
 	memset(summary, 0, sizeof(ReplaySummary));
 	seconds = (double) s.stable_window / USECS_PER_SEC;
 	if (r->nsteps == 0)
@@ -950,6 +992,14 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 
 	capacity = s.min_capacity;
 	scaler_state_init(&state);
+	scaler_keepalive_init(&kstate);
+	for (k = 0; k < r->warm_nsteps; k++)
+	{
+		scaler_keepalive_observe(&kstate,
+								 r->warm_start + (k + 1) * s.stable_window,
+								 s.stable_window, r->warm_active[k] ? 1 : 0);
+		CHECK_FOR_INTERRUPTS();
+	}
 
 	for (k = 0; k < r->nsteps; k++)
 	{
@@ -975,6 +1025,8 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 		step_metric(s.metric, &r->steps[k], seconds, &in);
 
 		scaler_decide(&in, &state, &out);
+		scaler_keepalive_observe(&kstate, in.now, s.stable_window, in.rows);
+		scaler_keepalive_apply(&s.keep_alive, &kstate, &in, &out);
 
 		/* shortfall: what this step's load needed beyond what was running */
 		demand = scaler_capacity_for(out.demand);

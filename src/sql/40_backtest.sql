@@ -56,7 +56,8 @@ DECLARE
     txt  text;
     known CONSTANT text[] := ARRAY['target', 'metric', 'function_name', 'source',
         'stable_window', 'min_capacity', 'max_capacity', 'tolerance',
-        'scale_in_stabilization', 'panic_threshold', 'channel', 'enabled'];
+        'scale_in_stabilization', 'panic_threshold', 'channel', 'enabled',
+        'keep_alive'];
 BEGIN
     p := scaler._managed_policy(invoker, _policy_settings.policy, 'replay or forecast');
 
@@ -75,10 +76,10 @@ BEGIN
                       HINT = 'Overrides are policy settings: ' || array_to_string(known, ', ') || '.';
         END IF;
         IF jsonb_typeof(val) IN ('object', 'array')
-           OR (jsonb_typeof(val) = 'null' AND key <> 'function_name') THEN
+           OR (jsonb_typeof(val) = 'null' AND key NOT IN ('function_name', 'keep_alive')) THEN
             RAISE EXCEPTION 'invalid value for override "%": %', key, val
                 USING ERRCODE = '22023',
-                      HINT = CASE WHEN key = 'function_name' THEN NULL
+                      HINT = CASE WHEN key IN ('function_name', 'keep_alive') THEN NULL
                                   ELSE 'Give a number or a string.' END;
         END IF;
         txt := val #>> '{}';
@@ -97,6 +98,10 @@ BEGIN
                 WHEN 'panic_threshold' THEN p.panic_threshold := txt::float8;
                 WHEN 'channel' THEN p.channel := txt;
                 WHEN 'enabled' THEN p.enabled := txt::boolean;
+                -- an interval, 'auto', or null / 'none' for no keep-alive
+                WHEN 'keep_alive' THEN
+                    SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
+                      FROM scaler._keep_alive(txt) k;
             END CASE;
         EXCEPTION WHEN OTHERS THEN
             RAISE EXCEPTION 'invalid value for override "%": %', key, SQLERRM
