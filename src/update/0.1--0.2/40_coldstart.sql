@@ -91,6 +91,15 @@ BEGIN
     SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
       FROM scaler._keep_alive(_create_policy.keep_alive) k;
     PERFORM scaler._check_policy(p);
+    -- Names reach shells and paths (scaler-listen's $SCALER_POLICY): a safe
+    -- set, never an option (-...) or a path step (. and ..).  Checked here,
+    -- not in _check_policy, so that the policies a 0.1 database already had
+    -- under other names can still be altered.
+    IF p.name !~ '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$' OR p.name IN ('.', '..') THEN
+        RAISE EXCEPTION 'invalid policy name "%"', p.name
+            USING ERRCODE = '22023',
+                  DETAIL = 'A policy name consists of ASCII letters, digits, "_", "." and "-", does not start with "-", and is not "." or "..".';
+    END IF;
 
     IF EXISTS (SELECT FROM scaler.policy q WHERE q.name = p.name) THEN
         RAISE EXCEPTION 'policy "%" already exists', p.name
