@@ -74,6 +74,7 @@
 
 #include "decide.h"
 #include "evaluate.h"
+#include "keepalive.h"
 #include "policy.h"
 #include "scaler.h"
 
@@ -99,6 +100,8 @@ typedef struct PolicyRow
 	int			floor;
 	char	   *failing_with;	/* last_error while still failing, else NULL */
 	ScalerDecideState state;
+	ScalerKeepAlive keep_alive; /* see keepalive_decide */
+	ScalerKeepAliveState keep_alive_state;
 } PolicyRow;
 
 /* Kept window plans, one per (source, metric, all functions or one). */
@@ -383,6 +386,142 @@ lock_decision_order(void)
 	LockRelationOid(seq, ShareRowExclusiveLock);
 }
 
+/* ------------------------------------------------------------ keep-alive */
+
+static SPIPlanPtr plan_keepalive = NULL;
+static SPIPlanPtr plan_keepalive_store = NULL;
+
+/*
+ * The keep-alive of keepalive.c, after the rules of decide.c: read the
+ * policy's keep_alive setting and its keep-alive state (the end of the last
+ * window with requests, the idle-time histogram), account for this window
+ * and raise a decision of zero to one instance while it should be warm.
+ * Runs in the policy's subtransaction (reads only); keepalive_record
+ * writes the state afterwards.  A histogram that is not what this version
+ * writes (damaged, or from another layout) is dropped and learned again.
+ */
+static void
+keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	Datum		d;
+	bool		isnull;
+	int			ret;
+
+	p->keep_alive.mode = SCALER_KEEPALIVE_NONE;
+	kept_plan(&plan_keepalive,
+			  "SELECT p.keep_alive, p.keep_alive_auto, s.last_active_at, s.idle_histogram "
+			  "FROM scaler.policy p JOIN scaler.policy_state s "
+			  "ON s.policy OPERATOR(pg_catalog.=) p.name "
+			  "WHERE p.name OPERATOR(pg_catalog.=) $1",
+			  1, types);
+	args[0] = CStringGetTextDatum(p->name);
+	ret = SPI_execute_plan(plan_keepalive, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the keep-alive of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return;
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	d = SPI_getbinval(tuple, desc, 2, &isnull);
+	if (!isnull && DatumGetBool(d))
+		p->keep_alive.mode = SCALER_KEEPALIVE_AUTO;
+	else
+	{
+		d = SPI_getbinval(tuple, desc, 1, &isnull);
+		if (isnull)
+			return;
+		p->keep_alive.mode = SCALER_KEEPALIVE_FIXED;
+		p->keep_alive.keep_alive =
+			scaler_interval_usecs(DatumGetIntervalP(d), "keep_alive");
+	}
+
+	scaler_keepalive_init(&p->keep_alive_state);
+	d = SPI_getbinval(tuple, desc, 3, &isnull);
+	if (!isnull)
+	{
+		p->keep_alive_state.has_last = true;
+		p->keep_alive_state.last_active_at = DatumGetTimestampTz(d);
+	}
+	d = SPI_getbinval(tuple, desc, 4, &isnull);
+	if (!isnull && p->keep_alive.mode == SCALER_KEEPALIVE_AUTO)
+	{
+		ArrayType  *array = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		bool	   *elem_nulls;
+		int			n;
+		int			i;
+		bool		valid;
+
+		deconstruct_array(array, INT4OID, sizeof(int32), true, TYPALIGN_INT,
+						  &elems, &elem_nulls, &n);
+		valid = (n == SCALER_IDLE_BINS + 1);
+		for (i = 0; valid && i < n; i++)
+			valid = !elem_nulls[i] && DatumGetInt32(elems[i]) >= 0;
+		if (valid)
+		{
+			for (i = 0; i < SCALER_IDLE_BINS; i++)
+				p->keep_alive_state.counts[i] = DatumGetInt32(elems[i]);
+			p->keep_alive_state.oob = DatumGetInt32(elems[SCALER_IDLE_BINS]);
+		}
+		else
+			ereport(LOG,
+					(errmsg("scaler: resetting the damaged idle-time histogram of policy \"%s\"",
+							p->name)));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	scaler_keepalive_observe(&p->keep_alive_state, in->now, p->stable_window,
+							 in->rows);
+	scaler_keepalive_apply(&p->keep_alive, &p->keep_alive_state, in, out);
+}
+
+/* Write the keep-alive state in the top transaction (row locked by us). */
+static void
+keepalive_record(const PolicyRow *p)
+{
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INT4ARRAYOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Datum		elems[SCALER_IDLE_BINS + 1];
+	int			ret;
+	int			i;
+
+	if (p->keep_alive.mode == SCALER_KEEPALIVE_NONE)
+		return;
+	kept_plan(&plan_keepalive_store,
+			  "UPDATE scaler.policy_state SET last_active_at = $2, idle_histogram = $3 "
+			  "WHERE policy OPERATOR(pg_catalog.=) $1",
+			  3, types);
+	args[0] = CStringGetTextDatum(p->name);
+	args[1] = TimestampTzGetDatum(p->keep_alive_state.last_active_at);
+	if (!p->keep_alive_state.has_last)
+		nulls[1] = 'n';
+	if (p->keep_alive.mode == SCALER_KEEPALIVE_AUTO)
+	{
+		for (i = 0; i < SCALER_IDLE_BINS; i++)
+			elems[i] = Int32GetDatum(p->keep_alive_state.counts[i]);
+		elems[SCALER_IDLE_BINS] = Int32GetDatum(p->keep_alive_state.oob);
+		args[2] = PointerGetDatum(construct_array(elems, SCALER_IDLE_BINS + 1,
+												  INT4OID, sizeof(int32), true,
+												  TYPALIGN_INT));
+	}
+	else
+	{
+		args[2] = (Datum) 0;
+		nulls[2] = 'n';
+	}
+	ret = SPI_execute_plan(plan_keepalive_store, args, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "updating the keep-alive of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
+}
+
 /*
  * Measure one policy's window and decide.  Runs in the policy's own
  * subtransaction; it only reads, so the subtransaction never gets an xid of
@@ -408,6 +547,7 @@ measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
 
 	read_window(p, now, in);
 	scaler_decide(in, &p->state, out);
+	keepalive_decide(p, in, out);
 }
 
 /*
@@ -761,6 +901,7 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 		if (ok)
 		{
 			wakeup = record_outcome(p, now, &in, &out, result_cxt);
+			keepalive_record(p);
 			if (wakeup != NULL && notify_now)
 			{
 				if (!queue_checked)
