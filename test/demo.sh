@@ -13,11 +13,7 @@ set -euo pipefail
 # sql [PSQL OPTIONS]: run SQL from stdin, stop at the first error, no psqlrc.
 sql()
 {
-<<<<<<< HEAD
-	"$SCALER_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --pset=footer=off
-=======
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off "$@"
->>>>>>> svg
+	"$SCALER_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --pset=footer=off "$@"
 }
 
 banner()

@@ -12,7 +12,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/lib.sh
+. test/lib.sh
+psql_bin=$SCALER_PGBIN/psql
 db=scaler_svg
 tmp=$(mktemp -d)
 chmod 755 "$tmp"

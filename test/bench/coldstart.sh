@@ -38,7 +38,9 @@ set -euo pipefail
 
 nfn=${BENCH_FUNCTIONS:-500}
 db=${BENCH_DATABASE:-scaler_bench_coldstart}
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/../lib.sh"
+psql_bin=$SCALER_PGBIN/psql
 
 die()
 {
