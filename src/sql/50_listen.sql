@@ -71,7 +71,7 @@ BEGIN
 
     INSERT INTO scaler.subscription AS s (name, channel, low_id)
     VALUES (listen_subscribe.subscription, listen_subscribe.channel,
-            COALESCE((SELECT max(d.id) FROM scaler.decision d), 0))
+            scaler._decision_horizon())
     ON CONFLICT (name) DO UPDATE
         SET channel = excluded.channel, seen_at = now()
     RETURNING s.* INTO sub;
@@ -222,6 +222,7 @@ AS $$
                                FROM scaler.listen_foreign_policies(listen_decisions.channel) f)
     FROM scaler.decision d
     WHERE d.id OPERATOR(pg_catalog.>) listen_decisions.after_id
+      AND d.id OPERATOR(pg_catalog.<=) (SELECT scaler._decision_horizon())
     ORDER BY d.id
     LIMIT listen_decisions.max_rows
 $$;
