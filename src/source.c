@@ -112,6 +112,25 @@ source_check_window(TimestampTz since, TimestampTz until)
 }
 
 /*
+ * A window to report hour by hour: as source_check_window, and no longer
+ * than SOURCE_MAX_REPORT_YEARS (rows are streamed, but a report of
+ * centuries of empty hours is a mistake better caught early).
+ */
+void
+source_check_report_range(TimestampTz since, TimestampTz until)
+{
+	source_check_window(since, until);
+	if ((double) until - (double) since >
+		SOURCE_MAX_REPORT_YEARS * DAYS_PER_YEAR * (double) USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("report range is longer than %d years", SOURCE_MAX_REPORT_YEARS),
+				 errdetail("since is %s, until is %s.",
+						   pstrdup(timestamptz_to_str(since)),
+						   timestamptz_to_str(until))));
+}
+
+/*
  * Aggregate the rows of [since, until) (of one function, when given) into a
  * traffic value owned by the current memory context; NULL when no rows.
  */
@@ -149,8 +168,9 @@ source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* No row limit: a limit would keep the executor from going parallel. */
 	ret = SPI_execute_with_args(query.data, nargs, argtypes, values, nulls,
-								true, 1);
+								true, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading source failed: %s", SPI_result_code_string(ret));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

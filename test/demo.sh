@@ -7,12 +7,13 @@
 # and list it there.  Any failing step stops the demo with a non-zero status.
 set -euo pipefail
 
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # sql: run SQL from stdin, stop at the first error, no psqlrc.
 sql()
 {
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off
+	"$SCALER_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --pset=footer=off
 }
 
 banner()
@@ -138,7 +139,7 @@ stop_listener()
 	fi
 	[ -n "$listener_log" ] && rm -f "$listener_log" "$listener_log.err"
 }
-trap stop_listener EXIT
+on_exit stop_listener
 
 # scaler-listen runs a command per decision: here it logs the new capacity,
 # where a real deployment would call its platform's API.

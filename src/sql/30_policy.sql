@@ -245,6 +245,15 @@ BEGIN
     p.enabled := coalesce(enabled, true);
     p.created_at := now();
     PERFORM scaler._check_policy(p);
+    -- Names reach shells and paths (scaler-listen's $SCALER_POLICY): a safe
+    -- set, never an option (-...) or a path step (. and ..).  Checked here,
+    -- not in _check_policy, so that the policies a 0.1 database already had
+    -- under other names can still be altered.
+    IF p.name !~ '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$' OR p.name IN ('.', '..') THEN
+        RAISE EXCEPTION 'invalid policy name "%"', p.name
+            USING ERRCODE = '22023',
+                  DETAIL = 'A policy name consists of ASCII letters, digits, "_", "." and "-", does not start with "-", and is not "." or "..".';
+    END IF;
 
     IF EXISTS (SELECT FROM scaler.policy q WHERE q.name = p.name) THEN
         RAISE EXCEPTION 'policy "%" already exists', p.name

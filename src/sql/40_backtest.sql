@@ -14,9 +14,11 @@ COMMENT ON FUNCTION scaler._evaluate_at(text, timestamptz) IS
     'internal (tests): evaluate policies as if now were at; returns the ids of the decisions made';
 REVOKE ALL ON FUNCTION scaler._evaluate_at(text, timestamptz) FROM PUBLIC;
 
--- The policy a caller names, provided the caller may manage it: one place
--- for the "does not exist" (42704) and "must be able to act as" (42501)
--- checks that every management function starts with.
+-- The policy a caller names, provided the caller may manage it: the one
+-- check every management function starts with.  A policy the caller may
+-- not manage is reported exactly like one that does not exist (42704, same
+-- message and hint), so that the error tells a role neither whether the
+-- policy exists nor who owns it.
 CREATE FUNCTION scaler._managed_policy(invoker oid, policy text, action text)
 RETURNS scaler.policy
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -26,13 +28,14 @@ DECLARE
     p scaler.policy;
 BEGIN
     SELECT * INTO p FROM scaler.policy q WHERE q.name = _managed_policy.policy;
-    IF NOT FOUND THEN
+    IF NOT FOUND OR NOT scaler._may_manage(invoker, p.owner) THEN
+        IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = invoker AND r.rolsuper) THEN
+            RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
+                USING ERRCODE = '42704';
+        END IF;
         RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to % policy "%"', p.owner, action, p.name
-            USING ERRCODE = '42501';
+            USING ERRCODE = '42704',
+                  HINT = format('Only a superuser or a role that can act as the policy''s owner may %s it.', action);
     END IF;
     RETURN p;
 END

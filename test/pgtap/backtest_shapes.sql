@@ -208,7 +208,7 @@ SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-05 00:00+00', 
 CREATE ROLE scaler_bt_mallory;
 SET ROLE scaler_bt_mallory;
 SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-05 00:00+00', '2026-01-05 01:00+00')$$,
-                 '42501', NULL, 'a role that may not manage the policy cannot replay it');
+                 '42704', 'policy "flat" does not exist', 'a role that may not manage the policy cannot replay it (nor learn that it exists)');
 RESET ROLE;
 
 SELECT * FROM finish();
