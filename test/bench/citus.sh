@@ -20,7 +20,8 @@
 # functions; 7 days; ts in random order, as logs gathered from many hosts
 # arrive; exponential durations, median ~35 ms; ~1% 5xx) generated with a
 # fixed seed into a local table bench_local and copied into bench_dist,
-# distributed by function_name (Citus's default 32 shards).
+# distributed by function_name in BENCH_CITUS_SHARDS shards (default 32,
+# Citus's default).
 #
 # It prints:
 # 1. The medians over BENCH_RUNS rounds (default 5, at least 3) of
@@ -44,6 +45,11 @@
 #    begin on the same instants as UTC's, so the same two checks follow in
 #    Asia/Kolkata (+05:30), where bucketing in the wrong zone shows.  An
 #    error is printed with its SQLSTATE and hint.
+# 4. Where the distributed time goes (best of 5 each): the text size of the
+#    partial states the shards send; on one shard, on its worker,
+#    traffic_agg, traffic_agg::text and worker_partial_agg (Citus's per-row
+#    path) against count(*); on the coordinator, parsing all the shards'
+#    partial texts and merging them (what coord_combine_agg does).
 #
 # The figures and checks are reported, not enforced: the exit status is 0
 # whatever they say, non-zero only when something fails to run.
@@ -56,6 +62,7 @@ set -euo pipefail
 rows=${BENCH_CITUS_ROWS:-2000000}
 runs=${BENCH_RUNS:-5}
 port0=${BENCH_CITUS_PORT:-55601}
+shards=${BENCH_CITUS_SHARDS:-32}
 if [ -n "${SCALER_PGTREE:-}" ]; then
 	tree=$(realpath -m "$SCALER_PGTREE")
 else
@@ -73,6 +80,7 @@ die()
 
 case "$rows" in '' | *[!0-9]*) die "BENCH_CITUS_ROWS must be a positive integer, not '$rows'" ;; esac
 case "$runs" in '' | *[!0-9]*) die "BENCH_RUNS must be an integer >= 3, not '$runs'" ;; esac
+case "$shards" in '' | *[!0-9]*) die "BENCH_CITUS_SHARDS must be a positive integer, not '$shards'" ;; esac
 case "$port0" in '' | *[!0-9]*) die "BENCH_CITUS_PORT must be a port number, not '$port0'" ;; esac
 [ "$rows" -gt 0 ] || die "BENCH_CITUS_ROWS must be positive"
 [ "$runs" -ge 3 ] || die "BENCH_RUNS must be at least 3 (a median of fewer says little)"
@@ -202,8 +210,9 @@ SELECT 'versions: citus ' || (SELECT extversion FROM pg_catalog.pg_extension WHE
 SQL
 
 echo "citus.sh: loading $rows rows" >&2
-coord -v rows="$rows" > /dev/null <<-'SQL'
+coord -v rows="$rows" -v shards="$shards" > /dev/null <<-'SQL'
 SET client_min_messages = warning;
+SET citus.shard_count = :shards;
 SELECT setseed(0.11);
 CREATE TABLE bench_local (
     ts timestamptz,
@@ -380,3 +389,64 @@ compare "session TimeZone Asia/Kolkata (+05:30, not propagated)" \
 	"SET LOCAL TimeZone = 'Asia/Kolkata';"
 compare "session TimeZone Asia/Kolkata with citus.propagate_set_commands = 'local'" \
 	"SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL TimeZone = 'Asia/Kolkata';"
+
+# best_of_5 DEFINITION: a temporary function pg_temp.t(sql) returning the
+# best of 5 timings of sql in ms (for the breakdown below).
+best_of_5()
+{
+	cat <<-'SQL'
+	SET citus.enable_ddl_propagation = off;
+	SET max_parallel_workers_per_gather = 0;
+	CREATE FUNCTION pg_temp.t(sql text) RETURNS numeric
+	LANGUAGE plpgsql AS $fn$
+	DECLARE
+	    t0 timestamptz;
+	    best float8 := 'infinity';
+	BEGIN
+	    FOR i IN 1..5 LOOP
+	        t0 := clock_timestamp();
+	        EXECUTE sql;
+	        best := least(best, 1000 * extract(epoch FROM clock_timestamp() - t0));
+	    END LOOP;
+	    RETURN round(best::numeric, 1);
+	END
+	$fn$;
+	SQL
+}
+
+echo
+echo "--- where the distributed time goes (best of 5, ms) ---"
+coord -t -A <<-'SQL'
+SELECT format('partial states sent by the %s shards, as text: %s bytes in all (min %s, max %s); whole-table value of the local table: %s bytes',
+              count(*), sum(length(result)), min(length(result)), max(length(result)),
+              (SELECT length(scaler.traffic_agg(ts, duration_ms, status)::text) FROM bench_local))
+FROM run_command_on_shards('bench_dist',
+    $$SELECT scaler.traffic_agg(ts, duration_ms, status)::text FROM %s$$);
+SQL
+shard=$(coord -t -A -c "SELECT shard_name FROM citus_shards WHERE table_name = 'bench_dist'::regclass AND nodeport = ${ports[1]} ORDER BY shardid LIMIT 1")
+aggoid=$(coord -t -A -c "SELECT 'scaler.traffic_agg(timestamptz, float8, int4)'::regprocedure::oid")
+{
+	best_of_5
+	cat <<-SQL
+	SET citus.override_table_visibility = off;
+	SELECT format('one shard (%s rows) on worker1: count(*) %s, traffic_agg %s, traffic_agg::text %s, worker_partial_agg %s',
+	              (SELECT count(*) FROM $shard),
+	              pg_temp.t('SELECT count(*) FROM $shard'),
+	              pg_temp.t('SELECT scaler.traffic_agg(ts, duration_ms, status) FROM $shard'),
+	              pg_temp.t('SELECT scaler.traffic_agg(ts, duration_ms, status)::text FROM $shard'),
+	              pg_temp.t('SELECT worker_partial_agg(''$aggoid''::oid, ROW(ts, duration_ms, status)) FROM $shard'));
+	SQL
+} | "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${ports[1]}" -U postgres -d bench -t -A
+{
+	best_of_5
+	cat <<-'SQL'
+	CREATE TEMP TABLE parts AS
+	SELECT result AS v
+	FROM run_command_on_shards('bench_dist',
+	    $$SELECT scaler.traffic_agg(ts, duration_ms, status)::text FROM %s$$);
+	SELECT format('coordinator, the %s partial texts: parse %s, parse and traffic_merge %s',
+	              (SELECT count(*) FROM pg_temp.parts),
+	              pg_temp.t('SELECT count(v::scaler.traffic) FROM pg_temp.parts'),
+	              pg_temp.t('SELECT scaler.traffic_merge(v::scaler.traffic) FROM pg_temp.parts'));
+	SQL
+} | coord -t -A
