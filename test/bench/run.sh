@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh: what `make bench` runs inside test/with-cluster.sh (so PGHOST,
 # PGPORT, PGUSER and PGDATABASE point at a running server): the analytics,
-# policy and backtest benchmarks.  Both print their figures; the targets they report are not
-# enforced, so this fails only when a benchmark itself fails to run.
+# traffic value, policy, backtest, cold-start and (when Citus is installed)
+# Citus benchmarks.  Each prints its figures; the targets they report are
+# not enforced, so this fails only when a benchmark itself fails to run.
 # Environment knobs (BENCH_ROWS, BENCH_RUNS, ...) are described in each script.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ rc=0
 echo "=== analytics benchmark (test/bench/analytics.sh) ==="
 "$here/analytics.sh" || rc=$?
 
-for bench in policy backtest coldstart; do
+for bench in traffic policy backtest coldstart citus; do
 	echo
 	echo "=== $bench benchmark (test/bench/$bench.sh) ==="
 	"$here/$bench.sh" || rc=$?
