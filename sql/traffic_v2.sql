@@ -47,12 +47,28 @@ SELECT scaler.traffic_agg(now(), 1e13::float8);
 -- Checked arithmetic: a value the input accepts (the minute 2024-01-01
 -- 00:00 UTC holding 2^62 requests) merges with itself into an overflow error, never a wrapped
 -- count; a value of 2^63 - 1 requests takes no further row.
+-- unsigned LEB128, as the flat form stores counts
+CREATE FUNCTION pg_temp.varint(n numeric) RETURNS bytea
+LANGUAGE plpgsql AS $$
+DECLARE
+    out bytea := '';
+BEGIN
+    LOOP
+        IF n < 128 THEN
+            RETURN out || set_byte('\x00'::bytea, 0, n::int);
+        END IF;
+        out := out || set_byte('\x00'::bytea, 0, (mod(n, 128) + 128)::int);
+        n := div(n, 128);
+    END LOOP;
+END
+$$;
 CREATE FUNCTION pg_temp.one_minute(requests int8) RETURNS scaler.traffic
 LANGUAGE sql AS $$
     SELECT ('traffic:' || translate(encode(
         int4send(2) || int4send(1) || int8send(8766 * 96) || '\x01'::bytea ||
-        int2send(1::int2) || int8send(requests) || int8send(0) ||
-        int8send(0) || int8send(0) || float8send(0) || int8send(0) || int4send(0),
+        int2send(1::int2) || pg_temp.varint(requests) || pg_temp.varint(0) ||
+        pg_temp.varint(0) || pg_temp.varint(0) || float8send(0) ||
+        pg_temp.varint(0) || pg_temp.varint(0),
         'base64'), E'\n', ''))::scaler.traffic
 $$;
 SELECT sum(requests) FROM scaler.hourly_requests(pg_temp.one_minute(4611686018427387904));

@@ -13,11 +13,11 @@
  *	    canonical order, each uint8 minute-in-quarter | 0x40 error | 0x80
  *	    duration, then float8 duration_ms if it has one;
  *	  form 1 (summary): uint16 mask of minutes with requests, per such minute
- *	    int64 requests and int64 busy microseconds; int64 errors, int64
- *	    with_duration, float8 max_ms, then the sketch: int64 zero durations,
- *	    int32 number of bins in use, and per bin in ascending key order its
- *	    key (the first as int32, the others as a varint of the gap to the
- *	    previous key minus one) and its count (a varint).
+ *	    varint requests and varint busy microseconds; varint errors, varint
+ *	    with_duration, float8 max_ms, then the sketch: varint zero
+ *	    durations, varint number of bins in use, and per bin in ascending
+ *	    key order its key (the first as int32, the others as a varint of the
+ *	    gap to the previous key minus one) and its count (a varint).
  *
  * Varints are unsigned LEB128: 7 bits a byte, low bits first.
  *
@@ -113,8 +113,8 @@ write_sketch(StringInfo buf, const Sketch *sketch)
 	for (k = 0; k < nbins; k++)
 		if (sketch_count_at(sketch, lo + k) > 0)
 			used++;
-	pq_sendint64(buf, (int64) sketch->zero_count);
-	pq_sendint32(buf, used);
+	send_varint(buf, sketch->zero_count);
+	send_varint(buf, (uint64) used);
 	for (k = 0; k < nbins; k++)
 	{
 		int32		key = lo + k;
@@ -147,11 +147,11 @@ write_summary(StringInfo buf, const TrafficQuarter *q)
 	{
 		if (q->minutes[m].requests == 0)
 			continue;
-		pq_sendint64(buf, q->minutes[m].requests);
-		pq_sendint64(buf, q->minutes[m].busy_us);
+		send_varint(buf, (uint64) q->minutes[m].requests);
+		send_varint(buf, (uint64) q->minutes[m].busy_us);
 	}
-	pq_sendint64(buf, q->errors);
-	pq_sendint64(buf, q->with_duration);
+	send_varint(buf, (uint64) q->errors);
+	send_varint(buf, (uint64) q->with_duration);
 	pq_sendfloat8(buf, q->max_ms);
 	write_sketch(buf, &q->sketch);
 }
@@ -271,6 +271,19 @@ flat_count(FlatReader *reader, const char *what)
 	return n;
 }
 
+static uint64 flat_varint(FlatReader *reader);
+
+/* A count stored as a varint: at most 2^63 - 1. */
+static int64
+flat_varcount(FlatReader *reader, const char *what)
+{
+	uint64		n = flat_varint(reader);
+
+	if (n > (uint64) PG_INT64_MAX)
+		flat_invalid(reader, what);
+	return (int64) n;
+}
+
 static double
 flat_duration(FlatReader *reader)
 {
@@ -322,16 +335,16 @@ flat_varint(FlatReader *reader)
 static uint64
 read_sketch(FlatReader *reader, Traffic *traffic, Sketch *sketch)
 {
-	uint64		total = (uint64) flat_count(reader, "Bad sketch zero count.");
-	int32		used = flat_int32(reader);
+	uint64		total = flat_varint(reader);
+	uint64		used = flat_varint(reader);
 	int32		first = 0;
 	int64		key = 0;
 	int32		i;
 
-	if (used < 0 || used > SKETCH_MAX_BINS || used > flat_remaining(reader) / 2)
+	if (used > SKETCH_MAX_BINS || used > (uint64) flat_remaining(reader) / 2)
 		flat_invalid(reader, "Bad sketch bins.");
 	sketch->zero_count = total;
-	for (i = 0; i < used; i++)
+	for (i = 0; i < (int32) used; i++)
 	{
 		uint64		count;
 
@@ -434,15 +447,15 @@ read_summary(FlatReader *reader, Traffic *traffic, int64 quarter)
 	{
 		if ((mask & (1 << m)) == 0)
 			continue;
-		q.minutes[m].requests = flat_count(reader, "Bad request count.");
-		q.minutes[m].busy_us = flat_count(reader, "Bad busy time.");
+		q.minutes[m].requests = flat_varcount(reader, "Bad request count.");
+		q.minutes[m].busy_us = flat_varcount(reader, "Bad busy time.");
 		if (q.minutes[m].requests == 0)
 			flat_invalid(reader, "A minute of the mask has no requests.");
 		if (pg_add_s64_overflow(requests, q.minutes[m].requests, &requests))
 			flat_invalid(reader, "Request count out of range.");
 	}
-	q.errors = flat_count(reader, "Bad error count.");
-	q.with_duration = flat_count(reader, "Bad duration count.");
+	q.errors = flat_varcount(reader, "Bad error count.");
+	q.with_duration = flat_varcount(reader, "Bad duration count.");
 	q.max_ms = flat_duration(reader);
 	if (q.errors > requests || q.with_duration > requests)
 		flat_invalid(reader, "A quarter has more errors or durations than requests.");

@@ -83,9 +83,10 @@ setup()
 	-- and the same rows in random order
 	DO \$\$
 	BEGIN
-	    IF (SELECT count(*) FROM pg_tables WHERE schemaname = 'bench' AND tablename = 'ordered') = 1
-	       AND (SELECT count(*) FROM bench.ordered) = $rows THEN
-	        RETURN;
+	    IF to_regclass('bench.ordered') IS NOT NULL THEN
+	        IF (SELECT count(*) FROM bench.ordered) = $rows THEN
+	            RETURN;
+	        END IF;
 	    END IF;
 	    DROP TABLE IF EXISTS bench.ordered, bench.shuffled;
 	    CREATE TABLE bench.ordered AS
@@ -95,8 +96,6 @@ setup()
 	           CASE WHEN random() < 0.01 THEN 503 ELSE 200 END AS status
 	    FROM generate_series(1, $rows) i;
 	    CREATE TABLE bench.shuffled AS SELECT * FROM bench.ordered ORDER BY random();
-	    VACUUM ANALYZE bench.ordered;
-	    VACUUM ANALYZE bench.shuffled;
 	END
 	\$\$;
 
@@ -120,16 +119,16 @@ setup()
 	             LATERAL generate_series(1, (CASE WHEN random() < least(1.0, 40.0 / k) THEN ceil(600.0 / k ^ 1.1) ELSE 0 END)::int)
 	        WHERE (m / 37 + k) % 5 <> 0) s
 	    ORDER BY random();
-	    VACUUM ANALYZE bench.day;
 	END
 	\$\$;
 
 	-- 10,000 functions over 7 days, $rows rows, heavy-tailed, random order
 	DO \$\$
 	BEGIN
-	    IF (SELECT count(*) FROM pg_tables WHERE schemaname = 'bench' AND tablename = 'week') = 1
-	       AND (SELECT count(*) FROM bench.week) = $rows THEN
-	        RETURN;
+	    IF to_regclass('bench.week') IS NOT NULL THEN
+	        IF (SELECT count(*) FROM bench.week) = $rows THEN
+	            RETURN;
+	        END IF;
 	    END IF;
 	    DROP TABLE IF EXISTS bench.week;
 	    CREATE TABLE bench.week AS
@@ -138,7 +137,6 @@ setup()
 	           exp(random() * 6) AS duration_ms,
 	           CASE WHEN random() < 0.01 THEN 500 ELSE 200 END AS status
 	    FROM generate_series(1, $rows);
-	    VACUUM ANALYZE bench.week;
 	END
 	\$\$;
 
@@ -158,9 +156,9 @@ setup()
 	           exp(random() * 6), 200
 	    FROM generate_series(1, 100);
 	    CREATE INDEX ON bench.quarter_log (function_name, ts);
-	    VACUUM ANALYZE bench.quarter_log;
 	END
 	\$\$;
+	VACUUM ANALYZE bench.ordered, bench.shuffled, bench.day, bench.week, bench.quarter_log;
 	SQL
 }
 
