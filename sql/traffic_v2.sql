@@ -104,6 +104,7 @@ SELECT count(*) FROM scaler.hourly_requests('1500-01-01', '2040-01-01', NULL, 'c
 SET statement_timeout = '100ms';
 SELECT count(*) FROM scaler.hourly_requests('1930-01-01', '2029-01-01', NULL, 'clip_log');
 \echo :LAST_ERROR_SQLSTATE
-SELECT count(*) FROM scaler.hour_of_week((SELECT t FROM far WHERE name = '160 years'));
+SELECT count(*) FROM scaler.hour_of_week((SELECT scaler.traffic_agg(ts)
+    FROM (VALUES (timestamptz '4000-01-01 00:00+00 BC'), ('2026-01-01 00:00+00')) v(ts)));
 \echo :LAST_ERROR_SQLSTATE
 RESET statement_timeout;

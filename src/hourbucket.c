@@ -14,12 +14,14 @@
 
 #include "hourbucket.h"
 
+#define EPOCH_SHIFT_SECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+
 /* Seconds east of UTC in force at ts. */
 static long
 utc_offset_at(TimestampTz ts, pg_tz *tz)
 {
-	pg_time_t	t = (pg_time_t) (floor_div(ts, USECS_PER_SEC) +
-								 (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
+	pg_time_t	t = (pg_time_t) (floor_div(ts, USECS_PER_SEC) + EPOCH_SHIFT_SECS);
 	struct pg_tm *tm = pg_localtime(&t, tz);
 
 	if (tm == NULL)
@@ -83,6 +85,74 @@ next_bucket_quarter(int64 quarter, TimestampTz start, pg_tz *tz)
 		if (quarter_bucket(end, tz) != start)
 			break;
 	return end;
+}
+
+/*
+ * Make span cover ts if the zone's offset holds from ts to its next
+ * transition; false when that cannot be told (the caller then asks the zone
+ * quarter by quarter).  The offset just before the transition is checked
+ * against the one at ts, so nothing rests on how pg_next_dst_boundary
+ * describes the stretch.
+ */
+static bool
+offset_span_cover(OffsetSpan *span, TimestampTz ts, pg_tz *tz)
+{
+	pg_time_t	t;
+	pg_time_t	boundary;
+	long		before;
+	long		after;
+	int			before_isdst;
+	int			after_isdst;
+	long		offset;
+	TimestampTz until;
+	int			found;
+
+	if (ts >= span->from && ts < span->until)
+		return true;
+	span->from = span->until = 0;
+	offset = utc_offset_at(ts, tz);
+	t = (pg_time_t) (floor_div(ts, USECS_PER_SEC) + EPOCH_SHIFT_SECS);
+	found = pg_next_dst_boundary(&t, &before, &before_isdst, &boundary,
+								 &after, &after_isdst, tz);
+	if (found < 0)
+		return false;
+	if (found == 0 ||
+		boundary >= END_TIMESTAMP / USECS_PER_SEC + EPOCH_SHIFT_SECS)
+		until = END_TIMESTAMP;
+	else
+	{
+		until = (boundary - EPOCH_SHIFT_SECS) * USECS_PER_SEC;
+		if (until <= ts || utc_offset_at(until - 1, tz) != offset)
+			return false;
+	}
+	span->from = ts;
+	span->until = until;
+	span->offset = (int64) offset * USECS_PER_SEC;
+	return true;
+}
+
+/*
+ * The bucket of a quarter (*start) and the first quarter of the next one.
+ * Inside a stretch of constant offset in whole quarters that is
+ * arithmetic; near a transition, or for other offsets, the zone is asked.
+ */
+int64
+bucket_walk(OffsetSpan *span, int64 quarter, pg_tz *tz, TimestampTz *start)
+{
+	TimestampTz ts = quarter * USECS_PER_QUARTER;
+
+	if (offset_span_cover(span, ts, tz) && span->offset % USECS_PER_QUARTER == 0)
+	{
+		TimestampTz bucket = ts - floor_mod(ts + span->offset, USECS_PER_HOUR);
+
+		if (bucket + USECS_PER_HOUR <= span->until)
+		{
+			*start = bucket;
+			return quarter_of(bucket + USECS_PER_HOUR);
+		}
+	}
+	*start = quarter_bucket(quarter, tz);
+	return next_bucket_quarter(quarter, *start, tz);
 }
 
 /* The bucket a quarter lies in: its name and its quarters [first, end). */

@@ -54,6 +54,19 @@ extern void local_hour_and_dow(TimestampTz start, pg_tz *tz,
 /* No local hour of any zone spans more quarters than this. */
 #define MAX_BUCKET_QUARTERS		12
 
+/*
+ * A stretch of time over which a zone's UTC offset does not change, so that
+ * buckets inside it are plain arithmetic: [from, until), offset in usecs.
+ */
+typedef struct OffsetSpan
+{
+	TimestampTz from;
+	TimestampTz until;
+	int64		offset;
+} OffsetSpan;
+
+extern int64 bucket_walk(OffsetSpan *span, int64 quarter, pg_tz *tz,
+						 TimestampTz *start);
 extern void bucket_of_quarter(int64 quarter, pg_tz *tz, TimestampTz *start,
 							  int64 *first_quarter, int64 *end_quarter);
 extern int64 next_bucket_quarter(int64 quarter, TimestampTz start, pg_tz *tz);

@@ -45,6 +45,8 @@ hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
 	iter->cxt = CurrentMemoryContext;
 	iter->summary = 0;
 	iter->row = 0;
+	iter->span.from = iter->span.until = 0;
+	iter->minutes_dirty = true;
 	if (first_quarter >= end_quarter)
 	{
 		iter->next_quarter = iter->end_quarter = 0;
@@ -104,8 +106,7 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 	if (first >= iter->end_quarter)
 		return false;
 
-	hour->start = hour_bucket(first * USECS_PER_QUARTER, iter->tz);
-	end = next_bucket_quarter(first, hour->start, iter->tz);
+	end = bucket_walk(&iter->span, first, iter->tz, &hour->start);
 	iter->next_quarter = end;
 
 	hour->first_minute = first * MINUTES_PER_QUARTER;
@@ -113,9 +114,14 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 	hour->requests = hour->errors = hour->with_duration = 0;
 	hour->busy_us = hour->peak_rpm = hour->peak_minute_busy_us = 0;
 	hour->max_ms = 0.0;
-	memset(hour->minute_requests, 0, sizeof(int64) * hour->minutes);
-	memset(hour->minute_busy_us, 0, sizeof(int64) * hour->minutes);
-	sketch_reset(&hour->sketch);
+	/* The minutes are all zero again unless the last bucket had rows. */
+	if (iter->minutes_dirty)
+	{
+		memset(hour->minute_requests, 0, sizeof(hour->minute_requests));
+		memset(hour->minute_busy_us, 0, sizeof(hour->minute_busy_us));
+		sketch_reset(&hour->sketch);
+		iter->minutes_dirty = false;
+	}
 
 	for (; iter->summary < traffic->nquarters &&
 		 traffic->quarters[iter->summary].quarter < end; iter->summary++)
@@ -150,11 +156,15 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 		}
 	}
 
-	for (i = 0; i < hour->minutes; i++)
+	if (hour->requests > 0)
 	{
-		hour->peak_rpm = Max(hour->peak_rpm, hour->minute_requests[i]);
-		hour->peak_minute_busy_us = Max(hour->peak_minute_busy_us,
-										hour->minute_busy_us[i]);
+		iter->minutes_dirty = true;
+		for (i = 0; i < hour->minutes; i++)
+		{
+			hour->peak_rpm = Max(hour->peak_rpm, hour->minute_requests[i]);
+			hour->peak_minute_busy_us = Max(hour->peak_minute_busy_us,
+											hour->minute_busy_us[i]);
+		}
 	}
 	return true;
 }

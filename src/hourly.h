@@ -40,6 +40,8 @@ typedef struct HourIter
 	int64		end_quarter;	/* no bucket starts at or after this */
 	int32		summary;		/* cursors into the normalized value */
 	int32		row;
+	OffsetSpan	span;			/* the zone's offset, remembered */
+	bool		minutes_dirty;	/* the HourStats minutes need clearing */
 	MemoryContext cxt;			/* for the hour's sketch */
 } HourIter;
 

@@ -37,10 +37,11 @@ once()
 	SET jit = off;
 	$settings
 	SELECT pg_backend_pid() AS pid \gset
+	\setenv BENCH_PID :pid
 	SELECT clock_timestamp() AS t0 \gset
 	SELECT count(*) FROM ($query) q \g /dev/null
 	SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1);
-	\! awk '/^VmHWM/ { print \$2 }' /proc/:pid/status
+	\! awk '/^VmHWM/ { print \$2 }' /proc/\$BENCH_PID/status
 	SQL
 }
 
