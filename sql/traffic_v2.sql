@@ -108,3 +108,14 @@ SELECT count(*) FROM scaler.hour_of_week((SELECT scaler.traffic_agg(ts)
     FROM (VALUES (timestamptz '4000-01-01 00:00+00 BC'), ('2026-01-01 00:00+00')) v(ts)));
 \echo :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
+
+-- The transition function called through a new FmgrInfo for every row, as
+-- Citus's worker_partial_agg calls it: the same value, bit for bit.
+CREATE AGGREGATE pg_temp.traffic_fresh(timestamptz, float8, int4) (
+    SFUNC = scaler._traffic_trans_fresh,
+    STYPE = scaler.traffic,
+    FINALFUNC = scaler.traffic_agg_final,
+    COMBINEFUNC = scaler.traffic_agg_combine
+);
+SELECT (SELECT pg_temp.traffic_fresh(ts, duration_ms, status) FROM busy)::text =
+       (SELECT scaler.traffic_agg(ts, duration_ms, status) FROM busy)::text AS fresh_fmgr_same_value;

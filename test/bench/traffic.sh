@@ -79,6 +79,11 @@ setup()
 	CREATE EXTENSION IF NOT EXISTS scaler;
 	CREATE SCHEMA IF NOT EXISTS bench;
 	SELECT setseed(0.11);
+	-- the transition function through a new FmgrInfo per row, as Citus calls it
+	DROP AGGREGATE IF EXISTS bench.traffic_fresh(timestamptz, float8, int4);
+	CREATE AGGREGATE bench.traffic_fresh(timestamptz, float8, int4) (
+	    SFUNC = scaler._traffic_trans_fresh, STYPE = scaler.traffic,
+	    FINALFUNC = scaler.traffic_agg_final, COMBINEFUNC = scaler.traffic_agg_combine);
 
 	-- whole table: $rows rows over 30 days of 50 functions, in time order
 	-- and the same rows in random order
@@ -195,6 +200,9 @@ whole_table()
 			"SELECT h.* FROM (SELECT scaler.traffic_agg(ts, duration_ms, status) t FROM bench.$t) a, scaler.hourly_requests(a.t) h" \
 			"$serial" "SELECT count(*) FROM bench.$t"
 	done
+	compare "full statistics, a new FmgrInfo per row (as Citus) vs native" "" "$serial" \
+		"SELECT bench.traffic_fresh(ts, duration_ms, status) FROM bench.shuffled" \
+		"$serial" "SELECT scaler.traffic_agg(ts, duration_ms, status) FROM bench.shuffled"
 }
 
 per_function()
