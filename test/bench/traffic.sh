@@ -39,7 +39,7 @@ once()
 	SELECT pg_backend_pid() AS pid \gset
 	\setenv BENCH_PID :pid
 	SELECT clock_timestamp() AS t0 \gset
-	SELECT count(*) FROM ($query) q \g /dev/null
+	SELECT count(q.*) FROM ($query) q \g /dev/null
 	SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 1);
 	\! awk '/^VmHWM/ { print \$2 }' /proc/\$BENCH_PID/status
 	SQL
