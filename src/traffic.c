@@ -58,14 +58,26 @@ traffic_check_duration(double duration_ms)
 }
 
 /*
- * A new empty value.  Each value has its own small memory context: a
- * GROUP BY over thousands of rare functions holds thousands of them.
+ * A new empty value with its own small memory context, a child of parent:
+ * deleting the expanded object deletes that context.
  */
 Traffic *
 traffic_create(MemoryContext parent)
 {
-	MemoryContext cxt = AllocSetContextCreate(parent, "scaler traffic",
-											  ALLOCSET_SMALL_SIZES);
+	return traffic_create_in(AllocSetContextCreate(parent, "scaler traffic",
+												   ALLOCSET_SMALL_SIZES));
+}
+
+/*
+ * A new empty value whose memory is allocated in cxt, which it may share
+ * with other values: for aggregate states, which live and die with their
+ * aggregate's context.  (A context per state would cost a GROUP BY over
+ * many groups dearly: hash aggregation totals its memory by walking every
+ * child context each time it adds a group.)
+ */
+Traffic *
+traffic_create_in(MemoryContext cxt)
+{
 	Traffic    *traffic = MemoryContextAllocZero(cxt, sizeof(Traffic));
 
 	sketch_prepare_tables();
@@ -494,22 +506,30 @@ traffic_from_datum(Datum datum)
 						 ERRCODE_DATA_CORRUPTED, CurrentMemoryContext);
 }
 
-/* A new expanded copy of any traffic datum, owned by parent. */
-Traffic *
-traffic_copy_into(Datum datum, MemoryContext parent)
+/* Add any traffic datum into an expanded value. */
+void
+traffic_add_datum(Traffic *traffic, Datum datum)
 {
 	struct varlena *flat;
 
 	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(datum)))
 	{
-		Traffic    *copy = traffic_create(parent);
-
-		traffic_merge(copy, (Traffic *) DatumGetEOHP(datum));
-		return copy;
+		traffic_merge(traffic, (Traffic *) DatumGetEOHP(datum));
+		return;
 	}
 	flat = PG_DETOAST_DATUM(datum);
-	return traffic_parse(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
-						 ERRCODE_DATA_CORRUPTED, parent);
+	traffic_parse_into(traffic, VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
+					   ERRCODE_DATA_CORRUPTED);
+}
+
+/* A new expanded copy of any traffic datum, owned by parent. */
+Traffic *
+traffic_copy_into(Datum datum, MemoryContext parent)
+{
+	Traffic    *copy = traffic_create(parent);
+
+	traffic_add_datum(copy, datum);
+	return copy;
 }
 
 Datum

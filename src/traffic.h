@@ -128,8 +128,12 @@ typedef struct Traffic
 
 /* Creating, reading and writing traffic values. */
 extern Traffic *traffic_create(MemoryContext parent);
+extern Traffic *traffic_create_in(MemoryContext cxt);
 extern Traffic *traffic_parse(const char *data, int len, int errcode,
 							  MemoryContext parent);
+extern void traffic_parse_into(Traffic *traffic, const char *data, int len,
+							   int errcode);
+extern void traffic_add_datum(Traffic *traffic, Datum datum);
 extern void traffic_serialize(Traffic *traffic, StringInfo buf);
 extern Traffic *traffic_from_datum(Datum datum);
 extern Traffic *traffic_copy_into(Datum datum, MemoryContext parent);

@@ -27,6 +27,28 @@ PG_FUNCTION_INFO_V1(traffic_agg_trans);
 PG_FUNCTION_INFO_V1(traffic_agg_combine);
 PG_FUNCTION_INFO_V1(traffic_agg_final);
 
+#define STATES_CONTEXT_NAME "scaler traffic states"
+
+/*
+ * The context that holds every traffic state of an aggregate context: one
+ * child of it, found again by name, so that a GROUP BY over thousands of
+ * groups adds one memory context, not thousands.  nodeAgg keeps a state
+ * whose context is a child of the aggregate context and only ever deletes a
+ * state when a transition returns a different one, which ours never do
+ * once a state is theirs; resetting the aggregate context frees them all.
+ */
+static MemoryContext
+states_context(MemoryContext aggcxt)
+{
+	MemoryContext child;
+
+	for (child = aggcxt->firstchild; child != NULL; child = child->nextchild)
+		if (strcmp(child->name, STATES_CONTEXT_NAME) == 0)
+			return child;
+	return AllocSetContextCreate(aggcxt, STATES_CONTEXT_NAME,
+								 ALLOCSET_DEFAULT_SIZES);
+}
+
 /*
  * The state argument as a read-write object we may update in place.  By the
  * expanded-object convention a read-write pointer hands us the right to
@@ -39,6 +61,7 @@ static inline Traffic *
 state_for_update(FunctionCallInfo fcinfo)
 {
 	MemoryContext aggcxt;
+	Traffic    *traffic;
 
 	if (!PG_ARGISNULL(0) &&
 		likely(VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0)))))
@@ -49,9 +72,10 @@ state_for_update(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s called in non-aggregate context",
 						get_func_name(fcinfo->flinfo->fn_oid))));
-	if (PG_ARGISNULL(0))
-		return traffic_create(aggcxt);
-	return traffic_copy_into(PG_GETARG_DATUM(0), aggcxt);
+	traffic = traffic_create_in(states_context(aggcxt));
+	if (!PG_ARGISNULL(0))
+		traffic_add_datum(traffic, PG_GETARG_DATUM(0));
+	return traffic;
 }
 
 /*

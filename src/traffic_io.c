@@ -687,8 +687,17 @@ read_v1(FlatReader *reader, Traffic *traffic)
 Traffic *
 traffic_parse(const char *data, int len, int errcode, MemoryContext parent)
 {
+	Traffic    *traffic = traffic_create(parent);
+
+	traffic_parse_into(traffic, data, len, errcode);
+	return traffic;
+}
+
+/* Add the rows of a flat value to an expanded one, checking everything. */
+void
+traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
+{
 	FlatReader	reader;
-	Traffic    *traffic;
 	int32		version;
 
 	reader.buf.data = (char *) data;
@@ -697,7 +706,6 @@ traffic_parse(const char *data, int len, int errcode, MemoryContext parent)
 	reader.buf.cursor = 0;
 	reader.errcode = errcode;
 
-	traffic = traffic_create(parent);
 	version = flat_int32(&reader);
 	if (version == 2)
 		read_v2(&reader, traffic);
@@ -707,7 +715,6 @@ traffic_parse(const char *data, int len, int errcode, MemoryContext parent)
 		flat_invalid(&reader, "Unknown format version.");
 	if (reader.buf.cursor != len)
 		flat_invalid(&reader, "Trailing bytes.");
-	return traffic;
 }
 
 /* ------------------------------------------------------------- SQL I/O */
