@@ -20,6 +20,8 @@
 /* Rows a value holds before it first folds busy quarters into summaries. */
 #define INITIAL_ROWS		32
 #define INITIAL_QUARTERS	4
+/* Most rows kept for folding later when their quarters have summaries. */
+#define MAX_PENDING_ROWS	65536
 
 static Size traffic_get_flat_size(ExpandedObjectHeader *eohptr);
 static void traffic_flatten_into(ExpandedObjectHeader *eohptr,
@@ -83,6 +85,7 @@ traffic_create_in(MemoryContext cxt)
 	sketch_prepare_tables();
 	EOH_init_header(&traffic->hdr, &traffic_methods, cxt);
 	traffic->normalized = true;
+	traffic->last_quarter = PG_INT64_MIN;
 	return traffic;
 }
 
@@ -110,16 +113,38 @@ index_rebuild(Traffic *traffic, int32 size)
 	if (traffic->index != NULL)
 		pfree(traffic->index);
 	traffic->index = MemoryContextAlloc(traffic->hdr.eoh_context,
-										sizeof(int32) * size);
-	memset(traffic->index, 0xff, sizeof(int32) * size);
+										sizeof(QuarterSlot) * size);
+	for (i = 0; i < size; i++)
+		traffic->index[i].pos = -1;
 	traffic->index_size = size;
 	for (i = 0; i < traffic->nquarters; i++)
 	{
-		uint32		slot = quarter_hash(traffic->quarters[i].quarter) & (size - 1);
+		int64		quarter = traffic->quarters[i].quarter;
+		uint32		slot = quarter_hash(quarter) & (size - 1);
 
-		while (traffic->index[slot] >= 0)
+		while (traffic->index[slot].pos >= 0)
 			slot = (slot + 1) & (size - 1);
-		traffic->index[slot] = i;
+		traffic->index[slot].quarter = quarter;
+		traffic->index[slot].pos = i;
+	}
+}
+
+/* The position of a quarter's summary, or -1. */
+static inline int32
+find_position(Traffic *traffic, int64 quarter)
+{
+	uint32		slot;
+
+	if (traffic->index_size == 0)
+		return -1;
+	slot = quarter_hash(quarter) & (traffic->index_size - 1);
+	for (;;)
+	{
+		QuarterSlot *entry = &traffic->index[slot];
+
+		if (entry->pos < 0 || entry->quarter == quarter)
+			return entry->pos;
+		slot = (slot + 1) & (traffic->index_size - 1);
 	}
 }
 
@@ -127,21 +152,9 @@ index_rebuild(Traffic *traffic, int32 size)
 static TrafficQuarter *
 find_summary(Traffic *traffic, int64 quarter)
 {
-	uint32		slot;
+	int32		pos = find_position(traffic, quarter);
 
-	if (traffic->index_size == 0)
-		return NULL;
-	slot = quarter_hash(quarter) & (traffic->index_size - 1);
-	for (;;)
-	{
-		int32		pos = traffic->index[slot];
-
-		if (pos < 0)
-			return NULL;
-		if (traffic->quarters[pos].quarter == quarter)
-			return &traffic->quarters[pos];
-		slot = (slot + 1) & (traffic->index_size - 1);
-	}
+	return pos < 0 ? NULL : &traffic->quarters[pos];
 }
 
 /* The summary of a quarter, created empty if there is none. */
@@ -181,9 +194,10 @@ get_summary(Traffic *traffic, int64 quarter)
 	summary->quarter = quarter;
 	sketch_init(&summary->sketch);
 	slot = quarter_hash(quarter) & (traffic->index_size - 1);
-	while (traffic->index[slot] >= 0)
+	while (traffic->index[slot].pos >= 0)
 		slot = (slot + 1) & (traffic->index_size - 1);
-	traffic->index[slot] = traffic->nquarters++;
+	traffic->index[slot].quarter = quarter;
+	traffic->index[slot].pos = traffic->nquarters++;
 	traffic->normalized = false;
 	return summary;
 }
@@ -234,8 +248,51 @@ row_cmp(const void *a, const void *b)
 }
 
 /*
- * Sort the rows, fold every quarter that has a summary or enough rows for
- * one, and keep the rest as rows.  Afterwards rows are in canonical order.
+ * Put the rows in quarter order.  When the quarters are few for the rows
+ * (rows in random order over a busy span), a counting sort by quarter does
+ * it in linear time, keeping arrival order inside a quarter; otherwise a
+ * full sort.  Rows that stay rows are sorted fully afterwards.
+ */
+static void
+sort_rows_by_quarter(Traffic *traffic)
+{
+	int32		n = traffic->nrows;
+	int64		lo = PG_INT64_MAX;
+	int64		hi = PG_INT64_MIN;
+	int64		range;
+	int32	   *start;
+	TrafficRow *sorted;
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		int64		q = row_quarter(&traffic->rows[i]);
+
+		lo = Min(lo, q);
+		hi = Max(hi, q);
+	}
+	range = hi - lo + 1;
+	if (n < 64 || range > (int64) n * 4)
+	{
+		qsort(traffic->rows, n, sizeof(TrafficRow), row_cmp);
+		return;
+	}
+	start = palloc0(sizeof(int32) * (range + 1));
+	for (i = 0; i < n; i++)
+		start[row_quarter(&traffic->rows[i]) - lo + 1]++;
+	for (i = 0; i < range; i++)
+		start[i + 1] += start[i];
+	sorted = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(TrafficRow) * n);
+	for (i = 0; i < n; i++)
+		sorted[start[row_quarter(&traffic->rows[i]) - lo]++] = traffic->rows[i];
+	memcpy(traffic->rows, sorted, sizeof(TrafficRow) * n);
+	pfree(sorted);
+	pfree(start);
+}
+
+/*
+ * Fold every quarter that has a summary or enough rows for one, and keep
+ * the rest as rows.  Afterwards the rows are in canonical order.
  */
 static void
 compact_rows(Traffic *traffic)
@@ -243,14 +300,15 @@ compact_rows(Traffic *traffic)
 	int32		kept = 0;
 	int32		i = 0;
 
-	qsort(traffic->rows, traffic->nrows, sizeof(TrafficRow), row_cmp);
+	sort_rows_by_quarter(traffic);
 	while (i < traffic->nrows)
 	{
 		int64		quarter = row_quarter(&traffic->rows[i]);
 		int32		end = i + 1;
 		TrafficQuarter *summary;
 
-		CHECK_FOR_INTERRUPTS();
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
 		while (end < traffic->nrows && row_quarter(&traffic->rows[end]) == quarter)
 			end++;
 		summary = find_summary(traffic, quarter);
@@ -265,6 +323,7 @@ compact_rows(Traffic *traffic)
 		{
 			memmove(&traffic->rows[kept], &traffic->rows[i],
 					sizeof(TrafficRow) * (end - i));
+			qsort(&traffic->rows[kept], end - i, sizeof(TrafficRow), row_cmp);
 			kept += end - i;
 			i = end;
 		}
@@ -272,7 +331,12 @@ compact_rows(Traffic *traffic)
 	traffic->nrows = kept;
 }
 
-/* Append a row, making room by folding busy quarters first. */
+/*
+ * Append a row, making room by folding busy quarters first.  The array
+ * grows when folding leaves it more than half full, and also while it is
+ * small beside the summaries (up to MAX_PENDING_ROWS), so that rows in
+ * random order are folded in large batches.
+ */
 static void
 append_row(Traffic *traffic, int64 key, double duration_ms)
 {
@@ -280,9 +344,10 @@ append_row(Traffic *traffic, int64 key, double duration_ms)
 	{
 		if (traffic->nrows > 0)
 			compact_rows(traffic);
-		/* Grow when folding left the array more than half full. */
 		if (traffic->nrows * 2 > traffic->rows_capacity ||
-			traffic->rows_capacity == 0)
+			traffic->rows_capacity == 0 ||
+			(traffic->rows_capacity < MAX_PENDING_ROWS &&
+			 traffic->rows_capacity < (int64) traffic->nquarters * 4))
 		{
 			int32		capacity = Max(traffic->rows_capacity * 2, INITIAL_ROWS);
 
@@ -306,8 +371,9 @@ append_row(Traffic *traffic, int64 key, double duration_ms)
 }
 
 /*
- * A row outside the minute counted last: count it in its quarter's summary
- * if there is one (and remember that minute), else keep it as a row.
+ * A row outside the minute counted last.  In the quarter of the row before
+ * and with a summary there, count it in the summary (and remember its
+ * minute); else keep it as a row, to be folded with its quarter's others.
  */
 void
 traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
@@ -315,9 +381,15 @@ traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
 {
 	int64		minute = floor_div(ts, USECS_PER_MINUTE);
 	int64		quarter = floor_div(minute, MINUTES_PER_QUARTER);
-	TrafficQuarter *summary = find_summary(traffic, quarter);
+	bool		same_quarter = (quarter == traffic->last_quarter);
+	TrafficQuarter *summary;
 
-	if (summary != NULL)
+	traffic->last_quarter = quarter;
+	traffic->quarter_run = same_quarter ? traffic->quarter_run + 1 : 1;
+	/* Rows in time order: a quarter that fills up gets its summary now. */
+	if (traffic->quarter_run == SUMMARY_MIN_ROWS + 1)
+		compact_rows(traffic);
+	if (same_quarter && (summary = find_summary(traffic, quarter)) != NULL)
 	{
 		TrafficMinute *m = &summary->minutes[minute - quarter * MINUTES_PER_QUARTER];
 

@@ -94,6 +94,13 @@ typedef struct TrafficQuarter
 	TrafficMinute minutes[MINUTES_PER_QUARTER];
 } TrafficQuarter;
 
+/* An entry of the summaries' index: the quarter too, to compare in place. */
+typedef struct QuarterSlot
+{
+	int64		quarter;
+	int32		pos;			/* in quarters, or -1 */
+} QuarterSlot;
+
 typedef struct Traffic
 {
 	ExpandedObjectHeader hdr;
@@ -102,7 +109,7 @@ typedef struct Traffic
 	TrafficQuarter *quarters;
 	int32		nquarters;
 	int32		quarters_capacity;
-	int32	   *index;			/* positions in quarters, -1 when free */
+	struct QuarterSlot *index;	/* open addressing; pos -1 when free */
 	int32		index_size;		/* a power of two, or 0 */
 
 	/* Rows of sparse quarters, in arrival order until normalized. */
@@ -115,6 +122,15 @@ typedef struct Traffic
 	 * no row in a quarter that has a summary.  Any addition clears it.
 	 */
 	bool		normalized;
+
+	/*
+	 * The quarter of the row before: a row in another quarter than its
+	 * predecessor is kept as a row even when its quarter has a summary, and
+	 * folded later with others of its quarter, so rows in random order do
+	 * not miss the cache on a summary each.
+	 */
+	int64		last_quarter;
+	int32		quarter_run;	/* rows in a row in last_quarter */
 
 	/* The minute counted last: rows mostly come in time order. */
 	TimestampTz recent_from;
