@@ -246,7 +246,7 @@ rare_function()
 	echo "A function with 100 rows over 90 days, hourly_requests gap-filled (reference: plain SQL, gap-filled):"
 	compare "hourly_requests(since, until, 'rare', source)" 2.0 "" \
 		"SELECT * FROM scaler.hourly_requests('2026-03-01', '2026-05-30', 'rare', 'bench.quarter_log')" \
-		"" "SELECT g.hour, count(l.ts), percentile_cont(0.95) WITHIN GROUP (ORDER BY l.duration_ms) FROM generate_series(timestamptz '2026-03-01', '2026-05-30' - interval '1 hour', '1 hour') g(hour) LEFT JOIN bench.quarter_log l ON l.function_name = 'rare' AND l.ts >= '2026-03-01' AND l.ts < '2026-05-30' AND date_trunc('hour', l.ts) = g.hour GROUP BY 1"
+		"" "SELECT g.hour, count(l.ts), percentile_cont(0.95) WITHIN GROUP (ORDER BY l.duration_ms) FROM generate_series(timestamptz '2026-03-01', timestamptz '2026-05-30' - interval '1 hour', interval '1 hour') g(hour) LEFT JOIN bench.quarter_log l ON l.function_name = 'rare' AND l.ts >= '2026-03-01' AND l.ts < '2026-05-30' AND date_trunc('hour', l.ts) = g.hour GROUP BY 1"
 }
 
 setup
