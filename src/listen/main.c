@@ -174,7 +174,7 @@ connect_and_subscribe(Listener *l)
 	return true;
 }
 
-/* Plan the next connection attempt after the current delay. */
+/* Plan the next connection attempt after the delay, which then doubles. */
 static void
 schedule_reconnect(Listener *l, double now)
 {
@@ -183,6 +183,9 @@ schedule_reconnect(Listener *l, double now)
 		log_msg("trying again in %.1f s", l->reconnect_delay);
 	else
 		log_msg("reconnecting in %.1f s", l->reconnect_delay);
+	l->reconnect_delay *= 2;
+	if (l->reconnect_delay > RECONNECT_MAX_DELAY)
+		l->reconnect_delay = RECONNECT_MAX_DELAY;
 }
 
 /*
@@ -221,9 +224,6 @@ keep_connected(Listener *l)
 		return true;			/* note_failure() stops us */
 	if (last_try)
 		return false;
-	l->reconnect_delay *= 2;
-	if (l->reconnect_delay > RECONNECT_MAX_DELAY)
-		l->reconnect_delay = RECONNECT_MAX_DELAY;
 	schedule_reconnect(l, now);
 	return true;
 }
