@@ -2,12 +2,17 @@
 #
 #   make / make install      build and install the extension and scaler-listen
 #   make test                install missing Debian packages, build, install and run
-#                            every suite (pg_regress, pgTAP, isolation, Perl TAP)
+#                            every suite (pg_regress, pgTAP, the docs' examples,
+#                            isolation, Perl TAP, the demo), from any checkout
 #   make demo                the end-to-end demo on a throwaway cluster
+#   make demo-browser        the demo, then its picture checked in headless Chromium
 #   make bench               benchmarks (prints medians and ratios)
 #
 # The individual suites (installcheck, prove, isolation) expect a running server
 # reachable through PGHOST/PGPORT; test/with-cluster.sh provides a throwaway one.
+# Perl TAP tests live in test/t and run as postgres through test/tap.sh (PGXS's
+# TAP_TESTS would run prove as the caller, in the checkout, where initdb
+# refuses root and postgres may not read).
 
 EXTENSION = scaler
 MODULE_big = scaler
@@ -27,6 +32,12 @@ EXTRA_CLEAN = src/listen/scaler-listen src/listen/*.o results regression.diffs \
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=scaler
+
+# Isolation specs: test/isolation/specs/NAME.spec, expected output in
+# test/isolation/expected/, results in output_iso/.  `make installcheck` runs
+# them after the pg_regress tests (REGRESS= or ISOLATION= skips either).
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=scaler
 
 # scaler-listen, the libpq client (PGXS allows one product per Makefile, so it
 # gets its own rule and is installed as a script into the server's bindir).
@@ -55,7 +66,7 @@ src/listen/scaler-listen: $(LISTEN_SRCS) $(wildcard src/listen/*.h)
 
 all: $(SCRIPTS_built)
 
-.PHONY: test demo bench prove tap isolation deps
+.PHONY: test demo demo-browser bench prove tap isolation deps
 
 # SCALER_PGTREE=DIR (a private PostgreSQL copy, see test/pgtree.sh): test, demo
 # and bench install into it instead of the shared system directories.
@@ -68,9 +79,9 @@ deps:
 prove:
 	pg_prove --ext .sql --recurse test/pgtap
 
-# Isolation specs, against the running server.
+# Isolation specs alone, against the running server.
 isolation:
-	test/isolation.sh
+	$(MAKE) installcheck REGRESS=
 
 # Perl TAP suites: they start their own clusters (as the postgres user).
 tap:
@@ -88,6 +99,10 @@ demo:
 	$(MAKE) all
 	$(SCALER_INSTALL)
 	test/with-cluster.sh test/demo.sh
+
+# Not part of make test: needs Chromium (Debian package chromium).
+demo-browser: demo
+	test/demo-browser.sh
 
 bench:
 	test/deps.sh

@@ -77,9 +77,18 @@ FROM (VALUES ('America/New_York', date '2026-03-08'), ('America/New_York', '2026
              ('Asia/Kathmandu', '2026-06-01')) AS d(zone, day),
      LATERAL day_buckets(zone, day) b;
 
--- A value remembers the zone it was bucketed in.
+-- A value is read in the session's zone, whatever zone it was built in: a
+-- value stored under Kathmandu reads as Kathmandu hours there (the hours
+-- start at :15 UTC) and as UTC hours in UTC, each matching date_trunc.
 SET timezone = 'Asia/Kathmandu';
 CREATE TABLE kathmandu AS
 SELECT scaler.traffic_agg(ts) AS t FROM tz_rows WHERE ts < '2026-02-21';
+SELECT hour, requests,
+       requests = (SELECT count(*) FROM tz_rows
+                   WHERE ts < '2026-02-21' AND date_trunc('hour', ts) = h.hour) AS matches
+FROM scaler.hourly_requests((SELECT t FROM kathmandu)) h LIMIT 3;
 SET timezone = 'UTC';
-SELECT hour, requests FROM scaler.hourly_requests((SELECT t FROM kathmandu)) LIMIT 3;
+SELECT hour, requests,
+       requests = (SELECT count(*) FROM tz_rows
+                   WHERE ts < '2026-02-21' AND date_trunc('hour', ts) = h.hour) AS matches
+FROM scaler.hourly_requests((SELECT t FROM kathmandu)) h LIMIT 3;

@@ -20,6 +20,15 @@
  * and each step's percentile is computed as soon as the step is complete,
  * so memory stays at one step's rows.
  *
+ * Each step also counts its requests and cold starts, and the instances
+ * kept warm beyond what the load kept busy (step_accounting), the numbers
+ * serverless users judge a policy by.
+ *
+ * Only the columns the policy needs are read (unless the owner may read
+ * the whole source), so column-level SELECT suffices, as for evaluation.
+ * A replay is bounded to BACKTEST_MAX_STEPS steps, and every loop over
+ * steps or floors checks for interrupts.
+ *
  * The source is read as the policy owner, as live evaluation reads it, so
  * privileges and row-level security give the replay the rows the policy
  * would have seen.  The caller must be able to manage the policy (the
@@ -45,6 +54,7 @@
 #include "nodes/params.h"
 #include "parser/parse_func.h"
 #include "tcop/dest.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -61,7 +71,11 @@
 PG_FUNCTION_INFO_V1(scaler_backtest);
 PG_FUNCTION_INFO_V1(scaler_backtest_summary);
 
-/* Bound on the steps of one replay (memory: about 100 bytes a step). */
+/*
+ * Bound on the steps of one replay (memory: about 100 bytes a step, plus a
+ * row of the result per step for scaler.backtest).  A million one-minute
+ * steps are about two years.
+ */
 #define BACKTEST_MAX_STEPS	1000000
 
 /* What one step's window held. */
@@ -96,6 +110,10 @@ typedef struct Replay
 	int64		tail;			/* length of the panic tail */
 	int64		nsteps;
 	StepCounts *steps;
+	/* warm-up before since (keep_alive 'auto'): which steps had requests */
+	TimestampTz warm_start;
+	int64		warm_nsteps;
+	bool	   *warm_active;
 	/* where the columns are in the source's rows (found at startup) */
 	AttrNumber	ts_att;
 	AttrNumber	value_att;		/* duration_ms or status; 0 if not read */
@@ -122,6 +140,9 @@ typedef struct ReplaySummary
 	double		demand_sum;
 	double		capacity_sum;
 	int			peak_capacity;
+	int64		requests;
+	int64		cold_starts;
+	double		idle_steps;		/* warm idle instances summed over steps */
 } ReplaySummary;
 
 /* ------------------------------------------------------------ settings */
@@ -224,6 +245,19 @@ scaler_policy_settings(const char *policy, Jsonb *overrides,
 	s->tolerance = DatumGetFloat8(values[c]);
 	c = column_of(desc, "panic_threshold");
 	s->panic_threshold = DatumGetFloat8(values[c]);
+	c = column_of(desc, "keep_alive_auto");
+	if (DatumGetBool(values[c]))
+		s->keep_alive.mode = SCALER_KEEPALIVE_AUTO;
+	else
+	{
+		c = column_of(desc, "keep_alive");
+		if (!nulls[c])
+		{
+			s->keep_alive.mode = SCALER_KEEPALIVE_FIXED;
+			s->keep_alive.keep_alive =
+				scaler_interval_usecs(DatumGetIntervalP(values[c]), "keep_alive");
+		}
+	}
 
 	ReleaseTupleDesc(desc);
 }
@@ -268,10 +302,48 @@ ceil_div(int64 a, int64 b)
 	return -floor_div(-a, b);
 }
 
+/* One floor as a range of steps. */
+typedef struct StepFloor
+{
+	int64		first;			/* 1-based steps first..last */
+	int64		last;
+	int			min;
+} StepFloor;
+
+/* highest floor first */
+static int
+step_floor_order(const void *a, const void *b)
+{
+	const StepFloor *x = (const StepFloor *) a;
+	const StepFloor *y = (const StepFloor *) b;
+
+	return (x->min < y->min) - (x->min > y->min);
+}
+
+/*
+ * The next step at or after k not yet given a floor, with path halving
+ * (next[k] == k: not yet given one; next[nsteps + 1] is a sentinel).
+ */
+static int64
+next_open_step(int64 *next, int64 k)
+{
+	while (next[k] != k)
+	{
+		next[k] = next[next[k]];
+		k = next[k];
+	}
+	return k;
+}
+
 /*
  * The highest floor active at each step's instant (steps 1..nsteps at
  * since + k * window; index k - 1), as scaler.active_floor() answers it:
  * a floor is active at t when starts <= t < ends.
+ *
+ * Thousands of floors over a million steps must not cost their product:
+ * the floors are taken highest first and each fills only the steps of its
+ * range that no higher floor took, skipping the taken ones through a
+ * "next open step" forest, so the whole costs about floors x log + steps.
  */
 static int *
 step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
@@ -289,6 +361,10 @@ step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
 	Datum	   *starts;
 	Datum	   *ends;
 	Datum	   *mins;
+	StepFloor  *ranges;
+	int64	   *next;
+	int64		k;
+	int			nranges = 0;
 	int			n;
 	int			n2;
 	int			n3;
@@ -324,6 +400,7 @@ step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
 	if (n2 != n || n3 != n)
 		elog(ERROR, "scaler._policy_floors returned arrays of different lengths");
 
+	ranges = palloc(sizeof(StepFloor) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		/* clamp first: floors may be infinite */
@@ -332,16 +409,39 @@ step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
 		int			min = DatumGetInt32(mins[i]);
 		int64		first;
 		int64		last;
-		int64		k;
 
-		if (e <= s)
+		if (e <= s || min <= 0)
 			continue;
 		/* steps k with s <= since + k * window < e */
 		first = Max(ceil_div(s - since, window), 1);
 		last = Min(ceil_div(e - since, window) - 1, nsteps);
-		for (k = first; k <= last; k++)
-			floors[k - 1] = Max(floors[k - 1], min);
+		if (first > last)
+			continue;
+		ranges[nranges].first = first;
+		ranges[nranges].last = last;
+		ranges[nranges].min = min;
+		nranges++;
 	}
+	if (nranges == 0)
+		return floors;
+	qsort(ranges, nranges, sizeof(StepFloor), step_floor_order);
+
+	next = palloc(sizeof(int64) * (nsteps + 2));
+	for (k = 0; k <= nsteps + 1; k++)
+		next[k] = k;
+	for (i = 0; i < nranges; i++)
+	{
+		k = next_open_step(next, ranges[i].first);
+		while (k <= ranges[i].last)
+		{
+			floors[k - 1] = ranges[i].min;
+			next[k] = k + 1;
+			k = next_open_step(next, k + 1);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(next);
+	pfree(ranges);
 	return floors;
 }
 
@@ -481,7 +581,15 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 
 	/* step k (0-based) reads (since + k * window, since + (k + 1) * window] */
 	if (ts <= r->since)
+	{
+		if (ts > r->warm_start && r->warm_nsteps > 0)
+		{
+			k = (ts - r->warm_start - 1) / r->window;
+			if (k < r->warm_nsteps)
+				r->warm_active[k] = true;
+		}
 		return true;
+	}
 	k = (ts - r->since - 1) / r->window;
 	if (k >= r->nsteps)
 		return true;
@@ -617,12 +725,25 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 	int			ret;
 
 	/*
-	 * SELECT * rather than the columns we need: a scan whose output is its
-	 * table's whole row needs no projection, which is a good part of the
-	 * cost per row.  replay_startup finds the columns by name.
+	 * Read only the columns the replay needs, so that a policy owner with
+	 * column-level SELECT on them can replay (as it can evaluate).  When
+	 * the owner may read the whole table, SELECT * instead: a scan whose
+	 * output is its table's whole row needs no projection, which is a good
+	 * part of the cost per row.  replay_startup finds the columns by name.
 	 */
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT * FROM %s WHERE ", scaler_source_name(s));
+	if (pg_class_aclcheck(s->source, s->owner, ACL_SELECT) == ACLCHECK_OK)
+		appendStringInfoString(&sql, "SELECT *");
+	else
+	{
+		appendStringInfoString(&sql, "SELECT ts");
+		if (s->metric == SCALER_METRIC_CONCURRENCY ||
+			s->metric == SCALER_METRIC_P95_MS)
+			appendStringInfoString(&sql, ", duration_ms");
+		else if (s->metric == SCALER_METRIC_ERROR_RATE)
+			appendStringInfoString(&sql, ", status");
+	}
+	appendStringInfo(&sql, " FROM %s WHERE ", scaler_source_name(s));
 	if (s->function_name)
 		appendStringInfoString(&sql, "function_name OPERATOR(pg_catalog.=) $3 AND ");
 	appendStringInfoString(&sql, "ts OPERATOR(pg_catalog.>) $1 "
@@ -632,7 +753,7 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 		appendStringInfoString(&sql, " ORDER BY ts");
 
 	params = makeParamList(nparams);
-	params->params[0].value = TimestampTzGetDatum(r->since);
+	params->params[0].value = TimestampTzGetDatum(r->warm_start);
 	params->params[0].isnull = false;
 	params->params[0].pflags = PARAM_FLAG_CONST;
 	params->params[0].ptype = TIMESTAMPTZOID;
@@ -747,6 +868,44 @@ step_metric(ScalerMetric metric, const StepCounts *acc, double seconds,
 }
 
 /*
+ * Cold starts and warm idle instances of one step (see the file header of
+ * the SQL reference, "Cold starts", for the definition users read):
+ *
+ *	need	the instances the step's load needs: for a load metric the
+ *			demand (ceil(value / target)), for a quality metric one; and at
+ *			least one whenever a request arrived, since a request never
+ *			finds zero warm instances without a cold start;
+ *	cold	max(0, need - capacity running), at most the arrivals;
+ *	busy	the instances the load kept busy: value / target for a load
+ *			metric (concurrency / target is Little's law), the whole
+ *			capacity for a quality metric in a step with requests (it
+ *			measures no load), and nothing in a step without requests;
+ *	idle	capacity - busy, when positive.
+ */
+static void
+step_accounting(const ScalerDecideInput *in, int capacity, int *cold,
+				double *idle)
+{
+	int64		need = 0;
+	double		busy = 0.0;
+
+	if (in->rows > 0)
+	{
+		need = 1;
+		if (scaler_metric_is_load(in->metric) && in->has_value)
+		{
+			busy = in->value / in->target;
+			need = Max(need, scaler_capacity_for(busy));
+		}
+		else
+			busy = capacity;
+	}
+	need = Min(need - capacity, in->rows);
+	*cold = (int) Max(need, 0);
+	*idle = Max((double) capacity - busy, 0.0);
+}
+
+/*
  * Run the replay.  With rsinfo, each step becomes a row of the tuplestore;
  * the summary is always filled in.  Returns the length of a step in seconds.
  */
@@ -763,6 +922,7 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 	Replay	   *r;
 	int		   *floors;
 	ScalerDecideState state;
+	ScalerKeepAliveState kstate;
 	double		seconds;
 	int			capacity;
 	int64		k;
@@ -798,11 +958,29 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 	r->nsteps = span / s.stable_window;
 	if (r->nsteps > BACKTEST_MAX_STEPS)
 		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("backtest of policy \"%s\" would take " INT64_FORMAT " steps, more than the limit of %d",
-						s.name, r->nsteps, BACKTEST_MAX_STEPS),
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("backtest of policy \"%s\" would take more than %d steps",
+						s.name, BACKTEST_MAX_STEPS),
+				 errdetail("The range from since to until holds " INT64_FORMAT " steps of stable_window; the limit is %d steps.",
+						   r->nsteps, BACKTEST_MAX_STEPS),
 				 errhint("Replay a shorter time range, or override stable_window with a longer one.")));
 	r->steps = palloc0(sizeof(StepCounts) * Max(r->nsteps, 1));
+
+	/*
+	 * A keep-alive starts from the requests before since, as live
+	 * evaluation would have by then: the last one (fixed), and the idle
+	 * times ('auto').  The warm-up is whole steps, so the step boundaries
+	 * stay where they are.
+	 */
+	r->warm_start = since;
+	if (s.keep_alive.mode != SCALER_KEEPALIVE_NONE)
+	{
+		r->warm_nsteps = SCALER_KEEPALIVE_WARMUP / s.stable_window;
+		if (since - MIN_TIMESTAMP <= r->warm_nsteps * s.stable_window)
+			r->warm_nsteps = 0;
+		r->warm_start = since - r->warm_nsteps * s.stable_window;
+		r->warm_active = palloc0(sizeof(bool) * Max(r->warm_nsteps, 1));
+	}
 
 	memset(summary, 0, sizeof(ReplaySummary));
 	seconds = (double) s.stable_window / USECS_PER_SEC;
@@ -814,6 +992,14 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 
 	capacity = s.min_capacity;
 	scaler_state_init(&state);
+	scaler_keepalive_init(&kstate);
+	for (k = 0; k < r->warm_nsteps; k++)
+	{
+		scaler_keepalive_observe(&kstate,
+								 r->warm_start + (k + 1) * s.stable_window,
+								 s.stable_window, r->warm_active[k] ? 1 : 0);
+		CHECK_FOR_INTERRUPTS();
+	}
 
 	for (k = 0; k < r->nsteps; k++)
 	{
@@ -821,6 +1007,8 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 		ScalerDecision out;
 		int			demand;
 		int			shortfall;
+		int			cold;
+		double		idle;
 
 		memset(&in, 0, sizeof(in));
 		in.metric = s.metric;
@@ -837,10 +1025,13 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 		step_metric(s.metric, &r->steps[k], seconds, &in);
 
 		scaler_decide(&in, &state, &out);
+		scaler_keepalive_observe(&kstate, in.now, s.stable_window, in.rows);
+		scaler_keepalive_apply(&s.keep_alive, &kstate, &in, &out);
 
 		/* shortfall: what this step's load needed beyond what was running */
 		demand = scaler_capacity_for(out.demand);
 		shortfall = Max(demand - capacity, 0);
+		step_accounting(&in, capacity, &cold, &idle);
 
 		summary->steps++;
 		if (out.desired > capacity)
@@ -857,11 +1048,14 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 			summary->capacity_sum += capacity;
 		}
 		summary->peak_capacity = Max(summary->peak_capacity, out.desired);
+		summary->requests += in.rows;
+		summary->cold_starts += cold;
+		summary->idle_steps += idle;
 
 		if (rsinfo != NULL)
 		{
-			Datum		values[7];
-			bool		nulls[7];
+			Datum		values[9];
+			bool		nulls[9];
 
 			memset(nulls, 0, sizeof(nulls));
 			values[0] = TimestampTzGetDatum(in.now);
@@ -872,6 +1066,8 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 			values[4] = Int32GetDatum(out.desired);
 			values[5] = CStringGetTextDatum(scaler_reason_name(out.reason));
 			values[6] = Int32GetDatum(shortfall);
+			values[7] = Int64GetDatum(in.rows);
+			values[8] = Int32GetDatum(cold);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
 								 values, nulls);
 		}
@@ -883,7 +1079,8 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 
 /*
  * scaler.backtest(policy, since, until, overrides) -> one row per step:
- * (at, value, demand, from_capacity, capacity, reason, shortfall)
+ * (at, value, demand, from_capacity, capacity, reason, shortfall, requests,
+ *  cold_starts)
  */
 Datum
 scaler_backtest(PG_FUNCTION_ARGS)
@@ -899,7 +1096,8 @@ scaler_backtest(PG_FUNCTION_ARGS)
 /*
  * scaler.backtest_summary(policy, since, until, overrides) -> one row:
  * (steps, scale_out_events, scale_in_events, instance_hours,
- *  minutes_under_capacity, worst_shortfall, mean_utilisation, peak_capacity)
+ *  minutes_under_capacity, worst_shortfall, mean_utilisation, peak_capacity,
+ *  requests, cold_starts, cold_start_pct, warm_idle_instance_hours)
  */
 Datum
 scaler_backtest_summary(PG_FUNCTION_ARGS)
@@ -907,8 +1105,8 @@ scaler_backtest_summary(PG_FUNCTION_ARGS)
 	ReplaySummary summary;
 	TupleDesc	tupdesc;
 	double		step_seconds;
-	Datum		values[8];
-	bool		nulls[8];
+	Datum		values[12];
+	bool		nulls[12];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -927,6 +1125,12 @@ scaler_backtest_summary(PG_FUNCTION_ARGS)
 							   summary.demand_sum / summary.capacity_sum : 0.0);
 	nulls[6] = !(summary.capacity_sum > 0);
 	values[7] = Int32GetDatum(summary.peak_capacity);
+	values[8] = Int64GetDatum(summary.requests);
+	values[9] = Int64GetDatum(summary.cold_starts);
+	values[10] = Float8GetDatum(summary.requests > 0 ?
+								100.0 * summary.cold_starts / summary.requests : 0.0);
+	nulls[10] = !(summary.requests > 0);
+	values[11] = Float8GetDatum(summary.idle_steps * step_seconds / 3600.0);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -13,6 +13,7 @@
 #include "utils/jsonb.h"
 
 #include "decide.h"
+#include "keepalive.h"
 
 /* One policy's settings, after overrides. */
 typedef struct ScalerPolicySettings
@@ -29,6 +30,7 @@ typedef struct ScalerPolicySettings
 	int			max_capacity;
 	double		tolerance;
 	double		panic_threshold;
+	ScalerKeepAlive keep_alive;
 } ScalerPolicySettings;
 
 extern void scaler_policy_settings(const char *policy, Jsonb *overrides,

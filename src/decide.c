@@ -358,6 +358,10 @@ scaler_reason_name(ScalerReason reason)
 			return "max_capacity";
 		case SCALER_REASON_FLOOR:
 			return "floor";
+		case SCALER_REASON_KEEP_ALIVE:
+			return "keep_alive";
+		case SCALER_REASON_PREWARM:
+			return "prewarm";
 	}
 	return "unknown";
 }

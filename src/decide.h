@@ -37,7 +37,9 @@ typedef enum ScalerReason
 	SCALER_REASON_STABILIZATION,	/* scale-in limited by recent demand */
 	SCALER_REASON_MIN_CAPACITY,
 	SCALER_REASON_MAX_CAPACITY,
-	SCALER_REASON_FLOOR			/* an active capacity floor */
+	SCALER_REASON_FLOOR,		/* an active capacity floor */
+	SCALER_REASON_KEEP_ALIVE,	/* keepalive.c: one instance kept warm */
+	SCALER_REASON_PREWARM		/* keepalive.c: one instance warmed early */
 } ScalerReason;
 
 /*

@@ -9,33 +9,48 @@
  *	1. lock the state rows of the policies to evaluate, FOR UPDATE SKIP
  *	   LOCKED.  A policy another session is evaluating right now is
  *	   skipped: that session decides, so two concurrent runs never make the
- *	   same decision twice.  Locking them all in one statement up front also
- *	   means no run ever waits for a row lock while holding the decision
- *	   order lock below, so runs cannot deadlock on each other.
- *	2. each policy is measured and decided in its own subtransaction: a
- *	   failure (dropped source, revoked privilege, dropped owner) is rolled
+ *	   same decision twice.  Nothing in a run waits for another run: the
+ *	   row locks are skipped, decision ids take no lock (below) and
+ *	   retention skips the rows another run is deleting.
+ *	2. a policy whose last evaluation is later than this run's time (a
+ *	   caller with an old statement time that got the row lock after a
+ *	   newer run committed) is skipped: the newer run has decided, and
+ *	   evaluating in the past would write the stabilization history out of
+ *	   time order.
+ *	3. each policy is measured and decided in its own subtransaction,
+ *	   bounded by scaler.policy_timeout: a failure (dropped source, revoked
+ *	   privilege, dropped owner, a source slower than the timeout) is rolled
  *	   back, logged and kept in the policy's state, and the other policies
- *	   go on.  The outcome (decision row, state) is then written by the top
- *	   transaction, so the read-only subtransactions never take an xid.
- *	3. the window is read as the policy owner (SECURITY_RESTRICTED_OPERATION),
+ *	   go on.  Everything read from one policy's row is converted in there
+ *	   too, so nothing about one policy can fail another; a stored decision
+ *	   state that is not valid is reset, with a warning, instead of failing
+ *	   the policy for ever.  The outcome (decision row, state) is then
+ *	   written by the top transaction, so the read-only subtransactions
+ *	   never take an xid.
+ *	4. the window is read as the policy owner (SECURITY_RESTRICTED_OPERATION),
  *	   so the source's privileges and row-level security apply to the owner,
  *	   whoever calls evaluate().  The query is an index range scan on
  *	   (function_name, ts) over the window only, so a tick's cost does not
  *	   grow with the log table.  Plans are prepared once per backend per
- *	   (source, metric) and kept.
- *	4. a decision is a scaler.decision row plus a NOTIFY on the policy's
+ *	   (source, metric) and kept.  The source is followed by OID: it is
+ *	   locked by OID first, and a kept plan made under a name the relation
+ *	   no longer has (ALTER TABLE RENAME, SET SCHEMA, ALTER SCHEMA RENAME)
+ *	   is dropped and made again from the relation's current name, so a
+ *	   relation another role creates under the old name is never read.
+ *	5. a decision is a scaler.decision row plus a NOTIFY on the policy's
  *	   channel.
  *
- * Decision ids must become visible in id order: listeners catch up by
- * reading "id > last seen", so if id 7 committed after id 8, a listener that
- * read 8 in between would never see 7.  Identity values are handed out at
- * insert time but transactions commit in any order, so before taking an id
- * we lock the identity sequence of scaler.decision in SHARE ROW EXCLUSIVE
- * mode (self-conflicting) and hold it to commit: whoever holds it takes the
- * next ids and commits before anyone else can take one.  nextval() takes
- * ROW EXCLUSIVE on the sequence, so even a plain INSERT elsewhere waits
- * for us.  The sequence rather than the table is locked so that readers,
- * retention deletes and autovacuum on the table are never blocked.
+ * Decision ids must become visible in id order to listeners: they catch up
+ * by reading "id > last seen", so if id 7 committed after id 8, a listener
+ * that read 8 in between would never see 7.  Transactions commit in any
+ * order, and holding a lock from taking an id to commit would let one open
+ * transaction that called evaluate() stop the worker.  Instead, readers stop
+ * short (scaler._decision_horizon() in SQL): a writer takes its xid before
+ * its decision id, and stores in the row (xid_bound) the next xid as it is
+ * after taking the id.  Every transaction that took a smaller id had its
+ * xid by then, so it is below xid_bound; a reader returns decisions only up
+ * to the newest one none of whose writers below xid_bound may still be
+ * running (see 20_decision.sql).  Writers never wait for each other.
  *
  * A full NOTIFY queue makes the committing transaction fail, which would
  * take the decision rows with it.  The worker therefore commits decisions
@@ -52,6 +67,7 @@
 
 #include <math.h>
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -61,33 +77,46 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
+#include "utils/xid8.h"
 
 #include "decide.h"
 #include "evaluate.h"
+#include "keepalive.h"
 #include "policy.h"
 #include "scaler.h"
 
 PG_FUNCTION_INFO_V1(scaler_evaluate_internal);
 
-/* A policy with its stored state, copied out of SPI. */
+/*
+ * A policy with its stored state, copied out of SPI.  The fields whose
+ * conversion can fail (metric, intervals, decision state) are kept raw by
+ * load_policies and converted by prepare_policy, in the policy's own
+ * subtransaction.
+ */
 typedef struct PolicyRow
 {
 	char	   *name;
 	Oid			owner;
+	char	   *metric_name;
 	ScalerMetric metric;
 	double		target;
 	char	   *function_name;	/* NULL: all functions */
 	Oid			source;
+	Datum		stable_window_raw;	/* interval */
+	Datum		scale_in_raw;	/* interval */
 	int64		stable_window;
 	int64		scale_in_stabilization;
 	int			min_capacity;
@@ -97,8 +126,15 @@ typedef struct PolicyRow
 	char	   *channel;
 	int			capacity;
 	int			floor;
+	bool		evaluated;		/* has a last_evaluated_at */
+	TimestampTz last_evaluated_at;
 	char	   *failing_with;	/* last_error while still failing, else NULL */
+	Datum		state_values[SCALER_STATE_NCOLS];
+	bool		state_nulls[SCALER_STATE_NCOLS];
+	bool		state_reset;	/* the stored state was invalid and is reset */
 	ScalerDecideState state;
+	ScalerKeepAlive keep_alive; /* see keepalive_decide */
+	ScalerKeepAliveState keep_alive_state;
 } PolicyRow;
 
 /* Kept window plans, one per (source, metric, all functions or one). */
@@ -113,15 +149,22 @@ typedef struct WindowPlan
 {
 	WindowPlanKey key;
 	SPIPlanPtr	plan;
+	char	   *source_name;	/* the qualified name the plan reads */
 } WindowPlan;
 
 static HTAB *window_plans = NULL;
+
+/* scaler.policy_timeout: our own timeout, registered once per backend */
+static TimeoutId policy_timeout_id = MAX_TIMEOUTS;
+static volatile sig_atomic_t policy_timeout_fired = false;
 
 static SPIPlanPtr plan_init_state = NULL;
 static SPIPlanPtr plan_policies = NULL;
 static SPIPlanPtr plan_exists = NULL;
 static SPIPlanPtr plan_update_state = NULL;
 static SPIPlanPtr plan_error_state = NULL;
+static SPIPlanPtr plan_reset_state = NULL;
+static SPIPlanPtr plan_decision_id = NULL;
 static SPIPlanPtr plan_insert_decision = NULL;
 static SPIPlanPtr plan_retention = NULL;
 
@@ -186,7 +229,11 @@ metric_aggregates(ScalerMetric metric)
 /*
  * The window query for a policy: count and metric over (start, end], and
  * over the panic tail (panic_start, end].  Parameters: $1 function name,
- * $2 panic start, $3 window start, $4 window end.  Must run as the owner.
+ * $2 panic start, $3 window start, $4 window end.  Must run as the owner,
+ * with the source locked and source_name its current qualified name: a
+ * kept plan made under another name is made again (a kept plan re-parses
+ * its text when it is invalidated, so its text must name the relation by
+ * the name it has now, which the lock keeps from changing).
  */
 static SPIPlanPtr
 window_plan(const PolicyRow *p, const char *source_name)
@@ -213,7 +260,17 @@ window_plan(const PolicyRow *p, const char *source_name)
 	key.all_functions = (p->function_name == NULL);
 	entry = hash_search(window_plans, &key, HASH_ENTER, &found);
 	if (!found)
+	{
 		entry->plan = NULL;
+		entry->source_name = NULL;
+	}
+	if (entry->plan != NULL &&
+		strcmp(entry->source_name, source_name) != 0)
+	{
+		/* renamed or moved since the plan was made */
+		SPI_freeplan(entry->plan);
+		entry->plan = NULL;
+	}
 	if (entry->plan == NULL)
 	{
 		char	   *sql;
@@ -236,7 +293,11 @@ window_plan(const PolicyRow *p, const char *source_name)
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not prepare the window query of policy \"%s\": %s",
 							p->name, SPI_result_code_string(SPI_result))));
-		SPI_keepplan(entry->plan);
+		if (SPI_keepplan(entry->plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		if (entry->source_name != NULL)
+			pfree(entry->source_name);
+		entry->source_name = MemoryContextStrdup(TopMemoryContext, source_name);
 	}
 	return entry->plan;
 }
@@ -290,6 +351,13 @@ read_window(const PolicyRow *p, TimestampTz now, ScalerDecideInput *in)
 				 errmsg("owner of policy \"%s\" no longer exists", p->name),
 				 errhint("Drop the policy and create it again as an existing role.")));
 
+	/*
+	 * Lock the source by OID before looking up its name: that takes in any
+	 * pending invalidation (a committed rename), and no rename can happen
+	 * while we hold it.  Waiting here for a lock (an ALTER TABLE in
+	 * progress) is bounded by scaler.policy_timeout.
+	 */
+	LockRelationOid(p->source, AccessShareLock);
 	relname = get_rel_name(p->source);
 	if (relname == NULL)
 		ereport(ERROR,
@@ -368,19 +436,221 @@ read_window(const PolicyRow *p, TimestampTz now, ScalerDecideInput *in)
 }
 
 /*
- * Lock that orders decision ids with commits; see the file header.
+ * Take the next decision id and its xid_bound; see the file header.  The
+ * transaction's xid is taken first, so that a reader can tell that we may
+ * hold ids below any writer's bound taken after ours.
  */
-static void
-lock_decision_order(void)
+static int64
+take_decision_id(FullTransactionId *xid_bound)
 {
 	Oid			nsp = get_namespace_oid("scaler", false);
 	Oid			decision = get_relname_relid("decision", nsp);
-	Oid			seq;
+	Oid			types[1] = {REGCLASSOID};
+	Datum		args[1];
+	bool		isnull;
+	int64		id;
+	int			ret;
 
 	if (!OidIsValid(decision))
 		elog(ERROR, "table scaler.decision does not exist");
-	seq = getIdentitySequence(decision, 1, false);
-	LockRelationOid(seq, ShareRowExclusiveLock);
+	(void) GetTopTransactionId();
+
+	kept_plan(&plan_decision_id, "SELECT pg_catalog.nextval($1)", 1, types);
+	args[0] = ObjectIdGetDatum(getIdentitySequence(decision, 1, false));
+	ret = SPI_execute_plan(plan_decision_id, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "taking a decision id failed: %s",
+			 SPI_result_code_string(ret));
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+
+	/* after nextval: every xid taken before our id is below this */
+	*xid_bound = ReadNextFullTransactionId();
+	return id;
+}
+
+/*
+ * Convert what load_policies kept raw: the metric, the intervals and the
+ * decision state.  A state that is not valid, or that holds times after
+ * this evaluation (it cannot have come from an evaluation at or before
+ * now), is reset with a warning and written back by this evaluation.
+ */
+static void
+prepare_policy(PolicyRow *p, TimestampTz now)
+{
+	const char *problem = NULL;
+	int			i;
+
+	if (!scaler_metric_from_name(p->metric_name, &p->metric))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("policy \"%s\" has unknown metric \"%s\"",
+						p->name, p->metric_name)));
+	p->stable_window =
+		scaler_interval_usecs(DatumGetIntervalP(p->stable_window_raw),
+							  "stable_window");
+	p->scale_in_stabilization =
+		scaler_interval_usecs(DatumGetIntervalP(p->scale_in_raw),
+							  "scale_in_stabilization");
+
+	p->state_reset = false;
+	if (scaler_state_from_datums_checked(p->state_values, p->state_nulls,
+										 &p->state, &problem))
+	{
+		if (p->state.panicking && p->state.panic_at > now)
+			problem = "panic_at is later than the evaluation.";
+		for (i = 0; i < p->state.nhistory && problem == NULL; i++)
+			if (p->state.history_at[i] > now)
+				problem = "The history has entries later than the evaluation.";
+	}
+	if (problem != NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("decision state of scaler policy \"%s\" is not valid, resetting it",
+						p->name),
+				 errdetail("%s", problem),
+				 errhint("Panic mode and scale-in stabilization of the policy start afresh.")));
+		scaler_state_init(&p->state);
+		p->state_reset = true;
+	}
+}
+
+/* ------------------------------------------------------------ keep-alive */
+
+static SPIPlanPtr plan_keepalive = NULL;
+static SPIPlanPtr plan_keepalive_store = NULL;
+
+/*
+ * The keep-alive of keepalive.c, after the rules of decide.c: read the
+ * policy's keep_alive setting and its keep-alive state (the end of the last
+ * window with requests, the idle-time histogram), account for this window
+ * and raise a decision of zero to one instance while it should be warm.
+ * Runs in the policy's subtransaction (reads only); keepalive_record
+ * writes the state afterwards.  A histogram that is not what this version
+ * writes (damaged, or from another layout) is dropped and learned again.
+ */
+static void
+keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	Datum		d;
+	bool		isnull;
+	int			ret;
+
+	p->keep_alive.mode = SCALER_KEEPALIVE_NONE;
+	kept_plan(&plan_keepalive,
+			  "SELECT p.keep_alive, p.keep_alive_auto, s.last_active_at, s.idle_histogram "
+			  "FROM scaler.policy p JOIN scaler.policy_state s "
+			  "ON s.policy OPERATOR(pg_catalog.=) p.name "
+			  "WHERE p.name OPERATOR(pg_catalog.=) $1",
+			  1, types);
+	args[0] = CStringGetTextDatum(p->name);
+	ret = SPI_execute_plan(plan_keepalive, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the keep-alive of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return;
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	d = SPI_getbinval(tuple, desc, 2, &isnull);
+	if (!isnull && DatumGetBool(d))
+		p->keep_alive.mode = SCALER_KEEPALIVE_AUTO;
+	else
+	{
+		d = SPI_getbinval(tuple, desc, 1, &isnull);
+		if (isnull)
+			return;
+		p->keep_alive.mode = SCALER_KEEPALIVE_FIXED;
+		p->keep_alive.keep_alive =
+			scaler_interval_usecs(DatumGetIntervalP(d), "keep_alive");
+	}
+
+	scaler_keepalive_init(&p->keep_alive_state);
+	d = SPI_getbinval(tuple, desc, 3, &isnull);
+	if (!isnull)
+	{
+		p->keep_alive_state.has_last = true;
+		p->keep_alive_state.last_active_at = DatumGetTimestampTz(d);
+	}
+	d = SPI_getbinval(tuple, desc, 4, &isnull);
+	if (!isnull && p->keep_alive.mode == SCALER_KEEPALIVE_AUTO)
+	{
+		ArrayType  *array = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		bool	   *elem_nulls;
+		int			n;
+		int			i;
+		bool		valid;
+
+		deconstruct_array(array, INT4OID, sizeof(int32), true, TYPALIGN_INT,
+						  &elems, &elem_nulls, &n);
+		valid = (n == SCALER_IDLE_BINS + 1);
+		for (i = 0; valid && i < n; i++)
+			valid = !elem_nulls[i] && DatumGetInt32(elems[i]) >= 0;
+		if (valid)
+		{
+			for (i = 0; i < SCALER_IDLE_BINS; i++)
+				p->keep_alive_state.counts[i] = DatumGetInt32(elems[i]);
+			p->keep_alive_state.oob = DatumGetInt32(elems[SCALER_IDLE_BINS]);
+		}
+		else
+			ereport(LOG,
+					(errmsg("scaler: resetting the damaged idle-time histogram of policy \"%s\"",
+							p->name)));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	scaler_keepalive_observe(&p->keep_alive_state, in->now, p->stable_window,
+							 in->rows);
+	scaler_keepalive_apply(&p->keep_alive, &p->keep_alive_state, in, out);
+}
+
+/* Write the keep-alive state in the top transaction (row locked by us). */
+static void
+keepalive_record(const PolicyRow *p)
+{
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INT4ARRAYOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Datum		elems[SCALER_IDLE_BINS + 1];
+	int			ret;
+	int			i;
+
+	if (p->keep_alive.mode == SCALER_KEEPALIVE_NONE)
+		return;
+	kept_plan(&plan_keepalive_store,
+			  "UPDATE scaler.policy_state SET last_active_at = $2, idle_histogram = $3 "
+			  "WHERE policy OPERATOR(pg_catalog.=) $1",
+			  3, types);
+	args[0] = CStringGetTextDatum(p->name);
+	args[1] = TimestampTzGetDatum(p->keep_alive_state.last_active_at);
+	if (!p->keep_alive_state.has_last)
+		nulls[1] = 'n';
+	if (p->keep_alive.mode == SCALER_KEEPALIVE_AUTO)
+	{
+		for (i = 0; i < SCALER_IDLE_BINS; i++)
+			elems[i] = Int32GetDatum(p->keep_alive_state.counts[i]);
+		elems[SCALER_IDLE_BINS] = Int32GetDatum(p->keep_alive_state.oob);
+		args[2] = PointerGetDatum(construct_array(elems, SCALER_IDLE_BINS + 1,
+												  INT4OID, sizeof(int32), true,
+												  TYPALIGN_INT));
+	}
+	else
+	{
+		args[2] = (Datum) 0;
+		nulls[2] = 'n';
+	}
+	ret = SPI_execute_plan(plan_keepalive_store, args, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "updating the keep-alive of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
 }
 
 /*
@@ -393,6 +663,8 @@ static void
 measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
 				   ScalerDecision *out)
 {
+	prepare_policy(p, now);
+
 	memset(in, 0, sizeof(*in));
 	in->metric = p->metric;
 	in->target = p->target;
@@ -408,6 +680,7 @@ measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
 
 	read_window(p, now, in);
 	scaler_decide(in, &p->state, out);
+	keepalive_decide(p, in, out);
 }
 
 /*
@@ -420,8 +693,8 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
 			   const ScalerDecision *out, MemoryContext result_cxt)
 {
 	ScalerWakeup *wakeup = NULL;
-	Datum		args[9];
-	char		nulls[9];
+	Datum		args[10];
+	char		nulls[10];
 	Datum		state_values[SCALER_STATE_NCOLS];
 	bool		state_nulls[SCALER_STATE_NCOLS];
 	bool		isnull;
@@ -433,21 +706,24 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
 
 	if (out->desired != p->capacity)
 	{
-		Oid			types[8] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, FLOAT8OID,
-		FLOAT8OID, INT4OID, INT4OID, TEXTOID};
+		Oid			types[10] = {TEXTOID, TIMESTAMPTZOID, TEXTOID, FLOAT8OID,
+		FLOAT8OID, INT4OID, INT4OID, TEXTOID, INT8OID, XID8OID};
 		HeapTuple	tuple;
 		MemoryContext old;
+		FullTransactionId xid_bound;
 
-		lock_decision_order();
+		args[8] = Int64GetDatum(take_decision_id(&xid_bound));
+		args[9] = FullTransactionIdGetDatum(xid_bound);
 		kept_plan(&plan_insert_decision,
-				  "INSERT INTO scaler.decision (policy, decided_at, metric, value, target, "
-				  "from_capacity, to_capacity, reason) "
-				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+				  "INSERT INTO scaler.decision (id, policy, decided_at, metric, value, target, "
+				  "from_capacity, to_capacity, reason, xid_bound) "
+				  "OVERRIDING SYSTEM VALUE "
+				  "VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $8, $10) "
 				  "RETURNING id, pg_catalog.json_build_object("
 				  "'id', id, 'policy', policy, 'from', from_capacity, 'to', to_capacity, "
 				  "'reason', reason, 'metric', metric, 'value', value, "
 				  "'decided_at', decided_at)::pg_catalog.text",
-				  8, types);
+				  10, types);
 		args[1] = TimestampTzGetDatum(now);
 		args[2] = CStringGetTextDatum(scaler_metric_name(p->metric));
 		args[3] = Float8GetDatum(in->value);
@@ -508,13 +784,30 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
 	return wakeup;
 }
 
-/* Keep a failed policy's error in its state row (still locked by us). */
+/*
+ * Keep a failed policy's error in its state row (still locked by us).  A
+ * decision state found invalid before the failure is reset too, so that it
+ * is reported once, not on every evaluation.
+ */
 static void
 record_failure(const PolicyRow *p, const char *message, TimestampTz now)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		args[3];
 	int			ret;
+
+	if (p->state_reset)
+	{
+		kept_plan(&plan_reset_state,
+				  "UPDATE scaler.policy_state SET panic_at = NULL, panic_capacity = NULL, "
+				  "history_at = '{}', history_desired = '{}' WHERE policy = $1",
+				  1, types);
+		args[0] = CStringGetTextDatum(p->name);
+		ret = SPI_execute_plan(plan_reset_state, args, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "resetting the state of policy \"%s\" failed: %s",
+				 p->name, SPI_result_code_string(ret));
+	}
 
 	kept_plan(&plan_error_state,
 			  "UPDATE scaler.policy_state SET last_error = $2, last_error_at = $3 "
@@ -553,7 +846,8 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired, "
 			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
 			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
-			  "THEN s.last_error END "
+			  "THEN s.last_error END, "
+			  "s.last_evaluated_at "
 			  "FROM scaler.policy p JOIN scaler.policy_state s ON s.policy = p.name "
 			  "WHERE CASE WHEN $1 IS NULL THEN p.enabled ELSE p.name = $1 END "
 			  "ORDER BY p.name "
@@ -575,25 +869,20 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		PolicyRow  *p = &rows[i];
 		bool		isnull;
-		char	   *metric;
-		Datum		state_values[SCALER_STATE_NCOLS];
-		bool		state_nulls[SCALER_STATE_NCOLS];
+		Datum		d;
 		int			c;
 
+		/* nothing here may fail for one policy: see prepare_policy */
 		p->name = SPI_getvalue(tuple, desc, 1);
 		p->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
-		metric = SPI_getvalue(tuple, desc, 3);
-		if (!scaler_metric_from_name(metric, &p->metric))
-			elog(ERROR, "policy \"%s\" has unknown metric \"%s\"", p->name, metric);
+		p->metric_name = SPI_getvalue(tuple, desc, 3);
 		p->target = DatumGetFloat8(SPI_getbinval(tuple, desc, 4, &isnull));
 		p->function_name = SPI_getvalue(tuple, desc, 5);
 		p->source = DatumGetObjectId(SPI_getbinval(tuple, desc, 6, &isnull));
-		p->stable_window =
-			scaler_interval_usecs(DatumGetIntervalP(SPI_getbinval(tuple, desc, 7, &isnull)),
-								  "stable_window");
-		p->scale_in_stabilization =
-			scaler_interval_usecs(DatumGetIntervalP(SPI_getbinval(tuple, desc, 8, &isnull)),
-								  "scale_in_stabilization");
+		p->stable_window_raw = datumCopy(SPI_getbinval(tuple, desc, 7, &isnull),
+										 false, sizeof(Interval));
+		p->scale_in_raw = datumCopy(SPI_getbinval(tuple, desc, 8, &isnull),
+									false, sizeof(Interval));
 		p->min_capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 9, &isnull));
 		p->max_capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 10, &isnull));
 		p->tolerance = DatumGetFloat8(SPI_getbinval(tuple, desc, 11, &isnull));
@@ -604,9 +893,17 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 		if (isnull)
 			p->floor = 0;
 		for (c = 0; c < SCALER_STATE_NCOLS; c++)
-			state_values[c] = SPI_getbinval(tuple, desc, 16 + c, &state_nulls[c]);
-		scaler_state_from_datums(state_values, state_nulls, &p->state);
+		{
+			d = SPI_getbinval(tuple, desc, 16 + c, &p->state_nulls[c]);
+			if (!p->state_nulls[c])
+				d = datumCopy(d, TupleDescAttr(desc, 15 + c)->attbyval,
+							  TupleDescAttr(desc, 15 + c)->attlen);
+			p->state_values[c] = d;
+		}
 		p->failing_with = SPI_getvalue(tuple, desc, 16 + SCALER_STATE_NCOLS);
+		d = SPI_getbinval(tuple, desc, 17 + SCALER_STATE_NCOLS, &isnull);
+		p->evaluated = !isnull;
+		p->last_evaluated_at = isnull ? 0 : DatumGetTimestampTz(d);
 	}
 	*npolicies = (int) SPI_processed;
 	return rows;
@@ -626,6 +923,51 @@ policy_exists(const char *name)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "looking up policy \"%s\" failed", name);
 	return SPI_processed > 0;
+}
+
+/*
+ * scaler.policy_timeout fired: cancel what runs now, as a statement timeout
+ * does.  The flag tells the policy's error handler that the cancel is ours,
+ * not the caller's.
+ */
+static void
+policy_timeout_handler(void)
+{
+	policy_timeout_fired = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/* Arm scaler.policy_timeout for one policy's evaluation. */
+static void
+policy_timeout_start(void)
+{
+	policy_timeout_fired = false;
+	if (scaler_policy_timeout <= 0)
+		return;
+	if (policy_timeout_id == MAX_TIMEOUTS)
+		policy_timeout_id = RegisterTimeout(USER_TIMEOUT, policy_timeout_handler);
+	enable_timeout_after(policy_timeout_id, scaler_policy_timeout);
+}
+
+/*
+ * Disarm it.  Returns whether it fired.  When it fired after the work was
+ * done (finished) but before it was disarmed, the cancel it requested is
+ * withdrawn, lest it cancel the rest of the run instead.
+ */
+static bool
+policy_timeout_stop(bool finished)
+{
+	bool		fired;
+
+	if (policy_timeout_id != MAX_TIMEOUTS)
+		disable_timeout(policy_timeout_id, false);
+	fired = policy_timeout_fired;
+	policy_timeout_fired = false;
+	if (fired && finished)
+		QueryCancelPending = false;
+	return fired;
 }
 
 /* Can we still queue NOTIFYs without risking the commit? */
@@ -715,11 +1057,24 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 
 		CHECK_FOR_INTERRUPTS();
 
+		/*
+		 * Evaluated meanwhile at a later time by another run (we got the
+		 * row lock after it committed): that run has decided.
+		 */
+		if (p->evaluated && p->last_evaluated_at > now)
+		{
+			elog(DEBUG1, "scaler policy \"%s\" was evaluated after this evaluation's time, skipping it",
+				 p->name);
+			continue;
+		}
+
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(oldcontext);
 		PG_TRY();
 		{
+			policy_timeout_start();
 			measure_and_decide(p, now, &in, &out);
+			(void) policy_timeout_stop(true);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcontext);
 			CurrentResourceOwner = oldowner;
@@ -728,6 +1083,7 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 		PG_CATCH();
 		{
 			ErrorData  *edata;
+			bool		timed_out = policy_timeout_stop(false);
 
 			MemoryContextSwitchTo(oldcontext);
 			edata = CopyErrorData();
@@ -736,8 +1092,21 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 			MemoryContextSwitchTo(oldcontext);
 			CurrentResourceOwner = oldowner;
 
-			/* a cancel or timeout is for the whole run, not this policy */
-			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			/*
+			 * Our own timeout is this policy's failure; any other cancel or
+			 * timeout is for the whole run.
+			 */
+			if (timed_out && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			{
+				char	   *message = psprintf("evaluation took longer than scaler.policy_timeout (%d ms)",
+											   scaler_policy_timeout);
+
+				pfree(edata->message);
+				edata->message = message;
+				edata->detail = NULL;
+				edata->hint = pstrdup("Make the policy's source faster to read, or raise scaler.policy_timeout.");
+			}
+			else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 				ReThrowError(edata);
 
 			/*
@@ -761,6 +1130,7 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 		if (ok)
 		{
 			wakeup = record_outcome(p, now, &in, &out, result_cxt);
+			keepalive_record(p);
 			if (wakeup != NULL && notify_now)
 			{
 				if (!queue_checked)
@@ -788,8 +1158,11 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 		Oid			types[1] = {TIMESTAMPTZOID};
 		Datum		args[1];
 
+		/* rows another run is deleting are its business: never wait */
 		kept_plan(&plan_retention,
-				  "DELETE FROM scaler.decision WHERE decided_at < $1",
+				  "DELETE FROM scaler.decision WHERE id IN "
+				  "(SELECT d.id FROM scaler.decision d WHERE d.decided_at < $1 "
+				  "FOR UPDATE SKIP LOCKED)",
 				  1, types);
 		args[0] = TimestampTzGetDatum(now -
 									  (int64) scaler_decision_retention * USECS_PER_SEC);

@@ -18,9 +18,13 @@
  * expected is the mean of the samples, high their 95th percentile (as
  * percentile_cont computes it), and capacity = ceil(high / target) within
  * [min_capacity, max_capacity] for load metrics (NULL for quality metrics,
- * whose capacity depends on the capacity running).  Minutes before the
- * first row in the lookback are not history (nothing was logged yet), so
- * they are not counted as idle.
+ * whose capacity depends on the capacity running).  Only whole minutes
+ * inside the lookback count: a minute (or the rest of an hour) before its
+ * start is not a sample of an idle minute, and nor are the minutes before
+ * the first row in the lookback (nothing was logged yet).
+ *
+ * horizon and lookback are bounded (FORECAST_MAX_HORIZON_DAYS,
+ * FORECAST_MAX_LOOKBACK_DAYS): the work and memory grow with both.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +47,14 @@
 #include "traffic.h"
 
 PG_FUNCTION_INFO_V1(scaler_forecast);
+
+/*
+ * Limits of the arguments.  A year ahead is 8,784 rows; a year back is half
+ * a million one-minute samples (4 MB), far more history than an hour-of-week
+ * seasonal forecast learns anything from.
+ */
+#define FORECAST_MAX_HORIZON_DAYS	366
+#define FORECAST_MAX_LOOKBACK_DAYS	366
 
 /* The samples of one hour of the week (or of the day). */
 typedef struct ForecastSlot
@@ -120,7 +132,7 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 		elog(ERROR, "SPI_connect failed");
 	scaler_become_owner(s, &save_userid, &save_sec_context);
 	ret = SPI_execute_with_args(sql.data, nargs, argtypes, values, NULL,
-								true, 1);
+								true, 0);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the history of policy \"%s\" failed: %s",
@@ -143,6 +155,8 @@ following_hour(TimestampTz start, pg_tz *tz)
 	{
 		TimestampTz bucket = hour_bucket(probe, tz);
 
+		CHECK_FOR_INTERRUPTS();
+
 		if (bucket > start)
 			return bucket;
 	}
@@ -158,39 +172,40 @@ slot_of(TimestampTz hour_start, pg_tz *tz, bool weekly)
 	return weekly ? dow * 24 + hour : hour;
 }
 
-/* File each minute's load under its hour of the week. */
+/*
+ * File each minute of [first_minute, end_minute) under its hour of the
+ * week: its requests, or its busy time, as a load.
+ */
 static void
 load_samples(const ScalerPolicySettings *s, Traffic *traffic,
 			 int64 first_minute, int64 end_minute, bool weekly,
 			 ForecastSlot *slots)
 {
-	HourCache  *cache = hour_cache_create(CurrentMemoryContext, traffic->tz);
-	TimestampTz bucket = DT_NOBEGIN;
-	int			slot = 0;
-	int64		m;
+	HourStats  *hour = palloc0(sizeof(HourStats));
+	HourIter	iter;
 
-	for (m = first_minute; m < end_minute; m++)
+	hour_iter_init(&iter, traffic, session_timezone,
+				   floor_div(first_minute, MINUTES_PER_QUARTER),
+				   floor_div(end_minute - 1, MINUTES_PER_QUARTER) + 1);
+	while (hour_iter_next(&iter, hour))
 	{
-		TimestampTz start = hour_cache_lookup(cache, m * USECS_PER_MINUTE);
-		int64		requests = 0;
-		double		ms = 0.0;
+		int			slot = slot_of(hour->start, session_timezone, weekly);
+		int64		from = Max(first_minute, hour->first_minute);
+		int64		to = Min(end_minute, hour->first_minute + hour->minutes);
+		int64		m;
 
-		if (start != bucket)
+		for (m = from; m < to; m++)
 		{
-			bucket = start;
-			slot = slot_of(start, traffic->tz, weekly);
+			int64		i = m - hour->first_minute;
+
+			if (s->metric == SCALER_METRIC_CONCURRENCY)
+				add_sample(&slots[slot],
+						   (double) hour->minute_busy_us[i] / USECS_PER_MINUTE);
+			else
+				add_sample(&slots[slot], hour->minute_requests[i] / 60.0);
 		}
-		if (m >= traffic->first_minute && m <= traffic->last_minute)
-		{
-			requests = traffic->minute_requests[m - traffic->minute0];
-			ms = traffic->minute_ms[m - traffic->minute0];
-		}
-		if (s->metric == SCALER_METRIC_CONCURRENCY)
-			add_sample(&slots[slot], ms / 1000.0 / 60.0);
-		else
-			add_sample(&slots[slot], requests / 60.0);
 	}
-	pfree(cache);
+	pfree(hour);
 }
 
 /* File each hour's p95 or error rate under its hour of the week. */
@@ -199,27 +214,27 @@ quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
 				TimestampTz since, TimestampTz until, bool weekly,
 				ForecastSlot *slots)
 {
-	HourRow    *rows;
-	int			nrows;
-	int			i;
+	HourStats  *hour = palloc0(sizeof(HourStats));
+	HourIter	iter;
 
-	rows = traffic_hour_rows(traffic, since, until, &nrows);
-	for (i = 0; i < nrows; i++)
+	hour_iter_init(&iter, traffic, session_timezone, quarter_of(since),
+				   quarter_of(until - 1) + 1);
+	while (hour_iter_next(&iter, hour))
 	{
-		HourRow    *row = &rows[i];
-		int			slot = slot_of(row->start, traffic->tz, weekly);
+		int			slot = slot_of(hour->start, session_timezone, weekly);
+
+		CHECK_FOR_INTERRUPTS();
 
 		if (s->metric == SCALER_METRIC_P95_MS)
 		{
-			if (row->hour != NULL && row->hour->with_duration > 0)
-				add_sample(&slots[slot],
-						   sketch_quantile(&row->hour->sketch, 0.95));
+			if (hour->with_duration > 0)
+				add_sample(&slots[slot], sketch_quantile(&hour->sketch, 0.95));
 		}
-		else if (row->requests > 0)
+		else if (hour->requests > 0)
 			add_sample(&slots[slot],
-					   (double) (row->hour ? row->hour->errors : 0) /
-					   (double) row->requests);
+					   (double) hour->errors / (double) hour->requests);
 	}
+	pfree(hour);
 }
 
 /*
@@ -242,6 +257,7 @@ scaler_forecast(PG_FUNCTION_ARGS)
 	Traffic    *traffic;
 	ForecastSlot slots[7 * 24];
 	bool		weekly;
+	int64		start_minute;
 	int64		end_minute;
 	int			i;
 
@@ -267,6 +283,17 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lookback must be greater than zero")));
+	if (horizon > FORECAST_MAX_HORIZON_DAYS * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must not exceed %d days",
+						FORECAST_MAX_HORIZON_DAYS),
+				 errhint("A forecast repeats the hours of the week; forecast again later rather than far ahead.")));
+	if (lookback > FORECAST_MAX_LOOKBACK_DAYS * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lookback must not exceed %d days",
+						FORECAST_MAX_LOOKBACK_DAYS)));
 
 	scaler_policy_settings(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, &s);
 
@@ -274,8 +301,8 @@ scaler_forecast(PG_FUNCTION_ARGS)
 
 	since = now - lookback;
 	traffic = read_history(&s, since, now);
-	first = (traffic != NULL && traffic->first_minute <= traffic->last_minute) ?
-		traffic->first_minute * USECS_PER_MINUTE : now;
+	first = (traffic != NULL && !traffic_is_empty(traffic)) ?
+		traffic_first_minute(traffic) * USECS_PER_MINUTE : now;
 	if (now - first < USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -286,10 +313,12 @@ scaler_forecast(PG_FUNCTION_ARGS)
 	weekly = (now - first >= 7 * USECS_PER_DAY);
 
 	memset(slots, 0, sizeof(slots));
-	end_minute = floor_div(now, USECS_PER_MINUTE);	/* whole minutes only */
+	/* whole minutes inside the lookback only, from its first row on */
+	start_minute = -floor_div(-since, USECS_PER_MINUTE);
+	start_minute = Max(start_minute, traffic_first_minute(traffic));
+	end_minute = floor_div(now, USECS_PER_MINUTE);
 	if (scaler_metric_is_load(s.metric))
-		load_samples(&s, traffic, traffic->first_minute, end_minute, weekly,
-					 slots);
+		load_samples(&s, traffic, start_minute, end_minute, weekly, slots);
 	else
 		quality_samples(&s, traffic, first, now, weekly, slots);
 
@@ -299,6 +328,7 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		double		sum = 0.0;
 		int			j;
 
+		CHECK_FOR_INTERRUPTS();
 		if (slot->n == 0)
 			continue;
 		for (j = 0; j < slot->n; j++)
@@ -309,10 +339,10 @@ scaler_forecast(PG_FUNCTION_ARGS)
 	}
 
 	end = now + horizon;
-	for (hour = hour_bucket(now, traffic->tz); hour < end;
-		 hour = following_hour(hour, traffic->tz))
+	for (hour = hour_bucket(now, session_timezone); hour < end;
+		 hour = following_hour(hour, session_timezone))
 	{
-		ForecastSlot *slot = &slots[slot_of(hour, traffic->tz, weekly)];
+		ForecastSlot *slot = &slots[slot_of(hour, session_timezone, weekly)];
 		Datum		values[4];
 		bool		nulls[4];
 

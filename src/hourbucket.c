@@ -53,15 +53,49 @@ local_hour_and_dow(TimestampTz start, pg_tz *tz, int *hour, int *dow)
 	*dow = j2day(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday));
 }
 
-HourCache *
-hour_cache_create(MemoryContext cxt, pg_tz *tz)
+/* The bucket of a quarter's first instant; past the timestamp range, none. */
+static TimestampTz
+quarter_bucket(int64 quarter, pg_tz *tz)
 {
-	HourCache  *cache = MemoryContextAlloc(cxt, sizeof(HourCache));
-	int			i;
+	if (quarter >= END_TIMESTAMP / USECS_PER_QUARTER ||
+		quarter < MIN_TIMESTAMP / USECS_PER_QUARTER)
+		return DT_NOEND;
+	return hour_bucket(quarter * USECS_PER_QUARTER, tz);
+}
 
-	cache->tz = tz;
-	cache->last_from = cache->last_to = 0;
-	for (i = 0; i < HOUR_CACHE_SIZE; i++)
-		cache->entries[i].quarter = PG_INT64_MIN;
-	return cache;
+/*
+ * The first quarter after quarter (which lies in the bucket named start)
+ * that lies in another bucket.  Buckets never go backwards in time, so when
+ * the quarter an hour after the bucket's start is the first one outside it,
+ * every quarter before it is inside; otherwise (a transition) step.
+ */
+int64
+next_bucket_quarter(int64 quarter, TimestampTz start, pg_tz *tz)
+{
+	int64		end = quarter_of(start) + 4;
+	int64		limit = quarter + MAX_BUCKET_QUARTERS;
+
+	if (end > quarter + 1 && end <= limit &&
+		quarter_bucket(end - 1, tz) == start &&
+		quarter_bucket(end, tz) != start)
+		return end;
+	for (end = quarter + 1; end < limit; end++)
+		if (quarter_bucket(end, tz) != start)
+			break;
+	return end;
+}
+
+/* The bucket a quarter lies in: its name and its quarters [first, end). */
+void
+bucket_of_quarter(int64 quarter, pg_tz *tz, TimestampTz *start,
+				  int64 *first_quarter, int64 *end_quarter)
+{
+	int64		first = quarter;
+
+	*start = quarter_bucket(quarter, tz);
+	while (first > quarter - MAX_BUCKET_QUARTERS + 1 &&
+		   quarter_bucket(first - 1, tz) == *start)
+		first--;
+	*first_quarter = first;
+	*end_quarter = next_bucket_quarter(quarter, *start, tz);
 }

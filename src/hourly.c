@@ -2,19 +2,22 @@
  *
  * hourly.c
  *	  hourly_requests, hour_of_day and hour_of_week: a traffic value (or a
- *	  source's rows) as gap-filled rows, one per local hour.
+ *	  source's rows) as gap-filled rows, one per local hour of the session's
+ *	  TimeZone.
  *
- * Every bucket between the first and the last hour is reported, including
- * hours without traffic, which is why rows are built by walking minutes
- * rather than by listing the hours that have data.
+ * A value keeps UTC quarter hours; an hour is the union of the quarters
+ * whose first instant date_trunc('hour') puts in it.  The walk goes bucket
+ * by bucket, so an hour without traffic costs a few time zone look-ups and
+ * no memory: rows go straight to the tuplestore, which spills to disk past
+ * work_mem.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/timestamp.h"
 
 #include "hourly.h"
@@ -25,143 +28,178 @@ PG_FUNCTION_INFO_V1(source_hourly_requests);
 PG_FUNCTION_INFO_V1(traffic_hour_of_day);
 PG_FUNCTION_INFO_V1(traffic_hour_of_week);
 
-/*
- * Rows for the buckets of every minute in [from_minute, to_minute), in time
- * order.  A bucket starts within the hour before any of its minutes, which
- * bounds the slots the walk can touch.
- */
-static HourRow *
-hour_rows_for_minutes(Traffic *traffic, int64 from_minute, int64 to_minute,
-					  int *nrows)
+/* ------------------------------------------------------------ the walk */
+
+/* Buckets that contain quarters first_quarter .. end_quarter - 1. */
+void
+hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
+			   int64 first_quarter, int64 end_quarter)
 {
-	HourCache  *cache = hour_cache_create(CurrentMemoryContext, traffic->tz);
-	int64		slot_lo = quarter_of(from_minute * USECS_PER_MINUTE) - 4;
-	int64		nslots = quarter_of(to_minute * USECS_PER_MINUTE) - slot_lo + 1;
-	HourRow    *slots;
-	HourRow    *rows;
-	int64		minute;
-	int64		i;
-	int			n = 0;
+	TimestampTz start;
+	int64		first;
+	int64		end;
 
-	if (nslots > (int64) (MaxAllocSize / sizeof(HourRow)))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many hours to report")));
-	slots = palloc0(sizeof(HourRow) * nslots);
-
-	for (minute = from_minute; minute < to_minute; minute++)
+	traffic_normalize(traffic);
+	iter->traffic = traffic;
+	iter->tz = tz;
+	iter->cxt = CurrentMemoryContext;
+	iter->summary = 0;
+	iter->row = 0;
+	if (first_quarter >= end_quarter)
 	{
-		TimestampTz start = hour_cache_lookup(cache, minute * USECS_PER_MINUTE);
-		HourRow    *row = &slots[quarter_of(start) - slot_lo];
+		iter->next_quarter = iter->end_quarter = 0;
+		return;
+	}
+	bucket_of_quarter(first_quarter, tz, &start, &first, &end);
+	iter->next_quarter = first;
+	iter->end_quarter = end_quarter;
 
-		row->start = start;
-		row->minutes++;
-		if (minute >= traffic->first_minute && minute <= traffic->last_minute)
+	/* Skip what lies before the first bucket. */
+	while (iter->summary < traffic->nquarters &&
+		   traffic->quarters[iter->summary].quarter < first)
+		iter->summary++;
+	while (iter->row < traffic->nrows &&
+		   row_quarter(&traffic->rows[iter->row]) < first)
+		iter->row++;
+}
+
+/* Every bucket from the first to the last quarter with rows. */
+void
+hour_iter_init_all(HourIter *iter, Traffic *traffic, pg_tz *tz)
+{
+	int64		first;
+	int64		last;
+
+	if (traffic_is_empty(traffic))
+	{
+		hour_iter_init(iter, traffic, tz, 0, 0);
+		return;
+	}
+	traffic_quarter_range(traffic, &first, &last);
+	hour_iter_init(iter, traffic, tz, first, last + 1);
+}
+
+static void
+add_minute(HourStats *hour, int64 minute, int64 requests, int64 busy_us)
+{
+	int64		i = minute - hour->first_minute;
+
+	Assert(i >= 0 && i < hour->minutes);
+	traffic_add_count(&hour->minute_requests[i], requests, "request count");
+	traffic_add_count(&hour->minute_busy_us[i], busy_us, "busy time");
+	traffic_add_count(&hour->requests, requests, "request count");
+	traffic_add_count(&hour->busy_us, busy_us, "busy time");
+}
+
+/* The next bucket's figures; false after the last one. */
+bool
+hour_iter_next(HourIter *iter, HourStats *hour)
+{
+	Traffic    *traffic = iter->traffic;
+	int64		first = iter->next_quarter;
+	int64		end;
+	int32		i;
+
+	CHECK_FOR_INTERRUPTS();
+	if (first >= iter->end_quarter)
+		return false;
+
+	hour->start = hour_bucket(first * USECS_PER_QUARTER, iter->tz);
+	end = next_bucket_quarter(first, hour->start, iter->tz);
+	iter->next_quarter = end;
+
+	hour->first_minute = first * MINUTES_PER_QUARTER;
+	hour->minutes = (int32) (end - first) * MINUTES_PER_QUARTER;
+	hour->requests = hour->errors = hour->with_duration = 0;
+	hour->busy_us = hour->peak_rpm = hour->peak_minute_busy_us = 0;
+	hour->max_ms = 0.0;
+	memset(hour->minute_requests, 0, sizeof(int64) * hour->minutes);
+	memset(hour->minute_busy_us, 0, sizeof(int64) * hour->minutes);
+	sketch_reset(&hour->sketch);
+
+	for (; iter->summary < traffic->nquarters &&
+		 traffic->quarters[iter->summary].quarter < end; iter->summary++)
+	{
+		TrafficQuarter *q = &traffic->quarters[iter->summary];
+		int			m;
+
+		for (m = 0; m < MINUTES_PER_QUARTER; m++)
+			if (q->minutes[m].requests > 0)
+				add_minute(hour, q->quarter * MINUTES_PER_QUARTER + m,
+						   q->minutes[m].requests, q->minutes[m].busy_us);
+		traffic_add_count(&hour->errors, q->errors, "error count");
+		traffic_add_count(&hour->with_duration, q->with_duration, "duration count");
+		hour->max_ms = Max(hour->max_ms, q->max_ms);
+		sketch_merge(&hour->sketch, &q->sketch, iter->cxt);
+	}
+	for (; iter->row < traffic->nrows &&
+		 row_quarter(&traffic->rows[iter->row]) < end; iter->row++)
+	{
+		TrafficRow *row = &traffic->rows[iter->row];
+		bool		has_duration = (row->key & ROW_DURATION) != 0;
+
+		add_minute(hour, ROW_MINUTE(row->key), 1,
+				   has_duration ? duration_us(row->duration_ms) : 0);
+		if (row->key & ROW_ERROR)
+			traffic_add_count(&hour->errors, 1, "error count");
+		if (has_duration)
 		{
-			int64		requests = traffic->minute_requests[minute - traffic->minute0];
-			double		ms = traffic->minute_ms[minute - traffic->minute0];
-
-			row->requests += requests;
-			row->sum_ms += ms;
-			row->peak_rpm = Max(row->peak_rpm, requests);
-			row->peak_minute_ms = Max(row->peak_minute_ms, ms);
+			traffic_add_count(&hour->with_duration, 1, "duration count");
+			hour->max_ms = Max(hour->max_ms, row->duration_ms);
+			sketch_add(&hour->sketch, row->duration_ms, iter->cxt);
 		}
 	}
 
-	rows = palloc(sizeof(HourRow) * Max(nslots, 1));
-	for (i = 0; i < nslots; i++)
+	for (i = 0; i < hour->minutes; i++)
 	{
-		HourRow    *row = &slots[i];
-		int64		index;
-
-		if (row->minutes == 0)
-			continue;
-		index = quarter_of(row->start) - traffic->slot0;
-		if (index >= 0 && index < traffic->nslots &&
-			traffic->slots[index] != NULL &&
-			traffic->slots[index]->start == row->start)
-			row->hour = traffic->slots[index];
-		rows[n++] = *row;
+		hour->peak_rpm = Max(hour->peak_rpm, hour->minute_requests[i]);
+		hour->peak_minute_busy_us = Max(hour->peak_minute_busy_us,
+										hour->minute_busy_us[i]);
 	}
-	pfree(slots);
-	pfree(cache);
-	*nrows = n;
-	return rows;
-}
-
-/* Rows for the buckets that overlap [since, until). */
-HourRow *
-traffic_hour_rows(Traffic *traffic, TimestampTz since, TimestampTz until,
-				  int *nrows)
-{
-	return hour_rows_for_minutes(traffic,
-								 floor_div(since, USECS_PER_MINUTE),
-								 floor_div(until - 1, USECS_PER_MINUTE) + 1,
-								 nrows);
-}
-
-/* Rows from the first to the last hour with traffic, each hour whole. */
-HourRow *
-traffic_all_hour_rows(Traffic *traffic, int *nrows)
-{
-	TimestampTz first;
-	TimestampTz last;
-	int64		end;
-
-	if (traffic->first_minute > traffic->last_minute)
-	{
-		*nrows = 0;
-		return NULL;
-	}
-	first = hour_bucket(traffic->first_minute * USECS_PER_MINUTE, traffic->tz);
-	last = hour_bucket(traffic->last_minute * USECS_PER_MINUTE, traffic->tz);
-	end = traffic->last_minute + 1;
-	while (hour_bucket(end * USECS_PER_MINUTE, traffic->tz) == last)
-		end++;
-	return hour_rows_for_minutes(traffic, floor_div(first, USECS_PER_MINUTE),
-								 end, nrows);
+	return true;
 }
 
 /* ------------------------------------------------------ hourly_requests */
 
 static void
-emit_hourly_rows(FunctionCallInfo fcinfo, HourRow *rows, int nrows)
+put_hourly_row(ReturnSetInfo *rsinfo, HourStats *hour)
+{
+	Datum		values[11];
+	bool		nulls[11] = {false};
+
+	values[0] = TimestampTzGetDatum(hour->start);
+	values[1] = Int64GetDatum(hour->requests);
+	values[2] = Int64GetDatum(hour->errors);
+	values[3] = Float8GetDatum(hour->requests > 0 ?
+							   (double) hour->errors / (double) hour->requests : 0.0);
+	if (hour->with_duration > 0)
+	{
+		/* A bin's representative may exceed the longest duration seen. */
+		values[4] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.50), hour->max_ms));
+		values[5] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.95), hour->max_ms));
+		values[6] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.99), hour->max_ms));
+		values[7] = Float8GetDatum(hour->max_ms);
+	}
+	else
+		nulls[4] = nulls[5] = nulls[6] = nulls[7] = true;
+	values[8] = Int64GetDatum(hour->peak_rpm);
+	/* Little's law: busy time over the whole bucket's length. */
+	values[9] = Float8GetDatum((double) hour->busy_us /
+							   ((double) hour->minutes * USECS_PER_MINUTE));
+	values[10] = Float8GetDatum((double) hour->peak_minute_busy_us /
+								(double) USECS_PER_MINUTE);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static void
+emit_hourly_rows(FunctionCallInfo fcinfo, HourIter *iter)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			i;
+	HourStats  *hour = palloc0(sizeof(HourStats));
 
 	InitMaterializedSRF(fcinfo, 0);
-	for (i = 0; i < nrows; i++)
-	{
-		HourRow    *row = &rows[i];
-		TrafficHour *hour = row->hour;
-		bool		has_durations = hour != NULL && hour->with_duration > 0;
-		int64		errors = hour != NULL ? hour->errors : 0;
-		double		max_ms = has_durations ? hour->max_ms : 0.0;
-		Datum		values[11];
-		bool		nulls[11] = {false};
-
-		values[0] = TimestampTzGetDatum(row->start);
-		values[1] = Int64GetDatum(row->requests);
-		values[2] = Int64GetDatum(errors);
-		values[3] = Float8GetDatum(row->requests > 0 ?
-								   (double) errors / (double) row->requests : 0.0);
-		if (has_durations)
-		{
-			/* A bin's representative may exceed the longest duration seen. */
-			values[4] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.50), max_ms));
-			values[5] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.95), max_ms));
-			values[6] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.99), max_ms));
-			values[7] = Float8GetDatum(max_ms);
-		}
-		else
-			nulls[4] = nulls[5] = nulls[6] = nulls[7] = true;
-		values[8] = Int64GetDatum(row->peak_rpm);
-		/* Little's law: busy milliseconds over the bucket's length. */
-		values[9] = Float8GetDatum(row->sum_ms / (row->minutes * 60000.0));
-		values[10] = Float8GetDatum(row->peak_minute_ms / 60000.0);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	while (hour_iter_next(iter, hour))
+		put_hourly_row(rsinfo, hour);
 }
 
 /* hourly_requests(t scaler.traffic) */
@@ -169,14 +207,19 @@ Datum
 traffic_hourly_requests(PG_FUNCTION_ARGS)
 {
 	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
-	int			nrows;
-	HourRow    *rows = traffic_all_hour_rows(traffic, &nrows);
+	HourIter	iter;
 
-	emit_hourly_rows(fcinfo, rows, nrows);
+	hour_iter_init_all(&iter, traffic, session_timezone);
+	emit_hourly_rows(fcinfo, &iter);
 	return (Datum) 0;
 }
 
-/* hourly_requests(since, until, function_name, source) */
+/*
+ * hourly_requests(since, until, function_name, source): every bucket that
+ * overlaps [since, until), the rows of [since, until) in them.  An hour cut
+ * by since or until still reports its concurrency over the whole hour, as
+ * hourly_requests of the same rows' traffic_agg does.
+ */
 Datum
 source_hourly_requests(PG_FUNCTION_ARGS)
 {
@@ -185,8 +228,7 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	text	   *function_name = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	Oid			source;
 	Traffic    *traffic;
-	HourRow    *rows;
-	int			nrows;
+	HourIter	iter;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -195,13 +237,14 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	since = PG_GETARG_TIMESTAMPTZ(0);
 	until = PG_GETARG_TIMESTAMPTZ(1);
 	source = PG_GETARG_OID(3);
-	source_check_window(since, until);
+	source_check_report_range(since, until);
 
 	traffic = source_traffic(source, since, until, function_name);
 	if (traffic == NULL)
-		traffic = traffic_create(CurrentMemoryContext, session_timezone);
-	rows = traffic_hour_rows(traffic, since, until, &nrows);
-	emit_hourly_rows(fcinfo, rows, nrows);
+		traffic = traffic_create(CurrentMemoryContext);
+	hour_iter_init(&iter, traffic, session_timezone, quarter_of(since),
+				   quarter_of(until - 1) + 1);
+	emit_hourly_rows(fcinfo, &iter);
 	return (Datum) 0;
 }
 
@@ -221,23 +264,23 @@ emit_hour_of_cycle(FunctionCallInfo fcinfo, bool weekly)
 	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
 	HourOfCycle cycle[7 * 24];
 	int			ncycle = weekly ? 7 * 24 : 24;
-	HourRow    *rows;
-	int			nrows;
+	HourStats  *hour = palloc0(sizeof(HourStats));
+	HourIter	iter;
 	int			i;
 
 	memset(cycle, 0, sizeof(cycle));
-	rows = traffic_all_hour_rows(traffic, &nrows);
-	for (i = 0; i < nrows; i++)
+	hour_iter_init_all(&iter, traffic, session_timezone);
+	while (hour_iter_next(&iter, hour))
 	{
-		int			hour;
+		int			hour_of_day;
 		int			dow;
 		HourOfCycle *c;
 
-		local_hour_and_dow(rows[i].start, traffic->tz, &hour, &dow);
-		c = &cycle[weekly ? dow * 24 + hour : hour];
+		local_hour_and_dow(hour->start, session_timezone, &hour_of_day, &dow);
+		c = &cycle[weekly ? dow * 24 + hour_of_day : hour_of_day];
 		c->days++;
-		c->requests += rows[i].requests;
-		c->peak = Max(c->peak, rows[i].requests);
+		traffic_add_count(&c->requests, hour->requests, "request count");
+		c->peak = Max(c->peak, hour->requests);
 	}
 
 	InitMaterializedSRF(fcinfo, 0);

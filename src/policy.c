@@ -80,11 +80,15 @@ invalid_state(const char *detail)
 /*
  * Fill a ScalerDecideState from (panic_at, panic_capacity, history_at,
  * history_desired).  NULLs mean "empty".  The arrays are checked, because a
- * caller of desired_capacity() may pass any values.
+ * caller of desired_capacity() may pass any values, and a stored state may
+ * have been damaged (by hand, or by 0.1's out-of-order updates).  Returns
+ * false, with *problem saying what is wrong and *state empty, when the
+ * values do not form a valid state; never throws for that.
  */
-void
-scaler_state_from_datums(const Datum *values, const bool *nulls,
-						 ScalerDecideState *state)
+bool
+scaler_state_from_datums_checked(const Datum *values, const bool *nulls,
+								 ScalerDecideState *state,
+								 const char **problem)
 {
 	Datum	   *at = NULL;
 	Datum	   *desired = NULL;
@@ -108,7 +112,10 @@ scaler_state_from_datums(const Datum *values, const bool *nulls,
 		ArrayType  *arr = DatumGetArrayTypeP(values[2]);
 
 		if (ARR_NDIM(arr) > 1)
-			invalid_state("history_at must be one-dimensional.");
+		{
+			*problem = "history_at must be one-dimensional.";
+			goto invalid;
+		}
 		deconstruct_array(arr, TIMESTAMPTZOID, sizeof(TimestampTz), true,
 						  TYPALIGN_DOUBLE, &at, &atnulls, &nat);
 	}
@@ -117,26 +124,57 @@ scaler_state_from_datums(const Datum *values, const bool *nulls,
 		ArrayType  *arr = DatumGetArrayTypeP(values[3]);
 
 		if (ARR_NDIM(arr) > 1)
-			invalid_state("history_desired must be one-dimensional.");
+		{
+			*problem = "history_desired must be one-dimensional.";
+			goto invalid;
+		}
 		deconstruct_array(arr, INT4OID, sizeof(int32), true,
 						  TYPALIGN_INT, &desired, &desirednulls, &ndesired);
 	}
 	if (nat != ndesired)
-		invalid_state("history_at and history_desired must have the same length.");
+	{
+		*problem = "history_at and history_desired must have the same length.";
+		goto invalid;
+	}
 	if (nat > SCALER_HISTORY_MAX)
-		invalid_state("The history has too many entries.");
+	{
+		*problem = "The history has too many entries.";
+		goto invalid;
+	}
 
 	for (i = 0; i < nat; i++)
 	{
 		if (atnulls[i] || desirednulls[i])
-			invalid_state("The history must not contain NULLs.");
+		{
+			*problem = "The history must not contain NULLs.";
+			goto invalid;
+		}
 		state->history_at[i] = DatumGetTimestampTz(at[i]);
 		state->history_desired[i] = DatumGetInt32(desired[i]);
 		if (i > 0 && (state->history_at[i] < state->history_at[i - 1] ||
 					  state->history_desired[i] >= state->history_desired[i - 1]))
-			invalid_state("The history must be in time order with decreasing values.");
+		{
+			*problem = "The history must be in time order with decreasing values.";
+			goto invalid;
+		}
 	}
 	state->nhistory = nat;
+	return true;
+
+invalid:
+	scaler_state_init(state);
+	return false;
+}
+
+/* The same, throwing "invalid decision state" for an invalid one. */
+void
+scaler_state_from_datums(const Datum *values, const bool *nulls,
+						 ScalerDecideState *state)
+{
+	const char *problem = NULL;
+
+	if (!scaler_state_from_datums_checked(values, nulls, state, &problem))
+		invalid_state(problem);
 }
 
 void

@@ -14,6 +14,10 @@
 /* panic_at, panic_capacity, history_at, history_desired */
 #define SCALER_STATE_NCOLS 4
 
+extern bool scaler_state_from_datums_checked(const Datum *values,
+											 const bool *nulls,
+											 ScalerDecideState *state,
+											 const char **problem);
 extern void scaler_state_from_datums(const Datum *values, const bool *nulls,
 									 ScalerDecideState *state);
 extern void scaler_state_to_datums(const ScalerDecideState *state,

@@ -27,6 +27,7 @@ char	   *scaler_database = NULL;
 int			scaler_naptime = 5000;
 bool		scaler_enabled = true;
 int			scaler_decision_retention = 30 * 24 * 3600;
+int			scaler_policy_timeout = 2000;
 
 void		_PG_init(void);
 
@@ -58,6 +59,23 @@ _PG_init(void)
 							30 * 24 * 3600, 0, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * PGC_SUSET, not USERSET: a caller of scaler.evaluate() evaluates every
+	 * enabled policy, including other roles' ones, and a timeout is recorded
+	 * on the policy as its last error.  A role allowed to call evaluate()
+	 * must not be able to mark other roles' policies failing with a tiny
+	 * limit, nor lift the limit and keep their state rows locked while a
+	 * slow source runs.  Administrators set it per server, database or role.
+	 */
+	DefineCustomIntVariable("scaler.policy_timeout",
+							"Longest time one policy's evaluation may take.",
+							"An evaluation that takes longer is canceled and recorded as the policy's last error; the other policies go on. 0 disables the limit.",
+							&scaler_policy_timeout,
+							2000, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -15,6 +15,7 @@ extern char *scaler_database;
 extern int	scaler_naptime;		/* milliseconds */
 extern bool scaler_enabled;
 extern int	scaler_decision_retention;	/* seconds; 0 keeps forever */
+extern int	scaler_policy_timeout;	/* milliseconds; 0: no limit */
 
 /* worker.c */
 extern void scaler_register_launcher(void);

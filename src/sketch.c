@@ -62,6 +62,18 @@ sketch_init(Sketch *sketch)
 	memset(sketch, 0, sizeof(Sketch));
 }
 
+/* Empty a sketch, keeping its bins allocated for reuse. */
+void
+sketch_reset(Sketch *sketch)
+{
+	if (sketch->nbins > 0)
+		memset(sketch->bins + (sketch->lo - sketch->base), 0,
+			   sizeof(uint32) * sketch->nbins);
+	sketch->zero_count = 0;
+	sketch->lo = 0;
+	sketch->nbins = 0;
+}
+
 double
 sketch_key_value(int32 key)
 {
@@ -95,7 +107,7 @@ sketch_reserve(Sketch *sketch, int32 newlo, int32 newhi, MemoryContext cxt)
 		newlo >= sketch->base && newhi < sketch->base + sketch->capacity)
 		return;
 
-	capacity = Max(Max(span * 2, sketch->capacity * 2), 32);
+	capacity = Max(Max(span * 2, sketch->capacity * 2), 4);
 	capacity = Min(capacity, SKETCH_MAX_BINS * 2);
 	base = newlo - (capacity - span) / 2;
 	bins = MemoryContextAllocZero(cxt, sizeof(uint32) * capacity);
@@ -116,7 +128,7 @@ bin_add(uint32 *bin, uint64 count)
 	if (count > PG_UINT32_MAX - (uint64) *bin)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("too many durations in one hour of a traffic value")));
+				 errmsg("too many durations in one bin of a traffic value sketch")));
 	*bin += (uint32) count;
 }
 
@@ -182,6 +194,10 @@ sketch_add(Sketch *sketch, double value, MemoryContext cxt)
 {
 	if (value == 0.0)
 	{
+		if (unlikely(sketch->zero_count == PG_UINT64_MAX))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("too many zero durations in one quarter hour of a traffic value")));
 		sketch->zero_count++;
 		return;
 	}
@@ -205,6 +221,10 @@ sketch_merge(Sketch *dst, const Sketch *src, MemoryContext cxt)
 {
 	int32		i;
 
+	if (src->zero_count > PG_UINT64_MAX - dst->zero_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("too many zero durations in one quarter hour of a traffic value")));
 	dst->zero_count += src->zero_count;
 	/* Add the highest bins first so collapsing happens at most once. */
 	for (i = src->nbins - 1; i >= 0; i--)

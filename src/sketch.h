@@ -62,6 +62,7 @@ typedef struct Sketch
 } Sketch;
 
 extern void sketch_init(Sketch *sketch);
+extern void sketch_reset(Sketch *sketch);
 extern void sketch_prepare_tables(void);
 extern double sketch_key_value(int32 key);
 extern void sketch_add(Sketch *sketch, double value, MemoryContext cxt);

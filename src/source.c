@@ -103,12 +103,38 @@ source_check_window(TimestampTz since, TimestampTz until)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("since and until must be finite")));
 	if (since >= until)
+	{
+		/* timestamptz_to_str returns a static buffer: copy each first */
+		char	   *since_str = pstrdup(timestamptz_to_str(since));
+		char	   *until_str = pstrdup(timestamptz_to_str(until));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("since must be earlier than until"),
-				 errdetail("since is %s, until is %s.",
-						   pstrdup(timestamptz_to_str(since)),
-						   timestamptz_to_str(until))));
+				 errdetail("since is %s, until is %s.", since_str, until_str)));
+	}
+}
+
+/*
+ * A window to report hour by hour: as source_check_window, and no longer
+ * than SOURCE_MAX_REPORT_YEARS (rows are streamed, but a report of
+ * centuries of empty hours is a mistake better caught early).
+ */
+void
+source_check_report_range(TimestampTz since, TimestampTz until)
+{
+	source_check_window(since, until);
+	if ((double) until - (double) since >
+		SOURCE_MAX_REPORT_YEARS * DAYS_PER_YEAR * (double) USECS_PER_DAY)
+	{
+		char	   *since_str = pstrdup(timestamptz_to_str(since));
+		char	   *until_str = pstrdup(timestamptz_to_str(until));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("report range is longer than %d years", SOURCE_MAX_REPORT_YEARS),
+				 errdetail("since is %s, until is %s.", since_str, until_str)));
+	}
 }
 
 /*
@@ -149,8 +175,9 @@ source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* No row limit: a limit would keep the executor from going parallel. */
 	ret = SPI_execute_with_args(query.data, nargs, argtypes, values, nulls,
-								true, 1);
+								true, 0);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading source failed: %s", SPI_result_code_string(ret));
 	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -12,6 +12,10 @@
 
 extern void source_check(Oid relid, bool need_function_name, Oid userid);
 extern void source_check_window(TimestampTz since, TimestampTz until);
+/* The longest range hourly_requests reports from a source. */
+#define SOURCE_MAX_REPORT_YEARS	100
+
+extern void source_check_report_range(TimestampTz since, TimestampTz until);
 extern Traffic *source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 							   text *function_name);
 

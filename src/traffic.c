@@ -1,46 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * traffic.c
- *	  The scaler.traffic type: its in-memory (expanded) form, its flat form,
- *	  text and binary I/O, and merging two values.
+ *	  The scaler.traffic type in memory: quarters kept as rows or as
+ *	  summaries, counting a row, merging two values, and putting a value in
+ *	  canonical order.
  *
- * The flat form is one layout for disk, the wire and text (text is base64 of
- * it), written in network byte order:
- *
- *	int32 version, int32 length + time zone name,
- *	int64 first minute, int32 n, int64 requests[n], float8 duration_ms[n],
- *	int32 hours, per hour: int64 start, int64 errors, int64 with_duration,
- *	float8 max_ms, int64 zero durations, int32 lowest key, int32 nbins,
- *	uint32 counts[nbins].
- *
- * Every reader goes through traffic_parse, which checks each field and the
- * consistency between them, so a truncated or hostile value is an error,
- * never a crash or a wrong answer.
+ * The flat form and the SQL I/O functions are in traffic_io.c.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <math.h>
-
-#include "common/base64.h"
-#include "libpq/pqformat.h"
-#include "utils/builtins.h"
+#include "miscadmin.h"
+#include "utils/float.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "traffic.h"
 
-PG_FUNCTION_INFO_V1(traffic_in);
-PG_FUNCTION_INFO_V1(traffic_out);
-PG_FUNCTION_INFO_V1(traffic_recv);
-PG_FUNCTION_INFO_V1(traffic_send);
-
-#define TEXT_PREFIX "traffic:"
-
-/* Smallest possible encoding of one hour and one minute, for size checks. */
-#define FLAT_HOUR_MIN_BYTES		(8 + 8 + 8 + 8 + 8 + 4 + 4)
-#define FLAT_MINUTE_BYTES		(8 + 8)
+/* Rows a value holds before it first folds busy quarters into summaries. */
+#define INITIAL_ROWS		32
+#define INITIAL_QUARTERS	4
 
 static Size traffic_get_flat_size(ExpandedObjectHeader *eohptr);
 static void traffic_flatten_into(ExpandedObjectHeader *eohptr,
@@ -51,459 +30,425 @@ static const ExpandedObjectMethods traffic_methods = {
 	traffic_flatten_into
 };
 
+void
+traffic_overflow(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("scaler.traffic %s out of range", what),
+			 errdetail("A quarter hour of a traffic value cannot count more than 2^63 - 1.")));
+}
+
+/* Reject a duration the value cannot hold: not finite, negative or huge. */
+void
+traffic_check_duration(double duration_ms)
+{
+	if (isnan(duration_ms) || isinf(duration_ms) || duration_ms < 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid duration_ms %s", float8out_internal(duration_ms)),
+				 errdetail("Durations must be finite and not negative.")));
+	if (duration_ms > TRAFFIC_MAX_DURATION_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("duration_ms %s is out of range for scaler.traffic",
+						float8out_internal(duration_ms)),
+				 errdetail("Durations must not exceed %.0f milliseconds (about 31 years).",
+						   TRAFFIC_MAX_DURATION_MS)));
+}
+
+/*
+ * A new empty value.  Each value has its own small memory context: a
+ * GROUP BY over thousands of rare functions holds thousands of them.
+ */
 Traffic *
-traffic_create(MemoryContext parent, pg_tz *tz)
+traffic_create(MemoryContext parent)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "scaler traffic",
-											  ALLOCSET_DEFAULT_SIZES);
+											  ALLOCSET_SMALL_SIZES);
 	Traffic    *traffic = MemoryContextAllocZero(cxt, sizeof(Traffic));
 
 	sketch_prepare_tables();
 	EOH_init_header(&traffic->hdr, &traffic_methods, cxt);
-	strlcpy(traffic->tzname, pg_get_timezone_name(tz), sizeof(traffic->tzname));
-	traffic->tz = tz;
-	traffic->first_minute = PG_INT64_MAX;
-	traffic->last_minute = PG_INT64_MIN;
+	traffic->normalized = true;
 	return traffic;
 }
 
-/*
- * Grow the minute arrays to include minute, doubling so that rows arriving
- * in time order cost amortized constant time.
- */
-void
-traffic_reserve_minute(Traffic *traffic, int64 minute)
+bool
+traffic_is_empty(Traffic *traffic)
 {
-	MemoryContext cxt = traffic->hdr.eoh_context;
-	int64		lo;
-	int64		hi;
-	int64		span;
-	int64		capacity;
-	int64		minute0;
-	int64	   *requests;
-	double	   *ms;
-
-	if (traffic->nminutes > 0 && minute >= traffic->minute0 &&
-		minute < traffic->minute0 + traffic->nminutes)
-		return;
-
-	lo = traffic->nminutes > 0 ? Min(minute, traffic->minute0) : minute;
-	hi = traffic->nminutes > 0 ?
-		Max(minute, traffic->minute0 + traffic->nminutes - 1) : minute;
-	span = hi - lo + 1;
-	capacity = Max(Max(span + span / 2, (int64) traffic->nminutes * 2), 1440);
-
-	if (capacity > (int64) (MaxAllocSize / sizeof(int64)))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("traffic value would span too many minutes")));
-	/* Leave the slack on the side we are growing towards. */
-	minute0 = (minute < traffic->minute0 || traffic->nminutes == 0) ?
-		hi - capacity + 1 : lo;
-	if (traffic->nminutes == 0)
-		minute0 = minute - capacity / 2;
-
-	requests = MemoryContextAllocZero(cxt, sizeof(int64) * capacity);
-	ms = MemoryContextAllocZero(cxt, sizeof(double) * capacity);
-	if (traffic->nminutes > 0)
-	{
-		memcpy(requests + (traffic->minute0 - minute0), traffic->minute_requests,
-			   sizeof(int64) * traffic->nminutes);
-		memcpy(ms + (traffic->minute0 - minute0), traffic->minute_ms,
-			   sizeof(double) * traffic->nminutes);
-		pfree(traffic->minute_requests);
-		pfree(traffic->minute_ms);
-	}
-	traffic->minute0 = minute0;
-	traffic->nminutes = (int32) capacity;
-	/* indexes into the old arrays are stale */
-	traffic->recent_from = traffic->recent_to = 0;
-	traffic->minute_requests = requests;
-	traffic->minute_ms = ms;
+	return traffic->nquarters == 0 && traffic->nrows == 0;
 }
 
-/* Find or add the hour starting at start. */
-TrafficHour *
-traffic_get_hour(Traffic *traffic, TimestampTz start)
+/* ------------------------------------------------------------ summaries */
+
+static inline uint32
+quarter_hash(int64 quarter)
 {
-	MemoryContext cxt = traffic->hdr.eoh_context;
-	int64		slot = quarter_of(start);
-	int64		index;
-	TrafficHour *hour;
+	uint64		h = (uint64) quarter * UINT64CONST(0x9E3779B97F4A7C15);
 
-	if (traffic->nslots == 0 || slot < traffic->slot0 ||
-		slot >= traffic->slot0 + traffic->nslots)
+	return (uint32) (h >> 32);
+}
+
+static void
+index_rebuild(Traffic *traffic, int32 size)
+{
+	int32		i;
+
+	if (traffic->index != NULL)
+		pfree(traffic->index);
+	traffic->index = MemoryContextAlloc(traffic->hdr.eoh_context,
+										sizeof(int32) * size);
+	memset(traffic->index, 0xff, sizeof(int32) * size);
+	traffic->index_size = size;
+	for (i = 0; i < traffic->nquarters; i++)
 	{
-		int64		lo = traffic->nslots > 0 ? Min(slot, traffic->slot0) : slot;
-		int64		hi = traffic->nslots > 0 ?
-			Max(slot, traffic->slot0 + traffic->nslots - 1) : slot;
-		int64		span = hi - lo + 1;
-		int64		capacity = Max(Max(span + span / 2, (int64) traffic->nslots * 2), 96);
-		int64		slot0;
-		TrafficHour **slots;
+		uint32		slot = quarter_hash(traffic->quarters[i].quarter) & (size - 1);
 
-		if (capacity > (int64) (MaxAllocSize / sizeof(TrafficHour *)))
+		while (traffic->index[slot] >= 0)
+			slot = (slot + 1) & (size - 1);
+		traffic->index[slot] = i;
+	}
+}
+
+/* The summary of a quarter, or NULL. */
+static TrafficQuarter *
+find_summary(Traffic *traffic, int64 quarter)
+{
+	uint32		slot;
+
+	if (traffic->index_size == 0)
+		return NULL;
+	slot = quarter_hash(quarter) & (traffic->index_size - 1);
+	for (;;)
+	{
+		int32		pos = traffic->index[slot];
+
+		if (pos < 0)
+			return NULL;
+		if (traffic->quarters[pos].quarter == quarter)
+			return &traffic->quarters[pos];
+		slot = (slot + 1) & (traffic->index_size - 1);
+	}
+}
+
+/* The summary of a quarter, created empty if there is none. */
+static TrafficQuarter *
+get_summary(Traffic *traffic, int64 quarter)
+{
+	TrafficQuarter *summary = find_summary(traffic, quarter);
+	uint32		slot;
+
+	if (summary != NULL)
+		return summary;
+
+	if (traffic->nquarters == traffic->quarters_capacity)
+	{
+		int32		capacity = Max(traffic->quarters_capacity * 2, INITIAL_QUARTERS);
+
+		if ((Size) capacity * sizeof(TrafficQuarter) > MaxAllocHugeSize / 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("traffic value would span too many hours")));
-		slot0 = (traffic->nslots == 0) ? slot - capacity / 2 :
-			(slot < traffic->slot0) ? hi - capacity + 1 : lo;
-		slots = MemoryContextAllocZero(cxt, sizeof(TrafficHour *) * capacity);
-		if (traffic->nslots > 0)
-		{
-			memcpy(slots + (traffic->slot0 - slot0), traffic->slots,
-				   sizeof(TrafficHour *) * traffic->nslots);
-			pfree(traffic->slots);
-		}
-		traffic->slot0 = slot0;
-		traffic->nslots = (int32) capacity;
-		traffic->slots = slots;
+					 errmsg("scaler.traffic value has too many busy quarter hours")));
+		if (traffic->quarters == NULL)
+			traffic->quarters = MemoryContextAllocHuge(traffic->hdr.eoh_context,
+													   sizeof(TrafficQuarter) * capacity);
+		else
+			traffic->quarters = repalloc_huge(traffic->quarters,
+											  sizeof(TrafficQuarter) * capacity);
+		traffic->quarters_capacity = capacity;
+		/* the minute remembered may have moved */
+		traffic->recent_from = traffic->recent_to = 0;
 	}
+	/* Keep the index at most half full. */
+	if ((traffic->nquarters + 1) * 2 > traffic->index_size)
+		index_rebuild(traffic, Max(traffic->index_size * 2, INITIAL_QUARTERS * 4));
 
-	index = slot - traffic->slot0;
-	hour = traffic->slots[index];
-	if (hour == NULL)
-	{
-		hour = MemoryContextAllocZero(cxt, sizeof(TrafficHour));
-		hour->start = start;
-		sketch_init(&hour->sketch);
-		traffic->slots[index] = hour;
-		traffic->nhours++;
-	}
-	else if (hour->start != start)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("time zone \"%s\" has two hour buckets within 15 minutes",
-						traffic->tzname),
-				 errdetail("Buckets start at %s and %s.",
-						   timestamptz_to_str(hour->start),
-						   timestamptz_to_str(start))));
-	return hour;
+	summary = &traffic->quarters[traffic->nquarters];
+	memset(summary, 0, sizeof(TrafficQuarter));
+	summary->quarter = quarter;
+	sketch_init(&summary->sketch);
+	slot = quarter_hash(quarter) & (traffic->index_size - 1);
+	while (traffic->index[slot] >= 0)
+		slot = (slot + 1) & (traffic->index_size - 1);
+	traffic->index[slot] = traffic->nquarters++;
+	traffic->normalized = false;
+	return summary;
 }
 
-/* Add src's counts into dst; both must use the same time zone. */
+/* Add one summary's counts into another (of the same quarter). */
+static void
+summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
+{
+	int			m;
+
+	for (m = 0; m < MINUTES_PER_QUARTER; m++)
+	{
+		traffic_add_count(&dst->minutes[m].requests, src->minutes[m].requests,
+						  "request count");
+		traffic_add_count(&dst->minutes[m].busy_us, src->minutes[m].busy_us,
+						  "busy time");
+	}
+	traffic_add_count(&dst->errors, src->errors, "error count");
+	traffic_add_count(&dst->with_duration, src->with_duration, "duration count");
+	dst->max_ms = Max(dst->max_ms, src->max_ms);
+	sketch_merge(&dst->sketch, &src->sketch, traffic->hdr.eoh_context);
+}
+
+/* ------------------------------------------------------------------ rows */
+
+static void
+fold_row(Traffic *traffic, TrafficQuarter *summary, const TrafficRow *row)
+{
+	int64		m = ROW_MINUTE(row->key) - summary->quarter * MINUTES_PER_QUARTER;
+
+	traffic_count_in_summary(traffic, summary, &summary->minutes[m],
+							 (row->key & ROW_ERROR) != 0,
+							 (row->key & ROW_DURATION) != 0,
+							 row->duration_ms);
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const TrafficRow *x = (const TrafficRow *) a;
+	const TrafficRow *y = (const TrafficRow *) b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->duration_ms != y->duration_ms)
+		return x->duration_ms < y->duration_ms ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Sort the rows, fold every quarter that has a summary or enough rows for
+ * one, and keep the rest as rows.  Afterwards rows are in canonical order.
+ */
+static void
+compact_rows(Traffic *traffic)
+{
+	int32		kept = 0;
+	int32		i = 0;
+
+	qsort(traffic->rows, traffic->nrows, sizeof(TrafficRow), row_cmp);
+	while (i < traffic->nrows)
+	{
+		int64		quarter = row_quarter(&traffic->rows[i]);
+		int32		end = i + 1;
+		TrafficQuarter *summary;
+
+		CHECK_FOR_INTERRUPTS();
+		while (end < traffic->nrows && row_quarter(&traffic->rows[end]) == quarter)
+			end++;
+		summary = find_summary(traffic, quarter);
+		if (summary == NULL && end - i >= SUMMARY_MIN_ROWS)
+			summary = get_summary(traffic, quarter);
+		if (summary != NULL)
+		{
+			for (; i < end; i++)
+				fold_row(traffic, summary, &traffic->rows[i]);
+		}
+		else
+		{
+			memmove(&traffic->rows[kept], &traffic->rows[i],
+					sizeof(TrafficRow) * (end - i));
+			kept += end - i;
+			i = end;
+		}
+	}
+	traffic->nrows = kept;
+}
+
+/* Append a row, making room by folding busy quarters first. */
+static void
+append_row(Traffic *traffic, int64 key, double duration_ms)
+{
+	if (traffic->nrows == traffic->rows_capacity)
+	{
+		if (traffic->nrows > 0)
+			compact_rows(traffic);
+		/* Grow when folding left the array more than half full. */
+		if (traffic->nrows * 2 > traffic->rows_capacity ||
+			traffic->rows_capacity == 0)
+		{
+			int32		capacity = Max(traffic->rows_capacity * 2, INITIAL_ROWS);
+
+			if ((Size) capacity * sizeof(TrafficRow) > MaxAllocHugeSize / 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("scaler.traffic value has too many rows")));
+			if (traffic->rows == NULL)
+				traffic->rows = MemoryContextAllocHuge(traffic->hdr.eoh_context,
+													   sizeof(TrafficRow) * capacity);
+			else
+				traffic->rows = repalloc_huge(traffic->rows,
+											  sizeof(TrafficRow) * capacity);
+			traffic->rows_capacity = capacity;
+		}
+	}
+	traffic->rows[traffic->nrows].key = key;
+	traffic->rows[traffic->nrows].duration_ms = duration_ms;
+	traffic->nrows++;
+	traffic->normalized = false;
+}
+
+/*
+ * A row outside the minute counted last: count it in its quarter's summary
+ * if there is one (and remember that minute), else keep it as a row.
+ */
+void
+traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
+					 bool has_duration, double duration_ms)
+{
+	int64		minute = floor_div(ts, USECS_PER_MINUTE);
+	int64		quarter = floor_div(minute, MINUTES_PER_QUARTER);
+	TrafficQuarter *summary = find_summary(traffic, quarter);
+
+	if (summary != NULL)
+	{
+		TrafficMinute *m = &summary->minutes[minute - quarter * MINUTES_PER_QUARTER];
+
+		traffic->recent_from = minute * USECS_PER_MINUTE;
+		traffic->recent_to = traffic->recent_from + USECS_PER_MINUTE;
+		traffic->recent_quarter = summary;
+		traffic->recent_minute = m;
+		traffic_count_in_summary(traffic, summary, m, is_error, has_duration,
+								 duration_ms);
+		traffic->normalized = false;
+		return;
+	}
+	append_row(traffic,
+			   (minute << 2) | (has_duration ? ROW_DURATION : 0) |
+			   (is_error ? ROW_ERROR : 0),
+			   has_duration ? duration_ms : 0.0);
+}
+
+/* ---------------------------------------------------------------- merging */
+
+TrafficQuarter *
+traffic_find_summary(Traffic *traffic, int64 quarter)
+{
+	return find_summary(traffic, quarter);
+}
+
+TrafficQuarter *
+traffic_get_summary(Traffic *traffic, int64 quarter)
+{
+	return get_summary(traffic, quarter);
+}
+
+/* Add a summary (of a quarter that may not be in the value yet). */
+void
+traffic_merge_summary(Traffic *traffic, const TrafficQuarter *src)
+{
+	summary_merge(traffic, get_summary(traffic, src->quarter), src);
+	traffic->recent_from = traffic->recent_to = 0;
+}
+
+/* Add src's rows into dst. */
 void
 traffic_merge(Traffic *dst, Traffic *src)
 {
-	MemoryContext cxt = dst->hdr.eoh_context;
-	int64		minute;
-	int64		i;
+	int32		i;
 
-	if (strcmp(dst->tzname, src->tzname) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot combine traffic values of different time zones"),
-				 errdetail("One was bucketed in \"%s\", the other in \"%s\".",
-						   dst->tzname, src->tzname),
-				 errhint("Aggregate every part with the same TimeZone setting.")));
-
-	if (src->first_minute <= src->last_minute)
+	Assert(dst != src);
+	for (i = 0; i < src->nquarters; i++)
 	{
-		traffic_reserve_minute(dst, src->first_minute);
-		traffic_reserve_minute(dst, src->last_minute);
-		dst->first_minute = Min(dst->first_minute, src->first_minute);
-		dst->last_minute = Max(dst->last_minute, src->last_minute);
-		for (minute = src->first_minute; minute <= src->last_minute; minute++)
-		{
-			dst->minute_requests[minute - dst->minute0] +=
-				src->minute_requests[minute - src->minute0];
-			dst->minute_ms[minute - dst->minute0] +=
-				src->minute_ms[minute - src->minute0];
-		}
-	}
+		const TrafficQuarter *from = &src->quarters[i];
 
-	for (i = 0; i < src->nslots; i++)
+		CHECK_FOR_INTERRUPTS();
+		summary_merge(dst, get_summary(dst, from->quarter), from);
+	}
+	for (i = 0; i < src->nrows; i++)
 	{
-		TrafficHour *from = src->slots[i];
-		TrafficHour *to;
+		const TrafficRow *row = &src->rows[i];
+		TrafficQuarter *summary = find_summary(dst, row_quarter(row));
 
-		if (from == NULL)
-			continue;
-		to = traffic_hour(dst, from->start);
-		to->errors += from->errors;
-		to->with_duration += from->with_duration;
-		to->max_ms = Max(to->max_ms, from->max_ms);
-		sketch_merge(&to->sketch, &from->sketch, cxt);
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (summary != NULL)
+			fold_row(dst, summary, row);
+		else
+			append_row(dst, row->key, row->duration_ms);
 	}
+	dst->normalized = false;
+	dst->recent_from = dst->recent_to = 0;
 }
 
-/* ---------------------------------------------------------------- flat form */
-
-void
-traffic_serialize(Traffic *traffic, StringInfo buf)
+static int
+quarter_cmp(const void *a, const void *b)
 {
-	int			tzlen = strlen(traffic->tzname);
-	int64		first = traffic->first_minute;
-	int32		nminutes = 0;
-	int64		minute;
-	int64		i;
+	int64		x = ((const TrafficQuarter *) a)->quarter;
+	int64		y = ((const TrafficQuarter *) b)->quarter;
 
-	if (first <= traffic->last_minute)
-		nminutes = (int32) (traffic->last_minute - first + 1);
-	else
-		first = 0;
-
-	pq_sendint32(buf, TRAFFIC_FORMAT_VERSION);
-	pq_sendint32(buf, tzlen);
-	pq_sendbytes(buf, traffic->tzname, tzlen);
-
-	pq_sendint64(buf, first);
-	pq_sendint32(buf, nminutes);
-	for (minute = first; minute < first + nminutes; minute++)
-		pq_sendint64(buf, traffic->minute_requests[minute - traffic->minute0]);
-	for (minute = first; minute < first + nminutes; minute++)
-		pq_sendfloat8(buf, traffic->minute_ms[minute - traffic->minute0]);
-
-	pq_sendint32(buf, traffic->nhours);
-	for (i = 0; i < traffic->nslots; i++)
-	{
-		TrafficHour *hour = traffic->slots[i];
-		int32		lo;
-		int32		nbins;
-		int32		k;
-
-		if (hour == NULL)
-			continue;
-		sketch_trimmed_range(&hour->sketch, &lo, &nbins);
-		pq_sendint64(buf, hour->start);
-		pq_sendint64(buf, hour->errors);
-		pq_sendint64(buf, hour->with_duration);
-		pq_sendfloat8(buf, hour->max_ms);
-		pq_sendint64(buf, (int64) hour->sketch.zero_count);
-		pq_sendint32(buf, nbins > 0 ? lo : 0);
-		pq_sendint32(buf, nbins);
-		for (k = 0; k < nbins; k++)
-			pq_sendint32(buf, sketch_count_at(&hour->sketch, lo + k));
-	}
-}
-
-/* A reader over the flat bytes that turns any overrun into an error. */
-typedef struct FlatReader
-{
-	StringInfoData buf;
-	int			errcode;
-} FlatReader;
-
-static void
-flat_need(FlatReader *reader, int bytes)
-{
-	if (bytes < 0 || reader->buf.len - reader->buf.cursor < bytes)
-		ereport(ERROR,
-				(errcode(reader->errcode),
-				 errmsg("invalid scaler.traffic value"),
-				 errdetail("The value is truncated.")));
-}
-
-static int64
-flat_int64(FlatReader *reader)
-{
-	flat_need(reader, 8);
-	return pq_getmsgint64(&reader->buf);
-}
-
-static int32
-flat_int32(FlatReader *reader)
-{
-	flat_need(reader, 4);
-	return (int32) pq_getmsgint(&reader->buf, 4);
-}
-
-static double
-flat_float8(FlatReader *reader)
-{
-	flat_need(reader, 8);
-	return pq_getmsgfloat8(&reader->buf);
-}
-
-static void pg_attribute_noreturn()
-flat_invalid(FlatReader *reader, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(reader->errcode),
-			 errmsg("invalid scaler.traffic value"),
-			 errdetail_internal("%s", detail)));
-}
-
-static bool
-valid_count(int64 n)
-{
-	return n >= 0;
-}
-
-static bool
-valid_ms(double ms)
-{
-	return !isnan(ms) && !isinf(ms) && ms >= 0.0;
+	return (x > y) - (x < y);
 }
 
 /*
- * Build an expanded traffic value from its flat bytes, checking everything:
- * errcode is 22P02 for text input, 22P03 for binary.
+ * Put the value in canonical order for the readers: summaries sorted by
+ * quarter, rows sorted, and no row left in a quarter that has a summary.
+ * It changes the representation only, never the content, so it may be done
+ * to a read-only object too.
  */
-Traffic *
-traffic_parse(const char *data, int len, int errcode, MemoryContext parent)
+void
+traffic_normalize(Traffic *traffic)
 {
-	FlatReader	reader;
-	Traffic    *traffic;
-	pg_tz	   *tz;
-	char		tzname[TZ_STRLEN_MAX + 1];
-	int32		tzlen;
-	int64		first;
-	int32		nminutes;
-	int32		nhours;
-	int64		minute;
-	int64	   *slot_requests;
-	TrafficHour **hours;
-	int32		h;
-	TimestampTz prev_start = DT_NOBEGIN;
-	HourCache  *cache;
-
-	reader.buf.data = (char *) data;
-	reader.buf.len = len;
-	reader.buf.maxlen = len;
-	reader.buf.cursor = 0;
-	reader.errcode = errcode;
-
-	if (flat_int32(&reader) != TRAFFIC_FORMAT_VERSION)
-		flat_invalid(&reader, "Unknown format version.");
-	tzlen = flat_int32(&reader);
-	if (tzlen <= 0 || tzlen > TZ_STRLEN_MAX)
-		flat_invalid(&reader, "Bad time zone name length.");
-	flat_need(&reader, tzlen);
-	memcpy(tzname, reader.buf.data + reader.buf.cursor, tzlen);
-	tzname[tzlen] = '\0';
-	reader.buf.cursor += tzlen;
-	if (strlen(tzname) != tzlen)
-		flat_invalid(&reader, "Bad time zone name.");
-	tz = pg_tzset(tzname);
-	if (tz == NULL)
-		flat_invalid(&reader, "Unknown time zone.");
-
-	traffic = traffic_create(parent, tz);
-
-	first = flat_int64(&reader);
-	nminutes = flat_int32(&reader);
-	if (nminutes < 0 || nminutes > (len - reader.buf.cursor) / FLAT_MINUTE_BYTES)
-		flat_invalid(&reader, "Bad number of minutes.");
-	if (nminutes > 0)
-	{
-		/*
-		 * Compare without computing first + nminutes: for a hostile first
-		 * near PG_INT64_MAX that sum wraps around and would pass, and
-		 * traffic_reserve_minute would then copy the counts to before the
-		 * start of its new arrays.
-		 */
-		if (first < MIN_TIMESTAMP / USECS_PER_MINUTE ||
-			first > END_TIMESTAMP / USECS_PER_MINUTE - nminutes)
-			flat_invalid(&reader, "Minutes out of range.");
-		traffic_reserve_minute(traffic, first);
-		traffic_reserve_minute(traffic, first + nminutes - 1);
-		for (minute = first; minute < first + nminutes; minute++)
-		{
-			int64		requests = flat_int64(&reader);
-
-			if (!valid_count(requests))
-				flat_invalid(&reader, "Negative request count.");
-			traffic->minute_requests[minute - traffic->minute0] = requests;
-			if (requests > 0)
-			{
-				traffic->first_minute = Min(traffic->first_minute, minute);
-				traffic->last_minute = Max(traffic->last_minute, minute);
-			}
-		}
-		for (minute = first; minute < first + nminutes; minute++)
-		{
-			double		ms = flat_float8(&reader);
-
-			if (!valid_ms(ms))
-				flat_invalid(&reader, "Bad duration sum.");
-			if (ms > 0 && traffic->minute_requests[minute - traffic->minute0] == 0)
-				flat_invalid(&reader, "Duration in a minute without requests.");
-			traffic->minute_ms[minute - traffic->minute0] = ms;
-		}
-	}
-
-	nhours = flat_int32(&reader);
-	if (nhours < 0 || nhours > (len - reader.buf.cursor) / FLAT_HOUR_MIN_BYTES)
-		flat_invalid(&reader, "Bad number of hours.");
-	hours = palloc(sizeof(TrafficHour *) * Max(nhours, 1));
-	for (h = 0; h < nhours; h++)
-	{
-		TimestampTz start = flat_int64(&reader);
-		int64		errors = flat_int64(&reader);
-		int64		with_duration = flat_int64(&reader);
-		double		max_ms = flat_float8(&reader);
-		int64		zero = flat_int64(&reader);
-		int32		lo = flat_int32(&reader);
-		int32		nbins = flat_int32(&reader);
-		uint64		total = (uint64) zero;
-		TrafficHour *hour;
-		int32		k;
-
-		if (!IS_VALID_TIMESTAMP(start) || start <= prev_start)
-			flat_invalid(&reader, "Hours out of order or out of range.");
-		prev_start = start;
-		if (!valid_count(errors) || !valid_count(with_duration) ||
-			!valid_count(zero) || !valid_ms(max_ms) ||
-			(with_duration == 0 && max_ms != 0.0))
-			flat_invalid(&reader, "Bad hour counters.");
-		if (nbins < 0 || nbins > SKETCH_MAX_BINS ||
-			lo < -SKETCH_KEY_LIMIT || lo > SKETCH_KEY_LIMIT - nbins + 1 ||
-			nbins > (len - reader.buf.cursor) / 4)
-			flat_invalid(&reader, "Bad sketch bins.");
-
-		hour = traffic_get_hour(traffic, start);
-		hour->errors = errors;
-		hour->with_duration = with_duration;
-		hour->max_ms = max_ms;
-		hour->sketch.zero_count = (uint64) zero;
-		for (k = 0; k < nbins; k++)
-		{
-			uint32		count = (uint32) flat_int32(&reader);
-
-			total += count;
-			if (count > 0)
-				sketch_add_key(&hour->sketch, lo + k, count, traffic->hdr.eoh_context);
-		}
-		if (total != (uint64) with_duration)
-			flat_invalid(&reader, "Sketch does not match the duration count.");
-		hours[h] = hour;
-	}
-	if (reader.buf.cursor != len)
-		flat_invalid(&reader, "Trailing bytes.");
-
-	/*
-	 * Cross-check: every hour must have requests, and at least as many as it
-	 * has errors and durations.  Requests are summed per slot.
-	 */
-	slot_requests = palloc0(sizeof(int64) * Max(traffic->nslots, 1));
-	cache = hour_cache_create(CurrentMemoryContext, tz);
-	for (minute = traffic->first_minute; minute <= traffic->last_minute; minute++)
-	{
-		int64		requests = traffic->minute_requests[minute - traffic->minute0];
-		int64		index;
-
-		if (requests == 0)
-			continue;
-		index = quarter_of(hour_cache_lookup(cache, minute * USECS_PER_MINUTE)) -
-			traffic->slot0;
-		if (index >= 0 && index < traffic->nslots)
-			slot_requests[index] += requests;
-	}
-	for (h = 0; h < nhours; h++)
-	{
-		int64		requests = slot_requests[quarter_of(hours[h]->start) - traffic->slot0];
-
-		if (requests == 0 ||
-			hours[h]->errors > requests ||
-			hours[h]->with_duration > requests)
-			flat_invalid(&reader, "An hour has more errors or durations than requests.");
-	}
-	pfree(cache);
-	pfree(slot_requests);
-	pfree(hours);
-	return traffic;
+	if (traffic->normalized)
+		return;
+	if (traffic->nrows > 0)
+		compact_rows(traffic);
+	qsort(traffic->quarters, traffic->nquarters, sizeof(TrafficQuarter),
+		  quarter_cmp);
+	if (traffic->index_size > 0)
+		index_rebuild(traffic, traffic->index_size);
+	traffic->recent_from = traffic->recent_to = 0;
+	traffic->normalized = true;
 }
+
+/* The first and last quarter with rows; the value must not be empty. */
+void
+traffic_quarter_range(Traffic *traffic, int64 *first, int64 *last)
+{
+	Assert(!traffic_is_empty(traffic));
+	traffic_normalize(traffic);
+	*first = PG_INT64_MAX;
+	*last = PG_INT64_MIN;
+	if (traffic->nquarters > 0)
+	{
+		*first = traffic->quarters[0].quarter;
+		*last = traffic->quarters[traffic->nquarters - 1].quarter;
+	}
+	if (traffic->nrows > 0)
+	{
+		*first = Min(*first, row_quarter(&traffic->rows[0]));
+		*last = Max(*last, row_quarter(&traffic->rows[traffic->nrows - 1]));
+	}
+}
+
+/* The first minute with rows (from the epoch); the value must not be empty. */
+int64
+traffic_first_minute(Traffic *traffic)
+{
+	int64		first = PG_INT64_MAX;
+
+	Assert(!traffic_is_empty(traffic));
+	traffic_normalize(traffic);
+	if (traffic->nquarters > 0)
+	{
+		TrafficQuarter *q = &traffic->quarters[0];
+		int			m = 0;
+
+		while (m < MINUTES_PER_QUARTER - 1 && q->minutes[m].requests == 0)
+			m++;
+		first = q->quarter * MINUTES_PER_QUARTER + m;
+	}
+	if (traffic->nrows > 0)
+		first = Min(first, ROW_MINUTE(traffic->rows[0].key));
+	return first;
+}
+
+/* ------------------------------------------------------ expanded object */
 
 static Size
 traffic_get_flat_size(ExpandedObjectHeader *eohptr)
@@ -557,10 +502,9 @@ traffic_copy_into(Datum datum, MemoryContext parent)
 
 	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(datum)))
 	{
-		Traffic    *src = (Traffic *) DatumGetEOHP(datum);
-		Traffic    *copy = traffic_create(parent, src->tz);
+		Traffic    *copy = traffic_create(parent);
 
-		traffic_merge(copy, src);
+		traffic_merge(copy, (Traffic *) DatumGetEOHP(datum));
 		return copy;
 	}
 	flat = PG_DETOAST_DATUM(datum);
@@ -576,85 +520,4 @@ traffic_flat_datum(Traffic *traffic)
 
 	EOH_flatten_into(&traffic->hdr, result, size);
 	return PointerGetDatum(result);
-}
-
-/* ------------------------------------------------------------- SQL I/O */
-
-Datum
-traffic_in(PG_FUNCTION_ARGS)
-{
-	char	   *str = PG_GETARG_CSTRING(0);
-	size_t		prefix = strlen(TEXT_PREFIX);
-	int			enclen;
-	int			maxlen;
-	char	   *bytes;
-	int			len;
-	Traffic    *traffic;
-
-	if (strncmp(str, TEXT_PREFIX, prefix) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type %s: \"%.40s\"",
-						"scaler.traffic", str),
-				 errhint("Text values of scaler.traffic start with \"%s\".",
-						 TEXT_PREFIX)));
-	str += prefix;
-	enclen = strlen(str);
-	maxlen = pg_b64_dec_len(enclen);
-	bytes = palloc(maxlen + 1);
-	len = pg_b64_decode(str, enclen, bytes, maxlen);
-	if (len < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type %s", "scaler.traffic"),
-				 errdetail("The value is not valid base64.")));
-	traffic = traffic_parse(bytes, len, ERRCODE_INVALID_TEXT_REPRESENTATION,
-							CurrentMemoryContext);
-	PG_RETURN_DATUM(traffic_flat_datum(traffic));
-}
-
-Datum
-traffic_out(PG_FUNCTION_ARGS)
-{
-	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
-	StringInfoData bytes;
-	size_t		prefix = strlen(TEXT_PREFIX);
-	int			enclen;
-	char	   *result;
-	int			len;
-
-	initStringInfo(&bytes);
-	traffic_serialize(traffic, &bytes);
-	enclen = pg_b64_enc_len(bytes.len);
-	result = palloc(prefix + enclen + 1);
-	memcpy(result, TEXT_PREFIX, prefix);
-	len = pg_b64_encode(bytes.data, bytes.len, result + prefix, enclen);
-	if (len < 0)
-		elog(ERROR, "could not encode scaler.traffic value");
-	result[prefix + len] = '\0';
-	PG_RETURN_CSTRING(result);
-}
-
-Datum
-traffic_recv(PG_FUNCTION_ARGS)
-{
-	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	Traffic    *traffic;
-
-	traffic = traffic_parse(buf->data + buf->cursor, buf->len - buf->cursor,
-							ERRCODE_INVALID_BINARY_REPRESENTATION,
-							CurrentMemoryContext);
-	buf->cursor = buf->len;
-	PG_RETURN_DATUM(traffic_flat_datum(traffic));
-}
-
-Datum
-traffic_send(PG_FUNCTION_ARGS)
-{
-	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	traffic_serialize(traffic, &buf);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }

@@ -1,79 +1,129 @@
 /*-------------------------------------------------------------------------
  *
  * traffic.h
- *	  The scaler.traffic value: hourly traffic statistics of a group of rows.
+ *	  The scaler.traffic value: traffic statistics of a group of rows, kept
+ *	  per UTC quarter hour so that it costs what its traffic costs.
  *
- * In memory a traffic value is an expanded object (see expandeddatum.h), so
- * the aggregate can update it in place row after row; stored or sent, it is
- * a flat varlena in a portable byte order.  Its size grows with the hours it
- * spans, never with the number of rows:
+ * A value holds only the quarter hours (15-minute UTC slots) that have rows,
+ * each in one of two forms:
  *
- *	- per UTC minute: requests and the summed duration, which give the
- *	  request count, peak requests per minute and concurrency of any hour;
- *	- per local hour with durations or errors (an "hour", keyed by the
- *	  quarter-hour slot its start falls in): errors, the number of rows with
- *	  a duration, the longest duration and a quantile sketch.
+ *	- sparse: a quarter with few rows keeps the rows themselves (minute,
+ *	  error flag, duration), 16 bytes a row in memory, 2 to 10 bytes on disk;
+ *	- summary: a busy quarter keeps per-minute requests and busy time, its
+ *	  errors, the number of durations, the longest one and a quantile sketch.
  *
- * Hours are the buckets of date_trunc('hour', ts) in the time zone that was
- * in force when the rows were aggregated; the value remembers that zone.
+ * A quarter becomes a summary once it has SUMMARY_MIN_ROWS rows, and never
+ * goes back, so the form a quarter takes depends only on the rows in it and
+ * not on the plan that aggregated them.  Sums are integers (busy time in
+ * microseconds) and every addition is overflow-checked, so any split of the
+ * rows (serial, parallel, partitionwise, Citus) gives the same value.
+ *
+ * The value is independent of time zones: local hours are unions of
+ * quarters in every zone whose offset is a multiple of 15 minutes, so the
+ * readers (hourly.c) bucket quarters into the session's local hours when
+ * they report, exactly as date_trunc('hour', ts) would.
+ *
+ * In memory a value is an expanded object (see expandeddatum.h), so the
+ * aggregate updates it in place row after row; stored or sent it is a flat
+ * varlena in network byte order (traffic.c describes the layout).
  *
  *-------------------------------------------------------------------------
  */
 #ifndef SCALER_TRAFFIC_H
 #define SCALER_TRAFFIC_H
 
+#include <math.h>
+
+#include "common/int.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
-#include "pgtime.h"
 #include "utils/expandeddatum.h"
 
 #include "hourbucket.h"
 #include "sketch.h"
 
-/* Version of the flat (stored, sent, text) layout. */
-#define TRAFFIC_FORMAT_VERSION	1
+/* Version of the flat (stored, sent, text) layout written today. */
+#define TRAFFIC_FORMAT_VERSION	2
 
-typedef struct TrafficHour
+#define MINUTES_PER_QUARTER		15
+
+/* A quarter with this many rows is kept as a summary. */
+#define SUMMARY_MIN_ROWS		16
+
+/* Longest duration we accept: its microseconds must fit comfortably. */
+#define TRAFFIC_MAX_DURATION_MS	1.0e12
+
+/*
+ * One row of a sparse quarter.  key = minute << 2 | has_duration << 1 |
+ * is_error, with minute counted from the epoch; sorting by (key, duration)
+ * gives the canonical order.
+ */
+typedef struct TrafficRow
 {
-	TimestampTz start;			/* the bucket, as date_trunc('hour') names it */
+	int64		key;
+	double		duration_ms;	/* 0 when there is none */
+} TrafficRow;
+
+#define ROW_ERROR			1
+#define ROW_DURATION		2
+#define ROW_MINUTE(key)		((key) >> 2)
+
+static inline int64
+row_quarter(const TrafficRow *row)
+{
+	return floor_div(ROW_MINUTE(row->key), 15);
+}
+
+typedef struct TrafficMinute
+{
+	int64		requests;
+	int64		busy_us;		/* summed durations, in microseconds */
+} TrafficMinute;
+
+typedef struct TrafficQuarter
+{
+	int64		quarter;		/* floor(ts / 15 minutes) */
 	int64		errors;			/* rows with status >= 500 */
 	int64		with_duration;	/* rows with a known duration */
 	double		max_ms;			/* longest duration, 0 if none */
+	TrafficMinute minutes[MINUTES_PER_QUARTER];
 	Sketch		sketch;			/* the durations */
-} TrafficHour;
+} TrafficQuarter;
 
 typedef struct Traffic
 {
 	ExpandedObjectHeader hdr;
 
-	char		tzname[TZ_STRLEN_MAX + 1];
-	pg_tz	   *tz;
+	/* Summaries, found by quarter through an open-addressing index. */
+	TrafficQuarter *quarters;
+	int32		nquarters;
+	int32		quarters_capacity;
+	int32	   *index;			/* positions in quarters, -1 when free */
+	int32		index_size;		/* a power of two, or 0 */
 
-	/* Per-minute counters over minutes minute0 .. minute0 + nminutes - 1. */
-	int64		minute0;
-	int32		nminutes;		/* allocated */
-	int64	   *minute_requests;
-	double	   *minute_ms;
-	int64		first_minute;	/* range in use; first > last when empty */
-	int64		last_minute;
-	/* the minute counted last and its index, checked first (rows come in order) */
+	/* Rows of sparse quarters, in arrival order until normalized. */
+	TrafficRow *rows;
+	int32		nrows;
+	int32		rows_capacity;
+
+	/*
+	 * Set by traffic_normalize: quarters sorted by quarter, rows sorted and
+	 * no row in a quarter that has a summary.  Any addition clears it.
+	 */
+	bool		normalized;
+
+	/* The minute counted last: rows mostly come in time order. */
 	TimestampTz recent_from;
 	TimestampTz recent_to;
-	int32		recent_index;
-
-	/* Hours, indexed by quarter-hour slot - slot0. */
-	int64		slot0;
-	int32		nslots;			/* allocated */
-	TrafficHour **slots;
-	int32		nhours;			/* non-NULL slots */
-	TrafficHour *recent_hour;	/* the hour counted last */
+	TrafficQuarter *recent_quarter;
+	TrafficMinute *recent_minute;
 
 	/* Flat image computed by get_flat_size for flatten_into. */
 	StringInfoData flat;
 } Traffic;
 
 /* Creating, reading and writing traffic values. */
-extern Traffic *traffic_create(MemoryContext parent, pg_tz *tz);
+extern Traffic *traffic_create(MemoryContext parent);
 extern Traffic *traffic_parse(const char *data, int len, int errcode,
 							  MemoryContext parent);
 extern void traffic_serialize(Traffic *traffic, StringInfo buf);
@@ -81,69 +131,70 @@ extern Traffic *traffic_from_datum(Datum datum);
 extern Traffic *traffic_copy_into(Datum datum, MemoryContext parent);
 extern Datum traffic_flat_datum(Traffic *traffic);
 extern void traffic_merge(Traffic *dst, Traffic *src);
+extern void traffic_normalize(Traffic *traffic);
+extern bool traffic_is_empty(Traffic *traffic);
+extern int64 traffic_first_minute(Traffic *traffic);
+extern void traffic_quarter_range(Traffic *traffic, int64 *first, int64 *last);
+extern void traffic_check_duration(double duration_ms);
+extern TrafficQuarter *traffic_find_summary(Traffic *traffic, int64 quarter);
+extern TrafficQuarter *traffic_get_summary(Traffic *traffic, int64 quarter);
+extern void traffic_merge_summary(Traffic *traffic, const TrafficQuarter *src);
 
-/* The slow paths of traffic_add_row. */
-extern void traffic_reserve_minute(Traffic *traffic, int64 minute);
-extern TrafficHour *traffic_get_hour(Traffic *traffic, TimestampTz start);
+/* The slow path of traffic_add_row. */
+extern void traffic_add_row_slow(Traffic *traffic, TimestampTz ts,
+								 bool is_error, bool has_duration,
+								 double duration_ms);
 
-static inline TrafficHour *
-traffic_hour(Traffic *traffic, TimestampTz start)
+/* Overflow-checked counting: an error (22003) names what overflowed. */
+extern void traffic_overflow(const char *what) pg_attribute_noreturn();
+
+static inline void
+traffic_add_count(int64 *counter, int64 n, const char *what)
 {
-	int64		index;
+	if (unlikely(pg_add_s64_overflow(*counter, n, counter)))
+		traffic_overflow(what);
+}
 
-	if (likely(traffic->recent_hour != NULL && traffic->recent_hour->start == start))
-		return traffic->recent_hour;
-	index = quarter_of(start) - traffic->slot0;
-	if (likely(index >= 0 && index < traffic->nslots &&
-			   traffic->slots[index] != NULL &&
-			   traffic->slots[index]->start == start))
-		return traffic->recent_hour = traffic->slots[index];
-	return traffic->recent_hour = traffic_get_hour(traffic, start);
+/* Microseconds of a (checked) duration in milliseconds. */
+static inline int64
+duration_us(double duration_ms)
+{
+	return (int64) llround(duration_ms * 1000.0);
+}
+
+/* Count one row (its duration already checked) in a summary's minute. */
+static inline void
+traffic_count_in_summary(Traffic *traffic, TrafficQuarter *quarter,
+						 TrafficMinute *minute, bool is_error,
+						 bool has_duration, double duration_ms)
+{
+	traffic_add_count(&minute->requests, 1, "request count");
+	if (is_error)
+		traffic_add_count(&quarter->errors, 1, "error count");
+	if (has_duration)
+	{
+		traffic_add_count(&minute->busy_us, duration_us(duration_ms), "busy time");
+		traffic_add_count(&quarter->with_duration, 1, "duration count");
+		if (duration_ms > quarter->max_ms)
+			quarter->max_ms = duration_ms;
+		sketch_add(&quarter->sketch, duration_ms, traffic->hdr.eoh_context);
+	}
 }
 
 /*
- * Count one row.  This is the aggregate's inner loop, hence inline: a row
- * without duration or error status touches only its minute.
+ * Count one row.  This is the aggregate's inner loop, hence inline: a row in
+ * the minute of the previous row touches only that minute and its quarter.
  */
 static inline void
-traffic_add_row(Traffic *traffic, TimestampTz ts, TimestampTz hour_start,
-				bool is_error, bool has_duration, double duration_ms)
+traffic_add_row(Traffic *traffic, TimestampTz ts, bool is_error,
+				bool has_duration, double duration_ms)
 {
-	int64		index;
-
 	if (likely(ts >= traffic->recent_from && ts < traffic->recent_to))
-		index = traffic->recent_index;
+		traffic_count_in_summary(traffic, traffic->recent_quarter,
+								 traffic->recent_minute, is_error,
+								 has_duration, duration_ms);
 	else
-	{
-		int64		minute = floor_div(ts, USECS_PER_MINUTE);
-
-		traffic_reserve_minute(traffic, minute);
-		if (minute < traffic->first_minute)
-			traffic->first_minute = minute;
-		if (minute > traffic->last_minute)
-			traffic->last_minute = minute;
-		index = minute - traffic->minute0;
-		traffic->recent_from = minute * USECS_PER_MINUTE;
-		traffic->recent_to = traffic->recent_from + USECS_PER_MINUTE;
-		traffic->recent_index = (int32) index;
-	}
-	traffic->minute_requests[index]++;
-
-	if (is_error || has_duration)
-	{
-		TrafficHour *hour = traffic_hour(traffic, hour_start);
-
-		if (is_error)
-			hour->errors++;
-		if (has_duration)
-		{
-			traffic->minute_ms[index] += duration_ms;
-			hour->with_duration++;
-			if (duration_ms > hour->max_ms)
-				hour->max_ms = duration_ms;
-			sketch_add(&hour->sketch, duration_ms, traffic->hdr.eoh_context);
-		}
-	}
+		traffic_add_row_slow(traffic, ts, is_error, has_duration, duration_ms);
 }
 
 #endif							/* SCALER_TRAFFIC_H */

@@ -17,12 +17,10 @@
 #include <math.h>
 
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "hourbucket.h"
 #include "traffic.h"
 
 PG_FUNCTION_INFO_V1(traffic_agg_trans);
@@ -34,10 +32,11 @@ PG_FUNCTION_INFO_V1(traffic_agg_final);
  * expanded-object convention a read-write pointer hands us the right to
  * modify; nodeAgg passes one from the second row on, so the common case is
  * a single test.  Otherwise (first row, or a flat state) the aggregate gets
- * its own expanded copy in its context.
+ * its own expanded copy in its context.  Nothing is cached in fn_extra:
+ * Citus calls the transition function through a new FmgrInfo for every row.
  */
 static inline Traffic *
-state_for_update(FunctionCallInfo fcinfo, pg_tz *tz)
+state_for_update(FunctionCallInfo fcinfo)
 {
 	MemoryContext aggcxt;
 
@@ -51,24 +50,8 @@ state_for_update(FunctionCallInfo fcinfo, pg_tz *tz)
 				 errmsg("%s called in non-aggregate context",
 						get_func_name(fcinfo->flinfo->fn_oid))));
 	if (PG_ARGISNULL(0))
-		return traffic_create(aggcxt, tz);
+		return traffic_create(aggcxt);
 	return traffic_copy_into(PG_GETARG_DATUM(0), aggcxt);
-}
-
-/* The call site's quarter-hour cache, made for the session's time zone. */
-static HourCache *
-call_site_cache(FunctionCallInfo fcinfo)
-{
-	HourCache  *cache = (HourCache *) fcinfo->flinfo->fn_extra;
-
-	if (cache == NULL || cache->tz != session_timezone)
-	{
-		if (cache != NULL)
-			pfree(cache);
-		cache = hour_cache_create(fcinfo->flinfo->fn_mcxt, session_timezone);
-		fcinfo->flinfo->fn_extra = cache;
-	}
-	return cache;
 }
 
 /*
@@ -81,13 +64,11 @@ call_site_cache(FunctionCallInfo fcinfo)
 Datum
 traffic_agg_trans(PG_FUNCTION_ARGS)
 {
-	HourCache  *cache;
 	Traffic    *traffic;
 	TimestampTz ts;
 	bool		has_duration = false;
 	double		duration_ms = 0.0;
 	bool		is_error = false;
-	TimestampTz hour_start = 0;
 
 	if (PG_ARGISNULL(1))
 	{
@@ -107,26 +88,18 @@ traffic_agg_trans(PG_FUNCTION_ARGS)
 	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
 		duration_ms = PG_GETARG_FLOAT8(2);
-		if (isnan(duration_ms) || duration_ms < 0.0 || isinf(duration_ms))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid duration_ms %s", float8out_internal(duration_ms)),
-					 errdetail("Durations must be finite and not negative.")));
+		if (unlikely(!(duration_ms >= 0.0 && duration_ms <= TRAFFIC_MAX_DURATION_MS)))
+			traffic_check_duration(duration_ms);
+		/* -0.0 and 0.0 are one duration */
+		if (duration_ms == 0.0)
+			duration_ms = 0.0;
 		has_duration = true;
 	}
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 		is_error = PG_GETARG_INT32(3) >= 500;
 
-	cache = call_site_cache(fcinfo);
-	traffic = state_for_update(fcinfo, cache->tz);
-	if (unlikely(traffic->tz != cache->tz))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("TimeZone changed during traffic_agg")));
-
-	if (is_error || has_duration)
-		hour_start = hour_cache_lookup(cache, ts);
-	traffic_add_row(traffic, ts, hour_start, is_error, has_duration, duration_ms);
+	traffic = state_for_update(fcinfo);
+	traffic_add_row(traffic, ts, is_error, has_duration, duration_ms);
 
 	PG_RETURN_DATUM(EOHPGetRWDatum(&traffic->hdr));
 }
@@ -149,7 +122,9 @@ traffic_agg_combine(PG_FUNCTION_ARGS)
 	}
 
 	other = traffic_from_datum(PG_GETARG_DATUM(1));
-	traffic = state_for_update(fcinfo, other->tz);
+	traffic = state_for_update(fcinfo);
+	if (traffic == other)
+		other = traffic_copy_into(PG_GETARG_DATUM(1), CurrentMemoryContext);
 	traffic_merge(traffic, other);
 
 	PG_RETURN_DATUM(EOHPGetRWDatum(&traffic->hdr));

@@ -17,7 +17,10 @@
  * transaction in which the extension must exist (else one log line and a
  * quiet wait) and every enabled policy is evaluated in its own
  * subtransaction as its owner (evaluate.c); commit; then the NOTIFYs in a
- * second transaction, so a full notification queue cannot lose a decision.
+ * second transaction, so a full notification queue cannot lose a decision;
+ * then the tick's table statistics are reported (pgstat_report_stat, as a
+ * backend does when it goes idle), or autovacuum would never see the
+ * worker's updates of policy_state and deletes from decision.
  * Nothing is evaluated during recovery.  SIGHUP reloads the settings,
  * SIGTERM stops, and after a crash the postmaster restarts the launcher,
  * which starts the worker again.
@@ -245,6 +248,12 @@ worker_tick(bool *missing_logged, MemoryContext tick_cxt)
 		pgstat_report_activity(STATE_RUNNING, "notifying listeners");
 		scaler_send_wakeups(wakeups);
 	}
+
+	/*
+	 * Not forced: at most once a second, the rest stays pending until a
+	 * later tick (a tick is at least scaler.naptime apart).
+	 */
+	pgstat_report_stat(false);
 }
 
 void
@@ -297,6 +306,7 @@ scaler_worker_main(Datum main_arg)
 				EmitErrorReport();
 				FlushErrorState();
 				AbortCurrentTransaction();
+				pgstat_report_stat(false);
 			}
 			PG_END_TRY();
 			MemoryContextSwitchTo(old);

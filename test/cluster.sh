@@ -23,22 +23,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/lib.sh
+. "$here/lib.sh"
 port=${SCALER_PORT:-54329}
 preload=${SCALER_PRELOAD:-scaler,pg_cron}
 timezone=${SCALER_TIMEZONE:-UTC}
-if [ -n "${SCALER_PGTREE:-}" ]; then
-	pgbin=$(realpath -m "$SCALER_PGTREE")/usr/lib/postgresql/15/bin
-else
-	pgbin=/usr/lib/postgresql/15/bin
-fi
+pgbin=$SCALER_PGBIN
 statedir=$here/.cluster
 statefile=$statedir/$port.env
-
-die()
-{
-	echo "cluster.sh: $*" >&2
-	exit 1
-}
 
 # A start that fails halfway leaves nothing behind.
 abort_start()
@@ -48,22 +40,11 @@ abort_start()
 	exit 1
 }
 
-# Run a command as the postgres user (or directly if we already are it).
-as_postgres()
-{
-	if [ "$(id -un)" = postgres ]; then
-		"$@"
-	else
-		runuser -u postgres -- "$@"
-	fi
-}
-
 start()
 {
 	local dir
 
-	[ -x "$pgbin/postgres" ] ||
-		die "no PostgreSQL binaries in $pgbin (run test/pgtree.sh \"\$SCALER_PGTREE\"?)"
+	require_pgbin
 	if [ -f "$statefile" ]; then
 		# shellcheck disable=SC1090
 		dir=$(. "$statefile" && echo "$SCALER_CLUSTER_DIR")
@@ -76,10 +57,7 @@ start()
 		stop
 	fi
 
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/scaler-cluster.XXXXXX")
-	chmod 755 "$dir"
-	chown postgres: "$dir" 2>/dev/null || [ "$(id -un)" = postgres ] ||
-		die "cannot chown $dir to postgres (run as root or as postgres)"
+	dir=$(postgres_dir scaler-cluster)
 	mkdir -p "$statedir"
 	cat > "$statefile" <<-ENV
 	export SCALER_CLUSTER_DIR='$dir'

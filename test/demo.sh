@@ -7,12 +7,13 @@
 # and list it there.  Any failing step stops the demo with a non-zero status.
 set -euo pipefail
 
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-# sql: run SQL from stdin, stop at the first error, no psqlrc.
+# sql [PSQL OPTIONS]: run SQL from stdin, stop at the first error, no psqlrc.
 sql()
 {
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off
+	"$SCALER_PGBIN/psql" -X -q -v ON_ERROR_STOP=1 --pset=footer=off "$@"
 }
 
 banner()
@@ -138,7 +139,7 @@ stop_listener()
 	fi
 	[ -n "$listener_log" ] && rm -f "$listener_log" "$listener_log.err"
 }
-trap stop_listener EXIT
+on_exit stop_listener
 
 # scaler-listen runs a command per decision: here it logs the new capacity,
 # where a real deployment would call its platform's API.
@@ -204,6 +205,27 @@ step_decisions()
 	stop_listener
 }
 
+# The day as a picture: requests per hour, the busiest minute, p95 and
+# errors, and under it the capacity the "api" policy would have run over the
+# day (a backtest replay with the live decision code), next to the checkout.
+step_svg()
+{
+	local out
+	banner "scaler.traffic_svg(): the day and the policy's capacity as a picture"
+	out=$(cd "$(dirname "$0")/.." && pwd)/demo-traffic.svg
+	sql -At <<-'SQL' >"$out"
+	SELECT scaler.traffic_svg(since => now() - interval '24 hours', until => now(),
+	                          function_name => 'api', policy => 'api', replay => true);
+	SQL
+	if ! head -n 1 "$out" | grep -q '^<?xml' || [ "$(tail -n 1 "$out")" != '</svg>'; then
+		echo "demo: traffic_svg wrote no SVG document to $out" >&2
+		exit 1
+	fi
+	echo "SELECT scaler.traffic_svg(since => now() - interval '24 hours', until => now(),"
+	echo "                          function_name => 'api', policy => 'api', replay => true)"
+	echo "wrote $out ($(wc -c <"$out") bytes): open it in a browser"
+}
+
 steps=(
 	step_extension
 	step_load_traffic
@@ -214,6 +236,7 @@ steps=(
 	step_listener
 	step_burst
 	step_decisions
+	step_svg
 )
 
 for step in "${steps[@]}"; do

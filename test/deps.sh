@@ -13,6 +13,9 @@ packages=(
 	libipc-run-perl
 	libpq-dev
 	postgresql-15-tdigest
+	libxml2-utils
+	librsvg2-bin
+	python3
 	make
 	gcc
 )

@@ -3,18 +3,21 @@
 # with prove, as the postgres user: PostgreSQL::Test::Cluster runs initdb and
 # the server itself, and both refuse to run as root.
 #
-# The tests are copied into a fresh temp directory owned by postgres, which is
-# also TESTDIR (PostgreSQL::Test::Utils puts tmp_check/ and its logs there),
-# and removed afterwards; set SCALER_KEEP_TAP=1 to keep it for a look.  PATH
-# starts with the PostgreSQL 15 bin dir ($SCALER_PGTREE's when set), so the
-# nodes run the scaler build installed there.  SCALER_SRCDIR points the tests
-# at the source tree.  On failure the tail of each test's regress_log is shown.
-# Prints "no Perl TAP tests" and succeeds when there are none.
-# shellcheck disable=SC2317  # functions below run from traps
+# The postgres user may not be able to read the checkout (a clone in root's
+# home, a mktemp -d directory), so everything the tests need is copied into a
+# fresh temp directory owned by postgres: the tests and their helper modules
+# (test/t/*.pm) into t/, the scaler-listen built in the checkout into bin/
+# (SCALER_LISTEN names it).  That directory is also TESTDIR
+# (PostgreSQL::Test::Utils puts tmp_check/ and its logs there), and is removed
+# afterwards; set SCALER_KEEP_TAP=1 to keep it for a look.  PATH starts with
+# the PostgreSQL bin dir ($SCALER_PGTREE's when set, see test/lib.sh), so the
+# nodes run the scaler build installed there.  On failure the tail of each
+# failed test's regress_log is shown.  Fails when there are no tests.
 set -euo pipefail
 
-src=$(cd "$(dirname "$0")/.." && pwd)
-cd "$src"
+cd "$(dirname "$0")/.."
+# shellcheck source=test/lib.sh
+. test/lib.sh
 
 shopt -s nullglob
 if [ $# -gt 0 ]; then
@@ -22,20 +25,12 @@ if [ $# -gt 0 ]; then
 else
 	tests=(test/t/*.pl)
 fi
-if [ ${#tests[@]} -eq 0 ]; then
-	echo "no Perl TAP tests"
-	exit 0
-fi
+[ ${#tests[@]} -gt 0 ] || die "no Perl TAP tests in test/t"
+require_pgbin
+as_postgres true
 
-if [ -n "${SCALER_PGTREE:-}" ]; then
-	pgbin=$(realpath -m "$SCALER_PGTREE")/usr/lib/postgresql/15/bin
-else
-	pgbin=/usr/lib/postgresql/15/bin
-fi
-pgxs=/usr/lib/postgresql/15/lib/pgxs
-[ -x "$pgbin/postgres" ] || { echo "tap.sh: no PostgreSQL binaries in $pgbin" >&2; exit 1; }
-
-testdir=$(mktemp -d "${TMPDIR:-/tmp}/scaler-tap.XXXXXX")
+testdir=$(postgres_dir scaler-tap)
+# shellcheck disable=SC2317  # runs from the exit trap
 cleanup()
 {
 	if [ -n "${SCALER_KEEP_TAP:-}" ]; then
@@ -44,35 +39,23 @@ cleanup()
 		rm -rf "$testdir"
 	fi
 }
-# On a signal: clean up, then die of that same signal, so that callers
-# (make, a calling script) stop too instead of going on to the next step.
-on_signal()
-{
-	trap - EXIT "$1"
-	cleanup
-	kill -s "$1" $$
-}
-trap cleanup EXIT
-trap 'on_signal INT' INT
-trap 'on_signal TERM' TERM
-trap 'on_signal HUP' HUP
+on_exit cleanup
 
-chmod 755 "$testdir"
-mkdir "$testdir/t"
+mkdir "$testdir/t" "$testdir/bin"
 names=()
 for t in "${tests[@]}"; do
 	cp "$t" "$testdir/t/"
 	names+=("t/${t##*/}")
 done
-if [ "$(id -u)" -eq 0 ]; then
-	chown -R postgres: "$testdir"
-	run_as=(runuser -u postgres --)
-elif [ "$(id -un)" = postgres ]; then
-	run_as=()
-else
-	echo "tap.sh: run as root or as postgres" >&2
-	exit 1
+modules=(test/t/*.pm)
+[ ${#modules[@]} -eq 0 ] || cp "${modules[@]}" "$testdir/t/"
+listen=()
+if [ -x src/listen/scaler-listen ]; then
+	cp src/listen/scaler-listen "$testdir/bin/"
+	listen=(SCALER_LISTEN="$testdir/bin/scaler-listen")
 fi
+chmod -R a+rX "$testdir"
+[ "$(id -u)" -ne 0 ] || chown -R postgres: "$testdir"
 
 # A clean environment: the modules drop most PG* variables themselves, but
 # nothing from a surrounding with-cluster.sh should leak into the nodes.
@@ -80,16 +63,16 @@ fi
 # PROVE_FLAGS (e.g. "-v") is split on spaces like make would.
 read -r -a prove_flags <<< "${PROVE_FLAGS:-}"
 set +e
-(cd "$testdir" && "${run_as[@]}" env -i \
+(cd "$testdir" && as_postgres env -i \
 	HOME="$testdir" \
-	PATH="$pgbin:/usr/local/bin:/usr/bin:/bin" \
+	PATH="$SCALER_PGBIN:/usr/local/bin:/usr/bin:/bin" \
 	LANG=C.UTF-8 \
-	PERL5LIB="$pgxs/src/test/perl" \
+	PERL5LIB="$SCALER_PGXS/src/test/perl" \
 	TESTDIR="$testdir" \
-	PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+	PG_REGRESS="$SCALER_PGXS/src/test/regress/pg_regress" \
 	PG_TEST_PORT_DIR=/tmp/scaler-tap-portlock \
 	PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-60}" \
-	SCALER_SRCDIR="$src" \
+	"${listen[@]}" \
 	prove "${prove_flags[@]}" "${names[@]}") | tee "$testdir/prove.out"
 rc=${PIPESTATUS[0]}
 set -e

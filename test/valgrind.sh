@@ -31,9 +31,12 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-tree=$(realpath -m "${SCALER_PGTREE:-/tmp/pgtree-valgrind}")
+SCALER_PGTREE=${SCALER_PGTREE:-/tmp/pgtree-valgrind}
+# shellcheck source=test/lib.sh
+. test/lib.sh
+tree=$(scaler_in_tree "")
 port=${SCALER_PORT:-54329}
-pgbin=$tree/usr/lib/postgresql/15/bin
+pgbin=$SCALER_PGBIN
 make=${MAKE:-make}
 supp=${VALGRIND_SUPP:-}
 
@@ -48,22 +51,11 @@ fi
 [ -n "$supp" ] ||
 	echo "valgrind.sh: VALGRIND_SUPP not set; running without PostgreSQL's suppressions" >&2
 
-as_postgres()
-{
-	if [ "$(id -un)" = postgres ]; then
-		"$@"
-	else
-		runuser -u postgres -- "$@"
-	fi
-}
-
 test/pgtree.sh "$tree"
 "$make" -s
 "$make" -s install DESTDIR="$tree" > /dev/null
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/scaler-valgrind.XXXXXX")
-chmod 755 "$dir"
-chown postgres: "$dir" 2>/dev/null || [ "$(id -un)" = postgres ]
+dir=$(postgres_dir scaler-valgrind)
 as_postgres mkdir "$dir/sock" "$dir/logs"
 if [ -n "$supp" ]; then
 	# The server runs as postgres and must be able to read it.
@@ -72,6 +64,7 @@ if [ -n "$supp" ]; then
 fi
 
 started=
+# shellcheck disable=SC2317  # runs from the exit trap
 cleanup()
 {
 	if [ -n "$started" ]; then
@@ -83,8 +76,7 @@ cleanup()
 	fi
 	rm -rf "$dir/data" "$dir/sock"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+on_exit cleanup
 
 as_postgres "$pgbin/initdb" -D "$dir/data" --auth=trust -U postgres \
 	-E UTF8 --locale=C.UTF-8 --no-sync > "$dir/initdb.log" 2>&1 || {
@@ -127,7 +119,8 @@ done
 }
 
 rc=0
-PGHOST=$dir/sock PGPORT=$port PGUSER=postgres "$make" installcheck "$@" || rc=$?
+# ISOLATION=: the pg_regress tests only (arguments may say otherwise).
+PGHOST=$dir/sock PGPORT=$port PGUSER=postgres "$make" installcheck ISOLATION= "$@" || rc=$?
 cleanup
 elapsed=$(($(date +%s) - start))
 

@@ -9,8 +9,7 @@
 # Exits with CMD's status; when that is non-zero, prints the server log's tail.
 #
 #   test/with-cluster.sh psql -c 'SELECT 1'
-#   test/with-cluster.sh make installcheck prove isolation
-# shellcheck disable=SC2317  # functions below run from traps
+#   test/with-cluster.sh make installcheck prove
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
@@ -19,10 +18,13 @@ if [ $# -eq 0 ]; then
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/lib.sh
+. "$here/lib.sh"
 port=${SCALER_PORT:-54329}
 statefile=$here/.cluster/$port.env
 started=
 
+# shellcheck disable=SC2317  # runs from the exit trap
 cleanup()
 {
 	if [ -n "$started" ]; then
@@ -30,18 +32,7 @@ cleanup()
 		"$here/cluster.sh" stop || true
 	fi
 }
-# On a signal: clean up, then die of that same signal, so that callers
-# (make, a calling script) stop too instead of going on to the next step.
-on_signal()
-{
-	trap - EXIT "$1"
-	cleanup
-	kill -s "$1" $$
-}
-trap cleanup EXIT
-trap 'on_signal INT' INT
-trap 'on_signal TERM' TERM
-trap 'on_signal HUP' HUP
+on_exit cleanup
 
 # cluster.sh cleans up after itself when start fails.
 "$here/cluster.sh" start

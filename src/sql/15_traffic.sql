@@ -35,18 +35,20 @@ CREATE TYPE scaler.traffic (
     STORAGE = extended
 );
 COMMENT ON TYPE scaler.traffic IS
-    'hourly traffic statistics of a group of request rows: per-minute counts and durations, per-hour errors and a latency sketch; size grows with hours, not rows';
+    'traffic statistics of a group of request rows, per UTC quarter hour that has rows (sparse quarters as rows, busy ones as per-minute counts, errors and a latency sketch); read in the session TimeZone';
 
--- Transition functions depend on the session TimeZone, hence STABLE.
+-- A traffic value is independent of time zones (it keeps UTC quarter hours),
+-- so building one is IMMUTABLE; the readers bucket into the session's
+-- TimeZone and are STABLE.
 CREATE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz)
     RETURNS scaler.traffic
-    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8)
     RETURNS scaler.traffic
-    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4)
     RETURNS scaler.traffic
-    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C STABLE PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION scaler.traffic_agg_combine(scaler.traffic, scaler.traffic)
     RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_agg_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -70,6 +72,7 @@ CREATE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz) (
     FINALFUNC = scaler.traffic_agg_final,
     FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = scaler.traffic_agg_combine,
+    SSPACE = 2048,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8) (
@@ -78,6 +81,7 @@ CREATE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8) (
     FINALFUNC = scaler.traffic_agg_final,
     FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = scaler.traffic_agg_combine,
+    SSPACE = 2048,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) (
@@ -86,14 +90,15 @@ CREATE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8, p
     FINALFUNC = scaler.traffic_agg_final,
     FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = scaler.traffic_agg_combine,
+    SSPACE = 2048,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz) IS
-    'request counts per local hour of the session TimeZone (rows with NULL ts are skipped)';
+    'request counts per minute (rows with NULL ts are skipped), reported per local hour of the session TimeZone';
 COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8) IS
-    'request counts and latency per local hour of the session TimeZone';
+    'request counts and latency, reported per local hour of the session TimeZone';
 COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS
-    'request counts, errors (status >= 500) and latency per local hour of the session TimeZone';
+    'request counts, errors (status >= 500) and latency, reported per local hour of the session TimeZone';
 
 CREATE AGGREGATE scaler.traffic_merge(scaler.traffic) (
     SFUNC = scaler.traffic_agg_combine,
@@ -101,10 +106,11 @@ CREATE AGGREGATE scaler.traffic_merge(scaler.traffic) (
     FINALFUNC = scaler.traffic_agg_final,
     FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = scaler.traffic_agg_combine,
+    SSPACE = 2048,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE scaler.traffic_merge(scaler.traffic) IS
-    'adds traffic values together (e.g. daily values rolled up into a month); all must come from the same TimeZone';
+    'adds traffic values together (e.g. daily values rolled up into a month), exactly: the result is the traffic value of all their rows';
 
 CREATE FUNCTION scaler.hourly_requests(t scaler.traffic,
     OUT hour pg_catalog.timestamptz, OUT requests pg_catalog.int8, OUT errors pg_catalog.int8,
@@ -113,9 +119,9 @@ CREATE FUNCTION scaler.hourly_requests(t scaler.traffic,
     OUT avg_concurrency pg_catalog.float8, OUT peak_concurrency pg_catalog.float8)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'traffic_hourly_requests'
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 24;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 24;
 COMMENT ON FUNCTION scaler.hourly_requests(scaler.traffic) IS
-    'one row per local hour from the first to the last hour of a traffic value, hours without traffic included';
+    'one row per local hour of the session TimeZone from the first to the last hour of a traffic value, hours without traffic included';
 
 CREATE FUNCTION scaler.hourly_requests(
     since pg_catalog.timestamptz DEFAULT pg_catalog.now() - '24 hours'::pg_catalog.interval,
@@ -137,7 +143,7 @@ CREATE FUNCTION scaler.hour_of_day(t scaler.traffic,
     OUT avg_requests pg_catalog.float8, OUT peak_requests pg_catalog.int8)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'traffic_hour_of_day'
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 24;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 24;
 COMMENT ON FUNCTION scaler.hour_of_day(scaler.traffic) IS
     '24 rows: per local hour of the day, how many such hours the value spans, their requests, average and busiest';
 
@@ -146,6 +152,6 @@ CREATE FUNCTION scaler.hour_of_week(t scaler.traffic,
     OUT requests pg_catalog.int8, OUT avg_requests pg_catalog.float8, OUT peak_requests pg_catalog.int8)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'traffic_hour_of_week'
-    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 168;
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 168;
 COMMENT ON FUNCTION scaler.hour_of_week(scaler.traffic) IS
     '168 rows: per day of week (0 = Sunday) and local hour, how many such hours the value spans, their requests, average and busiest';

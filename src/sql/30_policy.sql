@@ -61,10 +61,18 @@ CREATE TABLE scaler.policy (
                            CHECK (channel <> '' AND pg_catalog.octet_length(channel) < 64),
     enabled                boolean NOT NULL DEFAULT true,
     created_at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CHECK (max_capacity >= min_capacity)
+    keep_alive             interval,
+    keep_alive_auto        boolean NOT NULL DEFAULT false,
+    CHECK (max_capacity >= min_capacity),
+    CONSTRAINT policy_keep_alive_check
+        CHECK (keep_alive IS NULL OR (keep_alive > '0' AND NOT keep_alive_auto))
 );
 COMMENT ON TABLE scaler.policy IS
     'scaling policies (change them with scaler.create_policy, alter_policy, drop_policy; read scaler.policies)';
+COMMENT ON COLUMN scaler.policy.keep_alive IS
+    'after the load stops, keep one instance at least this long before scaling to zero (NULL: no keep-alive)';
+COMMENT ON COLUMN scaler.policy.keep_alive_auto IS
+    'keep-alive learned from the function''s idle times (keep_alive => ''auto''): pre-warm before the next request is due';
 SELECT pg_catalog.pg_extension_config_dump('scaler.policy', '');
 
 CREATE TABLE scaler.policy_state (
@@ -80,7 +88,9 @@ CREATE TABLE scaler.policy_state (
     panic_at          timestamptz,
     panic_capacity    integer,
     history_at        timestamptz[] NOT NULL DEFAULT '{}',
-    history_desired   integer[] NOT NULL DEFAULT '{}'
+    history_desired   integer[] NOT NULL DEFAULT '{}',
+    last_active_at    timestamptz,
+    idle_histogram    integer[]
 );
 COMMENT ON TABLE scaler.policy_state IS
     'per-policy runtime state: capacity, last value and error, panic mode and the scale-in stabilization history; evaluation locks a policy''s row';
@@ -217,11 +227,45 @@ $$;
 COMMENT ON FUNCTION scaler._check_policy(scaler.policy) IS
     'internal: validate a policy row, naming the offending field';
 
+-- keep_alive as given to create_policy, alter_policy or a backtest override:
+-- an interval, 'auto', or 'none' / '' for no keep-alive.
+CREATE FUNCTION scaler._keep_alive(setting text, OUT keep_alive interval, OUT auto boolean)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    auto := false;
+    IF $1 IS NULL OR lower(btrim($1)) IN ('', 'none') THEN
+        _keep_alive.keep_alive := NULL;
+        RETURN;
+    END IF;
+    IF lower(btrim($1)) = 'auto' THEN
+        _keep_alive.keep_alive := NULL;
+        auto := true;
+        RETURN;
+    END IF;
+    BEGIN
+        _keep_alive.keep_alive := $1::interval;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'invalid keep_alive: "%"', $1
+            USING ERRCODE = '22023',
+                  HINT = 'Give an interval such as ''10 minutes'', ''auto'' or ''none''.';
+    END;
+    IF _keep_alive.keep_alive <= '0' THEN
+        RAISE EXCEPTION 'keep_alive must be greater than zero'
+            USING ERRCODE = '22023',
+                  HINT = 'Use ''none'' for no keep-alive.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._keep_alive(text) IS
+    'internal: parse a keep_alive setting (an interval, ''auto'', or ''none'')';
+
 CREATE FUNCTION scaler._create_policy(
     invoker oid, name text, target float8, metric text, function_name text,
     source regclass, stable_window interval, min_capacity integer,
     max_capacity integer, tolerance float8, scale_in_stabilization interval,
-    panic_threshold float8, channel text, enabled boolean)
+    panic_threshold float8, channel text, enabled boolean, keep_alive text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -244,7 +288,18 @@ BEGIN
     p.channel := channel;
     p.enabled := coalesce(enabled, true);
     p.created_at := now();
+    SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
+      FROM scaler._keep_alive(_create_policy.keep_alive) k;
     PERFORM scaler._check_policy(p);
+    -- Names reach shells and paths (scaler-listen's $SCALER_POLICY): a safe
+    -- set, never an option (-...) or a path step (. and ..).  Checked here,
+    -- not in _check_policy, so that the policies a 0.1 database already had
+    -- under other names can still be altered.
+    IF p.name !~ '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$' OR p.name IN ('.', '..') THEN
+        RAISE EXCEPTION 'invalid policy name "%"', p.name
+            USING ERRCODE = '22023',
+                  DETAIL = 'A policy name consists of ASCII letters, digits, "_", "." and "-", does not start with "-", and is not "." or "..".';
+    END IF;
 
     IF EXISTS (SELECT FROM scaler.policy q WHERE q.name = p.name) THEN
         RAISE EXCEPTION 'policy "%" already exists', p.name
@@ -254,7 +309,7 @@ BEGIN
     INSERT INTO scaler.policy_state (policy, capacity) VALUES (p.name, p.min_capacity);
 END
 $$;
-COMMENT ON FUNCTION scaler._create_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) IS
+COMMENT ON FUNCTION scaler._create_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS
     'internal: body of scaler.create_policy, called with the calling role';
 
 CREATE FUNCTION scaler.create_policy(
@@ -270,18 +325,19 @@ CREATE FUNCTION scaler.create_policy(
     scale_in_stabilization interval DEFAULT '5 minutes',
     panic_threshold        float8 DEFAULT 2.0,
     channel                text DEFAULT 'scaler',
-    enabled                boolean DEFAULT true)
+    enabled                boolean DEFAULT true,
+    keep_alive             text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'scaler_as_caller'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION scaler.create_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) IS
-    'create a scaling policy owned by the calling role, which must be able to read the source';
+COMMENT ON FUNCTION scaler.create_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS
+    'create a scaling policy owned by the calling role, which must be able to read the source; keep_alive is an interval, ''auto'' (learned from idle times) or NULL (none)';
 
 CREATE FUNCTION scaler._alter_policy(
     invoker oid, name text, target float8, metric text, function_name text,
     source regclass, stable_window interval, min_capacity integer,
     max_capacity integer, tolerance float8, scale_in_stabilization interval,
-    panic_threshold float8, channel text, enabled boolean)
+    panic_threshold float8, channel text, enabled boolean, keep_alive text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -312,6 +368,10 @@ BEGIN
     p.panic_threshold := coalesce(panic_threshold, p.panic_threshold);
     p.channel := coalesce(channel, p.channel);
     p.enabled := coalesce(enabled, p.enabled);
+    IF _alter_policy.keep_alive IS NOT NULL THEN
+        SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
+          FROM scaler._keep_alive(_alter_policy.keep_alive) k;
+    END IF;
     PERFORM scaler._check_policy(p);
 
     UPDATE scaler.policy q
@@ -319,11 +379,12 @@ BEGIN
            source = p.source, stable_window = p.stable_window,
            min_capacity = p.min_capacity, max_capacity = p.max_capacity,
            tolerance = p.tolerance, scale_in_stabilization = p.scale_in_stabilization,
-           panic_threshold = p.panic_threshold, channel = p.channel, enabled = p.enabled
+           panic_threshold = p.panic_threshold, channel = p.channel, enabled = p.enabled,
+           keep_alive = p.keep_alive, keep_alive_auto = p.keep_alive_auto
      WHERE q.name = p.name;
 END
 $$;
-COMMENT ON FUNCTION scaler._alter_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) IS
+COMMENT ON FUNCTION scaler._alter_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS
     'internal: body of scaler.alter_policy, called with the calling role';
 
 CREATE FUNCTION scaler.alter_policy(
@@ -339,12 +400,13 @@ CREATE FUNCTION scaler.alter_policy(
     scale_in_stabilization interval DEFAULT NULL,
     panic_threshold        float8 DEFAULT NULL,
     channel                text DEFAULT NULL,
-    enabled                boolean DEFAULT NULL)
+    enabled                boolean DEFAULT NULL,
+    keep_alive             text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'scaler_as_caller'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION scaler.alter_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) IS
-    'change the given settings of a policy (NULL keeps a setting; function_name => '''' means all functions)';
+COMMENT ON FUNCTION scaler.alter_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS
+    'change the given settings of a policy (NULL keeps a setting; function_name => '''' means all functions; keep_alive => ''none'' removes the keep-alive)';
 
 CREATE FUNCTION scaler._drop_policy(invoker oid, name text)
 RETURNS void
@@ -450,7 +512,8 @@ SELECT p.name, p.owner, p.metric, p.target, p.function_name, p.source,
        s.last_error, s.last_error_at,
        (s.last_error_at IS NOT NULL
         AND (s.last_evaluated_at IS NULL OR s.last_error_at > s.last_evaluated_at)) AS failing,
-       p.created_at
+       p.created_at,
+       CASE WHEN p.keep_alive_auto THEN 'auto' ELSE p.keep_alive::text END AS keep_alive
   FROM scaler.policy p
   LEFT JOIN scaler.policy_state s ON s.policy = p.name;
 COMMENT ON VIEW scaler.policies IS
@@ -464,21 +527,25 @@ COMMENT ON COLUMN scaler.policies.last_decision_id IS 'scaler.decision.id of the
 COMMENT ON COLUMN scaler.policies.panicking IS 'whether the policy is in panic mode (no scale in)';
 COMMENT ON COLUMN scaler.policies.last_error IS 'the error of the last failed evaluation';
 COMMENT ON COLUMN scaler.policies.failing IS 'whether the last evaluation failed';
+COMMENT ON COLUMN scaler.policies.keep_alive IS 'how long one instance stays warm after the load stops: an interval, auto (learned from idle times), or NULL (no keep-alive)';
 COMMENT ON COLUMN scaler.policy_state.history_at IS 'scale-in stabilization history: times, a monotonic queue with history_desired';
 COMMENT ON COLUMN scaler.policy_state.history_desired IS 'scale-in stabilization history: desired capacities, strictly decreasing';
 COMMENT ON COLUMN scaler.policy_state.panic_at IS 'last time the panic condition held; NULL when not panicking';
 COMMENT ON COLUMN scaler.policy_state.panic_capacity IS 'highest capacity chosen during the current panic';
+COMMENT ON COLUMN scaler.policy_state.last_active_at IS 'keep-alive: end of the last evaluated window that had requests';
+COMMENT ON COLUMN scaler.policy_state.idle_histogram IS 'keep_alive => ''auto'': idle times between requests, one-minute bins over 4 hours, then the count beyond; NULL until learned';
 
 -- Privileges.  Managing policies is the EXECUTE right on these functions;
 -- grant it per role.  The internals are reached only through the
 -- trampoline, which skips the EXECUTE check, so nobody needs them.
-REVOKE ALL ON FUNCTION scaler.create_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scaler.alter_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler.create_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler.alter_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler.drop_policy(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler.set_capacity(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler.evaluate(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scaler._create_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scaler._alter_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._create_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._alter_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._keep_alive(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._drop_policy(oid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._set_capacity(oid, text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._evaluate(text) FROM PUBLIC;

@@ -14,9 +14,11 @@ COMMENT ON FUNCTION scaler._evaluate_at(text, timestamptz) IS
     'internal (tests): evaluate policies as if now were at; returns the ids of the decisions made';
 REVOKE ALL ON FUNCTION scaler._evaluate_at(text, timestamptz) FROM PUBLIC;
 
--- The policy a caller names, provided the caller may manage it: one place
--- for the "does not exist" (42704) and "must be able to act as" (42501)
--- checks that every management function starts with.
+-- The policy a caller names, provided the caller may manage it: the one
+-- check every management function starts with.  A policy the caller may
+-- not manage is reported exactly like one that does not exist (42704, same
+-- message and hint), so that the error tells a role neither whether the
+-- policy exists nor who owns it.
 CREATE FUNCTION scaler._managed_policy(invoker oid, policy text, action text)
 RETURNS scaler.policy
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -26,13 +28,14 @@ DECLARE
     p scaler.policy;
 BEGIN
     SELECT * INTO p FROM scaler.policy q WHERE q.name = _managed_policy.policy;
-    IF NOT FOUND THEN
+    IF NOT FOUND OR NOT scaler._may_manage(invoker, p.owner) THEN
+        IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = invoker AND r.rolsuper) THEN
+            RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
+                USING ERRCODE = '42704';
+        END IF;
         RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to % policy "%"', p.owner, action, p.name
-            USING ERRCODE = '42501';
+            USING ERRCODE = '42704',
+                  HINT = format('Only a superuser or a role that can act as the policy''s owner may %s it.', action);
     END IF;
     RETURN p;
 END
@@ -56,7 +59,8 @@ DECLARE
     txt  text;
     known CONSTANT text[] := ARRAY['target', 'metric', 'function_name', 'source',
         'stable_window', 'min_capacity', 'max_capacity', 'tolerance',
-        'scale_in_stabilization', 'panic_threshold', 'channel', 'enabled'];
+        'scale_in_stabilization', 'panic_threshold', 'channel', 'enabled',
+        'keep_alive'];
 BEGIN
     p := scaler._managed_policy(invoker, _policy_settings.policy, 'replay or forecast');
 
@@ -75,10 +79,10 @@ BEGIN
                       HINT = 'Overrides are policy settings: ' || array_to_string(known, ', ') || '.';
         END IF;
         IF jsonb_typeof(val) IN ('object', 'array')
-           OR (jsonb_typeof(val) = 'null' AND key <> 'function_name') THEN
+           OR (jsonb_typeof(val) = 'null' AND key NOT IN ('function_name', 'keep_alive')) THEN
             RAISE EXCEPTION 'invalid value for override "%": %', key, val
                 USING ERRCODE = '22023',
-                      HINT = CASE WHEN key = 'function_name' THEN NULL
+                      HINT = CASE WHEN key IN ('function_name', 'keep_alive') THEN NULL
                                   ELSE 'Give a number or a string.' END;
         END IF;
         txt := val #>> '{}';
@@ -97,6 +101,10 @@ BEGIN
                 WHEN 'panic_threshold' THEN p.panic_threshold := txt::float8;
                 WHEN 'channel' THEN p.channel := txt;
                 WHEN 'enabled' THEN p.enabled := txt::boolean;
+                -- an interval, 'auto', or null / 'none' for no keep-alive
+                WHEN 'keep_alive' THEN
+                    SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
+                      FROM scaler._keep_alive(txt) k;
             END CASE;
         EXCEPTION WHEN OTHERS THEN
             RAISE EXCEPTION 'invalid value for override "%": %', key, SQLERRM
@@ -125,12 +133,14 @@ CREATE FUNCTION scaler.backtest(
     OUT from_capacity integer,
     OUT capacity      integer,
     OUT reason        text,
-    OUT shortfall     integer)
+    OUT shortfall     integer,
+    OUT requests      bigint,
+    OUT cold_starts   integer)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'scaler_backtest'
 LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1440;
 COMMENT ON FUNCTION scaler.backtest(text, timestamptz, timestamptz, jsonb) IS
-    'replay a policy over (since, until] with the decision code of live evaluation, one row per stable_window: the metric value, the instances it needed (demand), the capacity running (from_capacity) and decided (capacity), why, and the shortfall (demand - from_capacity when positive); overrides change settings for the replay only';
+    'replay a policy over (since, until] with the decision code of live evaluation, one row per stable_window: the metric value, the instances it needed (demand), the capacity running (from_capacity) and decided (capacity), why, the shortfall (demand - from_capacity when positive), the requests that arrived and how many of them were cold starts (the instances they needed beyond from_capacity); overrides change settings for the replay only';
 
 CREATE FUNCTION scaler.backtest_summary(
     policy    text,
@@ -144,9 +154,13 @@ CREATE FUNCTION scaler.backtest_summary(
     OUT minutes_under_capacity float8,
     OUT worst_shortfall        integer,
     OUT mean_utilisation       float8,
-    OUT peak_capacity          integer)
+    OUT peak_capacity          integer,
+    OUT requests               bigint,
+    OUT cold_starts            bigint,
+    OUT cold_start_pct         float8,
+    OUT warm_idle_instance_hours float8)
 RETURNS record
 AS 'MODULE_PATHNAME', 'scaler_backtest_summary'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION scaler.backtest_summary(text, timestamptz, timestamptz, jsonb) IS
-    'the totals of scaler.backtest(): scale-out and scale-in events, instance-hours run, minutes with a shortfall, the worst shortfall, demand over running capacity, the highest capacity';
+    'the totals of scaler.backtest(): scale-out and scale-in events, instance-hours run, minutes with a shortfall, the worst shortfall, demand over running capacity, the highest capacity, requests, cold starts (and 100 x cold_starts / requests), and warm-idle instance-hours (capacity beyond what the load kept busy)';

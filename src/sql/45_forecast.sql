@@ -98,6 +98,10 @@ BEGIN
     IF duration IS NULL OR duration <= '0' THEN
         RAISE EXCEPTION 'duration must be greater than zero' USING ERRCODE = '22023';
     END IF;
+    IF duration > interval '366 days' THEN
+        RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
+            HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
+    END IF;
     IF origin IS NULL OR origin = '' THEN
         RAISE EXCEPTION 'origin must not be empty' USING ERRCODE = '22023';
     END IF;
@@ -132,6 +136,9 @@ BEGIN
     p := scaler._managed_policy(invoker, _apply_forecast.policy, 'apply a forecast to');
     IF lead IS NULL OR lead < '0' THEN
         RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF lead > interval '24 hours' THEN
+        RAISE EXCEPTION 'lead must not exceed 24 hours' USING ERRCODE = '22023';
     END IF;
     IF p.metric NOT IN ('concurrency', 'rps') THEN
         RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric
@@ -232,8 +239,11 @@ CREATE TRIGGER capacity_schedule_unschedule
 COMMENT ON TRIGGER capacity_schedule_unschedule ON scaler.capacity_schedule IS
     'a schedule row that goes (also with its policy) takes its pg_cron job with it';
 
--- Make or update the job of a schedule row; the job runs as the extension
--- owner and only ever runs the fixed command built here.
+-- Make or update the job of a schedule row.  The job runs as the policy's
+-- owner (never as the extension owner), so it has no more rights than the
+-- owner has when it runs: an owner that lost EXECUTE on the function, or
+-- the right to log in, makes its job fail.  It only ever runs the fixed
+-- command built by its caller.
 CREATE FUNCTION scaler._schedule_job(row_id bigint, schedule text, command text)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -241,13 +251,37 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s      scaler.capacity_schedule;
+    owner  pg_catalog.pg_roles;
+    fn     regprocedure;
     new_id bigint;
 BEGIN
     SELECT * INTO STRICT s FROM scaler.capacity_schedule c WHERE c.id = row_id;
+    SELECT r.* INTO owner FROM scaler.policy q JOIN pg_catalog.pg_roles r ON r.oid = q.owner
+     WHERE q.name = s.policy;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'owner of policy "%" no longer exists', s.policy
+            USING ERRCODE = '42704',
+                  HINT = 'Drop the policy and create it again as an existing role.';
+    END IF;
+    fn := CASE s.kind WHEN 'capacity' THEN 'scaler.open_floor(text, integer, interval, text)'::regprocedure
+                      ELSE 'scaler.apply_forecast(text, interval)'::regprocedure END;
+    IF NOT owner.rolcanlogin THEN
+        RAISE EXCEPTION 'policy owner % cannot log in, so pg_cron cannot run its job', owner.rolname
+            USING ERRCODE = '42501',
+                  DETAIL = 'Scheduled jobs run as the policy''s owner.',
+                  HINT = 'Give the owner LOGIN, or create the policy as a role that can log in.';
+    END IF;
+    IF NOT has_function_privilege(owner.oid, fn, 'EXECUTE') THEN
+        RAISE EXCEPTION 'policy owner % may not execute %, which its job runs', owner.rolname, fn
+            USING ERRCODE = '42501',
+                  DETAIL = 'Scheduled jobs run as the policy''s owner.',
+                  HINT = format('GRANT EXECUTE ON FUNCTION %s TO %I;', fn, owner.rolname);
+    END IF;
     IF s.jobid IS NOT NULL THEN
         PERFORM cron.unschedule(j.jobid) FROM cron.job j WHERE j.jobid = s.jobid;
     END IF;
-    new_id := cron.schedule(format('scaler_%s_%s', s.kind, s.id), schedule, command);
+    new_id := cron.schedule_in_database(format('scaler_%s_%s', s.kind, s.id), schedule, command,
+                                        current_database(), owner.rolname);
     UPDATE scaler.capacity_schedule c SET jobid = new_id WHERE c.id = row_id;
     RETURN new_id;
 END
@@ -270,6 +304,9 @@ BEGIN
         RAISE EXCEPTION 'schedule must not be empty' USING ERRCODE = '22023',
             HINT = 'Give a cron expression, e.g. ''55 8 * * 1-5'' for 08:55 on weekdays.';
     END IF;
+    IF length(schedule) > 100 THEN
+        RAISE EXCEPTION 'schedule must not exceed 100 characters' USING ERRCODE = '22023';
+    END IF;
     IF min_capacity IS NULL OR min_capacity < 0 THEN
         RAISE EXCEPTION 'min_capacity must not be null or negative' USING ERRCODE = '22023';
     END IF;
@@ -280,6 +317,10 @@ BEGIN
     END IF;
     IF duration IS NULL OR duration <= '0' THEN
         RAISE EXCEPTION 'duration must be greater than zero' USING ERRCODE = '22023';
+    END IF;
+    IF duration > interval '366 days' THEN
+        RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
+            HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
     END IF;
     PERFORM scaler._require_cron();
 
@@ -354,8 +395,14 @@ BEGIN
         RAISE EXCEPTION 'every must not be empty' USING ERRCODE = '22023',
             HINT = 'Give a cron expression, e.g. ''0 */6 * * *''.';
     END IF;
+    IF length(every) > 100 THEN
+        RAISE EXCEPTION 'every must not exceed 100 characters' USING ERRCODE = '22023';
+    END IF;
     IF lead IS NULL OR lead < '0' THEN
         RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF lead > interval '24 hours' THEN
+        RAISE EXCEPTION 'lead must not exceed 24 hours' USING ERRCODE = '22023';
     END IF;
     IF p.metric NOT IN ('concurrency', 'rps') THEN
         RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric

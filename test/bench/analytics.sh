@@ -40,53 +40,18 @@
 # can.
 set -euo pipefail
 
-rows=${BENCH_ROWS:-10000000}
-runs=${BENCH_RUNS:-5}
 slow_ms=${BENCH_SLOW_MS:-4000}
 db=${BENCH_DATABASE:-scaler_bench}
 jit=${BENCH_JIT:-off}
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-die()
-{
-	echo "analytics.sh: $*" >&2
-	exit 1
-}
-
-case "$rows" in '' | *[!0-9]*) die "BENCH_ROWS must be a positive integer, not '$rows'" ;; esac
-case "$runs" in '' | *[!0-9]*) die "BENCH_RUNS must be an integer >= 3, not '$runs'" ;; esac
 case "$slow_ms" in '' | *[!0-9]*) die "BENCH_SLOW_MS must be an integer, not '$slow_ms'" ;; esac
-[ "$rows" -gt 0 ] || die "BENCH_ROWS must be positive"
-[ "$runs" -ge 3 ] || die "BENCH_RUNS must be at least 3 (a median of fewer says little)"
 case "$jit" in on | off) ;; *) die "BENCH_JIT must be on or off, not '$jit'" ;; esac
-
-# sql [psql options]: run SQL from stdin in the bench database.
-sql()
-{
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off -d "$db" "$@"
-}
-
-# value: run SQL from stdin in the bench database, print the bare result.
-value()
-{
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 -t -A -d "$db" "$@"
-}
 
 setup_database()
 {
-	local exists
-
-	# Connect to the server's given database (PGDATABASE) to create ours.
-	exists=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -t -A -v db="$db" <<-'SQL'
-	SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'db';
-	SQL
-	)
-	if [ "$exists" = 0 ]; then
-		"$psql_bin" -X -q -v ON_ERROR_STOP=1 -v db="$db" <<-'SQL'
-		CREATE DATABASE :"db";
-		SQL
-	fi
-
+	create_database
 	sql <<-'SQL'
 	SET client_min_messages = warning;
 	CREATE EXTENSION IF NOT EXISTS scaler;

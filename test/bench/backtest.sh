@@ -28,42 +28,11 @@
 #   BENCH_ROWS=1000000 BENCH_RUNS=3 test/with-cluster.sh test/bench/backtest.sh
 set -euo pipefail
 
-rows=${BENCH_ROWS:-10000000}
-runs=${BENCH_RUNS:-5}
 db=${BENCH_DATABASE:-scaler_bench_backtest}
-psql_bin=${SCALER_PGBIN:-/usr/lib/postgresql/15/bin}/psql
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-die()
-{
-	echo "backtest.sh: $*" >&2
-	exit 1
-}
-
-case "$rows" in '' | *[!0-9]*) die "BENCH_ROWS must be a positive integer, not '$rows'" ;; esac
-case "$runs" in '' | *[!0-9]*) die "BENCH_RUNS must be an integer >= 3, not '$runs'" ;; esac
-[ "$rows" -gt 0 ] || die "BENCH_ROWS must be positive"
-[ "$runs" -ge 3 ] || die "BENCH_RUNS must be at least 3 (a median of fewer says little)"
-
-sql()
-{
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off -d "$db" "$@"
-}
-
-value()
-{
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 -t -A -d "$db" "$@"
-}
-
-exists=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -t -A -v db="$db" <<-'SQL'
-	SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'db';
-	SQL
-)
-if [ "$exists" = 0 ]; then
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 -v db="$db" <<-'SQL'
-	CREATE DATABASE :"db";
-	SQL
-fi
-
+create_database
 sql <<-'SQL'
 	SET client_min_messages = warning;
 	CREATE EXTENSION IF NOT EXISTS scaler;

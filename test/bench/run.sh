@@ -12,7 +12,7 @@ rc=0
 echo "=== analytics benchmark (test/bench/analytics.sh) ==="
 "$here/analytics.sh" || rc=$?
 
-for bench in policy backtest; do
+for bench in policy backtest coldstart; do
 	echo
 	echo "=== $bench benchmark (test/bench/$bench.sh) ==="
 	"$here/$bench.sh" || rc=$?

@@ -35,13 +35,13 @@ RESET ROLE;
 
 SET ROLE scaler_fc_other;
 SELECT throws_ok($$SELECT * FROM scaler.backtest('owned', '2026-01-05 00:00+00', '2026-01-05 00:10+00')$$,
-                 '42501', 'must be able to act as role scaler_fc_owner to replay or forecast policy "owned"',
-                 'another role may not replay it');
-SELECT throws_ok($$SELECT * FROM scaler.forecast('owned')$$, '42501', NULL, 'nor forecast it');
-SELECT throws_ok($$SELECT scaler.open_floor('owned', 3, '1 hour')$$, '42501',
-                 'must be able to act as role scaler_fc_owner to open a floor for policy "owned"',
+                 '42704', 'policy "owned" does not exist',
+                 'another role may not replay it (and is not told that it exists)');
+SELECT throws_ok($$SELECT * FROM scaler.forecast('owned')$$, '42704', NULL, 'nor forecast it');
+SELECT throws_ok($$SELECT scaler.open_floor('owned', 3, '1 hour')$$, '42704',
+                 'policy "owned" does not exist',
                  'nor open floors, even with EXECUTE');
-SELECT throws_ok($$SELECT scaler.apply_forecast('owned')$$, '42501', NULL, 'nor apply forecasts');
+SELECT throws_ok($$SELECT scaler.apply_forecast('owned')$$, '42704', NULL, 'nor apply forecasts');
 SELECT throws_ok($$SELECT scaler._policy_settings(0, 'owned', '{}')$$, '42501',
                  'permission denied for function _policy_settings', 'the internals are not callable');
 RESET ROLE;

@@ -21,7 +21,7 @@ SELECT throws_ok($$SELECT scaler.create_policy('a', 1, source => 'public.alice_l
                  'permission denied for function create_policy',
                  'a role that was not granted the right cannot create policies');
 SELECT throws_ok($$SELECT scaler._create_policy('scaler_alice'::regrole::oid, 'a', 1, 'rps', NULL,
-                     'public.alice_log', '1 minute', 0, 10, 0.1, '5 minutes', 2, 'scaler', true)$$,
+                     'public.alice_log', '1 minute', 0, 10, 0.1, '5 minutes', 2, 'scaler', true, NULL)$$,
                  '42501', 'permission denied for function _create_policy',
                  'nor through the internal function');
 RESET ROLE;

@@ -144,7 +144,8 @@ BEGIN
 
     sub := scaler._listen_subscription(invoker, _listen_subscribe.subscription, true);
     IF sub.name IS NULL THEN
-        newest := COALESCE((SELECT max(d.id) FROM scaler.decision d), 0);
+        -- decisions above the horizon may still be joined by smaller ids
+        newest := scaler._decision_horizon();
         INSERT INTO scaler.subscription AS s (name, channel, low_id, owner, start_id)
         VALUES (_listen_subscribe.subscription, _listen_subscribe.channel,
                 CASE WHEN from_now THEN newest
@@ -152,7 +153,7 @@ BEGIN
                                     FROM scaler.policy p
                                     CROSS JOIN LATERAL
                                         (SELECT max(d.id) AS id FROM scaler.decision d
-                                         WHERE d.policy = p.name) l
+                                         WHERE d.policy = p.name AND d.id <= newest) l
                                     WHERE p.channel = _listen_subscribe.channel),
                                    newest)
                 END,
@@ -335,7 +336,9 @@ REVOKE ALL ON FUNCTION scaler.listen_policy_channels() FROM PUBLIC;
 -- could lose one).  The others are returned too, so that the listener's
 -- position moves past them instead of reading them again on every wake-up.
 -- Of the decisions at or below latest_through only the newest of each policy
--- that exists is returned: what a new subscription starts with.
+-- that exists is returned: what a new subscription starts with.  Nothing
+-- above scaler._decision_horizon() is returned: a smaller id may still
+-- commit, and reading after the last id returned would then skip it.
 CREATE FUNCTION scaler.listen_decisions(after_id bigint, max_rows integer DEFAULT 1000,
                                         channel text DEFAULT NULL,
                                         latest_through bigint DEFAULT NULL)
@@ -360,6 +363,7 @@ AS $$
                             AND pc.channel <> listen_decisions.channel)
     FROM scaler.decision d
     WHERE d.id > listen_decisions.after_id
+      AND d.id <= (SELECT scaler._decision_horizon())
       AND (listen_decisions.latest_through IS NULL
            OR d.id > listen_decisions.latest_through
            OR (EXISTS (SELECT FROM pc WHERE pc.policy = d.policy)

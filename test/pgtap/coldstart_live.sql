@@ -1,0 +1,79 @@
+-- Live evaluation keeps alive and pre-warms as the replay does: the same
+-- keep-alive code (src/keepalive.c) fed tick by tick through
+-- scaler._evaluate_at() decides what scaler.backtest() replays, for a fixed
+-- keep_alive and for 'auto' (which learns the idle times as it goes, and
+-- keeps them in scaler.policy_state); decisions carry the reasons
+-- keep_alive and prewarm.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS scaler;
+SET search_path = scaler, public;
+SET client_min_messages = warning;
+SELECT plan(9);
+
+CREATE TABLE public.csl_log (LIKE scaler.request_log INCLUDING ALL);
+CREATE TEMP TABLE t0 AS SELECT date_trunc('minute', now()) - interval '6 hours' AS t0;
+-- a timer every 15 minutes, and an irregular function (gaps of 1 to 24 minutes)
+INSERT INTO public.csl_log (ts, function_name, duration_ms, status)
+SELECT t0 + (m * 15 + 10) * interval '1 minute' + interval '20 seconds', 'timer', 300, 200
+  FROM t0, generate_series(0, 19) m;
+INSERT INTO public.csl_log (ts, function_name, duration_ms, status)
+SELECT t0 + m * interval '1 minute' + interval '40 seconds', 'odd', 800, 200
+  FROM t0, generate_series(0, 299) m
+ WHERE (m * 7) % 24 < 3 OR m % 23 = 0;
+
+SELECT scaler.create_policy('csl_fixed', 1, function_name => 'odd', source => 'public.csl_log',
+                            scale_in_stabilization => '0', keep_alive => '10 minutes');
+SELECT scaler.create_policy('csl_auto', 1, function_name => 'timer', source => 'public.csl_log',
+                            scale_in_stabilization => '0', keep_alive => 'auto');
+SELECT scaler.create_policy('csl_odd', 1, function_name => 'odd', source => 'public.csl_log',
+                            scale_in_stabilization => '0', keep_alive => 'auto');
+
+CREATE TEMP TABLE live (policy text, at timestamptz, capacity int);
+DO $$
+DECLARE
+    t0 timestamptz := (SELECT t0.t0 FROM t0);
+    at timestamptz;
+BEGIN
+    FOR k IN 1..300 LOOP
+        at := t0 + k * interval '1 minute';
+        PERFORM scaler._evaluate_at(p, at) FROM unnest(ARRAY['csl_fixed', 'csl_auto', 'csl_odd']) p;
+        INSERT INTO live SELECT s.policy, at, s.capacity
+          FROM scaler.policy_state s WHERE s.policy IN ('csl_fixed', 'csl_auto', 'csl_odd');
+    END LOOP;
+END
+$$;
+
+CREATE TEMP TABLE replay AS
+SELECT p AS policy, b.*
+  FROM t0, unnest(ARRAY['csl_fixed', 'csl_auto', 'csl_odd']) p,
+       scaler.backtest(p, t0, t0 + interval '300 minutes') b;
+
+SELECT is((SELECT count(*)::int FROM live l JOIN replay r USING (policy, at)
+            WHERE l.capacity = r.capacity AND l.policy = pol), 300,
+          format('policy %s: live evaluation runs the capacity the replay runs, at every tick', pol))
+  FROM unnest(ARRAY['csl_fixed', 'csl_auto', 'csl_odd']) pol;
+
+SELECT is((SELECT string_agg(format('%s %s->%s %s', decided_at, from_capacity, to_capacity, reason), '; ' ORDER BY id)
+             FROM scaler.decision WHERE policy = pol),
+          (SELECT string_agg(format('%s %s->%s %s', at, from_capacity, capacity, reason), '; ' ORDER BY at)
+             FROM replay WHERE policy = pol AND capacity <> from_capacity),
+          format('policy %s: the same decisions, with the same reasons', pol))
+  FROM unnest(ARRAY['csl_fixed', 'csl_auto']) pol;
+
+SELECT is((SELECT string_agg(DISTINCT reason, ',' ORDER BY reason) FROM scaler.decision
+            WHERE policy = 'csl_auto' AND reason IN ('prewarm', 'keep_alive')),
+          'prewarm', 'live evaluation pre-warms the timer once it has learned its idle times');
+SELECT is((SELECT count(*)::int FROM replay WHERE policy = 'csl_auto' AND at > (SELECT t0 + interval '200 minutes' FROM t0)
+              AND cold_starts > 0), 0,
+          'after the learning, no call of the timer starts cold');
+SELECT is((SELECT row(array_length(idle_histogram, 1), idle_histogram[14 + 1], last_active_at)::text
+             FROM scaler.policy_state WHERE policy = 'csl_auto'),
+          (SELECT row(241, 19, t0 + interval '296 minutes')::text FROM t0),
+          'the state keeps 240 bins and the count beyond: 19 idle times of 14 minutes, and the last step with a call');
+SELECT scaler.set_capacity('csl_auto', 0);
+SELECT scaler._evaluate_at('csl_auto', (SELECT t0 + interval '301 minutes' FROM t0));
+SELECT is((SELECT idle_histogram[15] FROM scaler.policy_state WHERE policy = 'csl_auto'), 19,
+          'a tick without a call adds no idle time');
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,109 @@
+# One slow policy or one open transaction does not stall the others
+# (issue 8.10).
+#
+# - A policy whose source is a view calling pg_sleep(10) is cut off after
+#   scaler.policy_timeout (1 s here), its failure recorded on it, and
+#   another policy's decision is not delayed much beyond that.
+# - A session that made a decision in evaluate() and keeps its transaction
+#   open does not stop the worker's decisions on other policies (0.1 made
+#   the worker wait for it on the lock that ordered decision ids); readers
+#   of the decision log hold the newer decisions back until it commits and
+#   then return them all in id order.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('slow');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', qq(
+shared_preload_libraries = 'scaler'
+scaler.naptime = '100ms'
+scaler.policy_timeout = '1s'
+));
+$node->start;
+
+# rps over 10 minutes at target 1: capacity = ceil(rows / 600); rows older
+# than the window's last tenth keep panic mode out of it
+sub add_rows
+{
+	my ($function, $n) = @_;
+	$node->safe_psql('postgres',
+		"INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+		 SELECT now() - interval '90 seconds', '$function', 10, 200 FROM generate_series(1, $n)");
+}
+
+# poll (at most $limit seconds) until the query returns t; returns seconds taken or undef
+sub within
+{
+	my ($limit, $sql) = @_;
+	my $start = time;
+	while (time - $start < $limit)
+	{
+		return time - $start if $node->safe_psql('postgres', $sql) eq 't';
+		usleep(50_000);
+	}
+	return undef;
+}
+
+$node->safe_psql(
+	'postgres', q(
+CREATE EXTENSION scaler;
+CREATE VIEW public.sleepy AS
+SELECT r.* FROM scaler.request_log r CROSS JOIN (SELECT pg_sleep(10)) s;
+SELECT scaler.create_policy('fast', 1, metric => 'rps', function_name => 'fast',
+                            stable_window => '10 minutes', tolerance => 0,
+                            scale_in_stabilization => '0');
+SELECT scaler.create_policy('held', 1, metric => 'rps', function_name => 'held',
+                            stable_window => '10 minutes', enabled => false);
+SELECT scaler.create_policy('zslow', 1, metric => 'rps', source => 'public.sleepy');
+));
+
+ok( $node->poll_query_until('postgres',
+		"SELECT failing FROM scaler.policies WHERE name = 'zslow'"),
+	'the slow policy fails');
+is( $node->safe_psql('postgres',
+		"SELECT last_error FROM scaler.policies WHERE name = 'zslow'"),
+	'evaluation took longer than scaler.policy_timeout (1000 ms)',
+	'with the timeout as its last error');
+
+# the slow policy still costs 1 s every tick; the fast one waits at most
+# for that, not for the 10 s sleep
+add_rows('fast', 1200);
+my $took = within(20,
+	"SELECT capacity = 2 FROM scaler.policies WHERE name = 'fast'");
+ok(defined $took && $took < 4,
+	'another policy decides within about scaler.policy_timeout ('
+	  . (defined $took ? sprintf('%.1f s', $took) : 'never') . ')');
+
+$node->safe_psql('postgres', "SELECT scaler.drop_policy('zslow')");
+
+# a session decides on 'held' and keeps its transaction open
+my $open = $node->background_psql('postgres');
+add_rows('held', 600);
+is($open->query_safe("BEGIN; SELECT count(*) FROM scaler.evaluate('held');"),
+	'1', 'an open transaction made a decision');
+
+add_rows('fast', 1800);
+$took = within(10,
+	"SELECT capacity = 5 FROM scaler.policies WHERE name = 'fast'");
+ok(defined $took, "the worker's other decisions go on meanwhile");
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'scaler' AND wait_event_type = 'Lock'"),
+	'0', 'and the worker waits for no lock');
+
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(policy || ':' || to_capacity, ',' ORDER BY id) FROM scaler.listen_decisions(0)"),
+	'fast:2', 'readers stop before the open decision');
+
+$open->query_safe('COMMIT');
+$open->quit;
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(policy || ':' || to_capacity, ',' ORDER BY id) FROM scaler.listen_decisions(0)"),
+	'fast:2,held:1,fast:5', 'after its commit they return every decision in id order');
+
+$node->stop;
+done_testing();
