@@ -53,7 +53,7 @@ usage(void)
 		   "backoff. SIGINT or SIGTERM: finish running commands, exit 0.\n\n"
 		   "Example (quote each variable, and keep it from reading as an option):\n"
 		   "  %s -d \"dbname=app\" --name k8s --jobs 2 \\\n"
-		   "      --exec 'kubectl scale deployment/\"$SCALER_POLICY\" --replicas=\"$SCALER_TO\"'\n\n"
+		   "      --exec 'kubectl scale \"deployment/$SCALER_POLICY\" --replicas=\"$SCALER_TO\"'\n\n"
 		   "Exit status: 0 after SIGINT/SIGTERM, 1 on errors, 2 on bad usage.\n",
 		   progname);
 }
