@@ -374,7 +374,8 @@ caller_target(FunctionCallInfo fcinfo)
 }
 
 /*
- * The trampoline: call scaler._<name>(GetUserId(), args...).
+ * The trampoline: call scaler._<name>(GetUserId(), args...).  The call's
+ * ReturnSetInfo is passed on, so a set-returning internal can fill it.
  */
 Datum
 scaler_as_caller(PG_FUNCTION_ARGS)
@@ -385,7 +386,7 @@ scaler_as_caller(PG_FUNCTION_ARGS)
 	int			i;
 
 	InitFunctionCallInfoData(*callinfo, &target->flinfo, target->nargs,
-							 fcinfo->fncollation, NULL, NULL);
+							 fcinfo->fncollation, NULL, fcinfo->resultinfo);
 	callinfo->args[0].value = ObjectIdGetDatum(GetUserId());
 	callinfo->args[0].isnull = false;
 	for (i = 1; i < target->nargs; i++)

@@ -1,27 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * conn.c
- *		The database side of scaler-listen: connect and check, LISTEN,
- *		subscribe, catch up from scaler.decision, and acknowledge.
+ *		The transport of scaler-listen: connect and check, LISTEN, and one
+ *		function per server call (subscribe, read the watermarks, read
+ *		decisions, send one acknowledgement).  It keeps no decisions: rows go
+ *		to the callbacks its caller passes.
  *
  * Order matters for not missing anything: LISTEN is committed before the
- * catch-up query takes its snapshot, so a decision that commits after that
- * snapshot also notifies us.  Decisions commit in id order, so reading
- * "id > the last id fetched" after every wake-up never skips one; the
- * notification payload is never trusted, only used as a wake-up.
- *
- * Acknowledgements wait in a FIFO until the server has them; after a lost
- * connection they are sent again (scaler.listen_ack is idempotent), so a
- * command that finished while the server was away is not run twice.
+ * subscription and the first read take their snapshots, so a decision that
+ * commits after that also notifies us.
  *
  * A lost connection makes these functions return false and leaves the
- * connection closed: main.c reconnects with backoff.  An SQL error (a
- * missing privilege, the subscription in use) is not cured by reconnecting:
- * it sets conn_failed(), and main.c stops.
+ * connection closed: main.c reconnects with backoff.  So does a subscription
+ * that another session holds (conn_busy()): it is retried the same way.  An
+ * SQL error (a missing privilege) is not cured by reconnecting: it sets
+ * conn_failed(), and main.c stops.
  *
  *-------------------------------------------------------------------------
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,23 +26,10 @@
 
 #include "listen.h"
 
-/* decisions read per catch-up query */
-#define FETCH_BATCH 1000
-
-typedef struct PendingAck
-{
-	long long	id;
-	bool		superseded;
-	char	   *policy;			/* for messages only */
-	struct PendingAck *next;
-} PendingAck;
-
 static PGconn *conn = NULL;
 static const ListenOptions *options = NULL;
 static bool failed = false;
-static long long fetched_through = -1;	/* -1: not yet subscribed */
-static PendingAck *ack_head = NULL;
-static PendingAck *ack_tail = NULL;
+static bool busy = false;
 
 /* Server notices (such as a FATAL before a shutdown) get our prefix too. */
 static void
@@ -88,10 +71,22 @@ query_failed(PGresult *res, const char *what)
 		return false;
 	}
 	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 
+		/* held by another session (55006): try again later, not an error */
+		if (state && strcmp(state, "55006") == 0)
+		{
+			log_msg("%s%s%s", msg ? msg : "object in use",
+					detail ? ": " : "", detail ? detail : "");
+			PQclear(res);
+			PQfinish(conn);
+			conn = NULL;
+			busy = true;
+			return false;
+		}
 		log_msg("error while %s: %s", what, msg ? msg : PQerrorMessage(conn));
 		if (detail)
 			log_msg("DETAIL: %s", detail);
@@ -115,16 +110,17 @@ conn_failed(void)
 	return failed;
 }
 
+/* Whether the last subscribe failed because another session holds it. */
+bool
+conn_busy(void)
+{
+	return busy;
+}
+
 int
 conn_socket(void)
 {
 	return conn ? PQsocket(conn) : -1;
-}
-
-long long
-conn_fetched_through(void)
-{
-	return fetched_through;
 }
 
 void
@@ -133,15 +129,6 @@ conn_close(void)
 	if (conn)
 		PQfinish(conn);
 	conn = NULL;
-	while (ack_head)
-	{
-		PendingAck *next = ack_head->next;
-
-		free(ack_head->policy);
-		free(ack_head);
-		ack_head = next;
-	}
-	ack_tail = NULL;
 }
 
 static void
@@ -152,9 +139,9 @@ report_missing_privileges(const char *role)
 	log_msg("HINT: As the extension owner run: "
 			"GRANT USAGE ON SCHEMA scaler TO \"%s\"; "
 			"GRANT SELECT ON scaler.decision TO \"%s\"; "
-			"GRANT EXECUTE ON FUNCTION scaler.listen_subscribe(text, text), "
+			"GRANT EXECUTE ON FUNCTION scaler.listen_subscribe(text, text, boolean), "
 			"scaler.listen_acked(text), scaler.listen_ack(text, bigint, text, bigint), "
-			"scaler.listen_foreign_policies(text) TO \"%s\";", role, role, role);
+			"scaler.listen_policy_channels() TO \"%s\";", role, role, role);
 	failed = true;
 }
 
@@ -198,11 +185,11 @@ check_database(void)
 	res = PQexec(conn,
 				 "SELECT current_user, "
 				 " pg_catalog.has_table_privilege('scaler.decision', 'SELECT'), "
-				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_subscribe(text,text)'), 'EXECUTE'), "
+				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_subscribe(text,text,boolean)'), 'EXECUTE'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_acked(text)'), 'EXECUTE'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_ack(text,bigint,text,bigint)'), 'EXECUTE'), "
-				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_decisions(bigint,integer,text)'), 'EXECUTE'), "
-				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_foreign_policies(text)'), 'EXECUTE')");
+				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_decisions(bigint,integer,text,bigint)'), 'EXECUTE'), "
+				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_policy_channels()'), 'EXECUTE')");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "checking privileges");
 
@@ -229,7 +216,7 @@ check_database(void)
 }
 
 /*
- * Connect, check, LISTEN, subscribe, and load the per-policy watermarks.
+ * Connect, check, and LISTEN.
  *
  * On the first connection every failure is final (a wrong conninfo should be
  * reported, not retried forever); afterwards only SQL errors are.
@@ -240,11 +227,9 @@ conn_open(const ListenOptions *opts, bool first)
 	PGresult   *res;
 	char	   *ident;
 	char	   *sql;
-	const char *params[2];
-	long long	low_id;
-	int			i;
 
 	options = opts;
+	busy = false;
 	conn = PQconnectdb(opts->conninfo);
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
@@ -281,37 +266,123 @@ conn_open(const ListenOptions *opts, bool first)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return query_failed(res, "starting to LISTEN");
 	PQclear(res);
+	return true;
+}
 
-	params[0] = opts->name;
-	params[1] = opts->channel;
-	res = PQexecParams(conn, "SELECT scaler.listen_subscribe($1, $2)",
-					   2, NULL, params, NULL, NULL, 0);
+/*
+ * Take the subscription for this session: where catch-up reads from, and up
+ * to which id it reads only each policy's newest decision.  Fails with
+ * conn_busy() set while another session holds it.
+ */
+bool
+conn_subscribe(long long *after_id, long long *latest_through)
+{
+	PGresult   *res;
+	const char *params[3];
+
+	params[0] = options->name;
+	params[1] = options->channel;
+	params[2] = options->from_now ? "true" : "false";
+	res = PQexecParams(conn,
+					   "SELECT after_id, latest_through FROM scaler.listen_subscribe($1, $2, $3)",
+					   3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "subscribing");
-	low_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*after_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*latest_through = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
+	return true;
+}
 
+/* Pass each policy's watermark (its newest acknowledged decision) on. */
+bool
+conn_read_acked(void (*acked) (const char *policy, long long id))
+{
+	PGresult   *res;
+	const char *params[1];
+	int			i;
+
+	params[0] = options->name;
 	res = PQexecParams(conn,
 					   "SELECT policy, decision_id FROM scaler.listen_acked($1)",
 					   1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "reading acknowledgements");
 	for (i = 0; i < PQntuples(res); i++)
-		runner_set_acked(PQgetvalue(res, i, 0),
-						 strtoll(PQgetvalue(res, i, 1), NULL, 10));
+		acked(PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10));
 	PQclear(res);
+	return true;
+}
 
-	/*
-	 * After a reconnect our own position is at least as far: everything we
-	 * fetched is running, queued, or waiting in the acknowledgement FIFO.
-	 */
-	if (low_id > fetched_through)
-		fetched_through = low_id;
-	if (first)
-		log_msg("subscription \"%s\" listening on channel \"%s\", catching up after decision %lld",
-				opts->name, opts->channel, fetched_through);
-	else
-		log_msg("reconnected; catching up after decision %lld", fetched_through);
+/*
+ * Read up to max_rows decisions after an id, in id order, and pass each on.
+ * Returns how many were read, or -1.
+ */
+int
+conn_read_decisions(long long after_id, long long latest_through, int max_rows,
+					void (*take) (const ListenDecision *d))
+{
+	PGresult   *res;
+	char		after[32];
+	char		latest[32];
+	char		batch[16];
+	const char *params[4];
+	int			n;
+	int			i;
+
+	snprintf(after, sizeof(after), "%lld", after_id);
+	snprintf(batch, sizeof(batch), "%d", max_rows);
+	snprintf(latest, sizeof(latest), "%lld", latest_through);
+	params[0] = after;
+	params[1] = batch;
+	params[2] = options->channel;
+	params[3] = latest;
+	res = PQexecParams(conn,
+					   "SELECT id, policy, from_capacity, to_capacity, payload, for_channel "
+					   "FROM scaler.listen_decisions($1, $2, $3, $4)",
+					   4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		query_failed(res, "reading decisions");
+		return -1;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
+	{
+		ListenDecision d;
+
+		d.id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		d.policy = PQgetvalue(res, i, 1);
+		d.from_capacity = atoi(PQgetvalue(res, i, 2));
+		d.to_capacity = atoi(PQgetvalue(res, i, 3));
+		d.json = PQgetvalue(res, i, 4);
+		d.for_channel = strcmp(PQgetvalue(res, i, 5), "t") == 0;
+		take(&d);
+	}
+	PQclear(res);
+	return n;
+}
+
+/* Send one acknowledgement (scaler.listen_ack is idempotent). */
+bool
+conn_send_ack(const ListenAck *ack)
+{
+	PGresult   *res;
+	char		idbuf[32];
+	char		throughbuf[32];
+	const char *params[4];
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", ack->id);
+	snprintf(throughbuf, sizeof(throughbuf), "%lld", ack->through);
+	params[0] = options->name;
+	params[1] = idbuf;
+	params[2] = ack->superseded ? "superseded" : "done";
+	params[3] = throughbuf;
+	res = PQexecParams(conn, "SELECT scaler.listen_ack($1, $2, $3, $4)",
+					   4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(res, "acknowledging a decision");
+	PQclear(res);
 	return true;
 }
 
@@ -348,120 +419,6 @@ conn_consume(void)
 	{
 		connection_lost("waiting for notifications");
 		return false;
-	}
-	return true;
-}
-
-/* Catch up: hand every decision after the last one fetched to the runner. */
-bool
-conn_fetch(void)
-{
-	for (;;)
-	{
-		PGresult   *res;
-		char		after[32];
-		char		batch[16];
-		const char *params[3];
-		int			n;
-		int			i;
-
-		snprintf(after, sizeof(after), "%lld", fetched_through);
-		snprintf(batch, sizeof(batch), "%d", FETCH_BATCH);
-		params[0] = after;
-		params[1] = batch;
-		params[2] = options->channel;
-		res = PQexecParams(conn,
-						   "SELECT id, policy, from_capacity, to_capacity, payload, for_channel "
-						   "FROM scaler.listen_decisions($1, $2, $3)",
-						   3, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			return query_failed(res, "reading decisions");
-		n = PQntuples(res);
-		for (i = 0; i < n; i++)
-		{
-			long long	id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-
-			/* another channel's decision: step over it */
-			if (strcmp(PQgetvalue(res, i, 5), "t") == 0)
-				runner_offer(id, PQgetvalue(res, i, 1),
-							 atoi(PQgetvalue(res, i, 2)),
-							 atoi(PQgetvalue(res, i, 3)),
-							 PQgetvalue(res, i, 4));
-			fetched_through = id;
-		}
-		PQclear(res);
-		if (n < FETCH_BATCH)
-			return true;
-	}
-}
-
-void
-conn_queue_ack(long long id, const char *policy, bool superseded)
-{
-	PendingAck *a = xmalloc(sizeof(PendingAck));
-
-	a->id = id;
-	a->superseded = superseded;
-	a->policy = xstrdup(policy);
-	a->next = NULL;
-	if (ack_tail)
-		ack_tail->next = a;
-	else
-		ack_head = a;
-	ack_tail = a;
-}
-
-bool
-conn_acks_pending(void)
-{
-	return ack_head != NULL;
-}
-
-/*
- * Send the queued acknowledgements in order.  Each also advances the
- * subscription's low watermark to just below the oldest decision that is not
- * settled yet (running, queued, or still to be acknowledged).
- */
-bool
-conn_flush_acks(void)
-{
-	while (ack_head)
-	{
-		PendingAck *a = ack_head;
-		PendingAck *rest;
-		PGresult   *res;
-		long long	through = fetched_through;
-		long long	inflight = runner_min_inflight();
-		char		idbuf[32];
-		char		throughbuf[32];
-		const char *params[4];
-
-		if (inflight != LLONG_MAX && inflight - 1 < through)
-			through = inflight - 1;
-		for (rest = a->next; rest; rest = rest->next)
-			if (rest->id - 1 < through)
-				through = rest->id - 1;
-
-		snprintf(idbuf, sizeof(idbuf), "%lld", a->id);
-		snprintf(throughbuf, sizeof(throughbuf), "%lld", through);
-		params[0] = options->name;
-		params[1] = idbuf;
-		params[2] = a->superseded ? "superseded" : "done";
-		params[3] = throughbuf;
-		res = PQexecParams(conn, "SELECT scaler.listen_ack($1, $2, $3, $4)",
-						   4, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			return query_failed(res, "acknowledging a decision");
-		if (options->verbose)
-			log_msg("acknowledged decision %lld (policy \"%s\") as %s",
-					a->id, a->policy, params[2]);
-		PQclear(res);
-
-		ack_head = a->next;
-		if (ack_head == NULL)
-			ack_tail = NULL;
-		free(a->policy);
-		free(a);
 	}
 	return true;
 }

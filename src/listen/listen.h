@@ -5,9 +5,11 @@
  *		scaler's decisions.
  *
  * The client is split by concern: options.c parses the command line,
- * conn.c owns the database connection (subscribe, catch up, acknowledge),
- * runner.c owns the per-policy queues and the child processes, and main.c
- * runs the event loop that ties them together.
+ * conn.c is the transport (connect and check, LISTEN, and one function per
+ * server call), runner.c owns the decisions (the read position, per-policy
+ * queues, child processes, and the acknowledgements waiting to be sent), and
+ * main.c is the pump between them.  conn.c and runner.c never call each
+ * other: decisions reach the runner through a callback main.c passes in.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,7 +33,28 @@ typedef struct ListenOptions
 	double		poll_interval;	/* --poll-interval: seconds between reads
 								 * without a wake-up; 0 = never */
 	bool		verbose;		/* -v: report each decision on stderr */
+	bool		from_now;		/* --from-now: a new subscription skips the
+								 * decisions that exist already */
 } ListenOptions;
+
+/* One row of scaler.listen_decisions, valid during the callback only. */
+typedef struct ListenDecision
+{
+	long long	id;
+	const char *policy;
+	int			from_capacity;
+	int			to_capacity;
+	const char *json;			/* the document handed to the command */
+	bool		for_channel;	/* false: another channel's, step over it */
+} ListenDecision;
+
+/* The next acknowledgement to send. */
+typedef struct ListenAck
+{
+	long long	id;
+	bool		superseded;		/* else done */
+	long long	through;		/* every decision up to this id is settled */
+} ListenAck;
 
 /* options.c */
 extern void parse_options(int argc, char **argv, ListenOptions *opts);
@@ -44,30 +67,33 @@ extern char *xstrdup(const char *s);
 extern double now_seconds(void);
 
 /* conn.c */
-extern bool conn_is_up(void);
-extern int	conn_socket(void);
 extern bool conn_open(const ListenOptions *opts, bool first);
-extern void conn_close(void);
+extern bool conn_subscribe(long long *after_id, long long *latest_through);
+extern bool conn_read_acked(void (*acked) (const char *policy, long long id));
+extern int	conn_read_decisions(long long after_id, long long latest_through,
+								int max_rows, void (*take) (const ListenDecision *d));
+extern bool conn_send_ack(const ListenAck *ack);
 extern bool conn_consume(void);
 extern int	conn_take_notifies(void);
+extern bool conn_is_up(void);
 extern bool conn_failed(void);
-extern bool conn_fetch(void);
-extern bool conn_flush_acks(void);
-extern void conn_queue_ack(long long id, const char *policy, bool superseded);
-extern bool conn_acks_pending(void);
-extern long long conn_min_unsent_ack(void);
-extern long long conn_fetched_through(void);
+extern bool conn_busy(void);
+extern int	conn_socket(void);
+extern void conn_close(void);
 
 /* runner.c */
 extern void runner_init(const ListenOptions *opts);
+extern void runner_subscribed(long long after_id);
+extern long long runner_position(void);
 extern void runner_set_acked(const char *policy, long long id);
-extern void runner_offer(long long id, const char *policy, int from_capacity,
-						 int to_capacity, const char *json);
+extern void runner_offer(const ListenDecision *d);
 extern void runner_dispatch(bool accept_new);
 extern void runner_reap(void);
 extern int	runner_running(void);
 extern double runner_next_wakeup(void);
-extern long long runner_min_inflight(void);
+extern bool runner_next_ack(ListenAck *ack);
+extern void runner_ack_sent(void);
+extern bool runner_acks_pending(void);
 extern void runner_signal_children(int sig);
 extern void runner_free(void);
 

@@ -2,12 +2,17 @@
  *
  * main.c
  *		scaler-listen: act on the autoscaling decisions of the scaler
- *		extension.  This file holds the event loop; see listen.h for the
- *		other parts.
+ *		extension.  This file holds the event loop, the pump between the
+ *		transport (conn.c) and the decisions (runner.c); see listen.h.
  *
  * One single-threaded loop waits with poll() on the libpq socket and on a
  * self-pipe that the signal handlers write to, so SIGCHLD, SIGINT and
  * SIGTERM are handled at a well-defined point and never inside libpq.
+ *
+ * Each turn of the loop: note signals and errors, collect finished
+ * commands, keep the connection (connect, reconnect with backoff, or wait
+ * while another session holds the subscription), read new decisions, start
+ * commands, send acknowledgements, and wait for the next thing to do.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,12 +31,30 @@
 #define RECONNECT_FIRST_DELAY 0.5
 #define RECONNECT_MAX_DELAY 15.0
 
+/* decisions read per query */
+#define FETCH_BATCH 1000
+
 /*
  * The decision log is also read every opts.poll_interval seconds without a
  * notification: a decision whose NOTIFY was lost (a full notification queue)
  * still arrives.
  */
 #define NO_DEADLINE 1e18
+
+/* The state of the loop. */
+typedef struct Listener
+{
+	ListenOptions opts;
+	int			exit_code;
+	int			stops_seen;		/* SIGINT/SIGTERM handled so far */
+	bool		stopping;		/* start nothing new; exit when idle */
+	bool		subscribed;		/* once: connection errors are retried */
+	bool		need_fetch;		/* read decisions at the next chance */
+	long long	latest_through; /* from the subscription, for every read */
+	double		reconnect_delay;
+	double		reconnect_at;	/* next connection attempt; 0: none due */
+	double		next_poll;		/* next read without a notification */
+} Listener;
 
 static int	wake_pipe[2] = {-1, -1};
 static volatile sig_atomic_t stop_signals = 0;
@@ -89,148 +112,262 @@ drain_wake_pipe(void)
 		;
 }
 
+/* SIGINT/SIGTERM: stop starting commands; a second one passes on. */
+static void
+note_stop_signals(Listener *l)
+{
+	if (stop_signals <= l->stops_seen)
+		return;
+	if (l->stops_seen == 0)
+	{
+		l->stopping = true;
+		if (runner_running() > 0)
+			log_msg("stopping: waiting for %d running command(s) to finish",
+					runner_running());
+	}
+	else
+	{
+		log_msg("stopping now: sending SIGTERM to the running commands");
+		runner_signal_children(SIGTERM);
+	}
+	l->stops_seen = stop_signals;
+}
+
+/* An SQL error is final: finish the running commands, then exit 1. */
+static void
+note_failure(Listener *l)
+{
+	if (!conn_failed() || l->stopping)
+		return;
+	l->stopping = true;
+	l->exit_code = LISTEN_EXIT_FAILURE;
+	if (runner_running() > 0)
+		log_msg("stopping after the error: waiting for %d running command(s) to finish",
+				runner_running());
+}
+
+/*
+ * Connect, LISTEN, take the subscription and load its watermarks.  The first
+ * time, a connection failure is final; a subscription held by another
+ * session never is.
+ */
+static bool
+connect_and_subscribe(Listener *l)
+{
+	long long	after_id;
+
+	if (!conn_open(&l->opts, !l->subscribed) ||
+		!conn_subscribe(&after_id, &l->latest_through) ||
+		!conn_read_acked(runner_set_acked))
+		return false;
+	runner_subscribed(after_id);
+	if (l->subscribed)
+		log_msg("reconnected; catching up after decision %lld", runner_position());
+	else if (l->latest_through > runner_position())
+		log_msg("subscription \"%s\" listening on channel \"%s\", catching up after decision %lld, "
+				"first with each policy's newest decision up to %lld",
+				l->opts.name, l->opts.channel, runner_position(), l->latest_through);
+	else
+		log_msg("subscription \"%s\" listening on channel \"%s\", catching up after decision %lld",
+				l->opts.name, l->opts.channel, runner_position());
+	l->subscribed = true;
+	return true;
+}
+
+/* Plan the next connection attempt after the delay, which then doubles. */
+static void
+schedule_reconnect(Listener *l, double now)
+{
+	l->reconnect_at = now + l->reconnect_delay;
+	if (conn_busy())
+		log_msg("trying again in %.1f s", l->reconnect_delay);
+	else
+		log_msg("reconnecting in %.1f s", l->reconnect_delay);
+	l->reconnect_delay *= 2;
+	if (l->reconnect_delay > RECONNECT_MAX_DELAY)
+		l->reconnect_delay = RECONNECT_MAX_DELAY;
+}
+
+/*
+ * Keep the connection up: when it is down, (re)connect when the delay is
+ * over, or at once when stopping with acknowledgements to send.  Returns
+ * false when there is no point in going on: stopping, and that last try
+ * failed.
+ */
+static bool
+keep_connected(Listener *l)
+{
+	double		now = now_seconds();
+	bool		last_try = l->stopping && runner_running() == 0;
+
+	if (conn_is_up() || conn_failed())
+		return true;
+	if (l->stopping && !runner_acks_pending())
+		return true;			/* nothing left to tell the server */
+	if (l->reconnect_at == 0)
+	{
+		schedule_reconnect(l, now);
+		return true;
+	}
+	if (now < l->reconnect_at && !last_try)
+		return true;
+
+	if (connect_and_subscribe(l))
+	{
+		l->reconnect_delay = RECONNECT_FIRST_DELAY;
+		l->reconnect_at = 0;
+		l->need_fetch = true;
+		return true;
+	}
+	conn_close();
+	if (conn_failed())
+		return true;			/* note_failure() stops us */
+	if (last_try)
+		return false;
+	schedule_reconnect(l, now);
+	return true;
+}
+
+/* Catch up: hand every decision after the position to the runner. */
+static bool
+catch_up(Listener *l)
+{
+	int			n;
+
+	do
+	{
+		n = conn_read_decisions(runner_position(), l->latest_through,
+								FETCH_BATCH, runner_offer);
+		if (n < 0)
+			return false;
+	} while (n == FETCH_BATCH);
+	return true;
+}
+
+/* Send the waiting acknowledgements in order, until one fails. */
+static void
+flush_acks(void)
+{
+	ListenAck	ack;
+
+	while (runner_next_ack(&ack))
+	{
+		if (!conn_send_ack(&ack))
+			return;
+		runner_ack_sent();
+	}
+}
+
+/* Read, start, acknowledge: whatever is due now. */
+static void
+pump(Listener *l)
+{
+	double		now = now_seconds();
+
+	if (now >= l->next_poll)
+	{
+		l->need_fetch = true;
+		l->next_poll = now + l->opts.poll_interval;
+	}
+	if (conn_is_up() && l->need_fetch && !l->stopping && !conn_failed())
+	{
+		if (catch_up(l))
+			l->need_fetch = false;
+	}
+	runner_dispatch(!l->stopping);
+	if (conn_is_up() && runner_acks_pending() && !conn_failed())
+		flush_acks();
+
+	if (conn_take_notifies() > 0)
+		l->need_fetch = true;
+}
+
+/* Stopping, nothing running, and every acknowledgement sent or lost. */
+static bool
+finished(Listener *l)
+{
+	return l->stopping && runner_running() == 0 &&
+		(!runner_acks_pending() || conn_failed() || conn_is_up());
+}
+
+/*
+ * Wait for the socket, a signal, or the next deadline.  Returns false when
+ * poll() itself fails.
+ */
+static bool
+wait_for_work(Listener *l)
+{
+	struct pollfd fds[2];
+	int			nfds = 1;
+	double		now = now_seconds();
+	double		deadline = l->next_poll;
+	int			timeout_ms;
+
+	fds[0].fd = wake_pipe[0];
+	fds[0].events = POLLIN;
+	if (conn_is_up())
+	{
+		fds[1].fd = conn_socket();
+		fds[1].events = POLLIN;
+		nfds = 2;
+	}
+	if (runner_next_wakeup() < deadline)
+		deadline = runner_next_wakeup();
+	if (!conn_is_up() && l->reconnect_at != 0 && l->reconnect_at < deadline)
+		deadline = l->reconnect_at;
+	timeout_ms = deadline <= now ? 0 : (int) ((deadline - now) * 1000.0) + 1;
+	if (l->need_fetch && conn_is_up() && !l->stopping)
+		timeout_ms = 0;			/* the last fetch failed or was woken meanwhile */
+
+	if (poll(fds, nfds, timeout_ms) < 0 && errno != EINTR)
+	{
+		log_msg("poll failed: %s", strerror(errno));
+		return false;
+	}
+	drain_wake_pipe();
+	if (nfds == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) &&
+		conn_consume() && conn_take_notifies() > 0)
+		l->need_fetch = true;
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
-	ListenOptions opts;
-	int			exit_code = 0;
-	int			stops_seen = 0;
-	bool		stopping = false;
-	bool		need_fetch = true;
-	double		reconnect_delay = RECONNECT_FIRST_DELAY;
-	double		reconnect_at = 0;
-	double		next_poll;
+	Listener	l;
 
-	parse_options(argc, argv, &opts);
+	memset(&l, 0, sizeof(l));
+	parse_options(argc, argv, &l.opts);
 	setup_signals();
-	runner_init(&opts);
-
-	if (!conn_open(&opts, true))
-	{
-		conn_close();
-		runner_free();
-		exit(LISTEN_EXIT_FAILURE);
-	}
-	next_poll = opts.poll_interval > 0 ? now_seconds() + opts.poll_interval : NO_DEADLINE;
+	runner_init(&l.opts);
+	l.need_fetch = true;
+	l.reconnect_delay = RECONNECT_FIRST_DELAY;
+	l.reconnect_at = now_seconds();		/* connect at once */
+	l.next_poll = l.opts.poll_interval > 0 ? now_seconds() + l.opts.poll_interval : NO_DEADLINE;
 
 	for (;;)
 	{
-		struct pollfd fds[2];
-		int			nfds = 1;
-		double		now = now_seconds();
-		double		deadline = next_poll;
-		int			timeout_ms;
-
-		/* SIGINT/SIGTERM: stop starting commands; a second one passes on */
-		if (stop_signals > stops_seen)
-		{
-			if (stops_seen == 0)
-			{
-				stopping = true;
-				if (runner_running() > 0)
-					log_msg("stopping: waiting for %d running command(s) to finish",
-							runner_running());
-			}
-			else
-			{
-				log_msg("stopping now: sending SIGTERM to the running commands");
-				runner_signal_children(SIGTERM);
-			}
-			stops_seen = stop_signals;
-		}
-		if (conn_failed() && !stopping)
-		{
-			stopping = true;
-			exit_code = LISTEN_EXIT_FAILURE;
-			if (runner_running() > 0)
-				log_msg("stopping after the error: waiting for %d running command(s) to finish",
-						runner_running());
-		}
-
+		note_stop_signals(&l);
+		note_failure(&l);
 		runner_reap();
-
-		if (!conn_is_up() && !conn_failed())
-		{
-			if (reconnect_at == 0)
-			{
-				reconnect_at = now + reconnect_delay;
-				log_msg("reconnecting in %.1f s", reconnect_delay);
-			}
-			else if (now >= reconnect_at || (stopping && runner_running() == 0))
-			{
-				reconnect_at = 0;
-				if (conn_open(&opts, false))
-				{
-					reconnect_delay = RECONNECT_FIRST_DELAY;
-					need_fetch = true;
-				}
-				else if (!conn_failed())
-				{
-					reconnect_delay *= 2;
-					if (reconnect_delay > RECONNECT_MAX_DELAY)
-						reconnect_delay = RECONNECT_MAX_DELAY;
-					if (stopping && runner_running() == 0)
-						break;	/* one last try only */
-				}
-				continue;
-			}
-		}
-
-		if (now >= next_poll)
-		{
-			need_fetch = true;
-			next_poll = now + opts.poll_interval;
-		}
-		if (conn_is_up() && need_fetch && !stopping && !conn_failed())
-		{
-			if (conn_fetch())
-				need_fetch = false;
-		}
-		runner_dispatch(!stopping);
-		if (conn_is_up() && conn_acks_pending() && !conn_failed())
-			(void) conn_flush_acks();
-
-		if (conn_take_notifies() > 0)
-			need_fetch = true;
-
-		if (stopping && runner_running() == 0 &&
-			(!conn_acks_pending() || conn_failed() || conn_is_up()))
+		if (!keep_connected(&l))
 			break;
-
-		/* wait for a socket, a signal, or the next deadline */
-		fds[0].fd = wake_pipe[0];
-		fds[0].events = POLLIN;
-		if (conn_is_up())
+		pump(&l);
+		note_failure(&l);
+		if (finished(&l))
+			break;
+		if (!wait_for_work(&l))
 		{
-			fds[1].fd = conn_socket();
-			fds[1].events = POLLIN;
-			nfds = 2;
-		}
-		if (runner_next_wakeup() < deadline)
-			deadline = runner_next_wakeup();
-		if (!conn_is_up() && reconnect_at != 0 && reconnect_at < deadline)
-			deadline = reconnect_at;
-		timeout_ms = deadline <= now ? 0 : (int) ((deadline - now) * 1000.0) + 1;
-		if (need_fetch && conn_is_up() && !stopping)
-			timeout_ms = 0;		/* the last fetch failed or was woken meanwhile */
-
-		if (poll(fds, nfds, timeout_ms) < 0 && errno != EINTR)
-		{
-			log_msg("poll failed: %s", strerror(errno));
-			exit_code = LISTEN_EXIT_FAILURE;
+			l.exit_code = LISTEN_EXIT_FAILURE;
 			break;
 		}
-		drain_wake_pipe();
-		if (nfds == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) &&
-			conn_consume() && conn_take_notifies() > 0)
-			need_fetch = true;
 	}
 
-	if (conn_acks_pending())
+	if (runner_acks_pending())
 		log_msg("could not record every acknowledgement; those decisions will run again after a restart");
 	conn_close();
 	runner_free();
 	close(wake_pipe[0]);
 	close(wake_pipe[1]);
-	return exit_code;
+	return l.exit_code;
 }

@@ -13,7 +13,7 @@
 
 #include "listen.h"
 
-#define LISTEN_VERSION "0.1"
+#define LISTEN_VERSION "0.2"
 
 static void
 usage(void)
@@ -33,7 +33,10 @@ usage(void)
 		   "                          SCALER_FROM, SCALER_TO, SCALER_DECISION_ID set\n"
 		   "  -j, --jobs=N            run at most N commands at once (default: 4)\n"
 		   "  -n, --name=NAME         subscription name kept in the server, so a restart\n"
-		   "                          resumes where it stopped (default: the channel)\n"
+		   "                          resumes where it stopped (default: the channel);\n"
+		   "                          it belongs to the role that creates it\n"
+		   "      --from-now          a new subscription skips the decisions made so far\n"
+		   "                          (default: start with each policy's newest one)\n"
 		   "  -p, --poll-interval=SECS\n"
 		   "                          also read new decisions every SECS seconds without\n"
 		   "                          a notification, as after a lost NOTIFY\n"
@@ -41,11 +44,18 @@ usage(void)
 		   "  -v, --verbose           report every decision and acknowledgement on stderr\n"
 		   "  -V, --version           print the version and exit\n"
 		   "  -h, --help              show this help and exit\n\n");
-	printf("Decisions of one policy run in order; when several are queued for a policy,\n"
-		   "only the newest runs and the older ones are acknowledged as superseded.\n"
-		   "A decision is acknowledged after its command exits 0; a failing command is\n"
-		   "retried with backoff. SIGINT or SIGTERM: finish running commands, exit 0.\n\n"
-		   "Exit status: 0 after SIGINT/SIGTERM, 1 on errors, 2 on bad usage.\n");
+	printf("A new subscription first applies each policy's newest decision once, then\n"
+		   "follows new ones. Decisions of one policy run in order; when several are\n"
+		   "queued for a policy, only the newest runs and the older ones are\n"
+		   "acknowledged as superseded. A decision is acknowledged after its command\n"
+		   "exits 0; a failing command is retried with backoff. While another listener\n"
+		   "holds the subscription, or the connection is lost, it tries again with\n"
+		   "backoff. SIGINT or SIGTERM: finish running commands, exit 0.\n\n"
+		   "Example (quote each variable, and keep it from reading as an option):\n"
+		   "  %s -d \"dbname=app\" --name k8s --jobs 2 \\\n"
+		   "      --exec 'kubectl scale \"deployment/$SCALER_POLICY\" --replicas=\"$SCALER_TO\"'\n\n"
+		   "Exit status: 0 after SIGINT/SIGTERM, 1 on errors, 2 on bad usage.\n",
+		   progname);
 }
 
 static void
@@ -67,6 +77,7 @@ parse_options(int argc, char **argv, ListenOptions *opts)
 		{"jobs", required_argument, NULL, 'j'},
 		{"name", required_argument, NULL, 'n'},
 		{"poll-interval", required_argument, NULL, 'p'},
+		{"from-now", no_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -127,6 +138,9 @@ parse_options(int argc, char **argv, ListenOptions *opts)
 					opts->poll_interval = secs;
 					break;
 				}
+			case 'F':
+				opts->from_now = true;
+				break;
 			case 'v':
 				opts->verbose = true;
 				break;

@@ -1,8 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * runner.c
- *		The job runner of scaler-listen: per-policy queues, coalescing,
- *		bounded concurrency, child processes, retries.
+ *		The decisions of scaler-listen: the read position, per-policy queues,
+ *		coalescing, bounded concurrency, child processes, retries, and the
+ *		acknowledgements waiting to be sent.
+ *
+ * Decisions arrive in id order through runner_offer().  Decisions commit in
+ * id order, so reading "after the last id taken in" on every wake-up never
+ * skips one; the notification payload is never trusted.
  *
  * Each policy has at most one decision running and at most one waiting.  A
  * newer decision replaces the waiting one, which is acknowledged as
@@ -17,6 +22,10 @@
  *
  * Children run in their own process group: a Ctrl-C in the terminal reaches
  * only scaler-listen, which then lets the running commands finish.
+ *
+ * Acknowledgements wait in a FIFO until the server has them; after a lost
+ * connection they are sent again (scaler.listen_ack is idempotent), so a
+ * command that finished while the server was away is not run twice.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,9 +66,20 @@ typedef struct Policy
 	struct Policy *next;
 } Policy;
 
+typedef struct PendingAck
+{
+	long long	id;
+	bool		superseded;
+	char	   *policy;			/* for messages only */
+	struct PendingAck *next;
+} PendingAck;
+
 static const ListenOptions *options;
 static Policy *policies = NULL;
 static int	nrunning = 0;
+static long long position = -1;	/* newest id read; -1: not yet subscribed */
+static PendingAck *ack_head = NULL;
+static PendingAck *ack_tail = NULL;
 
 static Policy *
 get_policy(const char *name)
@@ -93,6 +113,41 @@ runner_init(const ListenOptions *opts)
 	options = opts;
 }
 
+/*
+ * The server says catch-up starts after this id.  After a reconnect our own
+ * position is at least as far: everything read is running, queued, or
+ * waiting to be acknowledged.
+ */
+void
+runner_subscribed(long long after_id)
+{
+	if (after_id > position)
+		position = after_id;
+}
+
+/* The newest decision id read: the next read starts after it. */
+long long
+runner_position(void)
+{
+	return position;
+}
+
+static void
+queue_ack(long long id, const char *policy, bool superseded)
+{
+	PendingAck *a = xmalloc(sizeof(PendingAck));
+
+	a->id = id;
+	a->superseded = superseded;
+	a->policy = xstrdup(policy);
+	a->next = NULL;
+	if (ack_tail)
+		ack_tail->next = a;
+	else
+		ack_head = a;
+	ack_tail = a;
+}
+
 /* The server says everything of this policy up to id is settled. */
 void
 runner_set_acked(const char *policy, long long id)
@@ -104,18 +159,24 @@ runner_set_acked(const char *policy, long long id)
 }
 
 /*
- * Take in a decision read from scaler.decision.  Decisions already settled
- * (at or below the policy's watermark) or already taken in by this process
- * (read again after a reconnect) are ignored: that is what keeps a decision
- * from running twice.
+ * Take in a decision read from scaler.decision.  Another channel's decision
+ * only moves the position past it.  Decisions already settled (at or below
+ * the policy's watermark) or already taken in by this process (read again
+ * after a reconnect) are ignored: that is what keeps a decision from running
+ * twice.
  */
 void
-runner_offer(long long id, const char *policy, int from_capacity,
-			 int to_capacity, const char *json)
+runner_offer(const ListenDecision *row)
 {
-	Policy	   *p = get_policy(policy);
+	Policy	   *p;
 	Decision   *d;
+	long long	id = row->id;
 
+	if (id > position)
+		position = id;
+	if (!row->for_channel)
+		return;
+	p = get_policy(row->policy);
 	if (id <= p->acked_id || id <= p->seen_id)
 		return;
 	p->seen_id = id;
@@ -123,20 +184,20 @@ runner_offer(long long id, const char *policy, int from_capacity,
 	if (options->command == NULL)
 	{
 		/* print mode: every decision is shown, nothing to coalesce */
-		if (printf("%s\n", json) < 0 || fflush(stdout) != 0)
+		if (printf("%s\n", row->json) < 0 || fflush(stdout) != 0)
 		{
 			log_msg("could not write to standard output: %s", strerror(errno));
 			exit(LISTEN_EXIT_FAILURE);
 		}
-		conn_queue_ack(id, policy, false);
+		queue_ack(id, p->name, false);
 		return;
 	}
 
 	d = xmalloc(sizeof(Decision));
 	d->id = id;
-	d->from_capacity = from_capacity;
-	d->to_capacity = to_capacity;
-	d->json = xstrdup(json);
+	d->from_capacity = row->from_capacity;
+	d->to_capacity = row->to_capacity;
+	d->json = xstrdup(row->json);
 	d->attempts = 0;
 	d->not_before = 0;
 
@@ -145,7 +206,7 @@ runner_offer(long long id, const char *policy, int from_capacity,
 		if (options->verbose)
 			log_msg("decision %lld (policy \"%s\") superseded by decision %lld",
 					p->waiting->id, p->name, id);
-		conn_queue_ack(p->waiting->id, p->name, true);
+		queue_ack(p->waiting->id, p->name, true);
 		free_decision(p->waiting);
 	}
 	p->waiting = d;
@@ -307,7 +368,7 @@ runner_reap(void)
 			if (options->verbose)
 				log_msg("decision %lld (policy \"%s\"): command succeeded",
 						d->id, p->name);
-			conn_queue_ack(d->id, p->name, false);
+			queue_ack(d->id, p->name, false);
 			free_decision(d);
 		}
 		else
@@ -320,7 +381,7 @@ runner_reap(void)
 			{
 				log_msg("command for decision %lld (policy \"%s\") %s; not retried: decision %lld replaces it",
 						d->id, p->name, how, p->waiting->id);
-				conn_queue_ack(d->id, p->name, true);
+				queue_ack(d->id, p->name, true);
 				free_decision(d);
 			}
 			else
@@ -370,8 +431,8 @@ runner_next_wakeup(void)
 }
 
 /* The oldest decision taken in but not settled, or LLONG_MAX. */
-long long
-runner_min_inflight(void)
+static long long
+min_inflight(void)
 {
 	long long	min = LLONG_MAX;
 	Policy	   *p;
@@ -384,6 +445,54 @@ runner_min_inflight(void)
 			min = p->waiting->id;
 	}
 	return min;
+}
+
+bool
+runner_acks_pending(void)
+{
+	return ack_head != NULL;
+}
+
+/*
+ * The oldest acknowledgement not yet sent, if any.  It also advances the
+ * subscription's low watermark to just below the oldest decision that is not
+ * settled yet (running, queued, or still to be acknowledged).
+ */
+bool
+runner_next_ack(ListenAck *ack)
+{
+	PendingAck *rest;
+	long long	inflight = min_inflight();
+
+	if (ack_head == NULL)
+		return false;
+	ack->id = ack_head->id;
+	ack->superseded = ack_head->superseded;
+	ack->through = position;
+	if (inflight != LLONG_MAX && inflight - 1 < ack->through)
+		ack->through = inflight - 1;
+	for (rest = ack_head->next; rest; rest = rest->next)
+		if (rest->id - 1 < ack->through)
+			ack->through = rest->id - 1;
+	return true;
+}
+
+/* The server has the acknowledgement runner_next_ack() returned. */
+void
+runner_ack_sent(void)
+{
+	PendingAck *a = ack_head;
+
+	if (a == NULL)
+		return;
+	if (options->verbose)
+		log_msg("acknowledged decision %lld (policy \"%s\") as %s",
+				a->id, a->policy, a->superseded ? "superseded" : "done");
+	ack_head = a->next;
+	if (ack_head == NULL)
+		ack_tail = NULL;
+	free(a->policy);
+	free(a);
 }
 
 /* Pass a signal on to every running command's process group. */
@@ -410,4 +519,13 @@ runner_free(void)
 		free(policies);
 		policies = next;
 	}
+	while (ack_head)
+	{
+		PendingAck *next = ack_head->next;
+
+		free(ack_head->policy);
+		free(ack_head);
+		ack_head = next;
+	}
+	ack_tail = NULL;
 }
