@@ -706,3 +706,64 @@ scaler_refresh_rollups(void)
 	if (sources != NULL)
 		pfree(sources);
 }
+
+/*
+ * The worker's upkeep of scaler.request_log (partitions ahead, the DEFAULT
+ * partition emptied into daily ones, retention), in a transaction of its
+ * own; a failure is logged and retried next tick.  Called outside any
+ * transaction.
+ */
+void
+scaler_maintain_request_log(void)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	pgstat_report_activity(STATE_RUNNING, "maintaining scaler.request_log");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		int			ret;
+
+		if (OidIsValid(rollup_tables_owner()))
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			ret = SPI_execute("SELECT pg_catalog.array_to_string(scaler._maintain_request_log(), ', ')",
+							  false, 0);
+			if (ret != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "maintaining scaler.request_log failed: %s",
+					 SPI_result_code_string(ret));
+			{
+				char	   *done = SPI_getvalue(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1);
+
+				if (done != NULL && done[0] != '\0')
+					ereport(LOG,
+							(errmsg("scaler: scaler.request_log: %s", done)));
+			}
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("maintaining scaler.request_log failed: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+}

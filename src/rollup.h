@@ -30,5 +30,6 @@ extern bool rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 						 const char *function_name, Oid userid,
 						 RollupCover *cover);
 extern void scaler_refresh_rollups(void);
+extern void scaler_maintain_request_log(void);
 
 #endif							/* SCALER_ROLLUP_H */

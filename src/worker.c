@@ -256,7 +256,10 @@ worker_tick(bool *missing_logged, MemoryContext tick_cxt)
 	 * commits, and a failing rollup records its error and stops nothing.
 	 */
 	if (!*missing_logged)
+	{
 		scaler_refresh_rollups();
+		scaler_maintain_request_log();
+	}
 
 	/*
 	 * Not forced: at most once a second, the rest stays pending until a

@@ -391,3 +391,97 @@ REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler.create_rollup(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler.drop_rollup(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler.refresh_rollup(regclass) FROM PUBLIC;
+
+-- Partitions and retention of scaler.request_log, one bounded step a tick
+-- (the worker calls it in a transaction of its own): create the daily
+-- partitions of today and the next two UTC days; move the rows of one day
+-- out of the DEFAULT partition into a daily partition of their own; drop
+-- the daily partitions wholly older than scaler.log_retention that the
+-- rollup of scaler.request_log covers (below its watermark, no slot of
+-- theirs invalidated or dropped by scaler.rollup_retention).  Without a
+-- rollup nothing is dropped.  Returns what it did, for the log and tests.
+CREATE FUNCTION scaler._maintain_request_log()
+RETURNS text[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done       text[] := '{}';
+    today      date := pg_catalog.timezone('UTC', pg_catalog.now())::date;
+    retention  interval := pg_catalog.current_setting('scaler.log_retention')::interval;
+    d          date;
+    first_ts   timestamptz;
+    part       text;
+    r          scaler.rollup;
+    p          record;
+BEGIN
+    FOR d IN SELECT g::date FROM pg_catalog.generate_series(today, today + 2, interval '1 day') g LOOP
+        part := 'request_log_p' || pg_catalog.to_char(d, 'YYYYMMDD');
+        IF pg_catalog.to_regclass('scaler.' || part) IS NULL THEN
+            PERFORM scaler._request_log_partition(d);
+            done := done || ('created ' || part);
+        END IF;
+    END LOOP;
+
+    SELECT pg_catalog.min(l.ts) INTO first_ts FROM ONLY scaler.request_log_default l WHERE l.ts IS NOT NULL;
+    IF first_ts IS NOT NULL THEN
+        d := pg_catalog.timezone('UTC', first_ts)::date;
+        part := 'request_log_p' || pg_catalog.to_char(d, 'YYYYMMDD');
+        IF pg_catalog.to_regclass('scaler.' || part) IS NULL THEN
+            PERFORM scaler._request_log_partition(d);
+            done := done || ('moved into ' || part);
+        END IF;
+    END IF;
+
+    IF retention > interval '0' THEN
+        SELECT * INTO r FROM scaler.rollup x WHERE x.source = 'scaler.request_log'::regclass;
+        FOR p IN
+            SELECT c.relname, pg_catalog.to_date(pg_catalog.substr(c.relname, 14), 'YYYYMMDD') AS day
+              FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'scaler.request_log'::regclass
+               AND c.relname ~ '^request_log_p[0-9]{8}$'
+             ORDER BY c.relname
+        LOOP
+            EXIT WHEN scaler._rollup_day_start(p.day + 1) > pg_catalog.now() - retention;
+            EXIT WHEN r.watermark IS NULL OR r.watermark < scaler._rollup_day_start(p.day + 1);
+            CONTINUE WHEN r.covered_from IS NOT NULL AND r.covered_from > scaler._rollup_day_start(p.day);
+            CONTINUE WHEN EXISTS (SELECT FROM scaler.rollup_invalid v
+                                   WHERE v.source = r.source AND v.day = p.day);
+            EXECUTE pg_catalog.format('DROP TABLE scaler.%I', p.relname);
+            done := done || ('dropped ' || p.relname);
+        END LOOP;
+    END IF;
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION scaler._maintain_request_log() IS
+    'internal: the worker''s upkeep of scaler.request_log: daily partitions ahead, rows out of the DEFAULT partition, retention of covered partitions';
+
+-- The daily partition of day, with the DEFAULT partition's rows of that day
+-- moved into it (they could not stay there once it exists).  The rows move
+-- within one transaction and the source's statement triggers do not fire
+-- (the statements name partitions), so a rollup sees no change.
+CREATE FUNCTION scaler._request_log_partition(day date)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part text := 'request_log_p' || pg_catalog.to_char(day, 'YYYYMMDD');
+    lo   timestamptz := scaler._rollup_day_start(day);
+    hi   timestamptz := scaler._rollup_day_start(day + 1);
+BEGIN
+    LOCK TABLE scaler.request_log_default IN SHARE ROW EXCLUSIVE MODE;
+    EXECUTE pg_catalog.format('CREATE TABLE scaler.%I (LIKE scaler.request_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+    EXECUTE pg_catalog.format('INSERT INTO scaler.%I SELECT * FROM ONLY scaler.request_log_default WHERE ts >= $1 AND ts < $2', part)
+       USING lo, hi;
+    DELETE FROM ONLY scaler.request_log_default WHERE ts >= lo AND ts < hi;
+    EXECUTE pg_catalog.format('ALTER TABLE scaler.request_log ATTACH PARTITION scaler.%I FOR VALUES FROM (%L) TO (%L)',
+                              part, lo, hi);
+END
+$$;
+COMMENT ON FUNCTION scaler._request_log_partition(date) IS
+    'internal: create the daily partition of scaler.request_log for a UTC day, with the rows the DEFAULT partition has of it';
+
+REVOKE ALL ON FUNCTION scaler._maintain_request_log() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._request_log_partition(date) FROM PUBLIC;
