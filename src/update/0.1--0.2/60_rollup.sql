@@ -471,7 +471,11 @@ DECLARE
     lo   timestamptz := scaler._rollup_day_start(day);
     hi   timestamptz := scaler._rollup_day_start(day + 1);
 BEGIN
-    LOCK TABLE scaler.request_log_default IN SHARE ROW EXCLUSIVE MODE;
+    -- Writers route rows with the partitions they saw when they opened the
+    -- table: wait for them, and hold new ones off until this commits (an
+    -- INSERT routed to the DEFAULT partition before the new partition was
+    -- attached would fail its changed constraint).
+    LOCK TABLE scaler.request_log, scaler.request_log_default IN SHARE ROW EXCLUSIVE MODE;
     EXECUTE pg_catalog.format('CREATE TABLE scaler.%I (LIKE scaler.request_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
     EXECUTE pg_catalog.format('INSERT INTO scaler.%I SELECT * FROM ONLY scaler.request_log_default WHERE ts >= $1 AND ts < $2', part)
        USING lo, hi;
