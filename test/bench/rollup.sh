@@ -77,7 +77,7 @@ INSERT INTO bench_rl (ts, function_name, duration_ms, status)
 VALUES (now() - interval '1 minute', 'f' || (random() * 49)::int, random() * 300, 200);
 SQL
 value <<< "SELECT scaler.refresh_rollup('bench_rl')" > /dev/null
-"$pgbench_bin" -n -q -d "$db" -f "$work/late_minute.sql" -R 1000 -c 2 -T "$ingest_seconds" > /dev/null 2>&1
+"$pgbench_bin" -n -d "$db" -f "$work/late_minute.sql" -R 1000 -c 2 -T "$ingest_seconds" > /dev/null 2>&1
 refresh=$(value <<'SQL'
 CREATE FUNCTION pg_temp.t() RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz := clock_timestamp();
