@@ -17,7 +17,7 @@ ORDER BY 1;
 -- tables whose rows belong to the user are dumped with them
 SELECT c::regclass AS dumped_with_data
 FROM pg_extension e, unnest(e.extconfig) c
-WHERE e.extname = 'scaler' AND c::regclass::text IN ('scaler.request_log', 'scaler.decision')
+WHERE e.extname = 'scaler' AND c::regclass::text IN ('scaler.request_log_default', 'scaler.decision')
 ORDER BY 1;
 
 -- SECURITY DEFINER functions pin their search_path

@@ -44,6 +44,7 @@
 #include "backtest.h"
 #include "hourly.h"
 #include "policy.h"
+#include "rollup.h"
 #include "traffic.h"
 
 PG_FUNCTION_INFO_V1(scaler_forecast);
@@ -99,10 +100,12 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 	int			nargs = s->function_name ? 3 : 2;
 	Oid			save_userid;
 	int			save_sec_context;
-	Traffic    *traffic = NULL;
+	Traffic    *traffic;
+	RollupCover cover;
 	Datum		result;
 	bool		isnull;
 	int			ret;
+	int			i;
 
 	switch (s->metric)
 	{
@@ -124,23 +127,44 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 					 args, scaler_source_name(s));
 	if (s->function_name)
 		appendStringInfoString(&sql, " AND function_name OPERATOR(pg_catalog.=) $3");
-	values[0] = TimestampTzGetDatum(since);
-	values[1] = TimestampTzGetDatum(until);
 	values[2] = s->function_name ? CStringGetTextDatum(s->function_name) : (Datum) 0;
+
+	/*
+	 * A rollup the owner may use stands in for the rows it covers
+	 * (rollup.c): the merged value is the one the rows give.
+	 */
+	if (!rollup_cover(s->source, since, until, s->function_name, s->owner,
+					  &cover))
+	{
+		cover.slots = NULL;
+		cover.nranges = 1;
+		cover.from[0] = since;
+		cover.until[0] = until;
+	}
+	traffic = cover.slots;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	scaler_become_owner(s, &save_userid, &save_sec_context);
-	ret = SPI_execute_with_args(sql.data, nargs, argtypes, values, NULL,
-								true, 0);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading the history of policy \"%s\" failed: %s",
-			 s->name, SPI_result_code_string(ret));
-	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						   &isnull);
-	if (!isnull)
-		traffic = traffic_copy_into(result, caller);
+	for (i = 0; i < cover.nranges; i++)
+	{
+		values[0] = TimestampTzGetDatum(cover.from[i]);
+		values[1] = TimestampTzGetDatum(cover.until[i]);
+		scaler_become_owner(s, &save_userid, &save_sec_context);
+		ret = SPI_execute_with_args(sql.data, nargs, argtypes, values, NULL,
+									true, 0);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the history of policy \"%s\" failed: %s",
+				 s->name, SPI_result_code_string(ret));
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							   &isnull);
+		if (isnull)
+			continue;
+		if (traffic == NULL)
+			traffic = traffic_copy_into(result, caller);
+		else
+			traffic_merge(traffic, traffic_from_datum(result));
+	}
 	SPI_finish();
 	return traffic;
 }

@@ -28,6 +28,8 @@ int			scaler_naptime = 5000;
 bool		scaler_enabled = true;
 int			scaler_decision_retention = 30 * 24 * 3600;
 int			scaler_policy_timeout = 2000;
+int			scaler_log_retention = 0;
+int			scaler_rollup_retention = 0;
 
 void		_PG_init(void);
 
@@ -76,6 +78,29 @@ _PG_init(void)
 							2000, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
+	 * Retention: PGC_SIGHUP, as they drop rows of every role's sources
+	 * (refresh_rollup reads scaler.rollup_retention too, so it is defined
+	 * in every session).
+	 */
+	DefineCustomIntVariable("scaler.log_retention",
+							"How long the daily partitions of scaler.request_log are kept.",
+							"The worker drops a partition older than this once the rollup of scaler.request_log covers it. 0 keeps them forever.",
+							&scaler_log_retention,
+							0, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("scaler.rollup_retention",
+							"How long the slots of rollups are kept.",
+							"A refresh deletes the slots of UTC days older than this; readers then read those days raw. 0 keeps them forever.",
+							&scaler_rollup_retention,
+							0, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)

@@ -16,6 +16,8 @@ extern int	scaler_naptime;		/* milliseconds */
 extern bool scaler_enabled;
 extern int	scaler_decision_retention;	/* seconds; 0 keeps forever */
 extern int	scaler_policy_timeout;	/* milliseconds; 0: no limit */
+extern int	scaler_log_retention;	/* seconds; 0 keeps forever */
+extern int	scaler_rollup_retention;	/* seconds; 0 keeps forever */
 
 /* worker.c */
 extern void scaler_register_launcher(void);

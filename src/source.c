@@ -21,6 +21,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "rollup.h"
 #include "source.h"
 
 typedef struct SourceColumn
@@ -138,12 +139,32 @@ source_check_report_range(TimestampTz since, TimestampTz until)
 }
 
 /*
- * Aggregate the rows of [since, until) (of one function, when given) into a
- * traffic value owned by the current memory context; NULL when no rows.
+ * Whether the user may read the columns source_check checks (the same test,
+ * without an error).
  */
-Traffic *
-source_traffic(Oid relid, TimestampTz since, TimestampTz until,
-			   text *function_name)
+bool
+source_readable(Oid relid, bool need_function_name, Oid userid)
+{
+	int			ncolumns = need_function_name ? 4 : 3;
+	int			i;
+
+	if (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK)
+		return true;
+	for (i = 0; i < ncolumns; i++)
+	{
+		AttrNumber	attnum = get_attnum(relid, source_columns[i].name);
+
+		if (attnum == InvalidAttrNumber ||
+			pg_attribute_aclcheck(relid, attnum, userid, ACL_SELECT) != ACLCHECK_OK)
+			return false;
+	}
+	return true;
+}
+
+/* traffic_agg of the raw rows of [since, until), as the current user. */
+static Traffic *
+source_traffic_raw(Oid relid, TimestampTz since, TimestampTz until,
+				   text *function_name)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	StringInfoData query;
@@ -155,8 +176,6 @@ source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 	bool		isnull;
 	Datum		result;
 	int			ret;
-
-	source_check(relid, function_name != NULL, GetUserId());
 
 	initStringInfo(&query);
 	appendStringInfo(&query,
@@ -184,5 +203,41 @@ source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 	if (!isnull)
 		traffic = traffic_copy_into(result, caller);
 	SPI_finish();
+	return traffic;
+}
+
+/*
+ * Aggregate the rows of [since, until) (of one function, when given) into a
+ * traffic value owned by the current memory context; NULL when no rows.
+ * Where the source has a rollup the caller may use (rollup.c), its slots
+ * stand in for the rows they cover: the value is the same, bit for bit.
+ */
+Traffic *
+source_traffic(Oid relid, TimestampTz since, TimestampTz until,
+			   text *function_name)
+{
+	RollupCover cover;
+	Traffic    *traffic;
+	int			i;
+
+	source_check(relid, function_name != NULL, GetUserId());
+	if (!rollup_cover(relid, since, until,
+					  function_name ? text_to_cstring(function_name) : NULL,
+					  GetUserId(), &cover))
+		return source_traffic_raw(relid, since, until, function_name);
+
+	traffic = cover.slots;
+	for (i = 0; i < cover.nranges; i++)
+	{
+		Traffic    *part = source_traffic_raw(relid, cover.from[i], cover.until[i],
+											  function_name);
+
+		if (part == NULL)
+			continue;
+		if (traffic == NULL)
+			traffic = part;
+		else
+			traffic_merge(traffic, part);
+	}
 	return traffic;
 }

@@ -52,6 +52,7 @@
 #include "utils/timestamp.h"
 
 #include "evaluate.h"
+#include "rollup.h"
 #include "scaler.h"
 
 /* Seconds the postmaster waits before restarting a launcher that failed. */
@@ -247,6 +248,17 @@ worker_tick(bool *missing_logged, MemoryContext tick_cxt)
 	{
 		pgstat_report_activity(STATE_RUNNING, "notifying listeners");
 		scaler_send_wakeups(wakeups);
+	}
+
+	/*
+	 * Rollups after the policies' commit, each step in a transaction of its
+	 * own (rollup.c): a refresh holds the source's writers back until it
+	 * commits, and a failing rollup records its error and stops nothing.
+	 */
+	if (!*missing_logged)
+	{
+		scaler_refresh_rollups();
+		scaler_maintain_request_log();
 	}
 
 	/*

@@ -13,7 +13,7 @@ rc=0
 echo "=== analytics benchmark (test/bench/analytics.sh) ==="
 "$here/analytics.sh" || rc=$?
 
-for bench in traffic policy backtest coldstart citus; do
+for bench in traffic policy backtest coldstart citus rollup; do
 	echo
 	echo "=== $bench benchmark (test/bench/$bench.sh) ==="
 	"$here/$bench.sh" || rc=$?

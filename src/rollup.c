@@ -1,0 +1,769 @@
+/*-------------------------------------------------------------------------
+ *
+ * rollup.c
+ *	  Rollups: the capture trigger on a source, the lock between its writers
+ *	  and the refresh, the reader's cover of a range, and the worker's
+ *	  refresh of every rollup.
+ *
+ * A rollup (src/sql/60_rollup.sql) keeps one scaler.traffic value per
+ * (function_name, UTC day) of a source, for the rows below its watermark.
+ * Why that is exact in every zone: a value keeps UTC quarter hours, sums are
+ * integers, and merging the values of disjoint row sets gives the value of
+ * all the rows, bit for bit.  A reader merges the slots that lie inside its
+ * range with traffic_agg of the rest (the partial days at the edges, the
+ * tail past the watermark, invalidated slots), which is the value the raw
+ * rows give; local hours, DST days and :30/:45 zones are unions of quarters,
+ * read from that value exactly as from the raw one.
+ *
+ * Writers and the refresh.  The statement triggers (scaler._rollup_capture)
+ * record the (function_name, day) of every row changed below the watermark
+ * in scaler.rollup_invalid, in the writer's own transaction.  A row at or
+ * above the watermark needs nothing: the refresh reads it.  The race is a
+ * writer whose trigger saw the old watermark W while a refresh moved it to
+ * W' and read the rows before the writer committed: such a row would be in
+ * neither.  So the trigger holds a share lock (an advisory lock of its own
+ * kind, no WAL, released at commit) from before it reads the watermark
+ * until its transaction ends, and the refresh takes that lock exclusively
+ * before it reads anything: it waits for every writer that read W, whose
+ * rows it then sees, and a writer that comes later waits for the refresh
+ * to commit and then reads W' with a fresh snapshot, so records its rows
+ * below W'.  The refresh holds its lock for a bounded step (one day of
+ * rows, 64 slots), and the worker commits each step on its own, so writers
+ * wait at most that long.  Two refreshes of one rollup exclude each other
+ * through the rollup's catalog row (FOR UPDATE SKIP LOCKED).
+ *
+ * Readers take one snapshot for all their queries (SPI read-only), so they
+ * see a refresh entirely or not at all.  A reader must be allowed to read
+ * the source's columns (checked as the reader before any slot is used); a
+ * source with row-level security never has its rollup used.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "rollup.h"
+#include "source.h"
+
+PG_FUNCTION_INFO_V1(scaler_rollup_capture);
+PG_FUNCTION_INFO_V1(scaler_rollup_lock);
+
+/*
+ * The lock between a source's writers and its refresh: an advisory lock
+ * tag whose last field (1 and 2 are pg_advisory_lock's) is ours alone.
+ */
+#define ROLLUP_LOCK_KEY		0x7363616c	/* "scal" */
+#define ROLLUP_LOCK_KIND	0x5352
+
+static void
+rollup_lock(Oid source, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, ROLLUP_LOCK_KEY, source,
+						 ROLLUP_LOCK_KIND);
+	(void) LockAcquire(&tag, mode, false, false);
+}
+
+/* scaler._rollup_lock(source): the refresh's side, until the transaction ends. */
+Datum
+scaler_rollup_lock(PG_FUNCTION_ARGS)
+{
+	rollup_lock(PG_GETARG_OID(0), ExclusiveLock);
+	PG_RETURN_VOID();
+}
+
+/*
+ * The owner of scaler's rollup tables, as whom the trigger and the readers
+ * use them; InvalidOid when the extension's tables are not there.
+ */
+static Oid
+rollup_tables_owner(void)
+{
+	Oid			nsp = get_namespace_oid("scaler", true);
+	Oid			relid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	relid = get_relname_relid("rollup", nsp);
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+static void
+become(Oid userid, Oid *save_userid, int *save_sec_context)
+{
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(userid, *save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+static inline int64
+floor_day(TimestampTz ts)
+{
+	return floor_div(ts, USECS_PER_DAY);
+}
+
+/* ------------------------------------------------------------- trigger */
+
+/* A changed row's slot. */
+typedef struct CapturedSlot
+{
+	DateADT		day;
+	text	   *function_name;	/* NULL for rows without one */
+} CapturedSlot;
+
+typedef struct Capture
+{
+	CapturedSlot *slots;
+	int			n;
+	int			max;
+} Capture;
+
+static int
+captured_cmp(const void *a, const void *b)
+{
+	const CapturedSlot *x = a;
+	const CapturedSlot *y = b;
+
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	if (x->function_name == NULL || y->function_name == NULL)
+		return (x->function_name == NULL) - (y->function_name == NULL);
+	return strcmp(text_to_cstring(x->function_name), text_to_cstring(y->function_name));
+}
+
+static bool
+captured_equal(const CapturedSlot *x, const CapturedSlot *y)
+{
+	if (x->day != y->day)
+		return false;
+	if (x->function_name == NULL || y->function_name == NULL)
+		return x->function_name == y->function_name;
+	return VARSIZE_ANY_EXHDR(x->function_name) == VARSIZE_ANY_EXHDR(y->function_name) &&
+		memcmp(VARDATA_ANY(x->function_name), VARDATA_ANY(y->function_name),
+			   VARSIZE_ANY_EXHDR(x->function_name)) == 0;
+}
+
+/* The slots of a transition table's rows below the watermark. */
+static void
+capture_rows(Tuplestorestate *rows, TupleDesc desc, TimestampTz watermark,
+			 Capture *capture)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int			ts_att = SPI_fnumber(desc, "ts");
+	int			fn_att = SPI_fnumber(desc, "function_name");
+	int			ptr;
+	int64		nrows = 0;
+
+	if (ts_att <= 0 || fn_att <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("rollup source has no column \"ts\" or \"function_name\"")));
+
+	ptr = tuplestore_alloc_read_pointer(rows, 0);
+	tuplestore_select_read_pointer(rows, ptr);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		ts = slot_getattr(slot, ts_att, &isnull);
+		Datum		fn;
+		CapturedSlot c;
+
+		if ((++nrows & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (isnull || DatumGetTimestampTz(ts) >= watermark)
+			continue;
+		c.day = (DateADT) floor_day(DatumGetTimestampTz(ts));
+		fn = slot_getattr(slot, fn_att, &isnull);
+		c.function_name = isnull ? NULL : DatumGetTextPP(fn);
+		/* rows mostly come in runs of one slot */
+		if (capture->n > 0 && captured_equal(&capture->slots[capture->n - 1], &c))
+			continue;
+		if (!isnull)
+			c.function_name = DatumGetTextPCopy(fn);
+		if (capture->n >= capture->max)
+		{
+			capture->max = Max(capture->max * 2, 16);
+			capture->slots = capture->slots == NULL ?
+				palloc(sizeof(CapturedSlot) * capture->max) :
+				repalloc_huge(capture->slots, sizeof(CapturedSlot) * capture->max);
+		}
+		capture->slots[capture->n++] = c;
+	}
+	tuplestore_select_read_pointer(rows, 0);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+static SPIPlanPtr plan_watermark = NULL;
+static SPIPlanPtr plan_invalidate = NULL;
+
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static void
+record_invalid(Oid source, Capture *capture)
+{
+	Datum	   *names = palloc(sizeof(Datum) * capture->n);
+	bool	   *name_nulls = palloc(sizeof(bool) * capture->n);
+	Datum	   *days = palloc(sizeof(Datum) * capture->n);
+	int			dims[1];
+	int			lbs[1] = {1};
+	Datum		args[3];
+	int			n = 0;
+	int			i;
+	int			ret;
+
+	qsort(capture->slots, capture->n, sizeof(CapturedSlot), captured_cmp);
+	for (i = 0; i < capture->n; i++)
+	{
+		if (n > 0 && captured_equal(&capture->slots[i], &capture->slots[i - 1]))
+			continue;
+		names[n] = PointerGetDatum(capture->slots[i].function_name);
+		name_nulls[n] = capture->slots[i].function_name == NULL;
+		days[n] = DateADTGetDatum(capture->slots[i].day);
+		n++;
+	}
+	dims[0] = n;
+	args[0] = ObjectIdGetDatum(source);
+	args[1] = PointerGetDatum(construct_md_array(names, name_nulls, 1, dims, lbs,
+												 TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_md_array(days, NULL, 1, dims, lbs,
+												 DATEOID, 4, true, TYPALIGN_INT));
+	if (plan_invalidate == NULL)
+	{
+		Oid			argtypes[3] = {OIDOID, TEXTARRAYOID, DATEARRAYOID};
+
+		plan_invalidate = keep_plan("INSERT INTO scaler.rollup_invalid (source, function_name, day)"
+									" SELECT DISTINCT $1, u.f, u.d"
+									" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(f, d)"
+									" ON CONFLICT DO NOTHING", 3, argtypes);
+	}
+	ret = SPI_execute_plan(plan_invalidate, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "recording changed rollup slots failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * TRUNCATE: every slot is gone with the rows; the rollup starts again from
+ * the rows that come next.
+ */
+static void
+reset_rollup(Oid source)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	int			ret;
+
+	args[0] = ObjectIdGetDatum(source);
+	ret = SPI_execute_with_args("DELETE FROM scaler.rollup_slot WHERE source OPERATOR(pg_catalog.=) $1",
+								1, argtypes, args, NULL, false, 0);
+	if (ret == SPI_OK_DELETE)
+		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_invalid WHERE source OPERATOR(pg_catalog.=) $1",
+									1, argtypes, args, NULL, false, 0);
+	if (ret == SPI_OK_DELETE)
+		ret = SPI_execute_with_args("UPDATE scaler.rollup SET watermark = NULL, covered_from = NULL"
+									" WHERE source OPERATOR(pg_catalog.=) $1",
+									1, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "resetting the rollup after TRUNCATE failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * scaler._rollup_capture(): AFTER INSERT / UPDATE / DELETE / TRUNCATE, FOR
+ * EACH STATEMENT, with the transition tables create_rollup declares.
+ */
+Datum
+scaler_rollup_capture(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			source;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum		args[1];
+	bool		isnull;
+	TimestampTz watermark;
+	Capture		capture = {NULL, 0, 0};
+	TupleDesc	desc;
+	int			ret;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("scaler._rollup_capture() must be called as an AFTER statement trigger")));
+
+	source = RelationGetRelid(trigdata->tg_relation);
+	desc = RelationGetDescr(trigdata->tg_relation);
+	owner = rollup_tables_owner();
+	if (!OidIsValid(owner))
+		return PointerGetDatum(NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become(owner, &save_userid, &save_sec_context);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		reset_rollup(source);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+
+	/* Before reading the watermark, and until we commit. */
+	rollup_lock(source, ShareLock);
+
+	if (plan_watermark == NULL)
+	{
+		Oid			argtypes[1] = {OIDOID};
+
+		plan_watermark = keep_plan("SELECT watermark FROM scaler.rollup"
+								   " WHERE source OPERATOR(pg_catalog.=) $1",
+								   1, argtypes);
+	}
+	args[0] = ObjectIdGetDatum(source);
+	/* A fresh snapshot: also in REPEATABLE READ, the watermark as it is now. */
+	ret = SPI_execute_snapshot(plan_watermark, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the rollup watermark failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  1, &isnull);
+
+		if (!isnull)
+		{
+			watermark = DatumGetTimestampTz(d);
+			if (trigdata->tg_oldtable != NULL)
+				capture_rows(trigdata->tg_oldtable, desc, watermark, &capture);
+			if (trigdata->tg_newtable != NULL)
+				capture_rows(trigdata->tg_newtable, desc, watermark, &capture);
+			if (capture.n > 0)
+				record_invalid(source, &capture);
+		}
+	}
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/* -------------------------------------------------------------- readers */
+
+/* Add [from, until) to the cover's raw ranges, joining it to the last one. */
+static bool
+add_range(RollupCover *cover, TimestampTz from, TimestampTz until)
+{
+	if (from >= until)
+		return true;
+	if (cover->nranges > 0 && cover->until[cover->nranges - 1] == from)
+	{
+		cover->until[cover->nranges - 1] = until;
+		return true;
+	}
+	if (cover->nranges >= ROLLUP_MAX_RANGES)
+		return false;
+	cover->from[cover->nranges] = from;
+	cover->until[cover->nranges] = until;
+	cover->nranges++;
+	return true;
+}
+
+/*
+ * Whether [since, until) of a source (of one function, when given) can use
+ * its rollup, read as userid.  If so, cover->slots is the merge of the
+ * valid slots inside the range (NULL: none had rows), owned by the caller's
+ * memory context, and cover->from/until the ranges to read raw; together
+ * they are exactly the range's rows.  Otherwise (no rollup, row-level
+ * security, not allowed to read every column, nothing to gain) false: read
+ * it all raw.  Runs inside the caller's snapshot.
+ */
+bool
+rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
+			 const char *function_name, Oid userid, RollupCover *cover)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	HeapTuple	tuple;
+	Form_pg_class form;
+	bool		usable;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			argtypes[5] = {OIDOID, DATEOID, DATEOID, DATEARRAYOID, TEXTOID};
+	Datum		args[5];
+	bool		isnull;
+	TimestampTz watermark;
+	TimestampTz lo;
+	TimestampTz a;
+	TimestampTz b;
+	int64		first_day;
+	int64		end_day;
+	Datum	   *bad;
+	int			nbad = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			nargs = function_name != NULL ? 5 : 4;
+	bool		ok = true;
+	int			ret;
+	uint64		i;
+
+	cover->slots = NULL;
+	cover->nranges = 0;
+
+	/* Only tables can have one; a table with row-level security never uses it. */
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	usable = (form->relkind == RELKIND_RELATION ||
+			  form->relkind == RELKIND_PARTITIONED_TABLE) &&
+		!form->relrowsecurity;
+	ReleaseSysCache(tuple);
+	if (!usable || !source_readable(relid, function_name != NULL, userid))
+		return false;
+	owner = rollup_tables_owner();
+	if (!OidIsValid(owner))
+		return false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become(owner, &save_userid, &save_sec_context);
+
+	args[0] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_with_args("SELECT watermark, covered_from FROM scaler.rollup"
+								" WHERE source OPERATOR(pg_catalog.=) $1",
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the rollup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		goto not_used;
+	watermark = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		goto not_used;
+	lo = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2, &isnull));
+	if (isnull || lo < since)
+		lo = since;
+
+	/*
+	 * Slots of days in [a, b) are whole inside the range, and so is the
+	 * watermark's own (partial) slot when the watermark is inside it.
+	 */
+	first_day = floor_day(lo);
+	if (first_day * USECS_PER_DAY < lo)
+		first_day++;
+	a = first_day * USECS_PER_DAY;
+	if (watermark <= until)
+		b = watermark;
+	else
+		b = floor_day(until) * USECS_PER_DAY;
+	if (a >= b)
+		goto not_used;
+	end_day = floor_day(b - 1) + 1;
+
+	/* Invalidated slots inside: their days are read raw. */
+	args[1] = DateADTGetDatum((DateADT) first_day);
+	args[2] = DateADTGetDatum((DateADT) end_day);
+	args[4] = function_name != NULL ? CStringGetTextDatum(function_name) : (Datum) 0;
+	if (function_name != NULL)
+	{
+		Oid			badtypes[4] = {OIDOID, DATEOID, DATEOID, TEXTOID};
+		Datum		badargs[4] = {args[0], args[1], args[2], args[4]};
+
+		ret = SPI_execute_with_args("SELECT DISTINCT day FROM scaler.rollup_invalid"
+									" WHERE source OPERATOR(pg_catalog.=) $1"
+									" AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
+									" AND function_name OPERATOR(pg_catalog.=) $4 ORDER BY day",
+									4, badtypes, badargs, NULL, true, 0);
+	}
+	else
+		ret = SPI_execute_with_args("SELECT DISTINCT day FROM scaler.rollup_invalid"
+									" WHERE source OPERATOR(pg_catalog.=) $1"
+									" AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
+									" ORDER BY day",
+									3, argtypes, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading invalidated rollup slots failed: %s",
+			 SPI_result_code_string(ret));
+	bad = palloc(sizeof(Datum) * (SPI_processed + 1));
+
+	MemoryContextSwitchTo(caller);
+	ok = add_range(cover, since, a);
+	for (i = 0; i < SPI_processed && ok; i++)
+	{
+		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+		TimestampTz from = Max((int64) day * USECS_PER_DAY, a);
+		TimestampTz to = Min((int64) (day + 1) * USECS_PER_DAY, b);
+
+		bad[nbad++] = DateADTGetDatum(day);
+		ok = add_range(cover, from, to);
+	}
+	if (ok)
+		ok = add_range(cover, b, until);
+	if (!ok)
+	{
+		/* changed in too many places: as good as raw */
+		cover->nranges = 0;
+		goto not_used;
+	}
+
+	dims[0] = nbad;
+	args[3] = PointerGetDatum(construct_md_array(bad, NULL, 1, dims, lbs, DATEOID,
+												 4, true, TYPALIGN_INT));
+	ret = SPI_execute_with_args(function_name != NULL ?
+								"SELECT scaler.traffic_merge(traffic) FROM scaler.rollup_slot"
+								" WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
+								" AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
+								" AND function_name OPERATOR(pg_catalog.=) $5" :
+								"SELECT scaler.traffic_merge(traffic) FROM scaler.rollup_slot"
+								" WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
+								" AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)",
+								nargs, argtypes, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading rollup slots failed: %s", SPI_result_code_string(ret));
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  1, &isnull);
+
+		if (!isnull)
+			cover->slots = traffic_copy_into(d, caller);
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	return true;
+
+not_used:
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	return false;
+}
+
+/* --------------------------------------------------------------- worker */
+
+/*
+ * The worker's refresh: one bounded step of every rollup, each in its own
+ * transaction, so that its lock (which holds the source's writers back) is
+ * released at once, and a failure is recorded as the rollup's last error
+ * without touching the others or the policies.  Called outside any
+ * transaction.
+ */
+void
+scaler_refresh_rollups(void)
+{
+	Oid		   *sources = NULL;
+	int			nsources = 0;
+	int			i;
+	int			ret;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!OidIsValid(rollup_tables_owner()))
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT source FROM scaler.rollup ORDER BY source", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "listing rollups failed: %s", SPI_result_code_string(ret));
+	nsources = (int) SPI_processed;
+	if (nsources > 0)
+		sources = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * nsources);
+	for (i = 0; i < nsources; i++)
+	{
+		bool		isnull;
+
+		sources[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	for (i = 0; i < nsources; i++)
+	{
+		MemoryContext oldcontext = CurrentMemoryContext;
+		Datum		args[1];
+		Oid			argtypes[1] = {OIDOID};
+		char	   *message = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		args[0] = ObjectIdGetDatum(sources[i]);
+		pgstat_report_activity(STATE_RUNNING, "refreshing rollups");
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		PG_TRY();
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			ret = SPI_execute_with_args("SELECT scaler._refresh_rollup_step($1)",
+										1, argtypes, args, NULL, false, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "refreshing rollup failed: %s", SPI_result_code_string(ret));
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcontext);
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+				edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+				ReThrowError(edata);
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("refreshing the rollup of relation %u failed: %s",
+							sources[i], edata->message)));
+			message = pstrdup(edata->message);
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(oldcontext);
+
+		if (message != NULL)
+		{
+			Oid			errtypes[2] = {OIDOID, TEXTOID};
+			Datum		errargs[2];
+
+			errargs[0] = args[0];
+			errargs[1] = CStringGetTextDatum(message);
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			ret = SPI_execute_with_args("UPDATE scaler.rollup SET last_error = $2,"
+										" last_error_at = pg_catalog.now()"
+										" WHERE source OPERATOR(pg_catalog.=) $1",
+										2, errtypes, errargs, NULL, false, 0);
+			if (ret != SPI_OK_UPDATE)
+				elog(ERROR, "recording a rollup's error failed: %s",
+					 SPI_result_code_string(ret));
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+		}
+	}
+	if (sources != NULL)
+		pfree(sources);
+}
+
+/*
+ * The worker's upkeep of scaler.request_log (partitions ahead, the DEFAULT
+ * partition emptied into daily ones, retention), in a transaction of its
+ * own; a failure is logged and retried next tick.  Called outside any
+ * transaction.
+ */
+void
+scaler_maintain_request_log(void)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	pgstat_report_activity(STATE_RUNNING, "maintaining scaler.request_log");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		int			ret;
+
+		if (OidIsValid(rollup_tables_owner()))
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			ret = SPI_execute("SELECT pg_catalog.array_to_string(scaler._maintain_request_log(), ', ')",
+							  false, 0);
+			if (ret != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "maintaining scaler.request_log failed: %s",
+					 SPI_result_code_string(ret));
+			{
+				char	   *done = SPI_getvalue(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1);
+
+				if (done != NULL && done[0] != '\0')
+					ereport(LOG,
+							(errmsg("scaler: scaler.request_log: %s", done)));
+			}
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("maintaining scaler.request_log failed: %s", edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+}

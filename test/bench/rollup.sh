@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# bench/rollup.sh: reads through a rollup and what the rollup costs ingest.
+# 90 days x 50 functions x BENCH_ROWS rows (default 20 million; less is
+# allowed, e.g. BENCH_ROWS=2000000) in a table with a rollup, then medians of
+# BENCH_RUNS runs of:
+#   - hourly_requests of one function over 90 days        (target <= 10 ms)
+#   - hourly_requests of all functions over 90 days       (target <= 10x one)
+#   - forecast with a 14-day lookback                     (target <= 20 ms)
+#   - the refresh after BENCH_ROLLUP_INGEST seconds (default 60) of
+#     1,000 rows/s ingest (pgbench -R 1000)               (target <= 50 ms)
+#   - pgbench ingest (single-row INSERTs, 4 clients, 10 s) into a table with
+#     the rollup triggers and into one without          (target >= 90 %)
+# Prints medians and ratios; targets are reported, not enforced.
+set -euo pipefail
+
+db=scaler_bench_rollup
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+[ -n "${BENCH_ROWS:-}" ] || rows=20000000
+ingest_seconds=${BENCH_ROLLUP_INGEST:-60}
+pgbench_bin=$SCALER_PGBIN/pgbench
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+create_database
+echo "rollup bench: $rows rows, 90 days x 50 functions, $runs runs"
+sql <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS scaler;
+DROP TABLE IF EXISTS bench_rl, bench_plain;
+SELECT scaler.drop_policy(name) FROM scaler.policy WHERE name = 'bench_rl';
+CREATE TABLE bench_rl (LIKE scaler.request_log);
+INSERT INTO bench_rl (ts, function_name, duration_ms, status)
+SELECT now() - interval '90 days' + (i::float8 / $rows) * interval '90 days' - interval '2 minutes',
+       'f' || (i % 50), (i % 997) * 0.37, CASE WHEN i % 101 = 0 THEN 503 ELSE 200 END
+  FROM generate_series(1, $rows) i;
+CREATE INDEX ON bench_rl (function_name, ts);
+CREATE INDEX ON bench_rl USING brin (ts);
+CREATE TABLE bench_plain (LIKE bench_rl INCLUDING INDEXES);
+VACUUM ANALYZE bench_rl;
+SELECT scaler.create_rollup('bench_rl');
+SELECT scaler.create_policy('bench_rl', 1, metric => 'concurrency', function_name => 'f7', source => 'bench_rl');
+SQL
+start=$(date +%s)
+while [ "$(value <<< "SELECT scaler.refresh_rollup('bench_rl')")" != 0 ]; do :; done
+echo "backfill refresh: $(( $(date +%s) - start )) s, $(value <<< "SELECT slots FROM scaler.rollups WHERE source = 'bench_rl'::regclass") slots"
+
+# pg_temp does not outlive a session: one session for the timings
+timings=$(value <<SQL
+CREATE FUNCTION pg_temp.median_ms(q text, n int) RETURNS float8 LANGUAGE plpgsql AS \$\$
+DECLARE
+    t0 timestamptz;
+    times float8[] := '{}';
+BEGIN
+    EXECUTE q;
+    FOR i IN 1..n LOOP
+        t0 := clock_timestamp();
+        EXECUTE q;
+        times := times || extract(epoch FROM clock_timestamp() - t0) * 1000;
+    END LOOP;
+    RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(times) x);
+END \$\$;
+SELECT round(pg_temp.median_ms(\$q\$SELECT count(*) FROM scaler.hourly_requests(now() - interval '90 days', now(), 'f7', 'bench_rl')\$q\$, $runs)::numeric, 2)
+       || ' ' || round(pg_temp.median_ms(\$q\$SELECT count(*) FROM scaler.hourly_requests(now() - interval '90 days', now(), NULL, 'bench_rl')\$q\$, $runs)::numeric, 2)
+       || ' ' || round(pg_temp.median_ms(\$q\$SELECT count(*) FROM scaler.forecast('bench_rl', '24 hours', '14 days')\$q\$, $runs)::numeric, 2);
+SQL
+)
+read -r one all forecast <<< "$timings"
+echo "hourly_requests, one function, 90 days: median $one ms (target <= 10 ms)"
+echo "hourly_requests, all functions, 90 days: median $all ms, $(awk -v a="$all" -v o="$one" 'BEGIN { printf "%.1f", a / o }')x one (target <= 10x)"
+echo "forecast, 14-day lookback: median $forecast ms (target <= 20 ms)"
+
+# A minute of 1,000 rows/s whose ts lie in the minute the next refresh
+# appends (ts = now() - 1 minute: past the watermark, before its target).
+cat > "$work/late_minute.sql" <<'SQL'
+INSERT INTO bench_rl (ts, function_name, duration_ms, status)
+VALUES (now() - interval '1 minute', 'f' || (random() * 49)::int, random() * 300, 200);
+SQL
+value <<< "SELECT scaler.refresh_rollup('bench_rl')" > /dev/null
+"$pgbench_bin" -n -d "$db" -f "$work/late_minute.sql" -R 1000 -c 2 -T "$ingest_seconds" > /dev/null 2>&1
+refresh=$(value <<'SQL'
+CREATE FUNCTION pg_temp.t() RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN PERFORM scaler.refresh_rollup('bench_rl'); RETURN extract(epoch FROM clock_timestamp() - t0) * 1000; END $$;
+SELECT round(pg_temp.t()::numeric, 2);
+SQL
+)
+echo "refresh after ${ingest_seconds} s of 1,000 rows/s: $refresh ms (target <= 50 ms)"
+
+# Ingest with and without the rollup's triggers: rows of now, 4 clients.
+for t in bench_plain bench_rl; do
+	echo "INSERT INTO $t (ts, function_name, duration_ms, status) VALUES (now(), 'f' || (random() * 49)::int, random() * 300, 200);" > "$work/$t.sql"
+done
+tps()
+{
+	"$pgbench_bin" -n -d "$db" -f "$work/$1.sql" -c 4 -j 2 -T 10 2>/dev/null |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+plain_runs=() rollup_runs=()
+for _ in 1 2 3; do
+	plain_runs+=("$(tps bench_plain)")
+	rollup_runs+=("$(tps bench_rl)")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+plain=$(median "${plain_runs[@]}")
+rolled=$(median "${rollup_runs[@]}")
+echo "ingest: without rollup $plain tps, with the rollup triggers $rolled tps, $(awk -v a="$rolled" -v b="$plain" 'BEGIN { printf "%.1f", 100 * a / b }') % (target >= 90 %)"
