@@ -28,19 +28,32 @@ COMMENT ON TABLE scaler.capacity_floor IS
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor_id_seq', '');
 
--- Evaluation (src/evaluate.c) asks this function for the floor of every
--- policy it evaluates; until now it answered 0.  No SET search_path (every
--- name is qualified): a SET clause would make each call save and restore
--- the setting, once per policy per tick.
+-- The floor rule, stated once: a floor is active at t when starts <= t <
+-- ends, and the highest active floor of a policy is its floor.  Evaluation
+-- (src/evaluate.c) joins it into every tick's policy query; a replay
+-- applies the same rule to its steps (src/backtest.c, step_floors).  No
+-- SET search_path (every name is qualified), so that the planner inlines
+-- it into the query that uses it.
+CREATE FUNCTION scaler._active_floors(at timestamptz)
+RETURNS TABLE (policy text, floor integer)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT f.policy, pg_catalog.max(f.min_capacity)
+      FROM scaler.capacity_floor f
+     WHERE f.ends OPERATOR(pg_catalog.>) $1
+       AND f.starts OPERATOR(pg_catalog.<=) $1
+     GROUP BY f.policy
+$$;
+COMMENT ON FUNCTION scaler._active_floors(timestamptz) IS
+    'internal: the highest capacity floor of each policy that has one active at a time (starts <= at < ends)';
+
+-- Until now it answered 0.  No SET search_path, as above.
 CREATE OR REPLACE FUNCTION scaler.active_floor(policy text, at timestamptz)
 RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT COALESCE(pg_catalog.max(f.min_capacity), 0)
-      FROM scaler.capacity_floor f
-     WHERE f.policy OPERATOR(pg_catalog.=) $1
-       AND f.ends OPERATOR(pg_catalog.>) $2
-       AND f.starts OPERATOR(pg_catalog.<=) $2
+    SELECT COALESCE((SELECT a.floor FROM scaler._active_floors($2) a
+                      WHERE a.policy OPERATOR(pg_catalog.=) $1), 0)
 $$;
 COMMENT ON FUNCTION scaler.active_floor(text, timestamptz) IS
     'the highest capacity floor active for a policy at a time (0 = none); evaluation clamps to it';
