@@ -132,15 +132,6 @@ typedef struct ReplaySummary
 	double		idle_steps;		/* warm idle instances summed over steps */
 } ReplaySummary;
 
-static Oid
-scaler_function(const char *name, int nargs, Oid *argtypes)
-{
-	List	   *qualname = list_make2(makeString("scaler"),
-									  makeString(pstrdup(name)));
-
-	return LookupFuncName(qualname, nargs, argtypes, false);
-}
-
 /* -------------------------------------------------------------- floors */
 
 static int64

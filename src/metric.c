@@ -15,9 +15,11 @@
  *	  (quality metrics) of a traffic value.
  *
  * and turns the counters into a value with scaler_metric_value() (a window
- * of seconds long).  So a new metric is a row of metric_table, a case in
- * scaler_metric_value() and the SQL list of metric names that
- * scaler._check_policy (and the policy table) accept.
+ * of seconds long).  SQL asks this file too: scaler._metric_column() (the
+ * column scaler._check_policy requires) and scaler._metric_is_load() (the
+ * metrics a forecast floor can serve); the policy table's CHECK accepts the
+ * names of metric_table.  So a new metric is an enum value (metric.h), a
+ * row of metric_table and a case in scaler_metric_value().
  *
  *	concurrency	Little's law: requests x mean duration / window (the mean
  *				over the rows with a duration); 0 without requests
@@ -31,11 +33,16 @@
 
 #include <math.h>
 
+#include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "decide.h"
 #include "metric.h"
+
+PG_FUNCTION_INFO_V1(scaler_metric_column_sql);
+PG_FUNCTION_INFO_V1(scaler_metric_is_load_sql);
 
 typedef struct MetricDef
 {
@@ -267,4 +274,37 @@ scaler_percentile_cont(double *values, int n, double fraction)
 			(values[second_row] - values[first_row]) * proportion;
 	}
 	return values[first_row];
+}
+
+/* A metric named in SQL; an unknown one is an error (22023). */
+static ScalerMetric
+metric_arg(FunctionCallInfo fcinfo)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ScalerMetric metric;
+
+	if (!scaler_metric_from_name(name, &metric))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown metric \"%s\"", name),
+				 errhint("Valid metrics are %s.", scaler_metric_names())));
+	return metric;
+}
+
+/* scaler._metric_column(metric) -> the source column it reads, or NULL */
+Datum
+scaler_metric_column_sql(PG_FUNCTION_ARGS)
+{
+	const char *column = scaler_metric_column_name(metric_arg(fcinfo));
+
+	if (column == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(column));
+}
+
+/* scaler._metric_is_load(metric) -> whether demand is value / target */
+Datum
+scaler_metric_is_load_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(scaler_metric_is_load(metric_arg(fcinfo)));
 }

@@ -219,6 +219,20 @@ scaler_state_to_datums(const ScalerDecideState *state, Datum *values,
 
 /* ------------------------------------------------------------ the policy */
 
+/*
+ * The function scaler.<name>(argtypes), for internal functions that C
+ * calls directly through fmgr (no EXECUTE check: nobody else may call
+ * them).
+ */
+Oid
+scaler_function(const char *name, int nargs, Oid *argtypes)
+{
+	List	   *qualname = list_make2(makeString("scaler"),
+									  makeString(pstrdup(name)));
+
+	return LookupFuncName(qualname, nargs, argtypes, false);
+}
+
 /* The 0-based position of the column called name in desc. */
 int
 scaler_column_of(TupleDesc desc, const char *name)
@@ -314,9 +328,7 @@ scaler_policy_settings(const char *policy, Jsonb *overrides,
 					   ScalerPolicySettings *s)
 {
 	Oid			argtypes[3] = {OIDOID, TEXTOID, JSONBOID};
-	List	   *qualname = list_make2(makeString("scaler"),
-									  makeString("_policy_settings"));
-	Oid			fn = LookupFuncName(qualname, 3, argtypes, false);
+	Oid			fn = scaler_function("_policy_settings", 3, argtypes);
 	Datum		ov;
 	Datum		result;
 	HeapTupleHeader hdr;

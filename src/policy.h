@@ -52,6 +52,7 @@ extern void scaler_state_from_datums(const Datum *values, const bool *nulls,
 extern void scaler_state_to_datums(const ScalerDecideState *state,
 								   Datum *values, bool *nulls);
 extern int64 scaler_interval_usecs(const Interval *span, const char *field);
+extern Oid	scaler_function(const char *name, int nargs, Oid *argtypes);
 extern int	scaler_column_of(TupleDesc desc, const char *name);
 extern void scaler_policy_from_datums(TupleDesc desc, const Datum *values,
 									  const bool *nulls,

@@ -134,6 +134,22 @@ $$;
 COMMENT ON FUNCTION scaler._may_manage(oid, oid) IS
     'internal: whether a role may change a policy (superuser, or has the privileges of its owner)';
 
+-- What a metric reads and whether it is a load: asked of src/metric.c,
+-- where the metrics are defined.
+CREATE FUNCTION scaler._metric_column(metric text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_metric_column_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_column(text) IS
+    'internal: the source column a metric reads besides ts (NULL: none)';
+
+CREATE FUNCTION scaler._metric_is_load(metric text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_metric_is_load_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_is_load(text) IS
+    'internal: whether a metric is a load (capacity = value / target), which a forecast can turn into capacity';
+
 CREATE FUNCTION scaler._check_policy(p scaler.policy)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -158,15 +174,12 @@ BEGIN
         RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22023';
     END IF;
 
-    -- the source must have the columns this metric reads (the SQL list of
-    -- metrics, with src/metric.c)
+    -- the source must have the columns this metric reads (src/metric.c)
     IF p.function_name IS NOT NULL THEN
         needed := needed || 'function_name'::text;
     END IF;
-    IF p.metric IN ('concurrency', 'p95_ms') THEN
-        needed := needed || 'duration_ms'::text;
-    ELSIF p.metric = 'error_rate' THEN
-        needed := needed || 'status'::text;
+    IF scaler._metric_column(p.metric) IS NOT NULL THEN
+        needed := needed || scaler._metric_column(p.metric);
     END IF;
     FOREACH col IN ARRAY needed LOOP
         SELECT a.atttypid::regtype INTO typ
@@ -508,4 +521,6 @@ REVOKE ALL ON FUNCTION scaler._evaluate(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._check_policy(scaler.policy) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._check_settings(text, text, float8, interval, integer, integer, float8, interval, float8, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._column_type_ok(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._metric_column(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._metric_is_load(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._may_manage(oid, oid) FROM PUBLIC;

@@ -45,6 +45,22 @@ COMMENT ON FUNCTION scaler._column_type_ok(text, regtype) IS
     'internal: whether a source column may have this type (the list every reader of a source applies)';
 REVOKE ALL ON FUNCTION scaler._column_type_ok(text, regtype) FROM PUBLIC;
 
+CREATE FUNCTION scaler._metric_column(metric text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_metric_column_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_column(text) IS
+    'internal: the source column a metric reads besides ts (NULL: none)';
+REVOKE ALL ON FUNCTION scaler._metric_column(text) FROM PUBLIC;
+
+CREATE FUNCTION scaler._metric_is_load(metric text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_metric_is_load_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_is_load(text) IS
+    'internal: whether a metric is a load (capacity = value / target), which a forecast can turn into capacity';
+REVOKE ALL ON FUNCTION scaler._metric_is_load(text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION scaler._check_policy(p scaler.policy)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -69,15 +85,12 @@ BEGIN
         RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22023';
     END IF;
 
-    -- the source must have the columns this metric reads (the SQL list of
-    -- metrics, with src/metric.c)
+    -- the source must have the columns this metric reads (src/metric.c)
     IF p.function_name IS NOT NULL THEN
         needed := needed || 'function_name'::text;
     END IF;
-    IF p.metric IN ('concurrency', 'p95_ms') THEN
-        needed := needed || 'duration_ms'::text;
-    ELSIF p.metric = 'error_rate' THEN
-        needed := needed || 'status'::text;
+    IF scaler._metric_column(p.metric) IS NOT NULL THEN
+        needed := needed || scaler._metric_column(p.metric);
     END IF;
     FOREACH col IN ARRAY needed LOOP
         SELECT a.atttypid::regtype INTO typ
@@ -227,3 +240,201 @@ AS $$
 $$;
 COMMENT ON FUNCTION scaler.active_floor(text, timestamptz) IS
     'the highest capacity floor active for a policy at a time (0 = none); evaluation clamps to it';
+
+-- The checks floors and schedules share, once (item 8: they were written
+-- out in each function).
+CREATE FUNCTION scaler._check_floor_args(min_capacity integer, duration interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF min_capacity IS NULL OR min_capacity < 0 THEN
+        RAISE EXCEPTION 'min_capacity must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF duration IS NULL OR duration <= '0' THEN
+        RAISE EXCEPTION 'duration must be greater than zero' USING ERRCODE = '22023';
+    END IF;
+    IF duration > interval '366 days' THEN
+        RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
+            HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_floor_args(integer, interval) IS
+    'internal: check the min_capacity and duration of a floor (open_floor, schedule_capacity)';
+REVOKE ALL ON FUNCTION scaler._check_floor_args(integer, interval) FROM PUBLIC;
+
+CREATE FUNCTION scaler._check_lead(lead interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF lead IS NULL OR lead < '0' THEN
+        RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF lead > interval '24 hours' THEN
+        RAISE EXCEPTION 'lead must not exceed 24 hours' USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_lead(interval) IS
+    'internal: check how long before its hour a forecast floor starts (apply_forecast, schedule_forecast)';
+REVOKE ALL ON FUNCTION scaler._check_lead(interval) FROM PUBLIC;
+
+CREATE FUNCTION scaler._check_cron(field text, schedule text, example text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF schedule IS NULL OR btrim(schedule) = '' THEN
+        RAISE EXCEPTION '% must not be empty', field USING ERRCODE = '22023',
+            HINT = format('Give a cron expression, e.g. %s.', example);
+    END IF;
+    IF length(schedule) > 100 THEN
+        RAISE EXCEPTION '% must not exceed 100 characters', field USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_cron(text, text, text) IS
+    'internal: check a cron schedule given to schedule_capacity or schedule_forecast';
+REVOKE ALL ON FUNCTION scaler._check_cron(text, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION scaler._open_floor(invoker oid, policy text, min_capacity integer,
+                                   duration interval, origin text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p  scaler.policy;
+    id bigint;
+BEGIN
+    p := scaler._managed_policy(invoker, _open_floor.policy, 'open a floor for');
+    PERFORM scaler._check_floor_args(min_capacity, duration);
+    IF origin IS NULL OR origin = '' THEN
+        RAISE EXCEPTION 'origin must not be empty' USING ERRCODE = '22023';
+    END IF;
+    -- max_capacity stays the ceiling (it may have been lowered since scheduling)
+    INSERT INTO scaler.capacity_floor AS f (policy, starts, ends, min_capacity, origin)
+    VALUES (p.name, now(), now() + duration, least(min_capacity, p.max_capacity), origin)
+    RETURNING f.id INTO id;
+    RETURN id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scaler._apply_forecast(invoker oid, policy text, lead interval)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p         scaler.policy;
+    n         integer;
+    retention text;
+BEGIN
+    p := scaler._managed_policy(invoker, _apply_forecast.policy, 'apply a forecast to');
+    PERFORM scaler._check_lead(lead);
+    IF NOT scaler._metric_is_load(p.metric) THEN
+        RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric
+            USING ERRCODE = '22023',
+                  DETAIL = 'For quality metrics the capacity needed depends on the capacity running.',
+                  HINT = 'Forecast floors need a load metric (concurrency or rps); scaler.forecast() still shows the expected values.';
+    END IF;
+
+    -- the new forecast replaces what is left of the previous one
+    DELETE FROM scaler.capacity_floor f
+     WHERE f.policy = p.name AND f.origin = 'forecast' AND f.ends > now();
+
+    INSERT INTO scaler.capacity_floor (policy, starts, ends, min_capacity, origin)
+    SELECT p.name, fc.hour - lead, fc.hour + interval '1 hour',
+           least(fc.capacity, p.max_capacity), 'forecast'
+      FROM scaler.forecast(p.name) fc
+     WHERE fc.capacity > 0 AND fc.hour + interval '1 hour' > now();
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    -- floors are kept as long as decisions, so backtests see them
+    retention := current_setting('scaler.decision_retention', true);
+    IF retention IS NOT NULL AND retention <> '0' THEN
+        DELETE FROM scaler.capacity_floor f
+         WHERE f.policy = p.name AND f.ends < now() - retention::interval;
+    END IF;
+    RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scaler._schedule_capacity(invoker oid, policy text, schedule text,
+                                          min_capacity integer, duration interval)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p      scaler.policy;
+    row_id bigint;
+BEGIN
+    p := scaler._managed_policy(invoker, _schedule_capacity.policy, 'schedule capacity for');
+    PERFORM scaler._check_cron('schedule', schedule, '''55 8 * * 1-5'' for 08:55 on weekdays');
+    PERFORM scaler._check_floor_args(min_capacity, duration);
+    IF min_capacity > p.max_capacity THEN
+        RAISE EXCEPTION 'min_capacity must not exceed max_capacity of policy "%"', p.name
+            USING ERRCODE = '22023',
+                  DETAIL = format('min_capacity is %s, max_capacity is %s.', min_capacity, p.max_capacity);
+    END IF;
+    PERFORM scaler._require_cron();
+
+    -- one job per policy and schedule: scheduling again updates it
+    SELECT c.id INTO row_id FROM scaler.capacity_schedule c
+     WHERE c.policy = p.name AND c.kind = 'capacity' AND c.schedule = _schedule_capacity.schedule
+     FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO scaler.capacity_schedule AS c (policy, kind, schedule, min_capacity, duration)
+        VALUES (p.name, 'capacity', schedule, min_capacity, duration)
+        RETURNING c.id INTO row_id;
+    ELSE
+        UPDATE scaler.capacity_schedule c
+           SET min_capacity = _schedule_capacity.min_capacity,
+               duration = _schedule_capacity.duration
+         WHERE c.id = row_id;
+    END IF;
+    RETURN scaler._schedule_job(row_id, schedule,
+        format('SELECT scaler.open_floor(%L, %s, %L, %L)', p.name, min_capacity, duration, 'schedule'));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION scaler._schedule_forecast(invoker oid, policy text, every text, lead interval)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p      scaler.policy;
+    row_id bigint;
+BEGIN
+    p := scaler._managed_policy(invoker, _schedule_forecast.policy, 'schedule forecasts for');
+    PERFORM scaler._check_cron('every', every, '''0 */6 * * *''');
+    PERFORM scaler._check_lead(lead);
+    IF NOT scaler._metric_is_load(p.metric) THEN
+        RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric
+            USING ERRCODE = '22023',
+                  HINT = 'Forecast floors need a load metric (concurrency or rps).';
+    END IF;
+    PERFORM scaler._require_cron();
+
+    -- one forecast job per policy: scheduling again updates it
+    SELECT c.id INTO row_id FROM scaler.capacity_schedule c
+     WHERE c.policy = p.name AND c.kind = 'forecast' FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO scaler.capacity_schedule AS c (policy, kind, schedule, lead)
+        VALUES (p.name, 'forecast', every, lead)
+        RETURNING c.id INTO row_id;
+    ELSE
+        UPDATE scaler.capacity_schedule c SET schedule = every, lead = _schedule_forecast.lead
+         WHERE c.id = row_id;
+    END IF;
+    RETURN scaler._schedule_job(row_id, every,
+        format('SELECT scaler.apply_forecast(%L, %L)', p.name, lead));
+END
+$$;
