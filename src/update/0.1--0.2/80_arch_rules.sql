@@ -348,9 +348,9 @@ BEGIN
     DELETE FROM scaler.capacity_floor f
      WHERE f.policy = p.name AND f.origin = 'forecast' AND f.ends > now();
 
+    -- forecast() bounds capacity to [min_capacity, max_capacity] as decisions are
     INSERT INTO scaler.capacity_floor (policy, starts, ends, min_capacity, origin)
-    SELECT p.name, fc.hour - lead, fc.hour + interval '1 hour',
-           least(fc.capacity, p.max_capacity), 'forecast'
+    SELECT p.name, fc.hour - lead, fc.hour + interval '1 hour', fc.capacity, 'forecast'
       FROM scaler.forecast(p.name) fc
      WHERE fc.capacity > 0 AND fc.hour + interval '1 hour' > now();
     GET DIAGNOSTICS n = ROW_COUNT;
