@@ -27,7 +27,7 @@ $node->safe_psql(
 CREATE EXTENSION scaler;
 CREATE ROLE app LOGIN;
 CREATE ROLE mallory LOGIN;
-GRANT EXECUTE ON FUNCTION scaler.create_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean) TO app;
+GRANT EXECUTE ON FUNCTION scaler.create_policy(text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) TO app;
 GRANT CREATE ON SCHEMA public TO app, mallory;
 CREATE SCHEMA other AUTHORIZATION app;
 GRANT CREATE, USAGE ON SCHEMA other TO mallory;
