@@ -7,7 +7,7 @@
  * The replay evaluates the policy every stable_window from since to until,
  * as live evaluation would have at those instants: the same window
  * (at - stable_window, at], the same panic tail (at - stable_window / 10,
- * at], the same metric formulas as evaluate.c (read_window), starting from
+ * at], the same metric formulas (metric.c) as evaluation, starting from
  * min_capacity with an empty decision state, honouring the capacity floors
  * that were active at each step, and applying every decision.
  *
@@ -78,26 +78,11 @@ PG_FUNCTION_INFO_V1(scaler_backtest_summary);
  */
 #define BACKTEST_MAX_STEPS	1000000
 
-/* What one step's window held. */
+/* What one step's window and its panic tail held (see metric.c). */
 typedef struct StepCounts
 {
-	int64		rows;
-	int64		tail_rows;
-	/* concurrency: durations */
-	int64		with_ms;
-	int64		tail_with_ms;
-	double		sum_ms;
-	double		tail_sum_ms;
-	/* error_rate: statuses */
-	int64		with_status;
-	int64		tail_with_status;
-	int64		errors;
-	int64		tail_errors;
-	/* p95_ms: the percentiles, computed when the step is complete */
-	bool		has_p95;
-	bool		has_tail_p95;
-	double		p95;
-	double		tail_p95;
+	ScalerCounts window;
+	ScalerCounts tail;
 } StepCounts;
 
 /* A DestReceiver that counts rows into their steps. */
@@ -116,6 +101,8 @@ typedef struct Replay
 	bool	   *warm_active;
 	/* where the columns are in the source's rows (found at startup) */
 	AttrNumber	ts_att;
+	ScalerMetricColumn column;	/* what value_att holds */
+	bool		durations;		/* p95_ms: keep every duration of a step */
 	AttrNumber	value_att;		/* duration_ms or status; 0 if not read */
 	Oid			value_type;
 	/* p95_ms: durations of the step being read (rows arrive in ts order) */
@@ -144,155 +131,6 @@ typedef struct ReplaySummary
 	int64		cold_starts;
 	double		idle_steps;		/* warm idle instances summed over steps */
 } ReplaySummary;
-
-/* ------------------------------------------------------------ settings */
-
-static Oid
-scaler_function(const char *name, int nargs, Oid *argtypes)
-{
-	List	   *qualname = list_make2(makeString("scaler"),
-									  makeString(pstrdup(name)));
-
-	return LookupFuncName(qualname, nargs, argtypes, false);
-}
-
-static int
-column_of(TupleDesc desc, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return i;
-	}
-	elog(ERROR, "scaler.policy has no column \"%s\"", name);
-	return -1;					/* keep compiler quiet */
-}
-
-/*
- * The settings of a policy with overrides applied, as the calling user may
- * see them.  scaler._policy_settings(invoker, policy, overrides) is
- * SECURITY DEFINER and not executable by anyone: it is called here
- * directly through fmgr, which skips the EXECUTE check, with the real
- * caller, so it can check that the caller may manage the policy.  Errors
- * (unknown policy, bad override) come from there.
- */
-void
-scaler_policy_settings(const char *policy, Jsonb *overrides,
-					   ScalerPolicySettings *s)
-{
-	Oid			argtypes[3] = {OIDOID, TEXTOID, JSONBOID};
-	Oid			fn = scaler_function("_policy_settings", 3, argtypes);
-	Datum		ov;
-	Datum		result;
-	HeapTupleHeader hdr;
-	HeapTupleData tuple;
-	TupleDesc	desc;
-	Datum	   *values;
-	bool	   *nulls;
-	char	   *metric;
-	int			c;
-
-	if (overrides != NULL)
-		ov = JsonbPGetDatum(overrides);
-	else
-		ov = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
-	result = OidFunctionCall3(fn, ObjectIdGetDatum(GetUserId()),
-							  CStringGetTextDatum(policy), ov);
-
-	hdr = DatumGetHeapTupleHeader(result);
-	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
-								  HeapTupleHeaderGetTypMod(hdr));
-	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = hdr;
-	values = palloc(sizeof(Datum) * desc->natts);
-	nulls = palloc(sizeof(bool) * desc->natts);
-	heap_deform_tuple(&tuple, desc, values, nulls);
-
-	/* _policy_settings validated every field, so NULLs are can't-happen */
-	memset(s, 0, sizeof(ScalerPolicySettings));
-	c = column_of(desc, "name");
-	s->name = TextDatumGetCString(values[c]);
-	c = column_of(desc, "owner");
-	s->owner = DatumGetObjectId(values[c]);
-	c = column_of(desc, "metric");
-	metric = TextDatumGetCString(values[c]);
-	if (!scaler_metric_from_name(metric, &s->metric))
-		elog(ERROR, "policy \"%s\" has unknown metric \"%s\"", s->name, metric);
-	c = column_of(desc, "target");
-	s->target = DatumGetFloat8(values[c]);
-	c = column_of(desc, "function_name");
-	s->function_name = nulls[c] ? NULL : TextDatumGetCString(values[c]);
-	c = column_of(desc, "source");
-	s->source = DatumGetObjectId(values[c]);
-	c = column_of(desc, "stable_window");
-	s->stable_window = scaler_interval_usecs(DatumGetIntervalP(values[c]),
-											 "stable_window");
-	c = column_of(desc, "scale_in_stabilization");
-	s->scale_in_stabilization =
-		scaler_interval_usecs(DatumGetIntervalP(values[c]),
-							  "scale_in_stabilization");
-	c = column_of(desc, "min_capacity");
-	s->min_capacity = DatumGetInt32(values[c]);
-	c = column_of(desc, "max_capacity");
-	s->max_capacity = DatumGetInt32(values[c]);
-	c = column_of(desc, "tolerance");
-	s->tolerance = DatumGetFloat8(values[c]);
-	c = column_of(desc, "panic_threshold");
-	s->panic_threshold = DatumGetFloat8(values[c]);
-	c = column_of(desc, "keep_alive_auto");
-	if (DatumGetBool(values[c]))
-		s->keep_alive.mode = SCALER_KEEPALIVE_AUTO;
-	else
-	{
-		c = column_of(desc, "keep_alive");
-		if (!nulls[c])
-		{
-			s->keep_alive.mode = SCALER_KEEPALIVE_FIXED;
-			s->keep_alive.keep_alive =
-				scaler_interval_usecs(DatumGetIntervalP(values[c]), "keep_alive");
-		}
-	}
-
-	ReleaseTupleDesc(desc);
-}
-
-/* The source, schema-qualified and quoted for a query. */
-char *
-scaler_source_name(const ScalerPolicySettings *s)
-{
-	char	   *relname = get_rel_name(s->source);
-
-	if (relname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("source of policy \"%s\" no longer exists", s->name)));
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(s->source)),
-									  relname);
-}
-
-/*
- * Act as the policy owner, as live evaluation does when it reads the
- * source.  An error restores the user at (sub)transaction abort.
- */
-void
-scaler_become_owner(const ScalerPolicySettings *s, Oid *save_userid,
-					int *save_sec_context)
-{
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->owner)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("owner of policy \"%s\" no longer exists", s->name)));
-	GetUserIdAndSecContext(save_userid, save_sec_context);
-	SetUserIdAndSecContext(s->owner,
-						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-}
 
 /* -------------------------------------------------------------- floors */
 
@@ -447,43 +285,6 @@ step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
 
 /* ------------------------------------------------------------ the read */
 
-/* float8 order as PostgreSQL sorts it: NaN above everything */
-static int
-float8_order(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	if (isnan(x))
-		return isnan(y) ? 0 : 1;
-	if (isnan(y))
-		return -1;
-	return (x > y) - (x < y);
-}
-
-/*
- * percentile_cont(fraction) of n values (sorted in place), exactly as
- * PostgreSQL computes it (percentile_cont_final_common with float8_lerp).
- */
-double
-scaler_percentile_cont(double *values, int n, double fraction)
-{
-	int64		first_row;
-	int64		second_row;
-	double		proportion;
-
-	qsort(values, n, sizeof(double), float8_order);
-	first_row = (int64) floor(fraction * (n - 1));
-	second_row = (int64) ceil(fraction * (n - 1));
-	if (second_row > first_row)
-	{
-		proportion = (fraction * (n - 1)) - first_row;
-		return values[first_row] +
-			(values[second_row] - values[first_row]) * proportion;
-	}
-	return values[first_row];
-}
-
 static void
 replay_close_step(Replay *r)
 {
@@ -493,13 +294,13 @@ replay_close_step(Replay *r)
 
 		if (r->nall > 0)
 		{
-			acc->has_p95 = true;
-			acc->p95 = scaler_percentile_cont(r->all, r->nall, 0.95);
+			acc->window.has_p95 = true;
+			acc->window.p95_ms = scaler_percentile_cont(r->all, r->nall, 0.95);
 		}
 		if (r->ntail > 0)
 		{
-			acc->has_tail_p95 = true;
-			acc->tail_p95 = scaler_percentile_cont(r->tailms, r->ntail, 0.95);
+			acc->tail.has_p95 = true;
+			acc->tail.p95_ms = scaler_percentile_cont(r->tailms, r->ntail, 0.95);
 		}
 	}
 	r->nall = 0;
@@ -596,46 +397,16 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 	acc = &r->steps[k];
 	tail = ts > r->since + (k + 1) * r->window - r->tail;
 
-	acc->rows++;
+	acc->window.requests++;
 	if (tail)
-		acc->tail_rows++;
+		acc->tail.requests++;
 
-	switch (r->metric)
+	switch (r->column)
 	{
-		case SCALER_METRIC_CONCURRENCY:
-			d = slot_getattr(slot, r->value_att, &isnull);
-			if (!isnull)
-			{
-				double		ms = duration_value(d, r->value_type);
-
-				acc->with_ms++;
-				acc->sum_ms += ms;
-				if (tail)
-				{
-					acc->tail_with_ms++;
-					acc->tail_sum_ms += ms;
-				}
-			}
+		case SCALER_COLUMN_NONE:
 			break;
-		case SCALER_METRIC_RPS:
-			break;
-		case SCALER_METRIC_ERROR_RATE:
-			d = slot_getattr(slot, r->value_att, &isnull);
-			if (!isnull)
-			{
-				bool		error = status_value(d, r->value_type) >= 500;
-
-				acc->with_status++;
-				acc->errors += error;
-				if (tail)
-				{
-					acc->tail_with_status++;
-					acc->tail_errors += error;
-				}
-			}
-			break;
-		case SCALER_METRIC_P95_MS:
-			if (k != r->current)
+		case SCALER_COLUMN_DURATION:
+			if (r->durations && k != r->current)
 			{
 				replay_close_step(r);
 				r->current = k;
@@ -645,9 +416,34 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 			{
 				double		ms = duration_value(d, r->value_type);
 
-				append_value(&r->all, &r->nall, &r->maxall, ms);
+				acc->window.with_duration++;
+				acc->window.busy_ms += ms;
 				if (tail)
-					append_value(&r->tailms, &r->ntail, &r->maxtail, ms);
+				{
+					acc->tail.with_duration++;
+					acc->tail.busy_ms += ms;
+				}
+				if (r->durations)
+				{
+					append_value(&r->all, &r->nall, &r->maxall, ms);
+					if (tail)
+						append_value(&r->tailms, &r->ntail, &r->maxtail, ms);
+				}
+			}
+			break;
+		case SCALER_COLUMN_STATUS:
+			d = slot_getattr(slot, r->value_att, &isnull);
+			if (!isnull)
+			{
+				bool		error = status_value(d, r->value_type) >= 500;
+
+				acc->window.with_status++;
+				acc->window.errors += error;
+				if (tail)
+				{
+					acc->tail.with_status++;
+					acc->tail.errors += error;
+				}
 			}
 			break;
 	}
@@ -684,19 +480,12 @@ replay_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 	r->ts_att = attnum_of(typeinfo, "ts", &type);
 	if (type != TIMESTAMPTZOID)
 		elog(ERROR, "unexpected type %u of ts", type);
-	switch (r->metric)
-	{
-		case SCALER_METRIC_CONCURRENCY:
-		case SCALER_METRIC_P95_MS:
-			r->value_att = attnum_of(typeinfo, "duration_ms", &r->value_type);
-			break;
-		case SCALER_METRIC_ERROR_RATE:
-			r->value_att = attnum_of(typeinfo, "status", &r->value_type);
-			break;
-		case SCALER_METRIC_RPS:
-			r->value_att = InvalidAttrNumber;
-			break;
-	}
+	r->column = scaler_metric_column(r->metric);
+	r->durations = scaler_metric_needs_durations(r->metric);
+	r->value_att = InvalidAttrNumber;
+	if (r->column != SCALER_COLUMN_NONE)
+		r->value_att = attnum_of(typeinfo, scaler_metric_column_name(r->metric),
+								 &r->value_type);
 }
 
 static void
@@ -737,19 +526,16 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 	else
 	{
 		appendStringInfoString(&sql, "SELECT ts");
-		if (s->metric == SCALER_METRIC_CONCURRENCY ||
-			s->metric == SCALER_METRIC_P95_MS)
-			appendStringInfoString(&sql, ", duration_ms");
-		else if (s->metric == SCALER_METRIC_ERROR_RATE)
-			appendStringInfoString(&sql, ", status");
+		if (scaler_metric_column_name(s->metric) != NULL)
+			appendStringInfo(&sql, ", %s", scaler_metric_column_name(s->metric));
 	}
 	appendStringInfo(&sql, " FROM %s WHERE ", scaler_source_name(s));
 	if (s->function_name)
 		appendStringInfoString(&sql, "function_name OPERATOR(pg_catalog.=) $3 AND ");
 	appendStringInfoString(&sql, "ts OPERATOR(pg_catalog.>) $1 "
 						   "AND ts OPERATOR(pg_catalog.<=) $2");
-	/* p95_ms takes the rows step by step, the others in any order */
-	if (s->metric == SCALER_METRIC_P95_MS)
+	/* a percentile takes the rows step by step, the others any order */
+	if (scaler_metric_needs_durations(s->metric))
 		appendStringInfoString(&sql, " ORDER BY ts");
 
 	params = makeParamList(nparams);
@@ -775,7 +561,7 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 	r->pub.rDestroy = replay_destroy;
 	r->pub.mydest = DestNone;
 	r->current = -1;
-	if (s->metric == SCALER_METRIC_P95_MS)
+	if (scaler_metric_needs_durations(s->metric))
 	{
 		r->maxall = r->maxtail = 1024;
 		r->all = palloc(sizeof(double) * r->maxall);
@@ -797,75 +583,11 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 			 s->name, SPI_result_code_string(ret));
 	SPI_finish();
 
-	if (s->metric == SCALER_METRIC_P95_MS)
+	if (scaler_metric_needs_durations(s->metric))
 		replay_close_step(r);
 }
 
 /* ------------------------------------------------------------ the replay */
-
-/*
- * The metric of one step, exactly as evaluate.c's read_window() computes it
- * from the window query.
- */
-static void
-step_metric(ScalerMetric metric, const StepCounts *acc, double seconds,
-			ScalerDecideInput *in)
-{
-	in->rows = acc->rows;
-	in->has_value = false;
-	in->has_panic_value = false;
-	in->value = 0.0;
-	in->panic_value = 0.0;
-	switch (metric)
-	{
-		case SCALER_METRIC_CONCURRENCY:
-			if (acc->rows == 0)
-			{
-				in->has_value = true;
-				in->value = 0.0;
-			}
-			else if (acc->with_ms > 0)
-			{
-				double		avg = acc->sum_ms / acc->with_ms;
-
-				in->has_value = true;
-				in->value = acc->rows * avg / 1000.0 / seconds;
-			}
-			if (acc->tail_rows > 0 && acc->tail_with_ms > 0)
-			{
-				double		avg = acc->tail_sum_ms / acc->tail_with_ms;
-
-				in->has_panic_value = true;
-				in->panic_value = acc->tail_rows * avg / 1000.0 / (seconds / 10.0);
-			}
-			break;
-		case SCALER_METRIC_RPS:
-			in->has_value = true;
-			in->value = acc->rows / seconds;
-			in->has_panic_value = true;
-			in->panic_value = acc->tail_rows / (seconds / 10.0);
-			break;
-		case SCALER_METRIC_P95_MS:
-			in->has_value = acc->has_p95;
-			in->value = acc->has_p95 ? acc->p95 : 0.0;
-			in->has_panic_value = acc->has_tail_p95;
-			in->panic_value = acc->has_tail_p95 ? acc->tail_p95 : 0.0;
-			break;
-		case SCALER_METRIC_ERROR_RATE:
-			if (acc->with_status > 0)
-			{
-				in->has_value = true;
-				in->value = (double) acc->errors / (double) acc->with_status;
-			}
-			if (acc->tail_with_status > 0)
-			{
-				in->has_panic_value = true;
-				in->panic_value = (double) acc->tail_errors /
-					(double) acc->tail_with_status;
-			}
-			break;
-	}
-}
 
 /*
  * Cold starts and warm idle instances of one step (see the file header of
@@ -1010,19 +732,10 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 		int			cold;
 		double		idle;
 
-		memset(&in, 0, sizeof(in));
-		in.metric = s.metric;
-		in.target = s.target;
-		in.tolerance = s.tolerance;
-		in.panic_threshold = s.panic_threshold;
-		in.stable_window = s.stable_window;
-		in.scale_in_stabilization = s.scale_in_stabilization;
-		in.min_capacity = s.min_capacity;
-		in.max_capacity = s.max_capacity;
-		in.floor = floors[k];
-		in.current = capacity;
-		in.now = since + (k + 1) * s.stable_window;
-		step_metric(s.metric, &r->steps[k], seconds, &in);
+		scaler_policy_decide_input(&s, capacity, floors[k],
+								   since + (k + 1) * s.stable_window, &in);
+		scaler_metric_input(s.metric, &r->steps[k].window,
+							&r->steps[k].tail, s.stable_window, &in);
 
 		scaler_decide(&in, &state, &out);
 		scaler_keepalive_observe(&kstate, in.now, s.stable_window, in.rows);

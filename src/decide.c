@@ -106,6 +106,31 @@ history_push(ScalerDecideState *state, TimestampTz now, int64 window,
 	return state->history_desired[0];
 }
 
+/*
+ * Rule 5, the one place capacity is bounded: at least max(min_capacity,
+ * floor), at most max_capacity, the hard ceiling (a floor above it is cut
+ * to it).  *reason is set when a bound applies.
+ */
+int
+scaler_clamp_capacity(int desired, int min_capacity, int max_capacity,
+					  int floor, ScalerReason *reason)
+{
+	int			low = Max(min_capacity, floor);
+
+	if (desired < low)
+	{
+		desired = low;
+		*reason = floor > min_capacity ?
+			SCALER_REASON_FLOOR : SCALER_REASON_MIN_CAPACITY;
+	}
+	if (desired > max_capacity)
+	{
+		desired = max_capacity;
+		*reason = SCALER_REASON_MAX_CAPACITY;
+	}
+	return desired;
+}
+
 void
 scaler_state_init(ScalerDecideState *state)
 {
@@ -113,37 +138,25 @@ scaler_state_init(ScalerDecideState *state)
 }
 
 /*
- * Check the inputs.  Returns NULL when they are usable, else the name of the
- * offending field with *problem describing what is wrong; callers turn that
- * into an error message naming the field.
+ * Check a policy's settings: the one statement of these rules.  SQL reaches
+ * it through scaler._settings_problem(), which scaler._check_policy (create,
+ * alter, backtest overrides) and the policy table's CHECK constraint call.
+ * Returns NULL when they are usable, else the name of the offending field
+ * with *problem describing what is wrong ("<field> <problem>" is the error
+ * message, SQLSTATE 22023).
  */
 const char *
-scaler_decide_check(const ScalerDecideInput *in, const char **problem)
+scaler_settings_check(const ScalerDecideInput *in, const char **problem)
 {
 	if (isnan(in->target) || isinf(in->target) || in->target <= 0.0)
 	{
 		*problem = "must be a finite number greater than zero";
 		return "target";
 	}
-	if (isnan(in->tolerance) || in->tolerance < 0.0 || in->tolerance >= 1.0)
-	{
-		*problem = "must be at least 0 and less than 1";
-		return "tolerance";
-	}
-	if (isnan(in->panic_threshold) || in->panic_threshold < 1.0)
-	{
-		*problem = "must be at least 1";
-		return "panic_threshold";
-	}
 	if (in->stable_window <= 0)
 	{
 		*problem = "must be greater than zero";
 		return "stable_window";
-	}
-	if (in->scale_in_stabilization < 0)
-	{
-		*problem = "must not be negative";
-		return "scale_in_stabilization";
 	}
 	if (in->min_capacity < 0)
 	{
@@ -155,6 +168,36 @@ scaler_decide_check(const ScalerDecideInput *in, const char **problem)
 		*problem = "must not be less than min_capacity";
 		return "max_capacity";
 	}
+	if (isnan(in->tolerance) || in->tolerance < 0.0 || in->tolerance >= 1.0)
+	{
+		*problem = "must be at least 0 and less than 1";
+		return "tolerance";
+	}
+	if (in->scale_in_stabilization < 0)
+	{
+		*problem = "must not be negative";
+		return "scale_in_stabilization";
+	}
+	if (isnan(in->panic_threshold) || isinf(in->panic_threshold) ||
+		in->panic_threshold < 1.0)
+	{
+		*problem = "must be a finite number of at least 1";
+		return "panic_threshold";
+	}
+	return NULL;
+}
+
+/*
+ * Check the inputs of one decision: the settings, then what
+ * scaler.desired_capacity() takes besides them.
+ */
+const char *
+scaler_decide_check(const ScalerDecideInput *in, const char **problem)
+{
+	const char *field = scaler_settings_check(in, problem);
+
+	if (field != NULL)
+		return field;
 	if (in->floor < 0)
 	{
 		*problem = "must not be negative";
@@ -189,7 +232,6 @@ scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
 	double		demand;
 	double		panic_demand = 0.0;
 	bool		over = false;
-	int			low;
 
 	/* 1. demand */
 	if (load && in->rows == 0)
@@ -274,18 +316,8 @@ scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
 	}
 
 	/* 5. clamp */
-	low = Max(in->min_capacity, in->floor);
-	if (desired < low)
-	{
-		desired = low;
-		reason = in->floor > in->min_capacity ?
-			SCALER_REASON_FLOOR : SCALER_REASON_MIN_CAPACITY;
-	}
-	if (desired > in->max_capacity)
-	{
-		desired = in->max_capacity;
-		reason = SCALER_REASON_MAX_CAPACITY;
-	}
+	desired = scaler_clamp_capacity(desired, in->min_capacity,
+									in->max_capacity, in->floor, &reason);
 
 	if (state->panicking)
 		state->panic_capacity = desired;
@@ -294,45 +326,6 @@ scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
 	out->reason = reason;
 	out->panicking = state->panicking;
 	out->demand = demand;
-}
-
-bool
-scaler_metric_from_name(const char *name, ScalerMetric *metric)
-{
-	if (strcmp(name, "concurrency") == 0)
-		*metric = SCALER_METRIC_CONCURRENCY;
-	else if (strcmp(name, "rps") == 0)
-		*metric = SCALER_METRIC_RPS;
-	else if (strcmp(name, "p95_ms") == 0)
-		*metric = SCALER_METRIC_P95_MS;
-	else if (strcmp(name, "error_rate") == 0)
-		*metric = SCALER_METRIC_ERROR_RATE;
-	else
-		return false;
-	return true;
-}
-
-const char *
-scaler_metric_name(ScalerMetric metric)
-{
-	switch (metric)
-	{
-		case SCALER_METRIC_CONCURRENCY:
-			return "concurrency";
-		case SCALER_METRIC_RPS:
-			return "rps";
-		case SCALER_METRIC_P95_MS:
-			return "p95_ms";
-		case SCALER_METRIC_ERROR_RATE:
-			return "error_rate";
-	}
-	return "unknown";
-}
-
-bool
-scaler_metric_is_load(ScalerMetric metric)
-{
-	return metric == SCALER_METRIC_CONCURRENCY || metric == SCALER_METRIC_RPS;
 }
 
 const char *

@@ -18,13 +18,7 @@
 
 #include "datatype/timestamp.h"
 
-typedef enum ScalerMetric
-{
-	SCALER_METRIC_CONCURRENCY,	/* load: arrivals x mean duration / window */
-	SCALER_METRIC_RPS,			/* load: arrivals per second */
-	SCALER_METRIC_P95_MS,		/* quality: 95th percentile duration */
-	SCALER_METRIC_ERROR_RATE	/* quality: share of status >= 500 */
-} ScalerMetric;
+#include "metric.h"
 
 /* Which rule settled the outcome (see scaler_reason_name for the text). */
 typedef enum ScalerReason
@@ -91,14 +85,16 @@ typedef struct ScalerDecision
 
 extern void scaler_state_init(ScalerDecideState *state);
 extern int	scaler_capacity_for(double demand);
+extern int	scaler_clamp_capacity(int desired, int min_capacity,
+								  int max_capacity, int floor,
+								  ScalerReason *reason);
+extern const char *scaler_settings_check(const ScalerDecideInput *in,
+										 const char **problem);
 extern const char *scaler_decide_check(const ScalerDecideInput *in,
 									   const char **problem);
 extern void scaler_decide(const ScalerDecideInput *in,
 						  ScalerDecideState *state,
 						  ScalerDecision *out);
-extern bool scaler_metric_from_name(const char *name, ScalerMetric *metric);
-extern const char *scaler_metric_name(ScalerMetric metric);
-extern bool scaler_metric_is_load(ScalerMetric metric);
 extern const char *scaler_reason_name(ScalerReason reason);
 
 #endif							/* SCALER_DECIDE_H */

@@ -67,6 +67,7 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
@@ -101,39 +102,25 @@
 PG_FUNCTION_INFO_V1(scaler_evaluate_internal);
 
 /*
- * A policy with its stored state, copied out of SPI.  The fields whose
- * conversion can fail (metric, intervals, decision state) are kept raw by
- * load_policies and converted by prepare_policy, in the policy's own
- * subtransaction.
+ * A policy with its stored state, copied out of SPI.  Only what nothing can
+ * fail to read is taken by load_policies (the name, the capacity, the
+ * floor, the evaluation times); the row itself is kept and converted by
+ * prepare_policy (scaler_policy_from_datums, the loader every path uses),
+ * in the policy's own subtransaction.
  */
 typedef struct PolicyRow
 {
 	char	   *name;
-	Oid			owner;
-	char	   *metric_name;
-	ScalerMetric metric;
-	double		target;
-	char	   *function_name;	/* NULL: all functions */
-	Oid			source;
-	Datum		stable_window_raw;	/* interval */
-	Datum		scale_in_raw;	/* interval */
-	int64		stable_window;
-	int64		scale_in_stabilization;
-	int			min_capacity;
-	int			max_capacity;
-	double		tolerance;
-	double		panic_threshold;
-	char	   *channel;
 	int			capacity;
 	int			floor;
 	bool		evaluated;		/* has a last_evaluated_at */
 	TimestampTz last_evaluated_at;
 	char	   *failing_with;	/* last_error while still failing, else NULL */
-	Datum		state_values[SCALER_STATE_NCOLS];
-	bool		state_nulls[SCALER_STATE_NCOLS];
+	HeapTuple	row;			/* the policy and its state, as read */
+	TupleDesc	desc;
+	ScalerPolicySettings settings;	/* by prepare_policy */
 	bool		state_reset;	/* the stored state was invalid and is reset */
 	ScalerDecideState state;
-	ScalerKeepAlive keep_alive; /* see keepalive_decide */
 	ScalerKeepAliveState keep_alive_state;
 } PolicyRow;
 
@@ -197,38 +184,9 @@ kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
 	return *slot;
 }
 
-static char *
-metric_aggregates(ScalerMetric metric)
-{
-	/* columns 2 and 4: the metric's aggregate over the window / panic tail */
-	switch (metric)
-	{
-		case SCALER_METRIC_CONCURRENCY:
-			return "pg_catalog.avg(duration_ms)::pg_catalog.float8, "
-				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
-				"(pg_catalog.avg(duration_ms) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2))::pg_catalog.float8";
-		case SCALER_METRIC_RPS:
-			return "NULL::pg_catalog.float8, "
-				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
-				"NULL::pg_catalog.float8";
-		case SCALER_METRIC_P95_MS:
-			return "pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms::pg_catalog.float8), "
-				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
-				"pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms::pg_catalog.float8) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2)";
-		case SCALER_METRIC_ERROR_RATE:
-			return "(pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.>=) 500))::pg_catalog.float8 "
-				"OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(status), 0)::pg_catalog.float8, "
-				"pg_catalog.count(*) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), "
-				"(pg_catalog.count(*) FILTER (WHERE status OPERATOR(pg_catalog.>=) 500 AND ts OPERATOR(pg_catalog.>) $2))::pg_catalog.float8 "
-				"OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(status) FILTER (WHERE ts OPERATOR(pg_catalog.>) $2), 0)::pg_catalog.float8";
-	}
-	elog(ERROR, "unknown metric %d", (int) metric);
-	return NULL;				/* keep compiler quiet */
-}
-
 /*
- * The window query for a policy: count and metric over (start, end], and
- * over the panic tail (panic_start, end].  Parameters: $1 function name,
+ * The window query for a policy: the metric's counters (metric.c) over
+ * (start, end], then over the panic tail (panic_start, end].  Parameters: $1 function name,
  * $2 panic start, $3 window start, $4 window end.  Must run as the owner,
  * with the source locked and source_name its current qualified name: a
  * kept plan made under another name is made again (a kept plan re-parses
@@ -236,7 +194,7 @@ metric_aggregates(ScalerMetric metric)
  * the name it has now, which the lock keeps from changing).
  */
 static SPIPlanPtr
-window_plan(const PolicyRow *p, const char *source_name)
+window_plan(const ScalerPolicySettings *p, const char *source_name)
 {
 	WindowPlanKey key;
 	WindowPlan *entry;
@@ -275,17 +233,15 @@ window_plan(const PolicyRow *p, const char *source_name)
 	{
 		char	   *sql;
 
-		if (key.all_functions)
-			sql = psprintf("SELECT pg_catalog.count(*), %s FROM %s "
-						   "WHERE ts OPERATOR(pg_catalog.>) $3 "
-						   "AND ts OPERATOR(pg_catalog.<=) $4",
-						   metric_aggregates(p->metric), source_name);
-		else
-			sql = psprintf("SELECT pg_catalog.count(*), %s FROM %s "
-						   "WHERE function_name OPERATOR(pg_catalog.=) $1 "
-						   "AND ts OPERATOR(pg_catalog.>) $3 "
-						   "AND ts OPERATOR(pg_catalog.<=) $4",
-						   metric_aggregates(p->metric), source_name);
+		sql = psprintf("SELECT %s, %s FROM %s "
+					   "WHERE %sts OPERATOR(pg_catalog.>) $3 "
+					   "AND ts OPERATOR(pg_catalog.<=) $4",
+					   scaler_metric_counters_sql(p->metric, NULL),
+					   scaler_metric_counters_sql(p->metric,
+												  "ts OPERATOR(pg_catalog.>) $2"),
+					   source_name,
+					   key.all_functions ? "" :
+					   "function_name OPERATOR(pg_catalog.=) $1 AND ");
 		entry->plan = SPI_prepare_cursor(sql, 4, argtypes,
 										 CURSOR_OPT_GENERIC_PLAN);
 		if (entry->plan == NULL)
@@ -302,30 +258,36 @@ window_plan(const PolicyRow *p, const char *source_name)
 	return entry->plan;
 }
 
-static int64
-get_int8(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+/* Counters from columns first.. of the window query (metric.c's order). */
+static void
+get_counts(HeapTuple tuple, TupleDesc desc, int first, ScalerCounts *c)
 {
-	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
+	bool		isnull;
+	Datum		d;
 
-	return *isnull ? 0 : DatumGetInt64(d);
-}
-
-static double
-get_float8(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
-{
-	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
-
-	return *isnull ? 0.0 : DatumGetFloat8(d);
+	memset(c, 0, sizeof(ScalerCounts));
+	d = SPI_getbinval(tuple, desc, first, &isnull);
+	c->requests = isnull ? 0 : DatumGetInt64(d);
+	d = SPI_getbinval(tuple, desc, first + 1, &isnull);
+	c->with_duration = isnull ? 0 : DatumGetInt64(d);
+	d = SPI_getbinval(tuple, desc, first + 2, &isnull);
+	c->busy_ms = isnull ? 0.0 : DatumGetFloat8(d);
+	d = SPI_getbinval(tuple, desc, first + 3, &isnull);
+	c->with_status = isnull ? 0 : DatumGetInt64(d);
+	d = SPI_getbinval(tuple, desc, first + 4, &isnull);
+	c->errors = isnull ? 0 : DatumGetInt64(d);
+	d = SPI_getbinval(tuple, desc, first + 5, &isnull);
+	c->has_p95 = !isnull;
+	c->p95_ms = isnull ? 0.0 : DatumGetFloat8(d);
 }
 
 /*
- * Read the policy's window as its owner and fill the metric fields of *in.
+ * Read the policy's window as its owner and fill the measured fields of *in.
  */
 static void
-read_window(const PolicyRow *p, TimestampTz now, ScalerDecideInput *in)
+read_window(const ScalerPolicySettings *p, TimestampTz now,
+			ScalerDecideInput *in)
 {
-	char	   *relname;
-	char	   *nspname;
 	char	   *source_name;
 	Oid			save_userid;
 	int			save_sec_context;
@@ -334,45 +296,18 @@ read_window(const PolicyRow *p, TimestampTz now, ScalerDecideInput *in)
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	TimestampTz start = now - p->stable_window;
 	TimestampTz panic_start = now - p->stable_window / 10;
-	double		seconds = (double) p->stable_window / USECS_PER_SEC;
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	bool		isnull;
-	bool		pnull;
-	int64		count;
-	int64		pcount;
-	double		agg;
-	double		pagg;
+	ScalerCounts window;
+	ScalerCounts tail;
 	int			ret;
 
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(p->owner)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("owner of policy \"%s\" no longer exists", p->name),
-				 errhint("Drop the policy and create it again as an existing role.")));
-
 	/*
-	 * Lock the source by OID before looking up its name: that takes in any
-	 * pending invalidation (a committed rename), and no rename can happen
-	 * while we hold it.  Waiting here for a lock (an ALTER TABLE in
-	 * progress) is bounded by scaler.policy_timeout.
+	 * The source by OID, locked (scaler_source_name): a kept plan made under
+	 * a name the relation no longer has is made again (window_plan).
 	 */
-	LockRelationOid(p->source, AccessShareLock);
-	relname = get_rel_name(p->source);
-	if (relname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("source of policy \"%s\" no longer exists", p->name),
-				 errhint("Point the policy at a new source with scaler.alter_policy(%s, source => ...).",
-						 quote_literal_cstr(p->name))));
-	nspname = get_namespace_name(get_rel_namespace(p->source));
-	source_name = quote_qualified_identifier(nspname, relname);
+	source_name = scaler_source_name(p);
 
 	/* plan and run as the owner; errors restore the user at subxact abort */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(p->owner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	scaler_become_owner(p, &save_userid, &save_sec_context);
 
 	plan = window_plan(p, source_name);
 	args[0] = p->function_name ? CStringGetTextDatum(p->function_name) : (Datum) 0;
@@ -388,50 +323,9 @@ read_window(const PolicyRow *p, TimestampTz now, ScalerDecideInput *in)
 
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	count = get_int8(tuple, desc, 1, &isnull);
-	agg = get_float8(tuple, desc, 2, &isnull);
-	pcount = get_int8(tuple, desc, 3, &pnull);
-	pagg = get_float8(tuple, desc, 4, &pnull);
-
-	in->rows = count;
-	in->has_value = false;
-	in->has_panic_value = false;
-	switch (p->metric)
-	{
-		case SCALER_METRIC_CONCURRENCY:
-			/* Little's law: arrivals x mean duration / window */
-			if (count == 0)
-			{
-				in->has_value = true;
-				in->value = 0.0;
-			}
-			else if (!isnull)
-			{
-				in->has_value = true;
-				in->value = count * agg / 1000.0 / seconds;
-			}
-			if (pcount > 0 && !pnull)
-			{
-				in->has_panic_value = true;
-				in->panic_value = pcount * pagg / 1000.0 / (seconds / 10.0);
-			}
-			break;
-		case SCALER_METRIC_RPS:
-			in->has_value = true;
-			in->value = count / seconds;
-			in->has_panic_value = true;
-			in->panic_value = pcount / (seconds / 10.0);
-			break;
-		case SCALER_METRIC_P95_MS:
-		case SCALER_METRIC_ERROR_RATE:
-			in->has_value = !isnull;
-			in->value = agg;
-			in->has_panic_value = !pnull;
-			in->panic_value = pagg;
-			break;
-	}
+	get_counts(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &window);
+	get_counts(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &tail);
+	scaler_metric_input(p->metric, &window, &tail, p->stable_window, in);
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -471,31 +365,36 @@ take_decision_id(FullTransactionId *xid_bound)
 }
 
 /*
- * Convert what load_policies kept raw: the metric, the intervals and the
- * decision state.  A state that is not valid, or that holds times after
- * this evaluation (it cannot have come from an evaluation at or before
- * now), is reset with a warning and written back by this evaluation.
+ * Convert the row load_policies kept: the settings (the loader every path
+ * uses) and the decision state.  A state that is not valid, or that holds
+ * times after this evaluation (it cannot have come from an evaluation at or
+ * before now), is reset with a warning and written back by this evaluation.
  */
 static void
 prepare_policy(PolicyRow *p, TimestampTz now)
 {
+	static const char *const state_columns[SCALER_STATE_NCOLS] = {
+		"panic_at", "panic_capacity", "history_at", "history_desired"
+	};
+	Datum	   *values = palloc(sizeof(Datum) * p->desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * p->desc->natts);
+	Datum		state_values[SCALER_STATE_NCOLS];
+	bool		state_nulls[SCALER_STATE_NCOLS];
 	const char *problem = NULL;
 	int			i;
 
-	if (!scaler_metric_from_name(p->metric_name, &p->metric))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("policy \"%s\" has unknown metric \"%s\"",
-						p->name, p->metric_name)));
-	p->stable_window =
-		scaler_interval_usecs(DatumGetIntervalP(p->stable_window_raw),
-							  "stable_window");
-	p->scale_in_stabilization =
-		scaler_interval_usecs(DatumGetIntervalP(p->scale_in_raw),
-							  "scale_in_stabilization");
+	heap_deform_tuple(p->row, p->desc, values, nulls);
+	scaler_policy_from_datums(p->desc, values, nulls, &p->settings);
+	for (i = 0; i < SCALER_STATE_NCOLS; i++)
+	{
+		int			c = scaler_column_of(p->desc, state_columns[i]);
+
+		state_values[i] = values[c];
+		state_nulls[i] = nulls[c];
+	}
 
 	p->state_reset = false;
-	if (scaler_state_from_datums_checked(p->state_values, p->state_nulls,
+	if (scaler_state_from_datums_checked(state_values, state_nulls,
 										 &p->state, &problem))
 	{
 		if (p->state.panicking && p->state.panic_at > now)
@@ -524,7 +423,7 @@ static SPIPlanPtr plan_keepalive_store = NULL;
 
 /*
  * The keep-alive of keepalive.c, after the rules of decide.c: read the
- * policy's keep_alive setting and its keep-alive state (the end of the last
+ * policy's keep-alive state (the end of the last
  * window with requests, the idle-time histogram), account for this window
  * and raise a decision of zero to one instance while it should be warm.
  * Runs in the policy's subtransaction (reads only); keepalive_record
@@ -534,6 +433,7 @@ static SPIPlanPtr plan_keepalive_store = NULL;
 static void
 keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 {
+	const ScalerKeepAlive *ka = &p->settings.keep_alive;
 	Oid			types[1] = {TEXTOID};
 	Datum		args[1];
 	HeapTuple	tuple;
@@ -542,12 +442,12 @@ keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 	bool		isnull;
 	int			ret;
 
-	p->keep_alive.mode = SCALER_KEEPALIVE_NONE;
+	if (ka->mode == SCALER_KEEPALIVE_NONE)
+		return;
 	kept_plan(&plan_keepalive,
-			  "SELECT p.keep_alive, p.keep_alive_auto, s.last_active_at, s.idle_histogram "
-			  "FROM scaler.policy p JOIN scaler.policy_state s "
-			  "ON s.policy OPERATOR(pg_catalog.=) p.name "
-			  "WHERE p.name OPERATOR(pg_catalog.=) $1",
+			  "SELECT s.last_active_at, s.idle_histogram "
+			  "FROM scaler.policy_state s "
+			  "WHERE s.policy OPERATOR(pg_catalog.=) $1",
 			  1, types);
 	args[0] = CStringGetTextDatum(p->name);
 	ret = SPI_execute_plan(plan_keepalive, args, NULL, true, 1);
@@ -559,28 +459,15 @@ keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 
-	d = SPI_getbinval(tuple, desc, 2, &isnull);
-	if (!isnull && DatumGetBool(d))
-		p->keep_alive.mode = SCALER_KEEPALIVE_AUTO;
-	else
-	{
-		d = SPI_getbinval(tuple, desc, 1, &isnull);
-		if (isnull)
-			return;
-		p->keep_alive.mode = SCALER_KEEPALIVE_FIXED;
-		p->keep_alive.keep_alive =
-			scaler_interval_usecs(DatumGetIntervalP(d), "keep_alive");
-	}
-
 	scaler_keepalive_init(&p->keep_alive_state);
-	d = SPI_getbinval(tuple, desc, 3, &isnull);
+	d = SPI_getbinval(tuple, desc, 1, &isnull);
 	if (!isnull)
 	{
 		p->keep_alive_state.has_last = true;
 		p->keep_alive_state.last_active_at = DatumGetTimestampTz(d);
 	}
-	d = SPI_getbinval(tuple, desc, 4, &isnull);
-	if (!isnull && p->keep_alive.mode == SCALER_KEEPALIVE_AUTO)
+	d = SPI_getbinval(tuple, desc, 2, &isnull);
+	if (!isnull && ka->mode == SCALER_KEEPALIVE_AUTO)
 	{
 		ArrayType  *array = DatumGetArrayTypeP(d);
 		Datum	   *elems;
@@ -607,9 +494,9 @@ keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	scaler_keepalive_observe(&p->keep_alive_state, in->now, p->stable_window,
-							 in->rows);
-	scaler_keepalive_apply(&p->keep_alive, &p->keep_alive_state, in, out);
+	scaler_keepalive_observe(&p->keep_alive_state, in->now,
+							 p->settings.stable_window, in->rows);
+	scaler_keepalive_apply(ka, &p->keep_alive_state, in, out);
 }
 
 /* Write the keep-alive state in the top transaction (row locked by us). */
@@ -623,7 +510,7 @@ keepalive_record(const PolicyRow *p)
 	int			ret;
 	int			i;
 
-	if (p->keep_alive.mode == SCALER_KEEPALIVE_NONE)
+	if (p->settings.keep_alive.mode == SCALER_KEEPALIVE_NONE)
 		return;
 	kept_plan(&plan_keepalive_store,
 			  "UPDATE scaler.policy_state SET last_active_at = $2, idle_histogram = $3 "
@@ -633,7 +520,7 @@ keepalive_record(const PolicyRow *p)
 	args[1] = TimestampTzGetDatum(p->keep_alive_state.last_active_at);
 	if (!p->keep_alive_state.has_last)
 		nulls[1] = 'n';
-	if (p->keep_alive.mode == SCALER_KEEPALIVE_AUTO)
+	if (p->settings.keep_alive.mode == SCALER_KEEPALIVE_AUTO)
 	{
 		for (i = 0; i < SCALER_IDLE_BINS; i++)
 			elems[i] = Int32GetDatum(p->keep_alive_state.counts[i]);
@@ -664,21 +551,8 @@ measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
 				   ScalerDecision *out)
 {
 	prepare_policy(p, now);
-
-	memset(in, 0, sizeof(*in));
-	in->metric = p->metric;
-	in->target = p->target;
-	in->tolerance = p->tolerance;
-	in->panic_threshold = p->panic_threshold;
-	in->stable_window = p->stable_window;
-	in->scale_in_stabilization = p->scale_in_stabilization;
-	in->min_capacity = p->min_capacity;
-	in->max_capacity = p->max_capacity;
-	in->floor = Max(p->floor, 0);
-	in->current = p->capacity;
-	in->now = now;
-
-	read_window(p, now, in);
+	scaler_policy_decide_input(&p->settings, p->capacity, p->floor, now, in);
+	read_window(&p->settings, now, in);
 	scaler_decide(in, &p->state, out);
 	keepalive_decide(p, in, out);
 }
@@ -715,21 +589,18 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
 		args[8] = Int64GetDatum(take_decision_id(&xid_bound));
 		args[9] = FullTransactionIdGetDatum(xid_bound);
 		kept_plan(&plan_insert_decision,
-				  "INSERT INTO scaler.decision (id, policy, decided_at, metric, value, target, "
+				  "INSERT INTO scaler.decision AS d (id, policy, decided_at, metric, value, target, "
 				  "from_capacity, to_capacity, reason, xid_bound) "
 				  "OVERRIDING SYSTEM VALUE "
 				  "VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $8, $10) "
-				  "RETURNING id, pg_catalog.json_build_object("
-				  "'id', id, 'policy', policy, 'from', from_capacity, 'to', to_capacity, "
-				  "'reason', reason, 'metric', metric, 'value', value, "
-				  "'decided_at', decided_at)::pg_catalog.text",
+				  "RETURNING d.id, scaler._decision_payload(d)",
 				  10, types);
 		args[1] = TimestampTzGetDatum(now);
-		args[2] = CStringGetTextDatum(scaler_metric_name(p->metric));
+		args[2] = CStringGetTextDatum(scaler_metric_name(p->settings.metric));
 		args[3] = Float8GetDatum(in->value);
 		if (!in->has_value)
 			nulls[3] = 'n';
-		args[4] = Float8GetDatum(p->target);
+		args[4] = Float8GetDatum(p->settings.target);
 		args[5] = Int32GetDatum(p->capacity);
 		args[6] = Int32GetDatum(out->desired);
 		args[7] = CStringGetTextDatum(scaler_reason_name(out->reason));
@@ -744,7 +615,7 @@ record_outcome(PolicyRow *p, TimestampTz now, const ScalerDecideInput *in,
 		wakeup->id = DatumGetInt64(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
 												 1, &isnull));
 		wakeup->payload = SPI_getvalue(tuple, SPI_tuptable->tupdesc, 2);
-		wakeup->channel = pstrdup(p->channel);
+		wakeup->channel = pstrdup(p->settings.channel);
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -822,7 +693,10 @@ record_failure(const PolicyRow *p, const char *message, TimestampTz now)
 			 p->name, SPI_result_code_string(ret));
 }
 
-/* Copy the locked policies out of SPI memory. */
+/*
+ * Copy the locked policies out of SPI memory: the row of each (converted
+ * later, in the policy's subtransaction) and what may not fail to read.
+ */
 static PolicyRow *
 load_policies(const char *only, TimestampTz now, int *npolicies)
 {
@@ -831,24 +705,25 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 	char		nulls[2] = {' ', ' '};
 	PolicyRow  *rows;
 	TupleDesc	desc;
+	int			name_col;
+	int			capacity_col;
+	int			floor_col;
+	int			failing_col;
+	int			evaluated_col;
 	uint64		i;
 	int			ret;
 
 	kept_plan(&plan_policies,
-			  "SELECT p.name, p.owner::pg_catalog.oid, p.metric, p.target, "
-			  "p.function_name, p.source::pg_catalog.oid, p.stable_window, "
-			  "p.scale_in_stabilization, p.min_capacity, p.max_capacity, "
-			  "p.tolerance, p.panic_threshold, p.channel, s.capacity, "
-			  /* the floor, as scaler.active_floor() computes it, inline */
-			  "(SELECT COALESCE(pg_catalog.max(f.min_capacity), 0) "
-			  "FROM scaler.capacity_floor f WHERE f.policy OPERATOR(pg_catalog.=) p.name "
-			  "AND f.ends OPERATOR(pg_catalog.>) $2 AND f.starts OPERATOR(pg_catalog.<=) $2), "
-			  "s.panic_at, s.panic_capacity, s.history_at, s.history_desired, "
+			  "SELECT p.*, s.capacity, s.panic_at, s.panic_capacity, s.history_at, "
+			  "s.history_desired, "
+			  "COALESCE(fl.floor, 0) AS active_floor, "
 			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
 			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
-			  "THEN s.last_error END, "
+			  "THEN s.last_error END AS failing_with, "
 			  "s.last_evaluated_at "
 			  "FROM scaler.policy p JOIN scaler.policy_state s ON s.policy = p.name "
+			  /* the floor rule, as scaler.active_floor() answers it */
+			  "LEFT JOIN scaler._active_floors($2) fl ON fl.policy = p.name "
 			  "WHERE CASE WHEN $1 IS NULL THEN p.enabled ELSE p.name = $1 END "
 			  "ORDER BY p.name "
 			  "FOR UPDATE OF s SKIP LOCKED",
@@ -862,7 +737,13 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 		elog(ERROR, "reading the policies failed: %s",
 			 SPI_result_code_string(ret));
 
-	desc = SPI_tuptable->tupdesc;
+	/* copies in this run's (SPI procedure) context */
+	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	name_col = scaler_column_of(desc, "name") + 1;
+	capacity_col = scaler_column_of(desc, "capacity") + 1;
+	floor_col = scaler_column_of(desc, "active_floor") + 1;
+	failing_col = scaler_column_of(desc, "failing_with") + 1;
+	evaluated_col = scaler_column_of(desc, "last_evaluated_at") + 1;
 	rows = palloc0(sizeof(PolicyRow) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -870,38 +751,18 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 		PolicyRow  *p = &rows[i];
 		bool		isnull;
 		Datum		d;
-		int			c;
 
 		/* nothing here may fail for one policy: see prepare_policy */
-		p->name = SPI_getvalue(tuple, desc, 1);
-		p->owner = DatumGetObjectId(SPI_getbinval(tuple, desc, 2, &isnull));
-		p->metric_name = SPI_getvalue(tuple, desc, 3);
-		p->target = DatumGetFloat8(SPI_getbinval(tuple, desc, 4, &isnull));
-		p->function_name = SPI_getvalue(tuple, desc, 5);
-		p->source = DatumGetObjectId(SPI_getbinval(tuple, desc, 6, &isnull));
-		p->stable_window_raw = datumCopy(SPI_getbinval(tuple, desc, 7, &isnull),
-										 false, sizeof(Interval));
-		p->scale_in_raw = datumCopy(SPI_getbinval(tuple, desc, 8, &isnull),
-									false, sizeof(Interval));
-		p->min_capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 9, &isnull));
-		p->max_capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 10, &isnull));
-		p->tolerance = DatumGetFloat8(SPI_getbinval(tuple, desc, 11, &isnull));
-		p->panic_threshold = DatumGetFloat8(SPI_getbinval(tuple, desc, 12, &isnull));
-		p->channel = SPI_getvalue(tuple, desc, 13);
-		p->capacity = DatumGetInt32(SPI_getbinval(tuple, desc, 14, &isnull));
-		p->floor = DatumGetInt32(SPI_getbinval(tuple, desc, 15, &isnull));
+		p->row = heap_copytuple(tuple);
+		p->desc = desc;
+		p->name = SPI_getvalue(tuple, desc, name_col);
+		p->capacity = DatumGetInt32(SPI_getbinval(tuple, desc, capacity_col,
+												  &isnull));
+		p->floor = DatumGetInt32(SPI_getbinval(tuple, desc, floor_col, &isnull));
 		if (isnull)
 			p->floor = 0;
-		for (c = 0; c < SCALER_STATE_NCOLS; c++)
-		{
-			d = SPI_getbinval(tuple, desc, 16 + c, &p->state_nulls[c]);
-			if (!p->state_nulls[c])
-				d = datumCopy(d, TupleDescAttr(desc, 15 + c)->attbyval,
-							  TupleDescAttr(desc, 15 + c)->attlen);
-			p->state_values[c] = d;
-		}
-		p->failing_with = SPI_getvalue(tuple, desc, 16 + SCALER_STATE_NCOLS);
-		d = SPI_getbinval(tuple, desc, 17 + SCALER_STATE_NCOLS, &isnull);
+		p->failing_with = SPI_getvalue(tuple, desc, failing_col);
+		d = SPI_getbinval(tuple, desc, evaluated_col, &isnull);
 		p->evaluated = !isnull;
 		p->last_evaluated_at = isnull ? 0 : DatumGetTimestampTz(d);
 	}
@@ -1139,7 +1000,7 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 					queue_checked = true;
 				}
 				if (queue_ok)
-					Async_Notify(p->channel, wakeup->payload);
+					Async_Notify(p->settings.channel, wakeup->payload);
 			}
 		}
 

@@ -221,12 +221,16 @@ load_samples(const ScalerPolicySettings *s, Traffic *traffic,
 		for (m = from; m < to; m++)
 		{
 			int64		i = m - hour->first_minute;
+			ScalerCounts counts;
+			double		value;
 
-			if (s->metric == SCALER_METRIC_CONCURRENCY)
-				add_sample(&slots[slot],
-						   (double) hour->minute_busy_us[i] / USECS_PER_MINUTE);
-			else
-				add_sample(&slots[slot], hour->minute_requests[i] / 60.0);
+			/* a minute's busy time covers all its requests */
+			memset(&counts, 0, sizeof(counts));
+			counts.requests = hour->minute_requests[i];
+			counts.with_duration = counts.requests;
+			counts.busy_ms = (double) hour->minute_busy_us[i] / 1000.0;
+			if (scaler_metric_value(s->metric, &counts, 60.0, &value))
+				add_sample(&slots[slot], value);
 		}
 	}
 	pfree(hour);
@@ -246,17 +250,21 @@ quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
 	while (hour_iter_next(&iter, hour))
 	{
 		int			slot = slot_of(hour->start, session_timezone, weekly);
+		ScalerCounts counts;
+		double		value;
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (s->metric == SCALER_METRIC_P95_MS)
-		{
-			if (hour->with_duration > 0)
-				add_sample(&slots[slot], sketch_quantile(&hour->sketch, 0.95));
-		}
-		else if (hour->requests > 0)
-			add_sample(&slots[slot],
-					   (double) hour->errors / (double) hour->requests);
+		/* an hour's statuses: every request has one */
+		memset(&counts, 0, sizeof(counts));
+		counts.requests = hour->requests;
+		counts.with_status = hour->requests;
+		counts.errors = hour->errors;
+		counts.has_p95 = hour->with_duration > 0;
+		if (counts.has_p95)
+			counts.p95_ms = sketch_quantile(&hour->sketch, 0.95);
+		if (scaler_metric_value(s->metric, &counts, 3600.0, &value))
+			add_sample(&slots[slot], value);
 	}
 	pfree(hour);
 }
@@ -377,18 +385,13 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		nulls[1] = nulls[2] = !slot->known;
 		if (slot->known && scaler_metric_is_load(s.metric))
 		{
-			double		need = slot->high / s.target;
-			int			capacity;
+			ScalerReason reason;
 
-			if (need <= 0.0)
-				capacity = 0;
-			else if (need >= (double) INT_MAX)
-				capacity = INT_MAX;
-			else
-				capacity = (int) ceil(need - 1e-9);
-			capacity = Max(capacity, s.min_capacity);
-			capacity = Min(capacity, s.max_capacity);
-			values[3] = Int32GetDatum(capacity);
+			/* as decide.c rounds and bounds a load's demand (no floor) */
+			values[3] = Int32GetDatum(scaler_clamp_capacity(scaler_capacity_for(slot->high / s.target),
+															s.min_capacity,
+															s.max_capacity,
+															0, &reason));
 		}
 		else
 			nulls[3] = true;

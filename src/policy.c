@@ -7,6 +7,10 @@
  *	    exposed to SQL, so each rule can be tested (and explored) alone;
  *	  - the calling-role trampoline behind create_policy, alter_policy,
  *	    drop_policy and set_capacity;
+ *	  - scaler._check_settings(), the rules of a policy's settings;
+ *	  - the one loader of a policy's settings (scaler_policy_from_datums),
+ *	    used by evaluation, replay and forecast, and reading a policy's
+ *	    source as its owner;
  *	  - conversion of the decision state to and from SQL values.
  *
  * Why a trampoline: those functions must write the extension's tables (so
@@ -25,6 +29,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <limits.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_proc.h"
@@ -34,18 +39,24 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "utils/fmgrprotos.h"
 
 #include "decide.h"
 #include "policy.h"
+#include "source.h"
 
 PG_FUNCTION_INFO_V1(scaler_desired_capacity);
 PG_FUNCTION_INFO_V1(scaler_as_caller);
+PG_FUNCTION_INFO_V1(scaler_check_settings);
+PG_FUNCTION_INFO_V1(scaler_column_type_ok);
 
 /*
  * An interval as microseconds, with months as 30 days (as interval
@@ -206,6 +217,327 @@ scaler_state_to_datums(const ScalerDecideState *state, Datum *values,
 												TYPALIGN_INT));
 }
 
+/* ------------------------------------------------------------ the policy */
+
+/*
+ * The function scaler.<name>(argtypes), for internal functions that C
+ * calls directly through fmgr (no EXECUTE check: nobody else may call
+ * them).
+ */
+Oid
+scaler_function(const char *name, int nargs, Oid *argtypes)
+{
+	List	   *qualname = list_make2(makeString("scaler"),
+									  makeString(pstrdup(name)));
+
+	return LookupFuncName(qualname, nargs, argtypes, false);
+}
+
+/* The 0-based position of the column called name in desc. */
+int
+scaler_column_of(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return i;
+	}
+	elog(ERROR, "policy row has no column \"%s\"", name);
+	return -1;					/* keep compiler quiet */
+}
+
+/*
+ * The one loader: a policy's settings from a row with the columns of
+ * scaler.policy, found by name (so a query may add columns of its own, in
+ * any order).  The row was checked by scaler._check_policy when it was
+ * written, so NULLs in NOT NULL columns are can't-happen; what can still
+ * fail (an interval out of range, a metric of another version) fails here,
+ * naming the policy.  Strings are copied into the current context.
+ */
+void
+scaler_policy_from_datums(TupleDesc desc, const Datum *values,
+						  const bool *nulls, ScalerPolicySettings *s)
+{
+	char	   *metric;
+	int			c;
+
+	memset(s, 0, sizeof(ScalerPolicySettings));
+	c = scaler_column_of(desc, "name");
+	s->name = TextDatumGetCString(values[c]);
+	c = scaler_column_of(desc, "owner");
+	s->owner = DatumGetObjectId(values[c]);
+	c = scaler_column_of(desc, "metric");
+	metric = TextDatumGetCString(values[c]);
+	if (!scaler_metric_from_name(metric, &s->metric))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("policy \"%s\" has unknown metric \"%s\"",
+						s->name, metric)));
+	c = scaler_column_of(desc, "target");
+	s->target = DatumGetFloat8(values[c]);
+	c = scaler_column_of(desc, "function_name");
+	s->function_name = nulls[c] ? NULL : TextDatumGetCString(values[c]);
+	c = scaler_column_of(desc, "source");
+	s->source = DatumGetObjectId(values[c]);
+	c = scaler_column_of(desc, "stable_window");
+	s->stable_window = scaler_interval_usecs(DatumGetIntervalP(values[c]),
+											 "stable_window");
+	c = scaler_column_of(desc, "scale_in_stabilization");
+	s->scale_in_stabilization =
+		scaler_interval_usecs(DatumGetIntervalP(values[c]),
+							  "scale_in_stabilization");
+	c = scaler_column_of(desc, "min_capacity");
+	s->min_capacity = DatumGetInt32(values[c]);
+	c = scaler_column_of(desc, "max_capacity");
+	s->max_capacity = DatumGetInt32(values[c]);
+	c = scaler_column_of(desc, "tolerance");
+	s->tolerance = DatumGetFloat8(values[c]);
+	c = scaler_column_of(desc, "panic_threshold");
+	s->panic_threshold = DatumGetFloat8(values[c]);
+	c = scaler_column_of(desc, "channel");
+	s->channel = TextDatumGetCString(values[c]);
+	c = scaler_column_of(desc, "keep_alive_auto");
+	if (!nulls[c] && DatumGetBool(values[c]))
+		s->keep_alive.mode = SCALER_KEEPALIVE_AUTO;
+	else
+	{
+		c = scaler_column_of(desc, "keep_alive");
+		if (!nulls[c])
+		{
+			s->keep_alive.mode = SCALER_KEEPALIVE_FIXED;
+			s->keep_alive.keep_alive =
+				scaler_interval_usecs(DatumGetIntervalP(values[c]), "keep_alive");
+		}
+	}
+}
+
+/*
+ * The settings of a policy with overrides applied, as the calling user may
+ * see them.  scaler._policy_settings(invoker, policy, overrides) is
+ * SECURITY DEFINER and not executable by anyone: it is called here
+ * directly through fmgr, which skips the EXECUTE check, with the real
+ * caller, so it can check that the caller may manage the policy.  Errors
+ * (unknown policy, bad override) come from there.
+ */
+void
+scaler_policy_settings(const char *policy, Jsonb *overrides,
+					   ScalerPolicySettings *s)
+{
+	Oid			argtypes[3] = {OIDOID, TEXTOID, JSONBOID};
+	Oid			fn = scaler_function("_policy_settings", 3, argtypes);
+	Datum		ov;
+	Datum		result;
+	HeapTupleHeader hdr;
+	HeapTupleData tuple;
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (overrides != NULL)
+		ov = JsonbPGetDatum(overrides);
+	else
+		ov = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	result = OidFunctionCall3(fn, ObjectIdGetDatum(GetUserId()),
+							  CStringGetTextDatum(policy), ov);
+
+	hdr = DatumGetHeapTupleHeader(result);
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
+								  HeapTupleHeaderGetTypMod(hdr));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = hdr;
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	heap_deform_tuple(&tuple, desc, values, nulls);
+
+	scaler_policy_from_datums(desc, values, nulls, s);
+
+	ReleaseTupleDesc(desc);
+}
+
+/*
+ * The settings part of a decision input, for a policy running current
+ * instances under an active floor, evaluated at now.  The measured part
+ * comes from scaler_metric_input.
+ */
+void
+scaler_policy_decide_input(const ScalerPolicySettings *s, int current,
+						   int floor, TimestampTz now, ScalerDecideInput *in)
+{
+	memset(in, 0, sizeof(ScalerDecideInput));
+	in->metric = s->metric;
+	in->target = s->target;
+	in->tolerance = s->tolerance;
+	in->panic_threshold = s->panic_threshold;
+	in->stable_window = s->stable_window;
+	in->scale_in_stabilization = s->scale_in_stabilization;
+	in->min_capacity = s->min_capacity;
+	in->max_capacity = s->max_capacity;
+	in->floor = Max(floor, 0);
+	in->current = current;
+	in->now = now;
+}
+
+/*
+ * The source, schema-qualified and quoted for a query.  It is locked by OID
+ * first: that takes in any pending invalidation (a committed rename), and
+ * no rename can happen while we hold the lock, so the name stays the
+ * relation's until the end of the transaction.  Waiting here for a lock (an
+ * ALTER TABLE in progress) is bounded by scaler.policy_timeout in
+ * evaluation.
+ */
+char *
+scaler_source_name(const ScalerPolicySettings *s)
+{
+	char	   *relname;
+
+	LockRelationOid(s->source, AccessShareLock);
+	relname = get_rel_name(s->source);
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source of policy \"%s\" no longer exists", s->name),
+				 errhint("Point the policy at a new source with scaler.alter_policy(%s, source => ...).",
+						 quote_literal_cstr(s->name))));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(s->source)),
+									  relname);
+}
+
+/*
+ * Act as the policy owner, as every read of a policy's source does, so that
+ * the source's privileges and row-level security apply to the owner,
+ * whoever calls.  An error restores the user at (sub)transaction abort.
+ */
+void
+scaler_become_owner(const ScalerPolicySettings *s, Oid *save_userid,
+					int *save_sec_context)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("owner of policy \"%s\" no longer exists", s->name),
+				 errhint("Drop the policy and create it again as an existing role.")));
+	GetUserIdAndSecContext(save_userid, save_sec_context);
+	SetUserIdAndSecContext(s->owner,
+						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+/* ------------------------------------------------------------ the rules */
+
+static void
+settings_problem(bool raise, const char *message, const char *detail,
+				 const char *hint)
+{
+	if (raise)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg_internal("%s", message),
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 hint ? errhint("%s", hint) : 0));
+}
+
+/* A name or channel: 1 to 63 bytes (NAMEDATALEN - 1, as LISTEN takes). */
+static bool
+short_name_ok(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *t;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	t = PG_GETARG_TEXT_PP(argno);
+	return VARSIZE_ANY_EXHDR(t) > 0 && VARSIZE_ANY_EXHDR(t) < NAMEDATALEN;
+}
+
+/*
+ * scaler._check_settings(name, metric, target, stable_window, min_capacity,
+ *     max_capacity, tolerance, scale_in_stabilization, panic_threshold,
+ *     channel, raise) -> boolean
+ *
+ * The rules of a policy's settings, stated once: scaler._check_policy
+ * calls it with raise (create_policy, alter_policy, backtest and forecast
+ * overrides: 22023, naming the field), the CHECK constraint of
+ * scaler.policy without (a row written by hand), and
+ * scaler.desired_capacity() applies the same scaler_settings_check.  NULL
+ * is never valid.  What needs the catalogs (the source's columns and the
+ * owner's privileges) stays in scaler._check_policy.
+ */
+Datum
+scaler_check_settings(PG_FUNCTION_ARGS)
+{
+	bool		raise = !PG_ARGISNULL(10) && PG_GETARG_BOOL(10);
+	ScalerDecideInput in;
+	ScalerMetric metric;
+	const char *field;
+	const char *problem = NULL;
+
+	if (!short_name_ok(fcinfo, 0))
+	{
+		settings_problem(raise, "policy name must be 1 to 63 bytes long",
+						 NULL, NULL);
+		PG_RETURN_BOOL(false);
+	}
+	if (PG_ARGISNULL(1) ||
+		!scaler_metric_from_name(text_to_cstring(PG_GETARG_TEXT_PP(1)), &metric))
+	{
+		settings_problem(raise,
+						 psprintf("unknown metric \"%s\"",
+								  PG_ARGISNULL(1) ? "" :
+								  text_to_cstring(PG_GETARG_TEXT_PP(1))),
+						 NULL,
+						 psprintf("Valid metrics are %s.", scaler_metric_names()));
+		PG_RETURN_BOOL(false);
+	}
+
+	/* NULLs become values the rules refuse, naming the field */
+	memset(&in, 0, sizeof(in));
+	in.metric = metric;
+	in.target = PG_ARGISNULL(2) ? get_float8_nan() : PG_GETARG_FLOAT8(2);
+	in.stable_window = PG_ARGISNULL(3) ? 0 :
+		scaler_interval_usecs(PG_GETARG_INTERVAL_P(3), "stable_window");
+	in.min_capacity = PG_ARGISNULL(4) ? -1 : PG_GETARG_INT32(4);
+	in.max_capacity = PG_ARGISNULL(5) ? INT_MIN : PG_GETARG_INT32(5);
+	in.tolerance = PG_ARGISNULL(6) ? get_float8_nan() : PG_GETARG_FLOAT8(6);
+	in.scale_in_stabilization = PG_ARGISNULL(7) ? -1 :
+		scaler_interval_usecs(PG_GETARG_INTERVAL_P(7), "scale_in_stabilization");
+	in.panic_threshold = PG_ARGISNULL(8) ? get_float8_nan() : PG_GETARG_FLOAT8(8);
+
+	field = scaler_settings_check(&in, &problem);
+	if (field != NULL)
+	{
+		settings_problem(raise, psprintf("%s %s", field, problem),
+						 (strcmp(field, "max_capacity") == 0 && !PG_ARGISNULL(4) &&
+						  !PG_ARGISNULL(5)) ?
+						 psprintf("min_capacity is %d, max_capacity is %d.",
+								  in.min_capacity, in.max_capacity) : NULL,
+						 NULL);
+		PG_RETURN_BOOL(false);
+	}
+	if (!short_name_ok(fcinfo, 9))
+	{
+		settings_problem(raise, "channel must be 1 to 63 bytes long", NULL, NULL);
+		PG_RETURN_BOOL(false);
+	}
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * scaler._column_type_ok(column text, type regtype) -> boolean: whether a
+ * source may have that type for that column (source.c's list, the one
+ * every reader of a source applies).
+ */
+Datum
+scaler_column_type_ok(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(source_column_accepts(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+										 PG_GETARG_OID(1)));
+}
+
 static void
 require_arg(FunctionCallInfo fcinfo, int argno, const char *field)
 {
@@ -263,7 +595,7 @@ scaler_desired_capacity(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown metric \"%s\"", metric),
-				 errhint("Valid metrics are concurrency, rps, p95_ms and error_rate.")));
+				 errhint("Valid metrics are %s.", scaler_metric_names())));
 	in.target = PG_GETARG_FLOAT8(1);
 	in.current = PG_GETARG_INT32(2);
 	in.has_value = !PG_ARGISNULL(3);

@@ -45,6 +45,27 @@ static const SourceColumn source_columns[] = {
 };
 
 /*
+ * Whether a source may have type for column: the one list, also behind
+ * scaler._check_policy (through scaler._column_type_ok).
+ */
+bool
+source_column_accepts(const char *column, Oid type)
+{
+	int			i;
+	const Oid  *accepted;
+
+	for (i = 0; i < lengthof(source_columns); i++)
+		if (strcmp(source_columns[i].name, column) == 0)
+		{
+			for (accepted = source_columns[i].types; *accepted != InvalidOid; accepted++)
+				if (*accepted == type)
+					return true;
+			return false;
+		}
+	return false;
+}
+
+/*
  * Check that relid has the columns we read, of usable types, and that the
  * user may read them.  Errors name the column and the relation.
  */

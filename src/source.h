@@ -12,6 +12,7 @@
 
 extern void source_check(Oid relid, bool need_function_name, Oid userid);
 extern bool source_readable(Oid relid, bool need_function_name, Oid userid);
+extern bool source_column_accepts(const char *column, Oid type);
 extern void source_check_window(TimestampTz since, TimestampTz until);
 /* The longest range hourly_requests reports from a source. */
 #define SOURCE_MAX_REPORT_YEARS	100

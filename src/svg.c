@@ -49,6 +49,8 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "policy.h"
+
 PG_FUNCTION_INFO_V1(scaler_traffic_svg);
 PG_FUNCTION_INFO_V1(scaler_traffic_svg_value);
 
@@ -370,15 +372,6 @@ read_range_labels(SvgChart *chart, TimestampTz from, TimestampTz to)
 	chart->range_from = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	chart->range_to = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	chart->timezone = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-}
-
-static Oid
-scaler_function(const char *name, int nargs, Oid *argtypes)
-{
-	List	   *qualname = list_make2(makeString("scaler"),
-									  makeString(pstrdup(name)));
-
-	return LookupFuncName(qualname, nargs, argtypes, false);
 }
 
 /* Deconstruct a one-dimensional array of a fixed-width type. */

@@ -22,6 +22,23 @@ SELECT pg_catalog.pg_extension_config_dump('scaler.decision', '');
 -- and the id sequence, so restored logs go on with fresh ids
 SELECT pg_catalog.pg_extension_config_dump('scaler.decision_id_seq', '');
 
+-- A decision as JSON: the NOTIFY payload evaluation sends, and what a
+-- listener catching up from the table hands on; one definition, so both
+-- carry the same keys.  No SET search_path (every name is qualified), so
+-- that the planner may inline it.
+CREATE FUNCTION scaler._decision_payload(d scaler.decision)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.json_build_object('id', d.id, 'policy', d.policy,
+                                        'decided_at', d.decided_at, 'metric', d.metric,
+                                        'value', d.value, 'target', d.target,
+                                        'from', d.from_capacity, 'to', d.to_capacity,
+                                        'reason', d.reason)::pg_catalog.text
+$$;
+COMMENT ON FUNCTION scaler._decision_payload(scaler.decision) IS
+    'internal: a decision as the JSON text of its NOTIFY payload (id, policy, decided_at, metric, value, target, from, to, reason)';
+
 -- Which decisions a reader may hand on: listeners catch up by "id > the last
 -- id seen", so a reader must never return a decision while a transaction
 -- that took a smaller id may still commit.  Writers hold no lock to commit

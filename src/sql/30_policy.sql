@@ -41,29 +41,44 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION scaler.desired_capacity(text, float8, integer, float8, float8, integer, integer, float8, float8, interval, interval, integer, scaler.decide_state, timestamptz) IS
     'the decision rules alone (the same C code evaluate() runs): value is the metric over the stable window (NULL = no rows), panic_value over its last tenth; pass new_state back as state to chain evaluations';
 
+-- The rules of a policy's settings, stated once (in C, src/policy.c and
+-- src/decide.c, where scaler.desired_capacity() applies them too): the
+-- table's CHECK constraint calls it, scaler._check_policy calls it with
+-- raise => true for an error naming the field (22023).
+CREATE FUNCTION scaler._check_settings(
+    name text, metric text, target float8, stable_window interval,
+    min_capacity integer, max_capacity integer, tolerance float8,
+    scale_in_stabilization interval, panic_threshold float8, channel text,
+    raise boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_check_settings'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._check_settings(text, text, float8, interval, integer, integer, float8, interval, float8, text, boolean) IS
+    'internal: whether policy settings are valid (raise: else an error naming the field); the one statement of these rules';
+
 -- Policies: configuration only.  Runtime state is in scaler.policy_state.
 CREATE TABLE scaler.policy (
-    name                   text PRIMARY KEY
-                           CHECK (name <> '' AND pg_catalog.octet_length(name) < 64),
+    name                   text PRIMARY KEY,
     owner                  regrole NOT NULL,
-    metric                 text NOT NULL
-                           CHECK (metric IN ('concurrency', 'rps', 'p95_ms', 'error_rate')),
-    target                 float8 NOT NULL CHECK (target > 0 AND target < 'infinity'),
+    metric                 text NOT NULL,
+    target                 float8 NOT NULL,
     function_name          text,
     source                 regclass NOT NULL,
-    stable_window          interval NOT NULL CHECK (stable_window > '0'),
-    min_capacity           integer NOT NULL CHECK (min_capacity >= 0),
+    stable_window          interval NOT NULL,
+    min_capacity           integer NOT NULL,
     max_capacity           integer NOT NULL,
-    tolerance              float8 NOT NULL CHECK (tolerance >= 0 AND tolerance < 1),
-    scale_in_stabilization interval NOT NULL CHECK (scale_in_stabilization >= '0'),
-    panic_threshold        float8 NOT NULL CHECK (panic_threshold >= 1 AND panic_threshold < 'infinity'),
-    channel                text NOT NULL
-                           CHECK (channel <> '' AND pg_catalog.octet_length(channel) < 64),
+    tolerance              float8 NOT NULL,
+    scale_in_stabilization interval NOT NULL,
+    panic_threshold        float8 NOT NULL,
+    channel                text NOT NULL,
     enabled                boolean NOT NULL DEFAULT true,
     created_at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
     keep_alive             interval,
     keep_alive_auto        boolean NOT NULL DEFAULT false,
-    CHECK (max_capacity >= min_capacity),
+    CONSTRAINT policy_settings_check
+        CHECK (scaler._check_settings(name, metric, target, stable_window, min_capacity,
+                                      max_capacity, tolerance, scale_in_stabilization,
+                                      panic_threshold, channel, false)),
     CONSTRAINT policy_keep_alive_check
         CHECK (keep_alive IS NULL OR (keep_alive > '0' AND NOT keep_alive_auto))
 );
@@ -119,6 +134,22 @@ $$;
 COMMENT ON FUNCTION scaler._may_manage(oid, oid) IS
     'internal: whether a role may change a policy (superuser, or has the privileges of its owner)';
 
+-- What a metric reads and whether it is a load: asked of src/metric.c,
+-- where the metrics are defined.
+CREATE FUNCTION scaler._metric_column(metric text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_metric_column_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_column(text) IS
+    'internal: the source column a metric reads besides ts (NULL: none)';
+
+CREATE FUNCTION scaler._metric_is_load(metric text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_metric_is_load_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_is_load(text) IS
+    'internal: whether a metric is a load (capacity = value / target), which a forecast can turn into capacity';
+
 CREATE FUNCTION scaler._check_policy(p scaler.policy)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -129,19 +160,11 @@ DECLARE
     typ    regtype;
     needed text[] := ARRAY['ts'];
 BEGIN
-    IF p.name IS NULL OR p.name = '' OR octet_length(p.name) > 63 THEN
-        RAISE EXCEPTION 'policy name must be 1 to 63 bytes long'
-            USING ERRCODE = '22023';
-    END IF;
-    IF p.target IS NULL OR p.target = 'NaN' OR p.target <= 0 OR p.target = 'infinity' THEN
-        RAISE EXCEPTION 'target must be a finite number greater than zero'
-            USING ERRCODE = '22023';
-    END IF;
-    IF p.metric IS NULL OR p.metric NOT IN ('concurrency', 'rps', 'p95_ms', 'error_rate') THEN
-        RAISE EXCEPTION 'unknown metric "%"', p.metric
-            USING ERRCODE = '22023',
-                  HINT = 'Valid metrics are concurrency, rps, p95_ms and error_rate.';
-    END IF;
+    -- name, metric, the numbers and channel: the rules of the table's CHECK
+    PERFORM scaler._check_settings(p.name, p.metric, p.target, p.stable_window,
+                                   p.min_capacity, p.max_capacity, p.tolerance,
+                                   p.scale_in_stabilization, p.panic_threshold,
+                                   p.channel, true);
     IF p.function_name = '' THEN
         RAISE EXCEPTION 'function_name must not be empty'
             USING ERRCODE = '22023',
@@ -150,44 +173,13 @@ BEGIN
     IF p.source IS NULL THEN
         RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22023';
     END IF;
-    IF p.stable_window IS NULL OR p.stable_window <= '0' THEN
-        RAISE EXCEPTION 'stable_window must be greater than zero'
-            USING ERRCODE = '22023';
-    END IF;
-    IF p.min_capacity IS NULL OR p.min_capacity < 0 THEN
-        RAISE EXCEPTION 'min_capacity must not be negative' USING ERRCODE = '22023';
-    END IF;
-    IF p.max_capacity IS NULL OR p.max_capacity < p.min_capacity THEN
-        RAISE EXCEPTION 'max_capacity must not be less than min_capacity'
-            USING ERRCODE = '22023',
-                  DETAIL = format('min_capacity is %s, max_capacity is %s.',
-                                  p.min_capacity, p.max_capacity);
-    END IF;
-    IF p.tolerance IS NULL OR p.tolerance = 'NaN' OR p.tolerance < 0 OR p.tolerance >= 1 THEN
-        RAISE EXCEPTION 'tolerance must be at least 0 and less than 1'
-            USING ERRCODE = '22023';
-    END IF;
-    IF p.scale_in_stabilization IS NULL OR p.scale_in_stabilization < '0' THEN
-        RAISE EXCEPTION 'scale_in_stabilization must not be negative'
-            USING ERRCODE = '22023';
-    END IF;
-    IF p.panic_threshold IS NULL OR p.panic_threshold = 'NaN' OR p.panic_threshold < 1
-       OR p.panic_threshold = 'infinity' THEN
-        RAISE EXCEPTION 'panic_threshold must be a finite number of at least 1'
-            USING ERRCODE = '22023';
-    END IF;
-    IF p.channel IS NULL OR p.channel = '' OR octet_length(p.channel) > 63 THEN
-        RAISE EXCEPTION 'channel must be 1 to 63 bytes long' USING ERRCODE = '22023';
-    END IF;
 
-    -- the source must have the columns this metric reads
+    -- the source must have the columns this metric reads (src/metric.c)
     IF p.function_name IS NOT NULL THEN
         needed := needed || 'function_name'::text;
     END IF;
-    IF p.metric IN ('concurrency', 'p95_ms') THEN
-        needed := needed || 'duration_ms'::text;
-    ELSIF p.metric = 'error_rate' THEN
-        needed := needed || 'status'::text;
+    IF scaler._metric_column(p.metric) IS NOT NULL THEN
+        needed := needed || scaler._metric_column(p.metric);
     END IF;
     FOREACH col IN ARRAY needed LOOP
         SELECT a.atttypid::regtype INTO typ
@@ -201,11 +193,8 @@ BEGIN
                                       p.metric, array_to_string(needed, ', ')),
                       HINT = 'Create a view that renames your columns to ts, function_name, duration_ms and status.';
         END IF;
-        IF (col = 'ts' AND typ <> 'timestamptz'::regtype)
-           OR (col = 'function_name' AND typ NOT IN ('text'::regtype, 'varchar'::regtype))
-           OR (col = 'duration_ms' AND typ NOT IN ('float8'::regtype, 'float4'::regtype,
-                   'numeric'::regtype, 'int2'::regtype, 'int4'::regtype, 'int8'::regtype))
-           OR (col = 'status' AND typ NOT IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)) THEN
+        -- the types every reader of a source accepts (src/source.c)
+        IF NOT scaler._column_type_ok(col, typ) THEN
             RAISE EXCEPTION 'column "%" of source % has type %', col, p.source, typ
                 USING ERRCODE = '22023',
                       DETAIL = CASE col
@@ -226,6 +215,13 @@ END
 $$;
 COMMENT ON FUNCTION scaler._check_policy(scaler.policy) IS
     'internal: validate a policy row, naming the offending field';
+
+CREATE FUNCTION scaler._column_type_ok(col text, typ regtype)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_column_type_ok'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._column_type_ok(text, regtype) IS
+    'internal: whether a source column may have this type (the list every reader of a source applies)';
 
 -- keep_alive as given to create_policy, alter_policy or a backtest override:
 -- an interval, 'auto', or 'none' / '' for no keep-alive.
@@ -345,15 +341,8 @@ AS $$
 DECLARE
     p scaler.policy;
 BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _alter_policy.name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _alter_policy.name
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, p.owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to alter policy "%"', p.owner, p.name
-            USING ERRCODE = '42501';
-    END IF;
+    PERFORM FROM scaler.policy q WHERE q.name = _alter_policy.name FOR UPDATE;
+    p := scaler._managed_policy(invoker, _alter_policy.name, 'alter');
     p.target := coalesce(target, p.target);
     p.metric := coalesce(metric, p.metric);
     -- '' switches the policy to all functions
@@ -413,18 +402,9 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    owner regrole;
 BEGIN
-    SELECT q.owner INTO owner FROM scaler.policy q WHERE q.name = _drop_policy.name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _drop_policy.name
-            USING ERRCODE = '42704';
-    END IF;
-    IF NOT scaler._may_manage(invoker, owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to drop policy "%"', owner, _drop_policy.name
-            USING ERRCODE = '42501';
-    END IF;
+    PERFORM FROM scaler.policy q WHERE q.name = _drop_policy.name FOR UPDATE;
+    PERFORM scaler._managed_policy(invoker, _drop_policy.name, 'drop');
     DELETE FROM scaler.policy q WHERE q.name = _drop_policy.name;
 END
 $$;
@@ -443,21 +423,10 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    owner regrole;
 BEGIN
-    SELECT q.owner INTO owner FROM scaler.policy q WHERE q.name = _set_capacity.policy;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'policy "%" does not exist', _set_capacity.policy
-            USING ERRCODE = '42704';
-    END IF;
+    PERFORM scaler._managed_policy(invoker, _set_capacity.policy, 'set the capacity of');
     IF capacity IS NULL OR capacity < 0 THEN
         RAISE EXCEPTION 'capacity must not be null or negative' USING ERRCODE = '22023';
-    END IF;
-    IF NOT scaler._may_manage(invoker, owner) THEN
-        RAISE EXCEPTION 'must be able to act as role % to set the capacity of policy "%"',
-            owner, _set_capacity.policy
-            USING ERRCODE = '42501';
     END IF;
     INSERT INTO scaler.policy_state AS s (policy, capacity, capacity_set_at)
     VALUES (_set_capacity.policy, capacity, now())
@@ -550,4 +519,8 @@ REVOKE ALL ON FUNCTION scaler._drop_policy(oid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._set_capacity(oid, text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._evaluate(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._check_policy(scaler.policy) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._check_settings(text, text, float8, interval, integer, integer, float8, interval, float8, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._column_type_ok(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._metric_column(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._metric_is_load(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._may_manage(oid, oid) FROM PUBLIC;

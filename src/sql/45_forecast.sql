@@ -28,19 +28,32 @@ COMMENT ON TABLE scaler.capacity_floor IS
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor_id_seq', '');
 
--- Evaluation (src/evaluate.c) asks this function for the floor of every
--- policy it evaluates; until now it answered 0.  No SET search_path (every
--- name is qualified): a SET clause would make each call save and restore
--- the setting, once per policy per tick.
+-- The floor rule, stated once: a floor is active at t when starts <= t <
+-- ends, and the highest active floor of a policy is its floor.  Evaluation
+-- (src/evaluate.c) joins it into every tick's policy query; a replay
+-- applies the same rule to its steps (src/backtest.c, step_floors).  No
+-- SET search_path (every name is qualified), so that the planner inlines
+-- it into the query that uses it.
+CREATE FUNCTION scaler._active_floors(at timestamptz)
+RETURNS TABLE (policy text, floor integer)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT f.policy, pg_catalog.max(f.min_capacity)
+      FROM scaler.capacity_floor f
+     WHERE f.ends OPERATOR(pg_catalog.>) $1
+       AND f.starts OPERATOR(pg_catalog.<=) $1
+     GROUP BY f.policy
+$$;
+COMMENT ON FUNCTION scaler._active_floors(timestamptz) IS
+    'internal: the highest capacity floor of each policy that has one active at a time (starts <= at < ends)';
+
+-- Until now it answered 0.  No SET search_path, as above.
 CREATE OR REPLACE FUNCTION scaler.active_floor(policy text, at timestamptz)
 RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT COALESCE(pg_catalog.max(f.min_capacity), 0)
-      FROM scaler.capacity_floor f
-     WHERE f.policy OPERATOR(pg_catalog.=) $1
-       AND f.ends OPERATOR(pg_catalog.>) $2
-       AND f.starts OPERATOR(pg_catalog.<=) $2
+    SELECT COALESCE((SELECT a.floor FROM scaler._active_floors($2) a
+                      WHERE a.policy OPERATOR(pg_catalog.=) $1), 0)
 $$;
 COMMENT ON FUNCTION scaler.active_floor(text, timestamptz) IS
     'the highest capacity floor active for a policy at a time (0 = none); evaluation clamps to it';
@@ -80,6 +93,63 @@ LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 48;
 COMMENT ON FUNCTION scaler.forecast(text, interval, interval) IS
     'per local hour from now to now + horizon: the expected value of the policy''s metric and its 95th percentile (high), from the same hour of the week over lookback (hour of the day with under a week of history), and the capacity high needs at the policy''s target (load metrics)';
 
+-- The checks of the arguments that floors and schedules share, once.
+CREATE FUNCTION scaler._check_floor_args(min_capacity integer, duration interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF min_capacity IS NULL OR min_capacity < 0 THEN
+        RAISE EXCEPTION 'min_capacity must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF duration IS NULL OR duration <= '0' THEN
+        RAISE EXCEPTION 'duration must be greater than zero' USING ERRCODE = '22023';
+    END IF;
+    IF duration > interval '366 days' THEN
+        RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
+            HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_floor_args(integer, interval) IS
+    'internal: check the min_capacity and duration of a floor (open_floor, schedule_capacity)';
+
+CREATE FUNCTION scaler._check_lead(lead interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF lead IS NULL OR lead < '0' THEN
+        RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF lead > interval '24 hours' THEN
+        RAISE EXCEPTION 'lead must not exceed 24 hours' USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_lead(interval) IS
+    'internal: check how long before its hour a forecast floor starts (apply_forecast, schedule_forecast)';
+
+CREATE FUNCTION scaler._check_cron(field text, schedule text, example text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF schedule IS NULL OR btrim(schedule) = '' THEN
+        RAISE EXCEPTION '% must not be empty', field USING ERRCODE = '22023',
+            HINT = format('Give a cron expression, e.g. %s.', example);
+    END IF;
+    IF length(schedule) > 100 THEN
+        RAISE EXCEPTION '% must not exceed 100 characters', field USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_cron(text, text, text) IS
+    'internal: check a cron schedule given to schedule_capacity or schedule_forecast';
+
 -- Opening a floor: by hand, or from a scheduled pg_cron job.
 CREATE FUNCTION scaler._open_floor(invoker oid, policy text, min_capacity integer,
                                    duration interval, origin text)
@@ -92,16 +162,7 @@ DECLARE
     id bigint;
 BEGIN
     p := scaler._managed_policy(invoker, _open_floor.policy, 'open a floor for');
-    IF min_capacity IS NULL OR min_capacity < 0 THEN
-        RAISE EXCEPTION 'min_capacity must not be null or negative' USING ERRCODE = '22023';
-    END IF;
-    IF duration IS NULL OR duration <= '0' THEN
-        RAISE EXCEPTION 'duration must be greater than zero' USING ERRCODE = '22023';
-    END IF;
-    IF duration > interval '366 days' THEN
-        RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
-            HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
-    END IF;
+    PERFORM scaler._check_floor_args(min_capacity, duration);
     IF origin IS NULL OR origin = '' THEN
         RAISE EXCEPTION 'origin must not be empty' USING ERRCODE = '22023';
     END IF;
@@ -134,13 +195,8 @@ DECLARE
     retention text;
 BEGIN
     p := scaler._managed_policy(invoker, _apply_forecast.policy, 'apply a forecast to');
-    IF lead IS NULL OR lead < '0' THEN
-        RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
-    END IF;
-    IF lead > interval '24 hours' THEN
-        RAISE EXCEPTION 'lead must not exceed 24 hours' USING ERRCODE = '22023';
-    END IF;
-    IF p.metric NOT IN ('concurrency', 'rps') THEN
+    PERFORM scaler._check_lead(lead);
+    IF NOT scaler._metric_is_load(p.metric) THEN
         RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric
             USING ERRCODE = '22023',
                   DETAIL = 'For quality metrics the capacity needed depends on the capacity running.',
@@ -151,9 +207,9 @@ BEGIN
     DELETE FROM scaler.capacity_floor f
      WHERE f.policy = p.name AND f.origin = 'forecast' AND f.ends > now();
 
+    -- forecast() bounds capacity to [min_capacity, max_capacity] as decisions are
     INSERT INTO scaler.capacity_floor (policy, starts, ends, min_capacity, origin)
-    SELECT p.name, fc.hour - lead, fc.hour + interval '1 hour',
-           least(fc.capacity, p.max_capacity), 'forecast'
+    SELECT p.name, fc.hour - lead, fc.hour + interval '1 hour', fc.capacity, 'forecast'
       FROM scaler.forecast(p.name) fc
      WHERE fc.capacity > 0 AND fc.hour + interval '1 hour' > now();
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -300,27 +356,12 @@ DECLARE
     row_id bigint;
 BEGIN
     p := scaler._managed_policy(invoker, _schedule_capacity.policy, 'schedule capacity for');
-    IF schedule IS NULL OR btrim(schedule) = '' THEN
-        RAISE EXCEPTION 'schedule must not be empty' USING ERRCODE = '22023',
-            HINT = 'Give a cron expression, e.g. ''55 8 * * 1-5'' for 08:55 on weekdays.';
-    END IF;
-    IF length(schedule) > 100 THEN
-        RAISE EXCEPTION 'schedule must not exceed 100 characters' USING ERRCODE = '22023';
-    END IF;
-    IF min_capacity IS NULL OR min_capacity < 0 THEN
-        RAISE EXCEPTION 'min_capacity must not be null or negative' USING ERRCODE = '22023';
-    END IF;
+    PERFORM scaler._check_cron('schedule', schedule, '''55 8 * * 1-5'' for 08:55 on weekdays');
+    PERFORM scaler._check_floor_args(min_capacity, duration);
     IF min_capacity > p.max_capacity THEN
         RAISE EXCEPTION 'min_capacity must not exceed max_capacity of policy "%"', p.name
             USING ERRCODE = '22023',
                   DETAIL = format('min_capacity is %s, max_capacity is %s.', min_capacity, p.max_capacity);
-    END IF;
-    IF duration IS NULL OR duration <= '0' THEN
-        RAISE EXCEPTION 'duration must be greater than zero' USING ERRCODE = '22023';
-    END IF;
-    IF duration > interval '366 days' THEN
-        RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
-            HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
     END IF;
     PERFORM scaler._require_cron();
 
@@ -391,20 +432,9 @@ DECLARE
     row_id bigint;
 BEGIN
     p := scaler._managed_policy(invoker, _schedule_forecast.policy, 'schedule forecasts for');
-    IF every IS NULL OR btrim(every) = '' THEN
-        RAISE EXCEPTION 'every must not be empty' USING ERRCODE = '22023',
-            HINT = 'Give a cron expression, e.g. ''0 */6 * * *''.';
-    END IF;
-    IF length(every) > 100 THEN
-        RAISE EXCEPTION 'every must not exceed 100 characters' USING ERRCODE = '22023';
-    END IF;
-    IF lead IS NULL OR lead < '0' THEN
-        RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
-    END IF;
-    IF lead > interval '24 hours' THEN
-        RAISE EXCEPTION 'lead must not exceed 24 hours' USING ERRCODE = '22023';
-    END IF;
-    IF p.metric NOT IN ('concurrency', 'rps') THEN
+    PERFORM scaler._check_cron('every', every, '''0 */6 * * *''');
+    PERFORM scaler._check_lead(lead);
+    IF NOT scaler._metric_is_load(p.metric) THEN
         RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric
             USING ERRCODE = '22023',
                   HINT = 'Forecast floors need a load metric (concurrency or rps).';
@@ -480,4 +510,7 @@ REVOKE ALL ON FUNCTION scaler._unschedule_capacity(oid, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._schedule_forecast(oid, text, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._unschedule_forecast(oid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._schedule_job(bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._check_floor_args(integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._check_lead(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._check_cron(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._capacity_schedule_deleted() FROM PUBLIC;

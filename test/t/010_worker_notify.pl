@@ -61,6 +61,7 @@ SELECT count(*) FROM scaler.decision d, (SELECT '$lit'::json AS p) j
    AND d.to_capacity = (p->>'to')::int
    AND d.reason = p->>'reason'
    AND d.metric = p->>'metric'
+   AND d.target = (p->>'target')::float8
    AND d.value IS NOT DISTINCT FROM (p->>'value')::float8
    AND d.decided_at = (p->>'decided_at')::timestamptz
 ));
@@ -85,6 +86,13 @@ like($got[0], qr/"policy" : "api".*"from" : 0, "to" : 5, "reason" : "target"/,
 	'the payload says api went from 0 to 5 by target tracking');
 is(payload_matches_row($got[0]), '1', 'the payload matches its scaler.decision row');
 like($got[0], qr/"decided_at" : "/, 'the payload carries decided_at');
+like($got[0], qr/"target" : 1[,}]/, 'the payload carries the target');
+# one JSON for a decision: what a listener reads when it catches up from the
+# table is the NOTIFY payload, to the byte
+(my $lit0 = $got[0]) =~ s/'/''/g;
+is($node->safe_psql('postgres', qq(
+SELECT l.payload = '$lit0' FROM scaler.listen_decisions(('$lit0'::json->>'id')::bigint - 1, 1) l)),
+	't', 'the NOTIFY payload is the payload listen_decisions hands on');
 
 # once the burst leaves the 10 s window, traffic reads 0: scale to zero
 my @zero = collect($listener, 1, 30);
