@@ -116,6 +116,16 @@ source_check(Oid relid, bool need_function_name, Oid userid)
 	}
 }
 
+/* "since is ..., until is ...": each copied, as timestamptz_to_str reuses one buffer. */
+static int
+window_detail(TimestampTz since, TimestampTz until)
+{
+	char	   *since_str = pstrdup(timestamptz_to_str(since));
+	char	   *until_str = pstrdup(timestamptz_to_str(until));
+
+	return errdetail("since is %s, until is %s.", since_str, until_str);
+}
+
 /* A window of rows to read: finite, and since before until. */
 void
 source_check_window(TimestampTz since, TimestampTz until)
@@ -125,16 +135,10 @@ source_check_window(TimestampTz since, TimestampTz until)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("since and until must be finite")));
 	if (since >= until)
-	{
-		/* timestamptz_to_str returns a static buffer: copy each first */
-		char	   *since_str = pstrdup(timestamptz_to_str(since));
-		char	   *until_str = pstrdup(timestamptz_to_str(until));
-
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("since must be earlier than until"),
-				 errdetail("since is %s, until is %s.", since_str, until_str)));
-	}
+				 window_detail(since, until)));
 }
 
 /*
@@ -148,15 +152,10 @@ source_check_report_range(TimestampTz since, TimestampTz until)
 	source_check_window(since, until);
 	if ((double) until - (double) since >
 		SOURCE_MAX_REPORT_YEARS * DAYS_PER_YEAR * (double) USECS_PER_DAY)
-	{
-		char	   *since_str = pstrdup(timestamptz_to_str(since));
-		char	   *until_str = pstrdup(timestamptz_to_str(until));
-
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("report range is longer than %d years", SOURCE_MAX_REPORT_YEARS),
-				 errdetail("since is %s, until is %s.", since_str, until_str)));
-	}
+				 window_detail(since, until)));
 }
 
 /*

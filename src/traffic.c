@@ -149,8 +149,8 @@ find_position(Traffic *traffic, int64 quarter)
 }
 
 /* The summary of a quarter, or NULL. */
-static TrafficQuarter *
-find_summary(Traffic *traffic, int64 quarter)
+TrafficQuarter *
+traffic_find_summary(Traffic *traffic, int64 quarter)
 {
 	int32		pos = find_position(traffic, quarter);
 
@@ -158,10 +158,10 @@ find_summary(Traffic *traffic, int64 quarter)
 }
 
 /* The summary of a quarter, created empty if there is none. */
-static TrafficQuarter *
-get_summary(Traffic *traffic, int64 quarter)
+TrafficQuarter *
+traffic_get_summary(Traffic *traffic, int64 quarter)
 {
-	TrafficQuarter *summary = find_summary(traffic, quarter);
+	TrafficQuarter *summary = traffic_find_summary(traffic, quarter);
 	uint32		slot;
 
 	if (summary != NULL)
@@ -311,9 +311,9 @@ compact_rows(Traffic *traffic)
 			CHECK_FOR_INTERRUPTS();
 		while (end < traffic->nrows && row_quarter(&traffic->rows[end]) == quarter)
 			end++;
-		summary = find_summary(traffic, quarter);
+		summary = traffic_find_summary(traffic, quarter);
 		if (summary == NULL && end - i >= SUMMARY_MIN_ROWS)
-			summary = get_summary(traffic, quarter);
+			summary = traffic_get_summary(traffic, quarter);
 		if (summary != NULL)
 		{
 			for (; i < end; i++)
@@ -389,7 +389,7 @@ traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
 	/* Rows in time order: a quarter that fills up gets its summary now. */
 	if (traffic->quarter_run == SUMMARY_MIN_ROWS + 1)
 		compact_rows(traffic);
-	if (same_quarter && (summary = find_summary(traffic, quarter)) != NULL)
+	if (same_quarter && (summary = traffic_find_summary(traffic, quarter)) != NULL)
 	{
 		TrafficMinute *m = &summary->minutes[minute - quarter * MINUTES_PER_QUARTER];
 
@@ -410,23 +410,11 @@ traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
 
 /* ---------------------------------------------------------------- merging */
 
-TrafficQuarter *
-traffic_find_summary(Traffic *traffic, int64 quarter)
-{
-	return find_summary(traffic, quarter);
-}
-
-TrafficQuarter *
-traffic_get_summary(Traffic *traffic, int64 quarter)
-{
-	return get_summary(traffic, quarter);
-}
-
 /* Add a summary (of a quarter that may not be in the value yet). */
 void
 traffic_merge_summary(Traffic *traffic, const TrafficQuarter *src)
 {
-	summary_merge(traffic, get_summary(traffic, src->quarter), src);
+	summary_merge(traffic, traffic_get_summary(traffic, src->quarter), src);
 	traffic->recent_from = traffic->recent_to = 0;
 }
 
@@ -442,12 +430,12 @@ traffic_merge(Traffic *dst, Traffic *src)
 		const TrafficQuarter *from = &src->quarters[i];
 
 		CHECK_FOR_INTERRUPTS();
-		summary_merge(dst, get_summary(dst, from->quarter), from);
+		summary_merge(dst, traffic_get_summary(dst, from->quarter), from);
 	}
 	for (i = 0; i < src->nrows; i++)
 	{
 		const TrafficRow *row = &src->rows[i];
-		TrafficQuarter *summary = find_summary(dst, row_quarter(row));
+		TrafficQuarter *summary = traffic_find_summary(dst, row_quarter(row));
 
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
