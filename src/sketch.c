@@ -122,6 +122,25 @@ sketch_reserve(Sketch *sketch, int32 newlo, int32 newhi, MemoryContext cxt)
 	sketch->capacity = capacity;
 }
 
+/*
+ * Fill an empty sketch with the counts of keys lo .. lo + nbins - 1 (the
+ * first and last non-zero), allocating just those bins: a value read from
+ * disk is mostly read, not grown.
+ */
+void
+sketch_load(Sketch *sketch, int32 lo, int32 nbins, const uint32 *counts,
+			MemoryContext cxt)
+{
+	Assert(sketch->bins == NULL && sketch->nbins == 0);
+	Assert(nbins > 0 && nbins <= SKETCH_MAX_BINS);
+	sketch->capacity = Max(nbins, 4);
+	sketch->bins = MemoryContextAllocZero(cxt, sizeof(uint32) * sketch->capacity);
+	memcpy(sketch->bins, counts, sizeof(uint32) * nbins);
+	sketch->base = lo;
+	sketch->lo = lo;
+	sketch->nbins = nbins;
+}
+
 static inline void
 bin_add(uint32 *bin, uint64 count)
 {

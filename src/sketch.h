@@ -68,6 +68,8 @@ extern double sketch_key_value(int32 key);
 extern void sketch_add(Sketch *sketch, double value, MemoryContext cxt);
 extern void sketch_add_key(Sketch *sketch, int32 key, uint64 count,
 						   MemoryContext cxt);
+extern void sketch_load(Sketch *sketch, int32 lo, int32 nbins,
+						const uint32 *counts, MemoryContext cxt);
 extern void sketch_merge(Sketch *dst, const Sketch *src, MemoryContext cxt);
 extern uint64 sketch_total(const Sketch *sketch);
 extern double sketch_quantile(const Sketch *sketch, double fraction);

@@ -20,8 +20,13 @@
 /* Rows a value holds before it first folds busy quarters into summaries. */
 #define INITIAL_ROWS		32
 #define INITIAL_QUARTERS	4
-/* Most rows kept for folding later when their quarters have summaries. */
+/*
+ * Most rows kept for folding later when their quarters have summaries, and
+ * most per summary: a batch folds better the more rows of one quarter it
+ * holds, and 16 rows (256 bytes) stay well below a summary's own size.
+ */
 #define MAX_PENDING_ROWS	65536
+#define PENDING_ROWS_PER_SUMMARY	16
 
 static Size traffic_get_flat_size(ExpandedObjectHeader *eohptr);
 static void traffic_flatten_into(ExpandedObjectHeader *eohptr,
@@ -234,6 +239,41 @@ fold_row(Traffic *traffic, TrafficQuarter *summary, const TrafficRow *row)
 							 row->duration_ms);
 }
 
+/*
+ * Fold rows of one quarter into its summary.  Each row's sketch bin is
+ * fetched a few rows ahead: in random order a batch holds few rows per
+ * quarter, and the bins of one summary rarely stay in the cache between
+ * batches, so waiting for each load in turn would cost a cache miss a row.
+ */
+#define FOLD_PREFETCH_DISTANCE	8
+
+static void
+fold_rows(Traffic *traffic, TrafficQuarter *summary, const TrafficRow *rows,
+		  int32 n)
+{
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+#ifdef __GNUC__
+		if (i + FOLD_PREFETCH_DISTANCE < n)
+		{
+			const TrafficRow *ahead = &rows[i + FOLD_PREFETCH_DISTANCE];
+			const Sketch *sketch = &summary->sketch;
+
+			if (ahead->duration_ms > 0.0)
+			{
+				int32		offset = sketch_key(ahead->duration_ms) - sketch->base;
+
+				if (offset >= 0 && offset < sketch->capacity)
+					__builtin_prefetch(&sketch->bins[offset], 1);
+			}
+		}
+#endif
+		fold_row(traffic, summary, &rows[i]);
+	}
+}
+
 static int
 row_cmp(const void *a, const void *b)
 {
@@ -316,8 +356,8 @@ compact_rows(Traffic *traffic)
 			summary = traffic_get_summary(traffic, quarter);
 		if (summary != NULL)
 		{
-			for (; i < end; i++)
-				fold_row(traffic, summary, &traffic->rows[i]);
+			fold_rows(traffic, summary, &traffic->rows[i], end - i);
+			i = end;
 		}
 		else
 		{
@@ -347,7 +387,7 @@ append_row(Traffic *traffic, int64 key, double duration_ms)
 		if (traffic->nrows * 2 > traffic->rows_capacity ||
 			traffic->rows_capacity == 0 ||
 			(traffic->rows_capacity < MAX_PENDING_ROWS &&
-			 traffic->rows_capacity < (int64) traffic->nquarters * 4))
+			 traffic->rows_capacity < (int64) traffic->nquarters * PENDING_ROWS_PER_SUMMARY))
 		{
 			int32		capacity = Max(traffic->rows_capacity * 2, INITIAL_ROWS);
 

@@ -65,7 +65,14 @@ state_for_update(FunctionCallInfo fcinfo)
 
 	if (!PG_ARGISNULL(0) &&
 		likely(VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0)))))
-		return (Traffic *) DatumGetEOHP(PG_GETARG_DATUM(0));
+	{
+		/* what DatumGetEOHP does, without a call into the server per row */
+		varatt_expanded ptr;
+
+		memcpy(&ptr, VARDATA_EXTERNAL(DatumGetPointer(PG_GETARG_DATUM(0))),
+			   sizeof(ptr));
+		return (Traffic *) ptr.eohptr;
+	}
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
@@ -145,11 +152,19 @@ traffic_agg_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 
-	other = traffic_from_datum(PG_GETARG_DATUM(1));
 	traffic = state_for_update(fcinfo);
-	if (traffic == other)
-		other = traffic_copy_into(PG_GETARG_DATUM(1), CurrentMemoryContext);
-	traffic_merge(traffic, other);
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))))
+	{
+		other = (Traffic *) DatumGetEOHP(PG_GETARG_DATUM(1));
+		if (other == traffic)
+			other = traffic_copy_into(PG_GETARG_DATUM(1), CurrentMemoryContext);
+		traffic_merge(traffic, other);
+	}
+	else
+	{
+		/* a flat partial state (a worker's, or Citus's) is read into ours */
+		traffic_add_datum(traffic, PG_GETARG_DATUM(1));
+	}
 
 	PG_RETURN_DATUM(EOHPGetRWDatum(&traffic->hdr));
 }

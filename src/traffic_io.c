@@ -24,9 +24,11 @@
  * Version 1 (scaler 0.1: per-minute counters over the whole span, hours of
  * one time zone) is still read; see read_v1.
  *
- * Every reader goes through traffic_parse, which checks each field and the
- * consistency between them, so a truncated or hostile value is an error,
- * never a crash, a huge allocation or a wrong answer.
+ * Every reader goes through one parser (read_v2, read_v1), which checks
+ * each field and the consistency between them, so a truncated or hostile
+ * value is an error, never a crash, a huge allocation or a wrong answer.
+ * Input functions run it without building the value (a valid value in
+ * today's format is stored as it came).
  *
  *-------------------------------------------------------------------------
  */
@@ -61,15 +63,94 @@ PG_FUNCTION_INFO_V1(traffic_send);
 
 /* ---------------------------------------------------------------- writing */
 
+/*
+ * The writers put bytes straight into the buffer: a quarter's largest
+ * encoding is reserved once, so a value of millions of bins is not written
+ * through a function call (and a bounds check) per byte.
+ */
+
+/* Most bytes one quarter can take, in either form. */
+#define FLAT_ROWS_MAX_BYTES		(8 + 1 + 1 + (SUMMARY_MIN_ROWS - 1) * (1 + 8))
+#define FLAT_SUMMARY_MAX_BYTES	(8 + 1 + 2 + MINUTES_PER_QUARTER * 2 * 10 + \
+								 2 * 10 + 8 + 2 * 10 + 4 + SKETCH_MAX_BINS * (2 + 5))
+
+static inline uint8 *
+put_uint8(uint8 *p, uint8 value)
+{
+	*p = value;
+	return p + 1;
+}
+
+static inline uint8 *
+put_uint16(uint8 *p, uint16 value)
+{
+	value = pg_hton16(value);
+	memcpy(p, &value, sizeof(value));
+	return p + sizeof(value);
+}
+
+static inline uint8 *
+put_uint32(uint8 *p, uint32 value)
+{
+	value = pg_hton32(value);
+	memcpy(p, &value, sizeof(value));
+	return p + sizeof(value);
+}
+
+static inline uint8 *
+put_uint64(uint8 *p, uint64 value)
+{
+	value = pg_hton64(value);
+	memcpy(p, &value, sizeof(value));
+	return p + sizeof(value);
+}
+
+static inline uint8 *
+put_float8(uint8 *p, double value)
+{
+	uint64		bits;
+
+	memcpy(&bits, &value, sizeof(bits));
+	return put_uint64(p, bits);
+}
+
+static inline uint8 *
+put_varint(uint8 *p, uint64 value)
+{
+	while (value >= 0x80)
+	{
+		*p++ = (uint8) (value | 0x80);
+		value >>= 7;
+	}
+	*p++ = (uint8) value;
+	return p;
+}
+
+/* Room for bytes more at the end of buf, and where they go. */
+static inline uint8 *
+reserve(StringInfo buf, int bytes)
+{
+	enlargeStringInfo(buf, bytes);
+	return (uint8 *) buf->data + buf->len;
+}
+
+static inline void
+commit(StringInfo buf, uint8 *end)
+{
+	buf->len = (char *) end - buf->data;
+	buf->data[buf->len] = '\0';
+}
+
 static void
 write_rows(StringInfo buf, const TrafficRow *rows, int32 n, int64 quarter)
 {
+	uint8	   *p = reserve(buf, FLAT_ROWS_MAX_BYTES);
 	int32		i;
 
 	Assert(n > 0 && n < SUMMARY_MIN_ROWS);
-	pq_sendint64(buf, quarter);
-	pq_sendint8(buf, FORM_ROWS);
-	pq_sendint8(buf, (int8) n);
+	p = put_uint64(p, (uint64) quarter);
+	p = put_uint8(p, FORM_ROWS);
+	p = put_uint8(p, (uint8) n);
 	for (i = 0; i < n; i++)
 	{
 		int64		minute = ROW_MINUTE(rows[i].key) - quarter * MINUTES_PER_QUARTER;
@@ -79,81 +160,69 @@ write_rows(StringInfo buf, const TrafficRow *rows, int32 n, int64 quarter)
 			flags |= FLAG_ERROR;
 		if (rows[i].key & ROW_DURATION)
 			flags |= FLAG_DURATION;
-		pq_sendint8(buf, (int8) flags);
+		p = put_uint8(p, flags);
 		if (rows[i].key & ROW_DURATION)
-			pq_sendfloat8(buf, rows[i].duration_ms);
+			p = put_float8(p, rows[i].duration_ms);
 	}
-}
-
-static void
-send_varint(StringInfo buf, uint64 value)
-{
-	do
-	{
-		uint8		byte = value & 0x7f;
-
-		value >>= 7;
-		if (value != 0)
-			byte |= 0x80;
-		pq_sendint8(buf, (int8) byte);
-	} while (value != 0);
+	commit(buf, p);
 }
 
 /* Only the bins in use: a quarter's durations rarely fill a wide range. */
-static void
-write_sketch(StringInfo buf, const Sketch *sketch)
+static uint8 *
+write_sketch(uint8 *p, const Sketch *sketch)
 {
 	int32		lo;
 	int32		nbins;
+	const uint32 *bins;
 	int32		used = 0;
 	int32		prev = 0;
 	int32		k;
 
 	sketch_trimmed_range(sketch, &lo, &nbins);
+	bins = nbins > 0 ? sketch->bins + (lo - sketch->base) : NULL;
 	for (k = 0; k < nbins; k++)
-		if (sketch_count_at(sketch, lo + k) > 0)
-			used++;
-	send_varint(buf, sketch->zero_count);
-	send_varint(buf, (uint64) used);
+		used += (bins[k] > 0);
+	p = put_varint(p, sketch->zero_count);
+	p = put_varint(p, (uint64) used);
 	for (k = 0; k < nbins; k++)
 	{
-		int32		key = lo + k;
-		uint32		count = sketch_count_at(sketch, key);
-
-		if (count == 0)
+		if (bins[k] == 0)
 			continue;
-		if (key == lo)
-			pq_sendint32(buf, key);
+		if (k == 0)
+			p = put_uint32(p, (uint32) lo);
 		else
-			send_varint(buf, (uint64) (key - prev - 1));
-		send_varint(buf, count);
-		prev = key;
+			p = put_varint(p, (uint64) (k - prev - 1));
+		p = put_varint(p, bins[k]);
+		prev = k;
 	}
+	return p;
 }
 
 static void
 write_summary(StringInfo buf, const TrafficQuarter *q)
 {
+	uint8	   *p = reserve(buf, FLAT_SUMMARY_MAX_BYTES);
 	uint16		mask = 0;
 	int			m;
 
 	for (m = 0; m < MINUTES_PER_QUARTER; m++)
 		if (q->minutes[m].requests > 0)
 			mask |= (uint16) (1 << m);
-	pq_sendint64(buf, q->quarter);
-	pq_sendint8(buf, FORM_SUMMARY);
-	pq_sendint16(buf, mask);
+	p = put_uint64(p, (uint64) q->quarter);
+	p = put_uint8(p, FORM_SUMMARY);
+	p = put_uint16(p, mask);
 	for (m = 0; m < MINUTES_PER_QUARTER; m++)
 	{
 		if (q->minutes[m].requests == 0)
 			continue;
-		send_varint(buf, (uint64) q->minutes[m].requests);
-		send_varint(buf, (uint64) q->minutes[m].busy_us);
+		p = put_varint(p, (uint64) q->minutes[m].requests);
+		p = put_varint(p, (uint64) q->minutes[m].busy_us);
 	}
-	send_varint(buf, (uint64) q->errors);
-	send_varint(buf, (uint64) q->with_duration);
-	pq_sendfloat8(buf, q->max_ms);
-	write_sketch(buf, &q->sketch);
+	p = put_varint(p, (uint64) q->errors);
+	p = put_varint(p, (uint64) q->with_duration);
+	p = put_float8(p, q->max_ms);
+	p = write_sketch(p, &q->sketch);
+	commit(buf, p);
 }
 
 void
@@ -197,10 +266,15 @@ traffic_serialize(Traffic *traffic, StringInfo buf)
 
 /* ---------------------------------------------------------------- reading */
 
-/* A reader over the flat bytes that turns any overrun into an error. */
+/*
+ * A reader over the flat bytes that turns any overrun into an error.  The
+ * fields are read in place, inline: parsing is what a coordinator does
+ * with every partial state it receives.
+ */
 typedef struct FlatReader
 {
-	StringInfoData buf;
+	const uint8 *p;
+	const uint8 *end;
 	int			errcode;
 } FlatReader;
 
@@ -213,52 +287,67 @@ flat_invalid(FlatReader *reader, const char *detail)
 			 errdetail_internal("%s", detail)));
 }
 
-static void
+static inline int
+flat_remaining(FlatReader *reader)
+{
+	return (int) (reader->end - reader->p);
+}
+
+static inline void
 flat_need(FlatReader *reader, int bytes)
 {
-	if (bytes < 0 || reader->buf.len - reader->buf.cursor < bytes)
+	if (unlikely(bytes < 0 || flat_remaining(reader) < bytes))
 		flat_invalid(reader, "The value is truncated.");
 }
 
-static int
-flat_remaining(FlatReader *reader)
-{
-	return reader->buf.len - reader->buf.cursor;
-}
-
-static int64
-flat_int64(FlatReader *reader)
-{
-	flat_need(reader, 8);
-	return pq_getmsgint64(&reader->buf);
-}
-
-static int32
-flat_int32(FlatReader *reader)
-{
-	flat_need(reader, 4);
-	return (int32) pq_getmsgint(&reader->buf, 4);
-}
-
-static uint16
-flat_uint16(FlatReader *reader)
-{
-	flat_need(reader, 2);
-	return (uint16) pq_getmsgint(&reader->buf, 2);
-}
-
-static uint8
+static inline uint8
 flat_uint8(FlatReader *reader)
 {
 	flat_need(reader, 1);
-	return (uint8) pq_getmsgbyte(&reader->buf);
+	return *reader->p++;
 }
 
-static double
+static inline uint16
+flat_uint16(FlatReader *reader)
+{
+	uint16		value;
+
+	flat_need(reader, sizeof(value));
+	memcpy(&value, reader->p, sizeof(value));
+	reader->p += sizeof(value);
+	return pg_ntoh16(value);
+}
+
+static inline int32
+flat_int32(FlatReader *reader)
+{
+	uint32		value;
+
+	flat_need(reader, sizeof(value));
+	memcpy(&value, reader->p, sizeof(value));
+	reader->p += sizeof(value);
+	return (int32) pg_ntoh32(value);
+}
+
+static inline int64
+flat_int64(FlatReader *reader)
+{
+	uint64		value;
+
+	flat_need(reader, sizeof(value));
+	memcpy(&value, reader->p, sizeof(value));
+	reader->p += sizeof(value);
+	return (int64) pg_ntoh64(value);
+}
+
+static inline double
 flat_float8(FlatReader *reader)
 {
-	flat_need(reader, 8);
-	return pq_getmsgfloat8(&reader->buf);
+	uint64		bits = (uint64) flat_int64(reader);
+	double		value;
+
+	memcpy(&value, &bits, sizeof(value));
+	return value;
 }
 
 static int64
@@ -271,7 +360,38 @@ flat_count(FlatReader *reader, const char *what)
 	return n;
 }
 
-static uint64 flat_varint(FlatReader *reader);
+static pg_noinline uint64
+flat_varint_slow(FlatReader *reader)
+{
+	uint64		value = 0;
+	int			shift;
+
+	for (shift = 0; shift < 64; shift += 7)
+	{
+		uint8		byte = flat_uint8(reader);
+
+		if (shift == 63 && byte > 1)
+			break;
+		value |= (uint64) (byte & 0x7f) << shift;
+		if ((byte & 0x80) == 0)
+		{
+			/* one encoding per value: no trailing zero bytes */
+			if (byte == 0 && shift > 0)
+				flat_invalid(reader, "Overlong varint.");
+			return value;
+		}
+	}
+	flat_invalid(reader, "Varint out of range.");
+}
+
+/* Most varints are one byte: that case is a test and a load. */
+static inline uint64
+flat_varint(FlatReader *reader)
+{
+	if (likely(reader->p < reader->end && *reader->p < 0x80))
+		return *reader->p++;
+	return flat_varint_slow(reader);
+}
 
 /* A count stored as a varint: at most 2^63 - 1. */
 static int64
@@ -304,37 +424,15 @@ valid_quarter(int64 quarter)
 		quarter < END_TIMESTAMP / USECS_PER_QUARTER;
 }
 
-static uint64
-flat_varint(FlatReader *reader)
-{
-	uint64		value = 0;
-	int			shift;
-
-	for (shift = 0; shift < 64; shift += 7)
-	{
-		uint8		byte = flat_uint8(reader);
-
-		if (shift == 63 && byte > 1)
-			break;
-		value |= (uint64) (byte & 0x7f) << shift;
-		if ((byte & 0x80) == 0)
-		{
-			/* one encoding per value: no trailing zero bytes */
-			if (byte == 0 && shift > 0)
-				flat_invalid(reader, "Overlong varint.");
-			return value;
-		}
-	}
-	flat_invalid(reader, "Varint out of range.");
-}
-
 /*
- * The sketch of a summary; its total is returned so the caller can check it
+ * The sketch of a summary, loaded into an empty sketch "into" unless that
+ * is NULL (checking only); its total is returned so the caller can check it
  * against the duration count.
  */
 static uint64
-read_sketch(FlatReader *reader, Traffic *traffic, Sketch *sketch)
+read_sketch(FlatReader *reader, Sketch *into, MemoryContext cxt)
 {
+	uint32		counts[SKETCH_MAX_BINS];
 	uint64		total = flat_varint(reader);
 	uint64		used = flat_varint(reader);
 	int32		first = 0;
@@ -343,10 +441,12 @@ read_sketch(FlatReader *reader, Traffic *traffic, Sketch *sketch)
 
 	if (used > SKETCH_MAX_BINS || used > (uint64) flat_remaining(reader) / 2)
 		flat_invalid(reader, "Bad sketch bins.");
-	sketch->zero_count = total;
+	if (into != NULL)
+		into->zero_count = total;
 	for (i = 0; i < (int32) used; i++)
 	{
 		uint64		count;
+		int64		prev = key;
 
 		if (i == 0)
 			key = first = flat_int32(reader);
@@ -365,8 +465,13 @@ read_sketch(FlatReader *reader, Traffic *traffic, Sketch *sketch)
 		if (count == 0 || count > PG_UINT32_MAX)
 			flat_invalid(reader, "Bad sketch count.");
 		total += count;
-		sketch_add_key(sketch, (int32) key, count, traffic->hdr.eoh_context);
+		/* the bins between two in use are empty */
+		if (i > 0)
+			memset(&counts[prev - first + 1], 0, sizeof(uint32) * (key - prev - 1));
+		counts[key - first] = (uint32) count;
 	}
+	if (into != NULL && used > 0)
+		sketch_load(into, first, (int32) (key - first + 1), counts, cxt);
 	return total;
 }
 
@@ -395,7 +500,10 @@ read_sketch_v1(FlatReader *reader, Traffic *traffic, Sketch *sketch)
 	return total;
 }
 
-/* A quarter kept as rows: appended to the value in canonical order. */
+/*
+ * A quarter kept as rows: appended to the value in canonical order (or only
+ * checked, when traffic is NULL).
+ */
 static void
 read_rows(FlatReader *reader, Traffic *traffic, int64 quarter)
 {
@@ -421,53 +529,69 @@ read_rows(FlatReader *reader, Traffic *traffic, int64 quarter)
 			(row.key == prev.key && row.duration_ms < prev.duration_ms))
 			flat_invalid(reader, "Rows out of order.");
 		prev = row;
-		traffic_add_row(traffic,
-						ROW_MINUTE(row.key) * USECS_PER_MINUTE,
-						(row.key & ROW_ERROR) != 0,
-						(row.key & ROW_DURATION) != 0, row.duration_ms);
+		if (traffic != NULL)
+			traffic_add_row(traffic,
+							ROW_MINUTE(row.key) * USECS_PER_MINUTE,
+							(row.key & ROW_ERROR) != 0,
+							(row.key & ROW_DURATION) != 0, row.duration_ms);
 	}
 }
 
-/* A quarter kept as a summary. */
+/*
+ * A quarter kept as a summary.  Read straight into the value when it has no
+ * summary of that quarter yet (parsing a value, or the first partial state a
+ * coordinator combines), else into a local one added to it; when traffic is
+ * NULL, only checked.
+ */
 static void
 read_summary(FlatReader *reader, Traffic *traffic, int64 quarter)
 {
-	TrafficQuarter q;
+	TrafficQuarter local;
+	TrafficQuarter *q = &local;
 	uint16		mask = flat_uint16(reader);
 	int64		requests = 0;
 	uint64		total;
 	int			m;
 
-	memset(&q, 0, sizeof(q));
-	q.quarter = quarter;
-	sketch_init(&q.sketch);
 	if (mask == 0 || mask >= (1 << MINUTES_PER_QUARTER))
 		flat_invalid(reader, "Bad minute mask.");
+	if (traffic != NULL && traffic_find_summary(traffic, quarter) == NULL)
+		q = traffic_get_summary(traffic, quarter);
+	else
+	{
+		memset(&local, 0, sizeof(local));
+		local.quarter = quarter;
+		sketch_init(&local.sketch);
+	}
 	for (m = 0; m < MINUTES_PER_QUARTER; m++)
 	{
 		if ((mask & (1 << m)) == 0)
 			continue;
-		q.minutes[m].requests = flat_varcount(reader, "Bad request count.");
-		q.minutes[m].busy_us = flat_varcount(reader, "Bad busy time.");
-		if (q.minutes[m].requests == 0)
+		q->minutes[m].requests = flat_varcount(reader, "Bad request count.");
+		q->minutes[m].busy_us = flat_varcount(reader, "Bad busy time.");
+		if (q->minutes[m].requests == 0)
 			flat_invalid(reader, "A minute of the mask has no requests.");
-		if (pg_add_s64_overflow(requests, q.minutes[m].requests, &requests))
+		if (pg_add_s64_overflow(requests, q->minutes[m].requests, &requests))
 			flat_invalid(reader, "Request count out of range.");
 	}
-	q.errors = flat_varcount(reader, "Bad error count.");
-	q.with_duration = flat_varcount(reader, "Bad duration count.");
-	q.max_ms = flat_duration(reader);
-	if (q.errors > requests || q.with_duration > requests)
+	q->errors = flat_varcount(reader, "Bad error count.");
+	q->with_duration = flat_varcount(reader, "Bad duration count.");
+	q->max_ms = flat_duration(reader);
+	if (q->errors > requests || q->with_duration > requests)
 		flat_invalid(reader, "A quarter has more errors or durations than requests.");
-	if (q.with_duration == 0 && q.max_ms != 0.0)
+	if (q->with_duration == 0 && q->max_ms != 0.0)
 		flat_invalid(reader, "A longest duration without durations.");
-	total = read_sketch(reader, traffic, &q.sketch);
-	if (total != (uint64) q.with_duration)
+	total = read_sketch(reader, traffic != NULL ? &q->sketch : NULL,
+						traffic != NULL ? traffic->hdr.eoh_context : NULL);
+	if (total != (uint64) q->with_duration)
 		flat_invalid(reader, "Sketch does not match the duration count.");
 
-	traffic_merge_summary(traffic, &q);
-	if (q.sketch.bins != NULL)
-		pfree(q.sketch.bins);
+	if (traffic != NULL && q == &local)
+	{
+		traffic_merge_summary(traffic, &local);
+		if (local.sketch.bins != NULL)
+			pfree(local.sketch.bins);
+	}
 }
 
 static void
@@ -607,9 +731,9 @@ read_v1(FlatReader *reader, Traffic *traffic)
 	if (tzlen <= 0 || tzlen > TZ_STRLEN_MAX)
 		flat_invalid(reader, "Bad time zone name length.");
 	flat_need(reader, tzlen);
-	memcpy(tzname, reader->buf.data + reader->buf.cursor, tzlen);
+	memcpy(tzname, reader->p, tzlen);
 	tzname[tzlen] = '\0';
-	reader->buf.cursor += tzlen;
+	reader->p += tzlen;
 	if (strlen(tzname) != tzlen)
 		flat_invalid(reader, "Bad time zone name.");
 	tz = pg_tzset(tzname);
@@ -699,11 +823,10 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 {
 	FlatReader	reader;
 	int32		version;
+	bool		was_empty = traffic_is_empty(traffic);
 
-	reader.buf.data = (char *) data;
-	reader.buf.len = len;
-	reader.buf.maxlen = len;
-	reader.buf.cursor = 0;
+	reader.p = (const uint8 *) data;
+	reader.end = reader.p + len;
 	reader.errcode = errcode;
 
 	version = flat_int32(&reader);
@@ -713,8 +836,45 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 		read_v1(&reader, traffic);
 	else
 		flat_invalid(&reader, "Unknown format version.");
-	if (reader.buf.cursor != len)
+	if (reader.p != reader.end)
 		flat_invalid(&reader, "Trailing bytes.");
+
+	/*
+	 * A version 2 value read into an empty one is in canonical order
+	 * already (the reader checked it): the readers need not sort it again.
+	 */
+	if (version == 2 && was_empty)
+	{
+		traffic->normalized = true;
+		traffic->recent_from = traffic->recent_to = 0;
+	}
+}
+
+/*
+ * The datum of a value given as flat bytes (from text or binary input).  A
+ * value in today's format that passes every check is its own canonical form
+ * (the format has one encoding per value), so it is checked without being
+ * built and kept as it is; an older one is rebuilt.
+ */
+static Datum
+flat_datum_of(const char *data, int len, int errcode)
+{
+	FlatReader	reader;
+	struct varlena *result;
+
+	reader.p = (const uint8 *) data;
+	reader.end = reader.p + len;
+	reader.errcode = errcode;
+	if (flat_int32(&reader) != TRAFFIC_FORMAT_VERSION)
+		return traffic_flat_datum(traffic_parse(data, len, errcode,
+												CurrentMemoryContext));
+	read_v2(&reader, NULL);
+	if (reader.p != reader.end)
+		flat_invalid(&reader, "Trailing bytes.");
+	result = palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), data, len);
+	return PointerGetDatum(result);
 }
 
 /* ------------------------------------------------------------- SQL I/O */
@@ -728,7 +888,6 @@ traffic_in(PG_FUNCTION_ARGS)
 	int			maxlen;
 	char	   *bytes;
 	int			len;
-	Traffic    *traffic;
 
 	if (strncmp(str, TEXT_PREFIX, prefix) != 0)
 		ereport(ERROR,
@@ -747,9 +906,7 @@ traffic_in(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type %s", "scaler.traffic"),
 				 errdetail("The value is not valid base64.")));
-	traffic = traffic_parse(bytes, len, ERRCODE_INVALID_TEXT_REPRESENTATION,
-							CurrentMemoryContext);
-	PG_RETURN_DATUM(traffic_flat_datum(traffic));
+	PG_RETURN_DATUM(flat_datum_of(bytes, len, ERRCODE_INVALID_TEXT_REPRESENTATION));
 }
 
 Datum
@@ -778,13 +935,12 @@ Datum
 traffic_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	Traffic    *traffic;
+	Datum		result;
 
-	traffic = traffic_parse(buf->data + buf->cursor, buf->len - buf->cursor,
-							ERRCODE_INVALID_BINARY_REPRESENTATION,
-							CurrentMemoryContext);
+	result = flat_datum_of(buf->data + buf->cursor, buf->len - buf->cursor,
+						   ERRCODE_INVALID_BINARY_REPRESENTATION);
 	buf->cursor = buf->len;
-	PG_RETURN_DATUM(traffic_flat_datum(traffic));
+	PG_RETURN_DATUM(result);
 }
 
 Datum
