@@ -141,13 +141,19 @@ sketch_load(Sketch *sketch, int32 lo, int32 nbins, const uint32 *counts,
 	sketch->nbins = nbins;
 }
 
+void
+sketch_bin_overflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("too many durations in one bin of a traffic value sketch")));
+}
+
 static inline void
 bin_add(uint32 *bin, uint64 count)
 {
 	if (count > PG_UINT32_MAX - (uint64) *bin)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("too many durations in one bin of a traffic value sketch")));
+		sketch_bin_overflow();
 	*bin += (uint32) count;
 }
 
@@ -208,8 +214,9 @@ sketch_add_key(Sketch *sketch, int32 key, uint64 count, MemoryContext cxt)
 	bin_add(&sketch->bins[key - sketch->base], count);
 }
 
+/* sketch_add for a zero, or a key outside the bins in use. */
 void
-sketch_add(Sketch *sketch, double value, MemoryContext cxt)
+sketch_add_slow(Sketch *sketch, double value, MemoryContext cxt)
 {
 	if (value == 0.0)
 	{
@@ -220,19 +227,7 @@ sketch_add(Sketch *sketch, double value, MemoryContext cxt)
 		sketch->zero_count++;
 		return;
 	}
-
-	/* The common case: a key inside the bins in use, no reallocation. */
-	{
-		int32		key = sketch_key(value);
-		int32		offset = key - sketch->lo;
-
-		if (likely(offset >= 0 && offset < sketch->nbins))
-		{
-			bin_add(&sketch->bins[key - sketch->base], 1);
-			return;
-		}
-		sketch_add_key(sketch, key, 1, cxt);
-	}
+	sketch_add_key(sketch, sketch_key(value), 1, cxt);
 }
 
 void
@@ -245,6 +240,29 @@ sketch_merge(Sketch *dst, const Sketch *src, MemoryContext cxt)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("too many zero durations in one quarter hour of a traffic value")));
 	dst->zero_count += src->zero_count;
+	if (src->nbins == 0)
+		return;
+
+	/* The common case: the union of both ranges fits; make room once. */
+	if (dst->nbins == 0 ||
+		Max(dst->lo + dst->nbins, src->lo + src->nbins) - Min(dst->lo, src->lo)
+		<= SKETCH_MAX_BINS)
+	{
+		int32		lo = dst->nbins == 0 ? src->lo : Min(dst->lo, src->lo);
+		int32		end = dst->nbins == 0 ? src->lo + src->nbins :
+			Max(dst->lo + dst->nbins, src->lo + src->nbins);
+		const uint32 *from = src->bins + (src->lo - src->base);
+		uint32	   *to;
+
+		sketch_reserve(dst, lo, end - 1, cxt);
+		dst->lo = lo;
+		dst->nbins = end - lo;
+		to = dst->bins + (src->lo - dst->base);
+		for (i = 0; i < src->nbins; i++)
+			bin_add(&to[i], from[i]);
+		return;
+	}
+
 	/* Add the highest bins first so collapsing happens at most once. */
 	for (i = src->nbins - 1; i >= 0; i--)
 	{

@@ -65,7 +65,8 @@ extern void sketch_init(Sketch *sketch);
 extern void sketch_reset(Sketch *sketch);
 extern void sketch_prepare_tables(void);
 extern double sketch_key_value(int32 key);
-extern void sketch_add(Sketch *sketch, double value, MemoryContext cxt);
+extern void sketch_add_slow(Sketch *sketch, double value, MemoryContext cxt);
+extern void sketch_bin_overflow(void) pg_attribute_noreturn();
 extern void sketch_add_key(Sketch *sketch, int32 key, uint64 count,
 						   MemoryContext cxt);
 extern void sketch_load(Sketch *sketch, int32 lo, int32 nbins,
@@ -77,5 +78,31 @@ extern double sketch_quantile(const Sketch *sketch, double fraction);
 /* Bins in use, trimmed of empty bins at either end (for serialization). */
 extern void sketch_trimmed_range(const Sketch *sketch, int32 *lo, int32 *nbins);
 extern uint32 sketch_count_at(const Sketch *sketch, int32 key);
+
+/*
+ * Count one value.  Inline, as the aggregate's inner loop calls it for every
+ * row with a duration; a zero, or a key outside the bins in use, takes the
+ * slow path.
+ */
+static inline void
+sketch_add(Sketch *sketch, double value, MemoryContext cxt)
+{
+	if (likely(value != 0.0))
+	{
+		int32		key = sketch_key(value);
+		uint32		offset = (uint32) (key - sketch->lo);
+
+		if (likely(offset < (uint32) sketch->nbins))
+		{
+			uint32	   *bin = &sketch->bins[key - sketch->base];
+
+			if (unlikely(*bin == PG_UINT32_MAX))
+				sketch_bin_overflow();
+			(*bin)++;
+			return;
+		}
+	}
+	sketch_add_slow(sketch, value, cxt);
+}
 
 #endif							/* SCALER_SKETCH_H */

@@ -179,11 +179,18 @@ traffic_add_count(int64 *counter, int64 n, const char *what)
 		traffic_overflow(what);
 }
 
-/* Microseconds of a (checked) duration in milliseconds. */
+/*
+ * Microseconds of a (checked) duration in milliseconds, rounded half away
+ * from zero as llround does, without its call: a checked duration is not
+ * negative and its microseconds are below 2^53, so x - trunc(x) is exact.
+ */
 static inline int64
 duration_us(double duration_ms)
 {
-	return (int64) llround(duration_ms * 1000.0);
+	double		us = duration_ms * 1000.0;
+	int64		whole = (int64) us;
+
+	return whole + (us - (double) whole >= 0.5 ? 1 : 0);
 }
 
 /* Count one row (its duration already checked) in a summary's minute. */
