@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "port/pg_bitutils.h"
+
 #include <math.h>
 
 #include "utils/float.h"
@@ -107,7 +109,12 @@ sketch_reserve(Sketch *sketch, int32 newlo, int32 newhi, MemoryContext cxt)
 		newlo >= sketch->base && newhi < sketch->base + sketch->capacity)
 		return;
 
-	capacity = Max(Max(span * 2, sketch->capacity * 2), 4);
+	/*
+	 * A quarter of the span as slack, rounded up to the power of two the
+	 * allocator would round the chunk to anyway: sketches are most of the
+	 * memory of a value with many busy quarters.
+	 */
+	capacity = (int32) pg_nextpower2_32((uint32) Max(span + span / 4, 4));
 	capacity = Min(capacity, SKETCH_MAX_BINS * 2);
 	base = newlo - (capacity - span) / 2;
 	bins = MemoryContextAllocZero(cxt, sizeof(uint32) * capacity);

@@ -20,6 +20,8 @@
 /* Rows a value holds before it first folds busy quarters into summaries. */
 #define INITIAL_ROWS		32
 #define INITIAL_QUARTERS	4
+/* Row arrays of at least this many rows (8 kB) grow by half, not double. */
+#define ROWS_GROW_BY_HALF	512
 /*
  * Most rows kept for folding later when their quarters have summaries, and
  * most per summary: a batch folds better the more rows of one quarter it
@@ -389,7 +391,14 @@ append_row(Traffic *traffic, int64 key, double duration_ms)
 			(traffic->rows_capacity < MAX_PENDING_ROWS &&
 			 traffic->rows_capacity < (int64) traffic->nquarters * PENDING_ROWS_PER_SUMMARY))
 		{
-			int32		capacity = Max(traffic->rows_capacity * 2, INITIAL_ROWS);
+			/*
+			 * Double while the array is a small chunk (those are powers of
+			 * two anyway), then grow by half: with thousands of values the
+			 * unused tails add up.
+			 */
+			int32		capacity = traffic->rows_capacity < ROWS_GROW_BY_HALF ?
+				Max(traffic->rows_capacity * 2, INITIAL_ROWS) :
+				traffic->rows_capacity + traffic->rows_capacity / 2;
 
 			if ((Size) capacity * sizeof(TrafficRow) > MaxAllocHugeSize / 2)
 				ereport(ERROR,
