@@ -418,51 +418,35 @@ prepare_policy(PolicyRow *p, TimestampTz now)
 
 /* ------------------------------------------------------------ keep-alive */
 
-static SPIPlanPtr plan_keepalive = NULL;
 static SPIPlanPtr plan_keepalive_store = NULL;
 
 /*
  * Read the policy's stored keep-alive state into p->keep_alive_state: the
  * end of the last window with requests and, for 'auto', the idle-time
- * histogram.  Returns whether a histogram was read; a histogram that is
- * not what this version writes (damaged, or from another layout) counts as
+ * histogram, both from the row load_policies read and locked (not from a
+ * query of their own: a read-only query would see the snapshot of the
+ * caller's statement, not what an evaluation earlier in the same statement
+ * wrote).  Returns whether a histogram was read; a histogram that is not
+ * what this version writes (damaged, or from another layout) counts as
  * none and is learned again.
  */
 static bool
 keepalive_read_state(PolicyRow *p)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
-	HeapTuple	tuple;
-	TupleDesc	desc;
 	Datum		d;
 	bool		isnull;
 	bool		valid = false;
-	int			ret;
 
 	scaler_keepalive_init(&p->keep_alive_state);
-	kept_plan(&plan_keepalive,
-			  "SELECT s.last_active_at, s.idle_histogram "
-			  "FROM scaler.policy_state s "
-			  "WHERE s.policy OPERATOR(pg_catalog.=) $1",
-			  1, types);
-	args[0] = CStringGetTextDatum(p->name);
-	ret = SPI_execute_plan(plan_keepalive, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the keep-alive of policy \"%s\" failed: %s",
-			 p->name, SPI_result_code_string(ret));
-	if (SPI_processed != 1)
-		return false;
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-
-	d = SPI_getbinval(tuple, desc, 1, &isnull);
+	d = heap_getattr(p->row, scaler_column_of(p->desc, "last_active_at") + 1,
+					 p->desc, &isnull);
 	if (!isnull)
 	{
 		p->keep_alive_state.has_last = true;
 		p->keep_alive_state.last_active_at = DatumGetTimestampTz(d);
 	}
-	d = SPI_getbinval(tuple, desc, 2, &isnull);
+	d = heap_getattr(p->row, scaler_column_of(p->desc, "idle_histogram") + 1,
+					 p->desc, &isnull);
 	if (!isnull && p->settings.keep_alive.mode == SCALER_KEEPALIVE_AUTO)
 	{
 		ArrayType  *array = DatumGetArrayTypeP(d);
@@ -487,7 +471,6 @@ keepalive_read_state(PolicyRow *p)
 					(errmsg("scaler: relearning the damaged idle-time histogram of policy \"%s\"",
 							p->name)));
 	}
-	SPI_freetuptable(SPI_tuptable);
 	return valid;
 }
 
@@ -835,7 +818,7 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 
 	kept_plan(&plan_policies,
 			  "SELECT p.*, s.capacity, s.panic_at, s.panic_capacity, s.history_at, "
-			  "s.history_desired, "
+			  "s.history_desired, s.last_active_at, s.idle_histogram, "
 			  "COALESCE(fl.floor, 0) AS active_floor, "
 			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
 			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
