@@ -16,7 +16,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(19);
+SELECT plan(22);
 
 CREATE TABLE public.cl_log (LIKE scaler.request_log INCLUDING ALL);
 CREATE TEMP TABLE t0 AS SELECT date_trunc('minute', now()) - interval '4 hours' AS t0;
@@ -172,5 +172,43 @@ RESET ROLE;
 SELECT scaler._evaluate_at('cl_owned', pg_temp.at(1));
 SELECT is((pg_temp.hist('cl_owned'))[30], 11,
           'learning reads the source as the policy owner: 12 calls in its 6 hours, 11 idle times');
+
+-- ------------------------------------------------------------ bounded
+-- a source whose history is slow to read (50 ms a row before t0: 48 rows of tick)
+-- fails that policy alone, after scaler.policy_timeout, and stores nothing;
+-- the window itself (after t0) reads fast
+RESET ROLE;
+ALTER TABLE public.cl_log DISABLE ROW LEVEL SECURITY;
+CREATE FUNCTION public.cl_pause(ts timestamptz, t0 timestamptz) RETURNS boolean
+LANGUAGE plpgsql COST 1000 AS $$
+BEGIN
+    IF ts <= t0 THEN
+        PERFORM pg_sleep(0.05);
+    END IF;
+    RETURN true;
+END
+$$;
+DO $$
+BEGIN
+    EXECUTE format('CREATE VIEW public.cl_slow AS SELECT * FROM public.cl_log WHERE public.cl_pause(ts, %L)',
+                   pg_temp.at(0));
+END
+$$;
+SELECT scaler.create_policy('cl_slow', 1, function_name => 'tick', source => 'public.cl_slow',
+                            scale_in_stabilization => '0', keep_alive => 'auto');
+SELECT scaler.create_policy('cl_after', 1, function_name => 'quiet', source => 'public.cl_log',
+                            scale_in_stabilization => '0', keep_alive => 'auto');
+SET scaler.policy_timeout = '500ms';
+SELECT scaler._evaluate_at(NULL, pg_temp.at(1));
+RESET scaler.policy_timeout;
+SELECT is((SELECT format('%s %s', last_error, idle_histogram IS NULL) FROM scaler.policy_state WHERE policy = 'cl_slow'),
+          'evaluation took longer than scaler.policy_timeout (500 ms) t',
+          'learning from a slow source is cut off by scaler.policy_timeout, and nothing is stored');
+SELECT is((SELECT format('%s %s', capacity, last_error IS NULL) FROM scaler.policy_state WHERE policy = 'cl_after'),
+          '1 t', 'the other policies of the run still decide');
+SELECT scaler.alter_policy('cl_slow', source => 'public.cl_log');
+SELECT scaler._evaluate_at('cl_slow', pg_temp.at(2));
+SELECT is((SELECT (idle_histogram)[30] FROM scaler.policy_state WHERE policy = 'cl_slow'), 47,
+          'the next evaluation learns (again: nothing was stored)');
 SELECT * FROM finish();
 ROLLBACK;
