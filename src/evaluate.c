@@ -37,6 +37,9 @@
  *	   no longer has (ALTER TABLE RENAME, SET SCHEMA, ALTER SCHEMA RENAME)
  *	   is dropped and made again from the relation's current name, so a
  *	   relation another role creates under the old name is never read.
+ *	   A keep_alive 'auto' policy without an idle-time histogram learns it
+ *	   first from the source's last day, read the same way (one aggregate
+ *	   query as the owner, within scaler.policy_timeout; keepalive_learn).
  *	5. a decision is a scaler.decision row plus a NOTIFY on the policy's
  *	   channel.
  *
