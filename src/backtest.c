@@ -628,6 +628,151 @@ step_accounting(const ScalerDecideInput *in, int capacity, int *cold,
 }
 
 /*
+ * A Replay of the policy's steps from since to until (checked), with the
+ * warm-up a keep-alive starts from: the requests before since, as live
+ * evaluation would have seen them by then (the last one for a fixed
+ * keep-alive, the idle times for 'auto').
+ */
+static Replay *
+replay_setup(const ScalerPolicySettings *s, TimestampTz since,
+			 TimestampTz until)
+{
+	Replay	   *r;
+	int64		span;
+
+	/* the whole timestamp range does not fit in an int64 of microseconds */
+	if (pg_sub_s64_overflow(until, since, &span))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the range from since to until is too long")));
+
+	r = palloc0(sizeof(Replay));
+	r->metric = s->metric;
+	r->since = since;
+	r->window = s->stable_window;
+	r->tail = s->stable_window / 10;
+	r->nsteps = span / s->stable_window;
+	if (r->nsteps > BACKTEST_MAX_STEPS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("backtest of policy \"%s\" would take more than %d steps",
+						s->name, BACKTEST_MAX_STEPS),
+				 errdetail("The range from since to until holds " INT64_FORMAT " steps of stable_window; the limit is %d steps.",
+						   r->nsteps, BACKTEST_MAX_STEPS),
+				 errhint("Replay a shorter time range, or override stable_window with a longer one.")));
+	r->steps = palloc0(sizeof(StepCounts) * Max(r->nsteps, 1));
+
+	r->warm_start = since;
+	if (s->keep_alive.mode != SCALER_KEEPALIVE_NONE)
+	{
+		r->warm_nsteps = scaler_keepalive_warmup_steps(since, s->stable_window);
+		r->warm_start = since - r->warm_nsteps * s->stable_window;
+		r->warm_active = palloc0(sizeof(bool) * Max(r->warm_nsteps, 1));
+	}
+	return r;
+}
+
+/* Add one step to the summary. */
+static void
+summary_add(ReplaySummary *summary, const ScalerDecideInput *in,
+			const ScalerDecision *out, int capacity, int shortfall, int cold,
+			double idle)
+{
+	summary->steps++;
+	if (out->desired > capacity)
+		summary->scale_outs++;
+	else if (out->desired < capacity)
+		summary->scale_ins++;
+	summary->capacity_steps += capacity;
+	if (shortfall > 0)
+		summary->steps_under++;
+	summary->worst_shortfall = Max(summary->worst_shortfall, shortfall);
+	if (capacity > 0)
+	{
+		summary->demand_sum += out->demand;
+		summary->capacity_sum += capacity;
+	}
+	summary->peak_capacity = Max(summary->peak_capacity, out->desired);
+	summary->requests += in->rows;
+	summary->cold_starts += cold;
+	summary->idle_steps += idle;
+}
+
+/* One step as a row of scaler.backtest. */
+static void
+put_step_row(ReturnSetInfo *rsinfo, const ScalerDecideInput *in,
+			 const ScalerDecision *out, int demand, int capacity,
+			 int shortfall, int cold)
+{
+	Datum		values[9];
+	bool		nulls[9];
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = TimestampTzGetDatum(in->now);
+	values[1] = Float8GetDatum(in->value);
+	nulls[1] = !in->has_value;
+	values[2] = Int32GetDatum(demand);
+	values[3] = Int32GetDatum(capacity);
+	values[4] = Int32GetDatum(out->desired);
+	values[5] = CStringGetTextDatum(scaler_reason_name(out->reason));
+	values[6] = Int32GetDatum(shortfall);
+	values[7] = Int64GetDatum(in->rows);
+	values[8] = Int32GetDatum(cold);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * Decide every step of the replay read into r, as live evaluation would
+ * have, applying each decision; with rsinfo each step becomes a row.
+ */
+static void
+replay_decide(const ScalerPolicySettings *s, const Replay *r,
+			  const int *floors, ReturnSetInfo *rsinfo,
+			  ReplaySummary *summary)
+{
+	ScalerDecideState state;
+	ScalerKeepAliveState kstate;
+	int			capacity;
+	int64		k;
+
+	capacity = s->min_capacity;
+	scaler_state_init(&state);
+	scaler_keepalive_init(&kstate);
+	scaler_keepalive_warm_up(&kstate, r->warm_start, s->stable_window,
+							 r->warm_active, r->warm_nsteps);
+
+	for (k = 0; k < r->nsteps; k++)
+	{
+		ScalerDecideInput in;
+		ScalerDecision out;
+		int			demand;
+		int			shortfall;
+		int			cold;
+		double		idle;
+
+		scaler_policy_decide_input(s, capacity, floors[k],
+								   r->since + (k + 1) * s->stable_window, &in);
+		scaler_metric_input(s->metric, &r->steps[k].window,
+							&r->steps[k].tail, s->stable_window, &in);
+
+		scaler_decide(&in, &state, &out);
+		scaler_keepalive_observe(&kstate, in.now, s->stable_window, in.rows);
+		scaler_keepalive_apply(&s->keep_alive, &kstate, &in, &out);
+
+		/* shortfall: what this step's load needed beyond what was running */
+		demand = scaler_capacity_for(out.demand);
+		shortfall = Max(demand - capacity, 0);
+		step_accounting(&in, capacity, &cold, &idle);
+
+		summary_add(summary, &in, &out, capacity, shortfall, cold, idle);
+		if (rsinfo != NULL)
+			put_step_row(rsinfo, &in, &out, demand, capacity, shortfall, cold);
+		capacity = out.desired;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * Run the replay.  With rsinfo, each step becomes a row of the tuplestore;
  * the summary is always filled in.  Returns the length of a step in seconds.
  */
@@ -639,15 +784,10 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 	Jsonb	   *overrides;
 	TimestampTz since;
 	TimestampTz until;
-	int64		span;
 	ScalerPolicySettings s;
 	Replay	   *r;
 	int		   *floors;
-	ScalerDecideState state;
-	ScalerKeepAliveState kstate;
 	double		seconds;
-	int			capacity;
-	int64		k;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -663,46 +803,8 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 	overrides = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 
 	source_check_window(since, until);
-
 	scaler_policy_settings(policy, overrides, &s);
-
-	/* the whole timestamp range does not fit in an int64 of microseconds */
-	if (pg_sub_s64_overflow(until, since, &span))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("the range from since to until is too long")));
-
-	r = palloc0(sizeof(Replay));
-	r->metric = s.metric;
-	r->since = since;
-	r->window = s.stable_window;
-	r->tail = s.stable_window / 10;
-	r->nsteps = span / s.stable_window;
-	if (r->nsteps > BACKTEST_MAX_STEPS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("backtest of policy \"%s\" would take more than %d steps",
-						s.name, BACKTEST_MAX_STEPS),
-				 errdetail("The range from since to until holds " INT64_FORMAT " steps of stable_window; the limit is %d steps.",
-						   r->nsteps, BACKTEST_MAX_STEPS),
-				 errhint("Replay a shorter time range, or override stable_window with a longer one.")));
-	r->steps = palloc0(sizeof(StepCounts) * Max(r->nsteps, 1));
-
-	/*
-	 * A keep-alive starts from the requests before since, as live
-	 * evaluation would have by then: the last one (fixed), and the idle
-	 * times ('auto').  The warm-up is whole steps, so the step boundaries
-	 * stay where they are.
-	 */
-	r->warm_start = since;
-	if (s.keep_alive.mode != SCALER_KEEPALIVE_NONE)
-	{
-		r->warm_nsteps = SCALER_KEEPALIVE_WARMUP / s.stable_window;
-		if (since - MIN_TIMESTAMP <= r->warm_nsteps * s.stable_window)
-			r->warm_nsteps = 0;
-		r->warm_start = since - r->warm_nsteps * s.stable_window;
-		r->warm_active = palloc0(sizeof(bool) * Max(r->warm_nsteps, 1));
-	}
+	r = replay_setup(&s, since, until);
 
 	memset(summary, 0, sizeof(ReplaySummary));
 	seconds = (double) s.stable_window / USECS_PER_SEC;
@@ -711,82 +813,7 @@ run_backtest(FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo,
 
 	floors = step_floors(s.name, since, s.stable_window, r->nsteps);
 	replay_read(&s, r);
-
-	capacity = s.min_capacity;
-	scaler_state_init(&state);
-	scaler_keepalive_init(&kstate);
-	for (k = 0; k < r->warm_nsteps; k++)
-	{
-		scaler_keepalive_observe(&kstate,
-								 r->warm_start + (k + 1) * s.stable_window,
-								 s.stable_window, r->warm_active[k] ? 1 : 0);
-		CHECK_FOR_INTERRUPTS();
-	}
-
-	for (k = 0; k < r->nsteps; k++)
-	{
-		ScalerDecideInput in;
-		ScalerDecision out;
-		int			demand;
-		int			shortfall;
-		int			cold;
-		double		idle;
-
-		scaler_policy_decide_input(&s, capacity, floors[k],
-								   since + (k + 1) * s.stable_window, &in);
-		scaler_metric_input(s.metric, &r->steps[k].window,
-							&r->steps[k].tail, s.stable_window, &in);
-
-		scaler_decide(&in, &state, &out);
-		scaler_keepalive_observe(&kstate, in.now, s.stable_window, in.rows);
-		scaler_keepalive_apply(&s.keep_alive, &kstate, &in, &out);
-
-		/* shortfall: what this step's load needed beyond what was running */
-		demand = scaler_capacity_for(out.demand);
-		shortfall = Max(demand - capacity, 0);
-		step_accounting(&in, capacity, &cold, &idle);
-
-		summary->steps++;
-		if (out.desired > capacity)
-			summary->scale_outs++;
-		else if (out.desired < capacity)
-			summary->scale_ins++;
-		summary->capacity_steps += capacity;
-		if (shortfall > 0)
-			summary->steps_under++;
-		summary->worst_shortfall = Max(summary->worst_shortfall, shortfall);
-		if (capacity > 0)
-		{
-			summary->demand_sum += out.demand;
-			summary->capacity_sum += capacity;
-		}
-		summary->peak_capacity = Max(summary->peak_capacity, out.desired);
-		summary->requests += in.rows;
-		summary->cold_starts += cold;
-		summary->idle_steps += idle;
-
-		if (rsinfo != NULL)
-		{
-			Datum		values[9];
-			bool		nulls[9];
-
-			memset(nulls, 0, sizeof(nulls));
-			values[0] = TimestampTzGetDatum(in.now);
-			values[1] = Float8GetDatum(in.value);
-			nulls[1] = !in.has_value;
-			values[2] = Int32GetDatum(demand);
-			values[3] = Int32GetDatum(capacity);
-			values[4] = Int32GetDatum(out.desired);
-			values[5] = CStringGetTextDatum(scaler_reason_name(out.reason));
-			values[6] = Int32GetDatum(shortfall);
-			values[7] = Int64GetDatum(in.rows);
-			values[8] = Int32GetDatum(cold);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-								 values, nulls);
-		}
-		capacity = out.desired;
-		CHECK_FOR_INTERRUPTS();
-	}
+	replay_decide(&s, r, floors, rsinfo, summary);
 	return seconds;
 }
 

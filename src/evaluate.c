@@ -37,6 +37,9 @@
  *	   no longer has (ALTER TABLE RENAME, SET SCHEMA, ALTER SCHEMA RENAME)
  *	   is dropped and made again from the relation's current name, so a
  *	   relation another role creates under the old name is never read.
+ *	   A keep_alive 'auto' policy without an idle-time histogram learns it
+ *	   first from the source's last day, read the same way (one aggregate
+ *	   query as the owner, within scaler.policy_timeout; keepalive_learn).
  *	5. a decision is a scaler.decision row plus a NOTIFY on the policy's
  *	   channel.
  *
@@ -418,63 +421,42 @@ prepare_policy(PolicyRow *p, TimestampTz now)
 
 /* ------------------------------------------------------------ keep-alive */
 
-static SPIPlanPtr plan_keepalive = NULL;
 static SPIPlanPtr plan_keepalive_store = NULL;
 
 /*
- * The keep-alive of keepalive.c, after the rules of decide.c: read the
- * policy's keep-alive state (the end of the last
- * window with requests, the idle-time histogram), account for this window
- * and raise a decision of zero to one instance while it should be warm.
- * Runs in the policy's subtransaction (reads only); keepalive_record
- * writes the state afterwards.  A histogram that is not what this version
- * writes (damaged, or from another layout) is dropped and learned again.
+ * Read the policy's stored keep-alive state into p->keep_alive_state: the
+ * end of the last window with requests and, for 'auto', the idle-time
+ * histogram, both from the row load_policies read and locked (not from a
+ * query of their own: a read-only query would see the snapshot of the
+ * caller's statement, not what an evaluation earlier in the same statement
+ * wrote).  Returns whether a histogram was read; a histogram that is not
+ * what this version writes (damaged, or from another layout) counts as
+ * none and is learned again.
  */
-static void
-keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
+static bool
+keepalive_read_state(PolicyRow *p)
 {
-	const ScalerKeepAlive *ka = &p->settings.keep_alive;
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
-	HeapTuple	tuple;
-	TupleDesc	desc;
 	Datum		d;
 	bool		isnull;
-	int			ret;
-
-	if (ka->mode == SCALER_KEEPALIVE_NONE)
-		return;
-	kept_plan(&plan_keepalive,
-			  "SELECT s.last_active_at, s.idle_histogram "
-			  "FROM scaler.policy_state s "
-			  "WHERE s.policy OPERATOR(pg_catalog.=) $1",
-			  1, types);
-	args[0] = CStringGetTextDatum(p->name);
-	ret = SPI_execute_plan(plan_keepalive, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the keep-alive of policy \"%s\" failed: %s",
-			 p->name, SPI_result_code_string(ret));
-	if (SPI_processed != 1)
-		return;
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
+	bool		valid = false;
 
 	scaler_keepalive_init(&p->keep_alive_state);
-	d = SPI_getbinval(tuple, desc, 1, &isnull);
+	d = heap_getattr(p->row, scaler_column_of(p->desc, "last_active_at") + 1,
+					 p->desc, &isnull);
 	if (!isnull)
 	{
 		p->keep_alive_state.has_last = true;
 		p->keep_alive_state.last_active_at = DatumGetTimestampTz(d);
 	}
-	d = SPI_getbinval(tuple, desc, 2, &isnull);
-	if (!isnull && ka->mode == SCALER_KEEPALIVE_AUTO)
+	d = heap_getattr(p->row, scaler_column_of(p->desc, "idle_histogram") + 1,
+					 p->desc, &isnull);
+	if (!isnull && p->settings.keep_alive.mode == SCALER_KEEPALIVE_AUTO)
 	{
 		ArrayType  *array = DatumGetArrayTypeP(d);
 		Datum	   *elems;
 		bool	   *elem_nulls;
 		int			n;
 		int			i;
-		bool		valid;
 
 		deconstruct_array(array, INT4OID, sizeof(int32), true, TYPALIGN_INT,
 						  &elems, &elem_nulls, &n);
@@ -489,10 +471,134 @@ keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 		}
 		else
 			ereport(LOG,
-					(errmsg("scaler: resetting the damaged idle-time histogram of policy \"%s\"",
+					(errmsg("scaler: relearning the damaged idle-time histogram of policy \"%s\"",
 							p->name)));
 	}
+	return valid;
+}
+
+/*
+ * Which warm-up steps had requests, as the policy owner, in one aggregate
+ * query over the source (followed by OID): the distinct step numbers of
+ * the rows of (start, start + nsteps * window], step k (0-based) being
+ * (start + k * window, start + (k + 1) * window], as the replay counts
+ * them.  At most nsteps numbers come back, whatever the rows.
+ */
+static void
+keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
+					  int64 nsteps, bool *active)
+{
+	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	char	   *sql;
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum		d;
+	bool		isnull;
+	int			ret;
+
+	sql = psprintf("SELECT pg_catalog.array_agg(DISTINCT pg_catalog.div("
+				   "(EXTRACT(epoch FROM ts OPERATOR(pg_catalog.-) $2) "
+				   "OPERATOR(pg_catalog.*) 1000000) OPERATOR(pg_catalog.-) 1, "
+				   "$4)::pg_catalog.int8) "
+				   "FROM %s WHERE %sts OPERATOR(pg_catalog.>) $2 "
+				   "AND ts OPERATOR(pg_catalog.<=) $3",
+				   scaler_source_name(p),
+				   p->function_name ?
+				   "function_name OPERATOR(pg_catalog.=) $1 AND " : "");
+	args[0] = p->function_name ? CStringGetTextDatum(p->function_name) : (Datum) 0;
+	if (p->function_name == NULL)
+		nulls[0] = 'n';
+	args[1] = TimestampTzGetDatum(start);
+	args[2] = TimestampTzGetDatum(start + nsteps * p->stable_window);
+	args[3] = Int64GetDatum(p->stable_window);
+
+	/* errors restore the user at subxact abort */
+	scaler_become_owner(p, &save_userid, &save_sec_context);
+	ret = SPI_execute_with_args(sql, 4, argtypes, args, nulls, true, 1);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the idle times of policy \"%s\" failed: %s",
+			 p->name, SPI_result_code_string(ret));
+
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *elem_nulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &elem_nulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			int64		k = DatumGetInt64(elems[i]);
+
+			if (!elem_nulls[i] && k >= 0 && k < nsteps)
+				active[k] = true;
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
 	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * First use of 'auto' (no histogram stored): learn the idle times from the
+ * source's history, the warm-up day before the window this evaluation
+ * reads, through the same helper as the replay, so that an evaluation at
+ * now learns what scaler.backtest() from now - stable_window starts from.
+ * The end of the last window with requests is the later of the stored one
+ * and the history's.
+ */
+static void
+keepalive_learn(PolicyRow *p, TimestampTz now)
+{
+	const ScalerPolicySettings *s = &p->settings;
+	ScalerKeepAliveState learned;
+	TimestampTz since = now - s->stable_window;
+	int64		nsteps = scaler_keepalive_warmup_steps(since, s->stable_window);
+	TimestampTz start = since - nsteps * s->stable_window;
+	bool	   *active;
+
+	scaler_keepalive_init(&learned);
+	if (nsteps > 0)
+	{
+		active = palloc0(sizeof(bool) * nsteps);
+		keepalive_warmup_read(s, start, nsteps, active);
+		scaler_keepalive_warm_up(&learned, start, s->stable_window, active,
+								 nsteps);
+		pfree(active);
+	}
+	if (p->keep_alive_state.has_last &&
+		(!learned.has_last ||
+		 p->keep_alive_state.last_active_at > learned.last_active_at))
+	{
+		learned.has_last = true;
+		learned.last_active_at = p->keep_alive_state.last_active_at;
+	}
+	p->keep_alive_state = learned;
+}
+
+/*
+ * The keep-alive of keepalive.c, after the rules of decide.c: read the
+ * policy's keep-alive state (the end of the last window with requests, the
+ * idle-time histogram, learned from the source on first use), account for
+ * this window and raise a decision of zero to one instance while it should
+ * be warm.  Runs in the policy's subtransaction (reads only);
+ * keepalive_record writes the state afterwards.
+ */
+static void
+keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
+{
+	const ScalerKeepAlive *ka = &p->settings.keep_alive;
+
+	if (ka->mode == SCALER_KEEPALIVE_NONE)
+		return;
+	if (!keepalive_read_state(p) && ka->mode == SCALER_KEEPALIVE_AUTO)
+		keepalive_learn(p, in->now);
 
 	scaler_keepalive_observe(&p->keep_alive_state, in->now,
 							 p->settings.stable_window, in->rows);
@@ -715,7 +821,7 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 
 	kept_plan(&plan_policies,
 			  "SELECT p.*, s.capacity, s.panic_at, s.panic_capacity, s.history_at, "
-			  "s.history_desired, "
+			  "s.history_desired, s.last_active_at, s.idle_histogram, "
 			  "COALESCE(fl.floor, 0) AS active_floor, "
 			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
 			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
@@ -867,28 +973,14 @@ scaler_evaluate_policies(const char *only, bool notify_now,
 }
 
 /*
- * The same, as if it were now: tests feed evaluation tick by tick at chosen
- * times (scaler._evaluate_at) to compare it with scaler.backtest().
+ * Policies restored by pg_dump (only scaler.policy is dumped) or created
+ * by hand get their state row here.
  */
-List *
-scaler_evaluate_policies_at(const char *only, bool notify_now,
-							MemoryContext result_cxt, TimestampTz now)
+static void
+create_missing_states(void)
 {
-	PolicyRow  *policies;
-	int			npolicies;
-	int			i;
 	int			ret;
-	List	   *wakeups = NIL;
-	bool		queue_checked = false;
-	bool		queue_ok = true;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/*
-	 * Policies restored by pg_dump (only scaler.policy is dumped) or created
-	 * by hand get their state row here.
-	 */
 	kept_plan(&plan_init_state,
 			  "INSERT INTO scaler.policy_state (policy, capacity) "
 			  "SELECT p.name, p.min_capacity FROM scaler.policy p "
@@ -899,7 +991,134 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "creating policy state failed: %s",
 			 SPI_result_code_string(ret));
+}
 
+/*
+ * Report a policy's failure (edata, already out of the aborted
+ * subtransaction) and keep it in the policy's state.  Our own timeout is
+ * this policy's failure; any other cancel or timeout is for the whole run
+ * and is thrown again.
+ */
+static void
+policy_failed(const PolicyRow *p, ErrorData *edata, bool timed_out,
+			  bool notify_now, TimestampTz now)
+{
+	if (timed_out && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	{
+		char	   *message = psprintf("evaluation took longer than scaler.policy_timeout (%d ms)",
+									   scaler_policy_timeout);
+
+		pfree(edata->message);
+		edata->message = message;
+		edata->detail = NULL;
+		edata->hint = pstrdup("Make the policy's source faster to read, or raise scaler.policy_timeout.");
+	}
+	else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+
+	/*
+	 * The worker logs a failure when it starts or changes, not every tick; a
+	 * caller of evaluate() always hears about it.
+	 */
+	ereport((!notify_now && p->failing_with != NULL &&
+			 strcmp(p->failing_with, edata->message) == 0) ?
+			DEBUG1 : WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("evaluating scaler policy \"%s\" failed: %s",
+					p->name, edata->message),
+			 edata->detail ? errdetail("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0));
+	record_failure(p, edata->message, now);
+}
+
+/*
+ * Measure and decide one policy in its own subtransaction, bounded by
+ * scaler.policy_timeout.  Returns whether it succeeded; a failure is rolled
+ * back, reported and kept in the policy's state (policy_failed).
+ */
+static bool
+evaluate_one(PolicyRow *p, TimestampTz now, bool notify_now,
+			 ScalerDecideInput *in, ScalerDecision *out)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		ok;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		policy_timeout_start();
+		measure_and_decide(p, now, in, out);
+		(void) policy_timeout_stop(true);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		bool		timed_out = policy_timeout_stop(false);
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+
+		policy_failed(p, edata, timed_out, notify_now, now);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* Retention: decisions older than scaler.decision_retention go. */
+static void
+delete_old_decisions(TimestampTz now)
+{
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	int			ret;
+
+	if (scaler_decision_retention <= 0)
+		return;
+	/* rows another run is deleting are its business: never wait */
+	kept_plan(&plan_retention,
+			  "DELETE FROM scaler.decision WHERE id IN "
+			  "(SELECT d.id FROM scaler.decision d WHERE d.decided_at < $1 "
+			  "FOR UPDATE SKIP LOCKED)",
+			  1, types);
+	args[0] = TimestampTzGetDatum(now -
+								  (int64) scaler_decision_retention * USECS_PER_SEC);
+	ret = SPI_execute_plan(plan_retention, args, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "deleting old decisions failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * The same, as if it were now: tests feed evaluation tick by tick at chosen
+ * times (scaler._evaluate_at) to compare it with scaler.backtest().
+ */
+List *
+scaler_evaluate_policies_at(const char *only, bool notify_now,
+							MemoryContext result_cxt, TimestampTz now)
+{
+	PolicyRow  *policies;
+	int			npolicies;
+	int			i;
+	List	   *wakeups = NIL;
+	bool		queue_checked = false;
+	bool		queue_ok = true;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	create_missing_states();
 	policies = load_policies(only, now, &npolicies);
 	if (only != NULL && npolicies == 0 && !policy_exists(only))
 		ereport(ERROR,
@@ -909,12 +1128,10 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 	for (i = 0; i < npolicies; i++)
 	{
 		PolicyRow  *p = &policies[i];
-		MemoryContext oldcontext = CurrentMemoryContext;
-		ResourceOwner oldowner = CurrentResourceOwner;
-		ScalerWakeup *wakeup = NULL;
+		ScalerWakeup *wakeup;
 		ScalerDecideInput in;
 		ScalerDecision out;
-		bool		ok;
+		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -929,110 +1146,29 @@ scaler_evaluate_policies_at(const char *only, bool notify_now,
 			continue;
 		}
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcontext);
-		PG_TRY();
-		{
-			policy_timeout_start();
-			measure_and_decide(p, now, &in, &out);
-			(void) policy_timeout_stop(true);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcontext);
-			CurrentResourceOwner = oldowner;
-			ok = true;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-			bool		timed_out = policy_timeout_stop(false);
+		if (!evaluate_one(p, now, notify_now, &in, &out))
+			continue;
 
-			MemoryContextSwitchTo(oldcontext);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcontext);
-			CurrentResourceOwner = oldowner;
-
-			/*
-			 * Our own timeout is this policy's failure; any other cancel or
-			 * timeout is for the whole run.
-			 */
-			if (timed_out && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		wakeup = record_outcome(p, now, &in, &out, result_cxt);
+		keepalive_record(p);
+		if (wakeup == NULL)
+			continue;
+		if (notify_now)
+		{
+			if (!queue_checked)
 			{
-				char	   *message = psprintf("evaluation took longer than scaler.policy_timeout (%d ms)",
-											   scaler_policy_timeout);
-
-				pfree(edata->message);
-				edata->message = message;
-				edata->detail = NULL;
-				edata->hint = pstrdup("Make the policy's source faster to read, or raise scaler.policy_timeout.");
+				queue_ok = notify_queue_ok();
+				queue_checked = true;
 			}
-			else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-				ReThrowError(edata);
-
-			/*
-			 * The worker logs a failure when it starts or changes, not every
-			 * tick; a caller of evaluate() always hears about it.
-			 */
-			ereport((!notify_now && p->failing_with != NULL &&
-					 strcmp(p->failing_with, edata->message) == 0) ?
-					DEBUG1 : WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("evaluating scaler policy \"%s\" failed: %s",
-							p->name, edata->message),
-					 edata->detail ? errdetail("%s", edata->detail) : 0,
-					 edata->hint ? errhint("%s", edata->hint) : 0));
-			record_failure(p, edata->message, now);
-			FreeErrorData(edata);
-			ok = false;
+			if (queue_ok)
+				Async_Notify(p->settings.channel, wakeup->payload);
 		}
-		PG_END_TRY();
-
-		if (ok)
-		{
-			wakeup = record_outcome(p, now, &in, &out, result_cxt);
-			keepalive_record(p);
-			if (wakeup != NULL && notify_now)
-			{
-				if (!queue_checked)
-				{
-					queue_ok = notify_queue_ok();
-					queue_checked = true;
-				}
-				if (queue_ok)
-					Async_Notify(p->settings.channel, wakeup->payload);
-			}
-		}
-
-		if (wakeup != NULL)
-		{
-			MemoryContext old = MemoryContextSwitchTo(result_cxt);
-
-			wakeups = lappend(wakeups, wakeup);
-			MemoryContextSwitchTo(old);
-		}
+		old = MemoryContextSwitchTo(result_cxt);
+		wakeups = lappend(wakeups, wakeup);
+		MemoryContextSwitchTo(old);
 	}
 
-	/* retention: decisions older than scaler.decision_retention go */
-	if (scaler_decision_retention > 0)
-	{
-		Oid			types[1] = {TIMESTAMPTZOID};
-		Datum		args[1];
-
-		/* rows another run is deleting are its business: never wait */
-		kept_plan(&plan_retention,
-				  "DELETE FROM scaler.decision WHERE id IN "
-				  "(SELECT d.id FROM scaler.decision d WHERE d.decided_at < $1 "
-				  "FOR UPDATE SKIP LOCKED)",
-				  1, types);
-		args[0] = TimestampTzGetDatum(now -
-									  (int64) scaler_decision_retention * USECS_PER_SEC);
-		ret = SPI_execute_plan(plan_retention, args, NULL, false, 0);
-		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "deleting old decisions failed: %s",
-				 SPI_result_code_string(ret));
-	}
-
+	delete_old_decisions(now);
 	SPI_finish();
 	return wakeups;
 }

@@ -34,12 +34,56 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+
 #include "keepalive.h"
 
 void
 scaler_keepalive_init(ScalerKeepAliveState *state)
 {
 	memset(state, 0, sizeof(ScalerKeepAliveState));
+}
+
+/*
+ * How many steps of stable_window the warm-up before since holds: those of
+ * SCALER_KEEPALIVE_WARMUP, whole steps so that the step boundaries stay
+ * where they are, none when they would reach before the timestamp range.
+ * The replay warms up before its since; live evaluation at now before the
+ * window it reads, since = now - stable_window, so that both learn from the
+ * same steps.
+ */
+int64
+scaler_keepalive_warmup_steps(TimestampTz since, int64 stable_window)
+{
+	int64		nsteps;
+
+	if (stable_window <= 0)
+		return 0;
+	nsteps = SCALER_KEEPALIVE_WARMUP / stable_window;
+	if (since - MIN_TIMESTAMP <= nsteps * stable_window)
+		return 0;
+	return nsteps;
+}
+
+/*
+ * Learn from the warm-up: nsteps steps of stable_window, step k (0-based)
+ * ending at start + (k + 1) * stable_window and having had requests when
+ * active[k].  The replay (backtest.c) and live evaluation's first use of
+ * 'auto' (evaluate.c) both learn through here.
+ */
+void
+scaler_keepalive_warm_up(ScalerKeepAliveState *state, TimestampTz start,
+						 int64 stable_window, const bool *active,
+						 int64 nsteps)
+{
+	int64		k;
+
+	for (k = 0; k < nsteps; k++)
+	{
+		scaler_keepalive_observe(state, start + (k + 1) * stable_window,
+								 stable_window, active[k] ? 1 : 0);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*

@@ -72,6 +72,11 @@ typedef struct ScalerWarmWindow
 } ScalerWarmWindow;
 
 extern void scaler_keepalive_init(ScalerKeepAliveState *state);
+extern int64 scaler_keepalive_warmup_steps(TimestampTz since,
+										   int64 stable_window);
+extern void scaler_keepalive_warm_up(ScalerKeepAliveState *state,
+									 TimestampTz start, int64 stable_window,
+									 const bool *active, int64 nsteps);
 extern void scaler_keepalive_observe(ScalerKeepAliveState *state,
 									 TimestampTz now, int64 stable_window,
 									 int64 rows);
