@@ -233,6 +233,40 @@ scaler_function(const char *name, int nargs, Oid *argtypes)
 	return LookupFuncName(qualname, nargs, argtypes, false);
 }
 
+/* Deform a composite value's tuple header hdr, of row type desc. */
+void
+scaler_deform_record(HeapTupleHeader hdr, TupleDesc desc, Datum *values,
+					 bool *nulls)
+{
+	HeapTupleData tuple;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = hdr;
+	heap_deform_tuple(&tuple, desc, values, nulls);
+}
+
+/*
+ * The natts columns of the row an internal function (named fname in
+ * errors) returned, into values and nulls.
+ */
+void
+scaler_deform_result(Datum result, const char *fname, int natts,
+					 Datum *values, bool *nulls)
+{
+	HeapTupleHeader hdr = DatumGetHeapTupleHeader(result);
+	TupleDesc	desc;
+
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
+								  HeapTupleHeaderGetTypMod(hdr));
+	if (desc->natts != natts)
+		elog(ERROR, "%s returned %d columns, expected %d",
+			 fname, desc->natts, natts);
+	scaler_deform_record(hdr, desc, values, nulls);
+	ReleaseTupleDesc(desc);
+}
+
 /* The 0-based position of the column called name in desc. */
 int
 scaler_column_of(TupleDesc desc, const char *name)
@@ -332,7 +366,6 @@ scaler_policy_settings(const char *policy, Jsonb *overrides,
 	Datum		ov;
 	Datum		result;
 	HeapTupleHeader hdr;
-	HeapTupleData tuple;
 	TupleDesc	desc;
 	Datum	   *values;
 	bool	   *nulls;
@@ -347,13 +380,9 @@ scaler_policy_settings(const char *policy, Jsonb *overrides,
 	hdr = DatumGetHeapTupleHeader(result);
 	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
 								  HeapTupleHeaderGetTypMod(hdr));
-	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = hdr;
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
-	heap_deform_tuple(&tuple, desc, values, nulls);
+	scaler_deform_record(hdr, desc, values, nulls);
 
 	scaler_policy_from_datums(desc, values, nulls, s);
 
@@ -630,14 +659,8 @@ scaler_desired_capacity(PG_FUNCTION_ARGS)
 		scaler_state_init(&state);
 	else
 	{
-		HeapTupleHeader hdr = PG_GETARG_HEAPTUPLEHEADER(12);
-		HeapTupleData tuple;
-
-		tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = hdr;
-		heap_deform_tuple(&tuple, statedesc, svalues, snulls);
+		scaler_deform_record(PG_GETARG_HEAPTUPLEHEADER(12), statedesc,
+							 svalues, snulls);
 		scaler_state_from_datums(svalues, snulls, &state);
 	}
 
