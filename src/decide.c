@@ -221,47 +221,55 @@ scaler_decide_check(const ScalerDecideInput *in, const char **problem)
 	return NULL;
 }
 
-void
-scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
-			  ScalerDecision *out)
+/*
+ * Rules 1 and 2: the demand and the capacity it asks for, held at current
+ * within tolerance.
+ */
+static int
+decide_demand(const ScalerDecideInput *in, double *demand,
+			  ScalerReason *reason)
 {
-	bool		load = scaler_metric_is_load(in->metric);
 	int			current = in->current;
 	int			desired;
-	ScalerReason reason;
-	double		demand;
+
+	if (scaler_metric_is_load(in->metric) && in->rows == 0)
+	{
+		*demand = 0.0;
+		*reason = SCALER_REASON_NO_TRAFFIC;
+		return 0;
+	}
+	if (!in->has_value || isnan(in->value))
+	{
+		*demand = current;
+		*reason = SCALER_REASON_NO_DATA;
+		return current;
+	}
+	*demand = demand_for(in, in->value);
+	desired = scaler_capacity_for(*demand);
+	*reason = SCALER_REASON_TARGET;
+
+	/* from zero any demand counts */
+	if (current > 0 && desired != current &&
+		fabs(*demand / current - 1.0) <= in->tolerance)
+	{
+		desired = current;
+		*reason = SCALER_REASON_TOLERANCE;
+	}
+	return desired;
+}
+
+/*
+ * Rule 3: enter, stay in or leave panic, and while panicking raise desired
+ * to the panic demand, the capacity panic reached so far and current.
+ */
+static int
+decide_panic(const ScalerDecideInput *in, ScalerDecideState *state,
+			 int desired, ScalerReason *reason)
+{
+	int			current = in->current;
 	double		panic_demand = 0.0;
 	bool		over = false;
 
-	/* 1. demand */
-	if (load && in->rows == 0)
-	{
-		demand = 0.0;
-		desired = 0;
-		reason = SCALER_REASON_NO_TRAFFIC;
-	}
-	else if (!in->has_value || isnan(in->value))
-	{
-		demand = current;
-		desired = current;
-		reason = SCALER_REASON_NO_DATA;
-	}
-	else
-	{
-		demand = demand_for(in, in->value);
-		desired = scaler_capacity_for(demand);
-		reason = SCALER_REASON_TARGET;
-
-		/* 2. tolerance; from zero any demand counts */
-		if (current > 0 && desired != current &&
-			fabs(demand / current - 1.0) <= in->tolerance)
-		{
-			desired = current;
-			reason = SCALER_REASON_TOLERANCE;
-		}
-	}
-
-	/* 3. panic */
 	if (in->has_panic_value && !isnan(in->panic_value) && in->rows > 0)
 	{
 		panic_demand = demand_for(in, in->panic_value);
@@ -293,29 +301,49 @@ scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
 		if (raised != desired)
 		{
 			desired = raised;
-			reason = SCALER_REASON_PANIC;
+			*reason = SCALER_REASON_PANIC;
 		}
 	}
+	return desired;
+}
 
-	/* 4. scale-in stabilization */
+/*
+ * Rule 4: record desired in the history (always, so that a scale-out is
+ * remembered) and scale in no lower than the highest value in the window.
+ */
+static int
+decide_stabilize(const ScalerDecideInput *in, ScalerDecideState *state,
+				 int desired, ScalerReason *reason)
+{
+	int			current = in->current;
+	int			highest = history_push(state, in->now,
+									   in->scale_in_stabilization, desired);
+
+	if (desired < current)
 	{
-		int			highest = history_push(state, in->now,
-										   in->scale_in_stabilization,
-										   desired);
+		int			limited = Min(current, highest);
 
-		if (desired < current)
+		if (limited > desired)
 		{
-			int			limited = Min(current, highest);
-
-			if (limited > desired)
-			{
-				desired = limited;
-				reason = SCALER_REASON_STABILIZATION;
-			}
+			desired = limited;
+			*reason = SCALER_REASON_STABILIZATION;
 		}
 	}
+	return desired;
+}
 
-	/* 5. clamp */
+/* The five rules of the file's header, in their order. */
+void
+scaler_decide(const ScalerDecideInput *in, ScalerDecideState *state,
+			  ScalerDecision *out)
+{
+	int			desired;
+	ScalerReason reason;
+	double		demand;
+
+	desired = decide_demand(in, &demand, &reason);
+	desired = decide_panic(in, state, desired, &reason);
+	desired = decide_stabilize(in, state, desired, &reason);
 	desired = scaler_clamp_capacity(desired, in->min_capacity,
 									in->max_capacity, in->floor, &reason);
 

@@ -270,29 +270,12 @@ quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
 }
 
 /*
- * scaler.forecast(policy, horizon, lookback)
- *   -> (hour, expected, high, capacity) per local hour from the current
- *      one until now + horizon
+ * The arguments, checked: none null, horizon and lookback positive and
+ * within their limits (the work and memory grow with both).
  */
-Datum
-scaler_forecast(PG_FUNCTION_ARGS)
+static void
+forecast_args(FunctionCallInfo fcinfo, int64 *horizon, int64 *lookback)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ScalerPolicySettings s;
-	int64		horizon;
-	int64		lookback;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	TimestampTz since;
-	TimestampTz first;
-	TimestampTz end;
-	TimestampTz hour;
-	Traffic    *traffic;
-	ForecastSlot slots[7 * 24];
-	bool		weekly;
-	int64		start_minute;
-	int64		end_minute;
-	int			i;
-
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -305,54 +288,78 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lookback must not be null")));
-	horizon = scaler_interval_usecs(PG_GETARG_INTERVAL_P(1), "horizon");
-	lookback = scaler_interval_usecs(PG_GETARG_INTERVAL_P(2), "lookback");
-	if (horizon <= 0)
+	*horizon = scaler_interval_usecs(PG_GETARG_INTERVAL_P(1), "horizon");
+	*lookback = scaler_interval_usecs(PG_GETARG_INTERVAL_P(2), "lookback");
+	if (*horizon <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must be greater than zero")));
-	if (lookback <= 0)
+	if (*lookback <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lookback must be greater than zero")));
-	if (horizon > FORECAST_MAX_HORIZON_DAYS * USECS_PER_DAY)
+	if (*horizon > FORECAST_MAX_HORIZON_DAYS * USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must not exceed %d days",
 						FORECAST_MAX_HORIZON_DAYS),
 				 errhint("A forecast repeats the hours of the week; forecast again later rather than far ahead.")));
-	if (lookback > FORECAST_MAX_LOOKBACK_DAYS * USECS_PER_DAY)
+	if (*lookback > FORECAST_MAX_LOOKBACK_DAYS * USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lookback must not exceed %d days",
 						FORECAST_MAX_LOOKBACK_DAYS)));
+}
 
-	scaler_policy_settings(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, &s);
+/*
+ * The start of the history: the first minute logged in the lookback (now
+ * when there is none).  A forecast needs a day of it.
+ */
+static TimestampTz
+history_start(const ScalerPolicySettings *s, Traffic *traffic, TimestampTz now)
+{
+	TimestampTz first;
 
-	InitMaterializedSRF(fcinfo, 0);
-
-	since = now - lookback;
-	traffic = read_history(&s, since, now);
 	first = (traffic != NULL && !traffic_is_empty(traffic)) ?
 		traffic_first_minute(traffic) * USECS_PER_MINUTE : now;
 	if (now - first < USECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("not enough history to forecast policy \"%s\"", s.name),
+				 errmsg("not enough history to forecast policy \"%s\"", s->name),
 				 errdetail("The lookback holds %.1f hours of traffic; a forecast needs at least 24.",
 						   (double) (now - first) / USECS_PER_HOUR),
 				 errhint("Widen lookback, or wait until a day of traffic has been logged.")));
-	weekly = (now - first >= 7 * USECS_PER_DAY);
+	return first;
+}
 
-	memset(slots, 0, sizeof(slots));
+/*
+ * File the samples of [since, now) under their slots: per minute for a load
+ * metric, per hour for a quality metric.
+ */
+static void
+collect_samples(const ScalerPolicySettings *s, Traffic *traffic,
+				TimestampTz since, TimestampTz first, TimestampTz now,
+				bool weekly, ForecastSlot *slots)
+{
+	int64		start_minute;
+	int64		end_minute;
+
+	memset(slots, 0, sizeof(ForecastSlot) * 7 * 24);
 	/* whole minutes inside the lookback only, from its first row on */
 	start_minute = -floor_div(-since, USECS_PER_MINUTE);
 	start_minute = Max(start_minute, traffic_first_minute(traffic));
 	end_minute = floor_div(now, USECS_PER_MINUTE);
-	if (scaler_metric_is_load(s.metric))
-		load_samples(&s, traffic, start_minute, end_minute, weekly, slots);
+	if (scaler_metric_is_load(s->metric))
+		load_samples(s, traffic, start_minute, end_minute, weekly, slots);
 	else
-		quality_samples(&s, traffic, first, now, weekly, slots);
+		quality_samples(s, traffic, first, now, weekly, slots);
+}
+
+/* Each slot's expected (mean) and high (95th percentile) value. */
+static void
+summarize_slots(ForecastSlot *slots)
+{
+	int			i;
 
 	for (i = 0; i < 7 * 24; i++)
 	{
@@ -369,12 +376,23 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		slot->expected = sum / slot->n;
 		slot->high = scaler_percentile_cont(slot->samples, slot->n, 0.95);
 	}
+}
 
-	end = now + horizon;
+/*
+ * One row per local hour from the current one until end, each from the
+ * slot its hour falls in.
+ */
+static void
+emit_forecast(ReturnSetInfo *rsinfo, const ScalerPolicySettings *s,
+			  const ForecastSlot *slots, bool weekly, TimestampTz now,
+			  TimestampTz end)
+{
+	TimestampTz hour;
+
 	for (hour = hour_bucket(now, session_timezone); hour < end;
 		 hour = following_hour(hour, session_timezone))
 	{
-		ForecastSlot *slot = &slots[slot_of(hour, session_timezone, weekly)];
+		const ForecastSlot *slot = &slots[slot_of(hour, session_timezone, weekly)];
 		Datum		values[4];
 		bool		nulls[4];
 
@@ -383,14 +401,14 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		values[1] = Float8GetDatum(slot->expected);
 		values[2] = Float8GetDatum(slot->high);
 		nulls[1] = nulls[2] = !slot->known;
-		if (slot->known && scaler_metric_is_load(s.metric))
+		if (slot->known && scaler_metric_is_load(s->metric))
 		{
 			ScalerReason reason;
 
 			/* as decide.c rounds and bounds a load's demand (no floor) */
-			values[3] = Int32GetDatum(scaler_clamp_capacity(scaler_capacity_for(slot->high / s.target),
-															s.min_capacity,
-															s.max_capacity,
+			values[3] = Int32GetDatum(scaler_clamp_capacity(scaler_capacity_for(slot->high / s->target),
+															s->min_capacity,
+															s->max_capacity,
 															0, &reason));
 		}
 		else
@@ -398,5 +416,39 @@ scaler_forecast(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/*
+ * scaler.forecast(policy, horizon, lookback)
+ *   -> (hour, expected, high, capacity) per local hour from the current
+ *      one until now + horizon
+ */
+Datum
+scaler_forecast(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ScalerPolicySettings s;
+	int64		horizon;
+	int64		lookback;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz since;
+	TimestampTz first;
+	Traffic    *traffic;
+	ForecastSlot slots[7 * 24];
+	bool		weekly;
+
+	forecast_args(fcinfo, &horizon, &lookback);
+	scaler_policy_settings(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, &s);
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	since = now - lookback;
+	traffic = read_history(&s, since, now);
+	first = history_start(&s, traffic, now);
+	weekly = (now - first >= 7 * USECS_PER_DAY);
+
+	collect_samples(&s, traffic, since, first, now, weekly, slots);
+	summarize_slots(slots);
+	emit_forecast(rsinfo, &s, slots, weekly, now, now + horizon);
 	return (Datum) 0;
 }

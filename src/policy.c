@@ -233,6 +233,40 @@ scaler_function(const char *name, int nargs, Oid *argtypes)
 	return LookupFuncName(qualname, nargs, argtypes, false);
 }
 
+/* Deform a composite value's tuple header hdr, of row type desc. */
+void
+scaler_deform_record(HeapTupleHeader hdr, TupleDesc desc, Datum *values,
+					 bool *nulls)
+{
+	HeapTupleData tuple;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = hdr;
+	heap_deform_tuple(&tuple, desc, values, nulls);
+}
+
+/*
+ * The natts columns of the row an internal function (named fname in
+ * errors) returned, into values and nulls.
+ */
+void
+scaler_deform_result(Datum result, const char *fname, int natts,
+					 Datum *values, bool *nulls)
+{
+	HeapTupleHeader hdr = DatumGetHeapTupleHeader(result);
+	TupleDesc	desc;
+
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
+								  HeapTupleHeaderGetTypMod(hdr));
+	if (desc->natts != natts)
+		elog(ERROR, "%s returned %d columns, expected %d",
+			 fname, desc->natts, natts);
+	scaler_deform_record(hdr, desc, values, nulls);
+	ReleaseTupleDesc(desc);
+}
+
 /* The 0-based position of the column called name in desc. */
 int
 scaler_column_of(TupleDesc desc, const char *name)
@@ -332,7 +366,6 @@ scaler_policy_settings(const char *policy, Jsonb *overrides,
 	Datum		ov;
 	Datum		result;
 	HeapTupleHeader hdr;
-	HeapTupleData tuple;
 	TupleDesc	desc;
 	Datum	   *values;
 	bool	   *nulls;
@@ -347,13 +380,9 @@ scaler_policy_settings(const char *policy, Jsonb *overrides,
 	hdr = DatumGetHeapTupleHeader(result);
 	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
 								  HeapTupleHeaderGetTypMod(hdr));
-	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = hdr;
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
-	heap_deform_tuple(&tuple, desc, values, nulls);
+	scaler_deform_record(hdr, desc, values, nulls);
 
 	scaler_policy_from_datums(desc, values, nulls, s);
 
@@ -548,6 +577,61 @@ require_arg(FunctionCallInfo fcinfo, int argno, const char *field)
 }
 
 /*
+ * The decision input from scaler.desired_capacity()'s arguments (all but
+ * state), checked as every decision's input is (scaler_decide_check).
+ */
+static void
+desired_capacity_input(FunctionCallInfo fcinfo, ScalerDecideInput *in)
+{
+	const char *field;
+	const char *problem = NULL;
+	char	   *metric;
+	int			i;
+	static const char *const argnames[] = {
+		"min_capacity", "max_capacity", "tolerance", "panic_threshold",
+		"stable_window", "scale_in_stabilization", "floor"
+	};
+
+	require_arg(fcinfo, 0, "metric");
+	require_arg(fcinfo, 1, "target");
+	require_arg(fcinfo, 2, "current_capacity");
+	for (i = 5; i <= 11; i++)
+		require_arg(fcinfo, i, argnames[i - 5]);
+	require_arg(fcinfo, 13, "at");
+
+	memset(in, 0, sizeof(ScalerDecideInput));
+	metric = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!scaler_metric_from_name(metric, &in->metric))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown metric \"%s\"", metric),
+				 errhint("Valid metrics are %s.", scaler_metric_names())));
+	in->target = PG_GETARG_FLOAT8(1);
+	in->current = PG_GETARG_INT32(2);
+	in->has_value = !PG_ARGISNULL(3);
+	in->value = in->has_value ? PG_GETARG_FLOAT8(3) : 0.0;
+	in->rows = in->has_value ? 1 : 0;
+	in->has_panic_value = !PG_ARGISNULL(4);
+	in->panic_value = in->has_panic_value ? PG_GETARG_FLOAT8(4) : 0.0;
+	in->min_capacity = PG_GETARG_INT32(5);
+	in->max_capacity = PG_GETARG_INT32(6);
+	in->tolerance = PG_GETARG_FLOAT8(7);
+	in->panic_threshold = PG_GETARG_FLOAT8(8);
+	in->stable_window = scaler_interval_usecs(PG_GETARG_INTERVAL_P(9),
+											  "stable_window");
+	in->scale_in_stabilization = scaler_interval_usecs(PG_GETARG_INTERVAL_P(10),
+													   "scale_in_stabilization");
+	in->floor = PG_GETARG_INT32(11);
+	in->now = PG_GETARG_TIMESTAMPTZ(13);
+
+	field = scaler_decide_check(in, &problem);
+	if (field != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s %s", field, problem)));
+}
+
+/*
  * scaler.desired_capacity(metric, target, current_capacity, value,
  *     panic_value, min_capacity, max_capacity, tolerance, panic_threshold,
  *     stable_window, scale_in_stabilization, floor, state, at)
@@ -562,9 +646,6 @@ scaler_desired_capacity(PG_FUNCTION_ARGS)
 	ScalerDecideInput in;
 	ScalerDecideState state;
 	ScalerDecision out;
-	const char *field;
-	const char *problem = NULL;
-	char	   *metric;
 	TupleDesc	tupdesc;
 	TupleDesc	statedesc;
 	Datum		values[4];
@@ -572,53 +653,12 @@ scaler_desired_capacity(PG_FUNCTION_ARGS)
 	Datum		svalues[SCALER_STATE_NCOLS];
 	bool		snulls[SCALER_STATE_NCOLS];
 	Oid			statetype;
-	int			i;
-	static const char *const argnames[] = {
-		"min_capacity", "max_capacity", "tolerance", "panic_threshold",
-		"stable_window", "scale_in_stabilization", "floor"
-	};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	require_arg(fcinfo, 0, "metric");
-	require_arg(fcinfo, 1, "target");
-	require_arg(fcinfo, 2, "current_capacity");
-	for (i = 5; i <= 11; i++)
-		require_arg(fcinfo, i, argnames[i - 5]);
-	require_arg(fcinfo, 13, "at");
-
-	memset(&in, 0, sizeof(in));
-	metric = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!scaler_metric_from_name(metric, &in.metric))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown metric \"%s\"", metric),
-				 errhint("Valid metrics are %s.", scaler_metric_names())));
-	in.target = PG_GETARG_FLOAT8(1);
-	in.current = PG_GETARG_INT32(2);
-	in.has_value = !PG_ARGISNULL(3);
-	in.value = in.has_value ? PG_GETARG_FLOAT8(3) : 0.0;
-	in.rows = in.has_value ? 1 : 0;
-	in.has_panic_value = !PG_ARGISNULL(4);
-	in.panic_value = in.has_panic_value ? PG_GETARG_FLOAT8(4) : 0.0;
-	in.min_capacity = PG_GETARG_INT32(5);
-	in.max_capacity = PG_GETARG_INT32(6);
-	in.tolerance = PG_GETARG_FLOAT8(7);
-	in.panic_threshold = PG_GETARG_FLOAT8(8);
-	in.stable_window = scaler_interval_usecs(PG_GETARG_INTERVAL_P(9),
-											 "stable_window");
-	in.scale_in_stabilization = scaler_interval_usecs(PG_GETARG_INTERVAL_P(10),
-													  "scale_in_stabilization");
-	in.floor = PG_GETARG_INT32(11);
-	in.now = PG_GETARG_TIMESTAMPTZ(13);
-
-	field = scaler_decide_check(&in, &problem);
-	if (field != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s %s", field, problem)));
+	desired_capacity_input(fcinfo, &in);
 
 	/* the state: NULL starts afresh */
 	statetype = TupleDescAttr(tupdesc, 3)->atttypid;
@@ -630,14 +670,8 @@ scaler_desired_capacity(PG_FUNCTION_ARGS)
 		scaler_state_init(&state);
 	else
 	{
-		HeapTupleHeader hdr = PG_GETARG_HEAPTUPLEHEADER(12);
-		HeapTupleData tuple;
-
-		tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
-		ItemPointerSetInvalid(&tuple.t_self);
-		tuple.t_tableOid = InvalidOid;
-		tuple.t_data = hdr;
-		heap_deform_tuple(&tuple, statedesc, svalues, snulls);
+		scaler_deform_record(PG_GETARG_HEAPTUPLEHEADER(12), statedesc,
+							 svalues, snulls);
 		scaler_state_from_datums(svalues, snulls, &state);
 	}
 

@@ -10,6 +10,7 @@
 #ifndef SCALER_POLICY_H
 #define SCALER_POLICY_H
 
+#include "access/htup.h"
 #include "access/tupdesc.h"
 #include "utils/jsonb.h"
 
@@ -53,6 +54,10 @@ extern void scaler_state_to_datums(const ScalerDecideState *state,
 								   Datum *values, bool *nulls);
 extern int64 scaler_interval_usecs(const Interval *span, const char *field);
 extern Oid	scaler_function(const char *name, int nargs, Oid *argtypes);
+extern void scaler_deform_record(HeapTupleHeader hdr, TupleDesc desc,
+								 Datum *values, bool *nulls);
+extern void scaler_deform_result(Datum result, const char *fname, int natts,
+								 Datum *values, bool *nulls);
 extern int	scaler_column_of(TupleDesc desc, const char *name);
 extern void scaler_policy_from_datums(TupleDesc desc, const Datum *values,
 									  const bool *nulls,

@@ -47,7 +47,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
-#include "utils/typcache.h"
 
 #include "policy.h"
 
@@ -390,34 +389,19 @@ array_elements(Datum array, Oid elemtype, Datum **elems, bool **nulls)
 }
 
 /*
- * The policy's name, its recorded decisions (unless replaying) and its
- * capacity floors over [since, until), from scaler._svg_policy() called
- * with the real caller, who must be able to manage the policy.
+ * Call scaler._svg_policy() through fmgr with the real caller and deform
+ * its row (name, capacity, decided_at[], to_capacity[], starts[], ends[],
+ * min_capacity[], forecast[]) into values and nulls.
  */
 static void
-read_policy(SvgChart *chart, const char *policy, TimestampTz since,
-			TimestampTz until)
+call_svg_policy(const char *policy, TimestampTz since, TimestampTz until,
+				bool decisions, Datum *values, bool *nulls)
 {
 	Oid			argtypes[5] = {OIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID};
 	Oid			fn = scaler_function("_svg_policy", 5, argtypes);
 	LOCAL_FCINFO(fcinfo, 5);
 	FmgrInfo	flinfo;
 	Datum		result;
-	HeapTupleHeader hdr;
-	HeapTupleData tuple;
-	TupleDesc	desc;
-	Datum		values[8];
-	bool		nulls[8];
-	Datum	   *e1;
-	Datum	   *e2;
-	Datum	   *e3;
-	Datum	   *e4;
-	bool	   *n1;
-	bool	   *n2;
-	bool	   *n3;
-	bool	   *n4;
-	int			n;
-	int			i;
 
 	fmgr_info(fn, &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, 5, InvalidOid, NULL, NULL);
@@ -429,74 +413,100 @@ read_policy(SvgChart *chart, const char *policy, TimestampTz since,
 	fcinfo->args[2].isnull = false;
 	fcinfo->args[3].value = TimestampTzGetDatum(until);
 	fcinfo->args[3].isnull = false;
-	fcinfo->args[4].value = BoolGetDatum(!chart->replay);
+	fcinfo->args[4].value = BoolGetDatum(decisions);
 	fcinfo->args[4].isnull = false;
 	result = FunctionCallInvoke(fcinfo);
 	if (fcinfo->isnull)
 		elog(ERROR, "scaler._svg_policy returned null");
+	scaler_deform_result(result, "scaler._svg_policy", 8, values, nulls);
+}
 
-	hdr = DatumGetHeapTupleHeader(result);
-	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
-								  HeapTupleHeaderGetTypMod(hdr));
-	if (desc->natts != 8)
-		elog(ERROR, "scaler._svg_policy returned %d columns, expected 8",
-			 desc->natts);
-	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = hdr;
-	heap_deform_tuple(&tuple, desc, values, nulls);
-	ReleaseTupleDesc(desc);
+/* The recorded decisions as capacity steps, from decided_at[], to_capacity[]. */
+static void
+read_decisions(SvgChart *chart, Datum decided_at, Datum to_capacity)
+{
+	Datum	   *e1;
+	Datum	   *e2;
+	bool	   *n1;
+	bool	   *n2;
+	int			n;
+	int			i;
 
+	n = array_elements(decided_at, TIMESTAMPTZOID, &e1, &n1);
+	if (array_elements(to_capacity, INT4OID, &e2, &n2) != n)
+		elog(ERROR, "scaler._svg_policy returned arrays of different lengths");
+	chart->capacity.at = palloc(sizeof(TimestampTz) * Max(n, 1));
+	chart->capacity.values = palloc(sizeof(int) * Max(n, 1));
+	chart->capacity.n = 0;
+	for (i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (n1[i] || n2[i])
+			continue;
+		chart->capacity.at[chart->capacity.n] = DatumGetTimestampTz(e1[i]);
+		chart->capacity.values[chart->capacity.n] = DatumGetInt32(e2[i]);
+		chart->capacity.n++;
+	}
+}
+
+/* The capacity floors, from starts[], ends[], min_capacity[], forecast[]. */
+static void
+read_floors(SvgChart *chart, const Datum *arrays)
+{
+	Datum	   *e1;
+	Datum	   *e2;
+	Datum	   *e3;
+	Datum	   *e4;
+	bool	   *n1;
+	bool	   *n2;
+	bool	   *n3;
+	bool	   *n4;
+	int			n;
+	int			i;
+
+	n = array_elements(arrays[0], TIMESTAMPTZOID, &e1, &n1);
+	if (array_elements(arrays[1], TIMESTAMPTZOID, &e2, &n2) != n ||
+		array_elements(arrays[2], INT4OID, &e3, &n3) != n ||
+		array_elements(arrays[3], BOOLOID, &e4, &n4) != n)
+		elog(ERROR, "scaler._svg_policy returned arrays of different lengths");
+	chart->floors = palloc(sizeof(SvgFloor) * Max(n, 1));
+	chart->nfloors = 0;
+	for (i = 0; i < n; i++)
+	{
+		SvgFloor   *f = &chart->floors[chart->nfloors];
+
+		CHECK_FOR_INTERRUPTS();
+		if (n1[i] || n2[i] || n3[i] || n4[i])
+			continue;
+		f->starts = DatumGetTimestampTz(e1[i]);
+		f->ends = DatumGetTimestampTz(e2[i]);
+		f->min_capacity = DatumGetInt32(e3[i]);
+		f->forecast = DatumGetBool(e4[i]);
+		chart->nfloors++;
+	}
+}
+
+/*
+ * The policy's name, its recorded decisions (unless replaying) and its
+ * capacity floors over [since, until), from scaler._svg_policy() called
+ * with the real caller, who must be able to manage the policy.
+ */
+static void
+read_policy(SvgChart *chart, const char *policy, TimestampTz since,
+			TimestampTz until)
+{
+	Datum		values[8];
+	bool		nulls[8];
+
+	call_svg_policy(policy, since, until, !chart->replay, values, nulls);
 	if (nulls[0] || nulls[1])
 		elog(ERROR, "scaler._svg_policy returned no name or capacity");
 	chart->policy = TextDatumGetCString(values[0]);
 	chart->capacity.initial = DatumGetInt32(values[1]);
-
-	/* decisions: decided_at[], to_capacity[] */
 	if (!nulls[2] && !nulls[3])
-	{
-		n = array_elements(values[2], TIMESTAMPTZOID, &e1, &n1);
-		if (array_elements(values[3], INT4OID, &e2, &n2) != n)
-			elog(ERROR, "scaler._svg_policy returned arrays of different lengths");
-		chart->capacity.at = palloc(sizeof(TimestampTz) * Max(n, 1));
-		chart->capacity.values = palloc(sizeof(int) * Max(n, 1));
-		chart->capacity.n = 0;
-		for (i = 0; i < n; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if (n1[i] || n2[i])
-				continue;
-			chart->capacity.at[chart->capacity.n] = DatumGetTimestampTz(e1[i]);
-			chart->capacity.values[chart->capacity.n] = DatumGetInt32(e2[i]);
-			chart->capacity.n++;
-		}
-	}
-
-	/* floors: starts[], ends[], min_capacity[], forecast[] */
+		read_decisions(chart, values[2], values[3]);
 	if (!nulls[4] && !nulls[5] && !nulls[6] && !nulls[7])
-	{
-		n = array_elements(values[4], TIMESTAMPTZOID, &e1, &n1);
-		if (array_elements(values[5], TIMESTAMPTZOID, &e2, &n2) != n ||
-			array_elements(values[6], INT4OID, &e3, &n3) != n ||
-			array_elements(values[7], BOOLOID, &e4, &n4) != n)
-			elog(ERROR, "scaler._svg_policy returned arrays of different lengths");
-		chart->floors = palloc(sizeof(SvgFloor) * Max(n, 1));
-		chart->nfloors = 0;
-		for (i = 0; i < n; i++)
-		{
-			SvgFloor   *f = &chart->floors[chart->nfloors];
-
-			CHECK_FOR_INTERRUPTS();
-			if (n1[i] || n2[i] || n3[i] || n4[i])
-				continue;
-			f->starts = DatumGetTimestampTz(e1[i]);
-			f->ends = DatumGetTimestampTz(e2[i]);
-			f->min_capacity = DatumGetInt32(e3[i]);
-			f->forecast = DatumGetBool(e4[i]);
-			chart->nfloors++;
-		}
-	}
+		read_floors(chart, &values[4]);
 }
 
 /*
@@ -978,12 +988,30 @@ draw_header(StringInfo buf, const SvgChart *chart, const LegendItem *legend,
 	appendStringInfoString(buf, "</g>\n");
 }
 
+/*
+ * The labels of one axis: ticks + 1 values from 0 to max, at x, each placed
+ * by the axis' own scale y_of.
+ */
+static void
+draw_tick_labels(StringInfo buf, const SvgLayout *l, double x, double max,
+				 int ticks, double (*y_of) (const SvgLayout *, double))
+{
+	char		label[64];
+	int			k;
+
+	for (k = 0; k <= ticks; k++)
+	{
+		tick_label(label, sizeof(label), max * k / ticks);
+		appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+						 x, y_of(l, max * k / ticks) + 4.0, label);
+	}
+}
+
 /* The plot area, grid lines and axis labels. */
 static void
 draw_axes(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 {
 	bool		policy = chart->policy != NULL;
-	char		label[64];
 	int			k;
 
 	/* plot area (tests find the geometry here) and grid */
@@ -1001,34 +1029,19 @@ draw_axes(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 
 	/* axis labels */
 	appendStringInfo(buf, "<g class=\"axis-requests\" text-anchor=\"end\">\n");
-	for (k = 0; k <= l->ticks; k++)
-	{
-		tick_label(label, sizeof(label), l->req_max * k / l->ticks);
-		appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-						 l->x0 - 6.0, y_req(l, l->req_max * k / l->ticks) + 4.0, label);
-	}
+	draw_tick_labels(buf, l, l->x0 - 6.0, l->req_max, l->ticks, y_req);
 	appendStringInfo(buf, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">requests / hour</text>\n",
 					 (l->top + l->base) / 2.0);
 	appendStringInfoString(buf, "</g>\n");
 	appendStringInfo(buf, "<g class=\"axis-p95\" text-anchor=\"start\" fill=\"%s\">\n", COLOR_P95);
-	for (k = 0; k <= l->ticks; k++)
-	{
-		tick_label(label, sizeof(label), l->p95_max * k / l->ticks);
-		appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-						 l->x1 + 6.0, y_p95(l, l->p95_max * k / l->ticks) + 4.0, label);
-	}
+	draw_tick_labels(buf, l, l->x1 + 6.0, l->p95_max, l->ticks, y_p95);
 	appendStringInfo(buf, "<text transform=\"translate(%.1f %.1f) rotate(90)\" text-anchor=\"middle\">p95 latency (ms)</text>\n",
 					 chart->width - 14.0, (l->top + l->base) / 2.0);
 	appendStringInfoString(buf, "</g>\n");
 	if (policy)
 	{
 		appendStringInfo(buf, "<g class=\"axis-capacity\" text-anchor=\"end\">\n");
-		for (k = 0; k <= l->cap_ticks; k++)
-		{
-			tick_label(label, sizeof(label), l->cap_max * k / l->cap_ticks);
-			appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-							 l->x0 - 6.0, y_cap(l, l->cap_max * k / l->cap_ticks) + 4.0, label);
-		}
+		draw_tick_labels(buf, l, l->x0 - 6.0, l->cap_max, l->cap_ticks, y_cap);
 		appendStringInfo(buf, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\">instances</text>\n",
 						 (l->cap_top + l->cap_base) / 2.0);
 		appendStringInfoString(buf, "</g>\n");
@@ -1039,13 +1052,12 @@ draw_axes(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 						 (l->x0 + l->x1) / 2.0, (l->top + l->base) / 2.0);
 }
 
-/* Day lines, bars, busiest-minute marks, the p95 line and error marks. */
+/* Local midnights: a faint line across the panels. */
 static void
-draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+draw_day_lines(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 {
 	int			i;
 
-	/* local midnights: a faint line across the panels */
 	appendStringInfo(buf, "<g class=\"days\" stroke=\"%s\" stroke-dasharray=\"2 3\">\n", COLOR_AXIS);
 	for (i = 1; i < chart->nhours; i++)
 	{
@@ -1055,8 +1067,14 @@ draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 							 l->x0 + l->slot * i, l->top, l->cap_base);
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
 
-	/* bars, with the hour's numbers as a tooltip */
+/* The bars, with the hour's numbers as a tooltip. */
+static void
+draw_bars(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	int			i;
+
 	appendStringInfo(buf, "<g class=\"bars\" fill=\"%s\">\n", COLOR_BAR);
 	for (i = 0; i < chart->nhours; i++)
 	{
@@ -1085,8 +1103,14 @@ draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 		appendStringInfoString(buf, "</title></rect>\n");
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
 
-	/* the busiest minute, times 60, as a thin mark over each hour */
+/* The busiest minute, times 60, as a thin mark over each hour. */
+static void
+draw_peaks(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	int			i;
+
 	appendStringInfo(buf, "<path class=\"peak\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", COLOR_PEAK);
 	for (i = 0; i < chart->nhours; i++)
 	{
@@ -1104,8 +1128,17 @@ draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 		svg_num(buf, w);
 	}
 	appendStringInfoString(buf, "\"/>\n");
+}
 
-	/* marks off the scale: a triangle at the top, the number as a tooltip */
+/*
+ * Busiest minutes off the requests scale (PEAK_CLIP): a triangle at the top,
+ * the number as a tooltip.
+ */
+static void
+draw_clipped_peaks(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	int			i;
+
 	appendStringInfo(buf, "<g class=\"peak-clipped\" fill=\"%s\">\n", COLOR_PEAK);
 	for (i = 0; i < chart->nhours; i++)
 	{
@@ -1134,8 +1167,17 @@ draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 						 h->peak_rpm);
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
 
-	/* p95: a line through the hours that have durations, broken elsewhere */
+/*
+ * p95: a line through the hours that have durations, broken elsewhere; an
+ * hour with durations between two without gets a dot.
+ */
+static void
+draw_p95(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	int			i;
+
 	appendStringInfo(buf, "<path class=\"p95\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-linejoin=\"round\" d=\"", COLOR_P95);
 	for (i = 0; i < chart->nhours; i++)
 	{
@@ -1150,7 +1192,6 @@ draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 		svg_num(buf, y_p95(l, h->p95_ms));
 	}
 	appendStringInfoString(buf, "\"/>\n");
-	/* an hour with durations between two without gets a dot */
 	appendStringInfo(buf, "<g class=\"p95-points\" fill=\"%s\">\n", COLOR_P95);
 	for (i = 0; i < chart->nhours; i++)
 	{
@@ -1167,12 +1208,18 @@ draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 		appendStringInfoString(buf, "\" r=\"2\"/>\n");
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
 
-	/*
-	 * hours with errors: a red mark under the bar, more opaque the higher
-	 * the error rate (solid from 5%), so that a few errors an hour do not
-	 * look like an outage
-	 */
+/*
+ * Hours with errors: a red mark under the bar, more opaque the higher the
+ * error rate (solid from 5%), so that a few errors an hour do not look like
+ * an outage.
+ */
+static void
+draw_errors(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	int			i;
+
 	appendStringInfo(buf, "<g class=\"errors\" fill=\"%s\">\n", COLOR_ERROR);
 	for (i = 0; i < chart->nhours; i++)
 	{
@@ -1197,6 +1244,18 @@ draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
 						 100.0 * (double) h->errors / (double) h->requests : 0.0);
 	}
 	appendStringInfoString(buf, "</g>\n");
+}
+
+/* Day lines, bars, busiest-minute marks, the p95 line and error marks. */
+static void
+draw_traffic(StringInfo buf, const SvgChart *chart, const SvgLayout *l)
+{
+	draw_day_lines(buf, chart, l);
+	draw_bars(buf, chart, l);
+	draw_peaks(buf, chart, l);
+	draw_clipped_peaks(buf, chart, l);
+	draw_p95(buf, chart, l);
+	draw_errors(buf, chart, l);
 }
 
 /* The capacity panel: floors shaded, demand (replay) and capacity as steps. */

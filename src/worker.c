@@ -58,20 +58,32 @@
 /* Seconds the postmaster waits before restarting a launcher that failed. */
 #define SCALER_LAUNCHER_RESTART 10
 
+/*
+ * Describe one of scaler's workers: both connect to a database once
+ * recovery is over and run function of this library under name.
+ */
+static void
+describe_worker(BackgroundWorker *worker, const char *function,
+				const char *name, int restart_time)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = restart_time;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "scaler");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
+}
+
 void
 scaler_register_launcher(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = SCALER_LAUNCHER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "scaler");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "scaler_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "scaler launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "scaler launcher");
+	describe_worker(&worker, "scaler_launcher_main", "scaler launcher",
+					SCALER_LAUNCHER_RESTART);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -115,15 +127,8 @@ start_worker(bool *full_logged)
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "scaler");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "scaler_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "scaler");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "scaler");
+	describe_worker(&worker, "scaler_worker_main", "scaler",
+					BGW_NEVER_RESTART);
 	worker.bgw_notify_pid = MyProcPid;
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))

@@ -217,7 +217,7 @@ step_svg()
 	SELECT scaler.traffic_svg(since => now() - interval '24 hours', until => now(),
 	                          function_name => 'api', policy => 'api', replay => true);
 	SQL
-	if ! head -n 1 "$out" | grep -q '^<?xml' || [ "$(tail -n 1 "$out")" != '</svg>'; then
+	if ! head -n 1 "$out" | grep -q '^<?xml' || [ "$(tail -n 1 "$out")" != '</svg>' ]; then
 		echo "demo: traffic_svg wrote no SVG document to $out" >&2
 		exit 1
 	fi

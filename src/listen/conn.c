@@ -31,30 +31,32 @@ static const ListenOptions *options = NULL;
 static bool failed = false;
 static bool busy = false;
 
+/* The length of a libpq message without its final newlines (ours add their own). */
+static int
+trimmed_length(const char *msg)
+{
+	size_t		len = strlen(msg);
+
+	while (len > 0 && msg[len - 1] == '\n')
+		len--;
+	return (int) len;
+}
+
 /* Server notices (such as a FATAL before a shutdown) get our prefix too. */
 static void
 notice_processor(void *arg, const char *message)
 {
-	size_t		len = strlen(message);
-
 	(void) arg;
-	while (len > 0 && message[len - 1] == '\n')
-		len--;
-	log_msg("server: %.*s", (int) len, message);
+	log_msg("server: %.*s", trimmed_length(message), message);
 }
 
 static void
 connection_lost(const char *what)
 {
 	char	   *msg = PQerrorMessage(conn);
-	size_t		len = strlen(msg);
 
-	/* libpq's messages end in a newline; ours add their own */
-	while (len > 0 && msg[len - 1] == '\n')
-		len--;
-	log_msg("connection lost while %s: %.*s", what, (int) len, msg);
-	PQfinish(conn);
-	conn = NULL;
+	log_msg("connection lost while %s: %.*s", what, trimmed_length(msg), msg);
+	conn_close();
 }
 
 /*
@@ -82,8 +84,7 @@ query_failed(PGresult *res, const char *what)
 			log_msg("%s%s%s", msg ? msg : "object in use",
 					detail ? ": " : "", detail ? detail : "");
 			PQclear(res);
-			PQfinish(conn);
-			conn = NULL;
+			conn_close();
 			busy = true;
 			return false;
 		}
@@ -234,13 +235,10 @@ conn_open(const ListenOptions *opts, bool first)
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		char	   *msg = PQerrorMessage(conn);
-		size_t		len = strlen(msg);
 
-		while (len > 0 && msg[len - 1] == '\n')
-			len--;
-		log_msg("could not connect to the database: %.*s", (int) len, msg);
-		PQfinish(conn);
-		conn = NULL;
+		log_msg("could not connect to the database: %.*s",
+				trimmed_length(msg), msg);
+		conn_close();
 		if (first)
 			failed = true;
 		return false;

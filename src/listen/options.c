@@ -67,6 +67,43 @@ bad_usage(const char *fmt, const char *arg)
 	exit(LISTEN_EXIT_USAGE);
 }
 
+/* An option's value that must not be empty (what names it in the error). */
+static const char *
+non_empty(const char *arg, const char *what)
+{
+	if (arg[0] == '\0')
+		bad_usage("the %s must not be empty", what);
+	return arg;
+}
+
+/* --jobs: an integer from 1 to 1024. */
+static int
+parse_jobs(const char *arg)
+{
+	char	   *end;
+	long		n;
+
+	n = strtol(arg, &end, 10);
+	if (*end != '\0' || end == arg || n < 1 || n > 1024)
+		bad_usage("invalid --jobs \"%s\": expected an integer from 1 to 1024",
+				  arg);
+	return (int) n;
+}
+
+/* --poll-interval: seconds from 0 (never) to a day. */
+static double
+parse_poll_interval(const char *arg)
+{
+	char	   *end;
+	double		secs;
+
+	secs = strtod(arg, &end);
+	if (*end != '\0' || end == arg || !(secs >= 0 && secs <= 86400))
+		bad_usage("invalid --poll-interval \"%s\": expected seconds from 0 to 86400",
+				  arg);
+	return secs;
+}
+
 void
 parse_options(int argc, char **argv, ListenOptions *opts)
 {
@@ -100,44 +137,20 @@ parse_options(int argc, char **argv, ListenOptions *opts)
 				opts->conninfo = optarg;
 				break;
 			case 'c':
-				if (optarg[0] == '\0')
-					bad_usage("the channel must not be empty%s", "");
-				opts->channel = optarg;
+				opts->channel = non_empty(optarg, "channel");
 				break;
 			case 'e':
-				if (optarg[0] == '\0')
-					bad_usage("the command must not be empty%s", "");
-				opts->command = optarg;
+				opts->command = non_empty(optarg, "command");
 				break;
 			case 'j':
-				{
-					char	   *end;
-					long		n;
-
-					n = strtol(optarg, &end, 10);
-					if (*end != '\0' || end == optarg || n < 1 || n > 1024)
-						bad_usage("invalid --jobs \"%s\": expected an integer from 1 to 1024",
-								  optarg);
-					opts->jobs = (int) n;
-					break;
-				}
+				opts->jobs = parse_jobs(optarg);
+				break;
 			case 'n':
-				if (optarg[0] == '\0')
-					bad_usage("the subscription name must not be empty%s", "");
-				opts->name = optarg;
+				opts->name = non_empty(optarg, "subscription name");
 				break;
 			case 'p':
-				{
-					char	   *end;
-					double		secs;
-
-					secs = strtod(optarg, &end);
-					if (*end != '\0' || end == optarg || !(secs >= 0 && secs <= 86400))
-						bad_usage("invalid --poll-interval \"%s\": expected seconds from 0 to 86400",
-								  optarg);
-					opts->poll_interval = secs;
-					break;
-				}
+				opts->poll_interval = parse_poll_interval(optarg);
+				break;
 			case 'F':
 				opts->from_now = true;
 				break;

@@ -38,38 +38,13 @@ set -euo pipefail
 
 nfn=${BENCH_FUNCTIONS:-500}
 db=${BENCH_DATABASE:-scaler_bench_coldstart}
-# shellcheck source=test/lib.sh
-. "$(dirname "$0")/../lib.sh"
-psql_bin=$SCALER_PGBIN/psql
-
-die()
-{
-	echo "coldstart.sh: $*" >&2
-	exit 1
-}
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 case "$nfn" in '' | *[!0-9]*) die "BENCH_FUNCTIONS must be an integer >= 20, not '$nfn'" ;; esac
 [ "$nfn" -ge 20 ] || die "BENCH_FUNCTIONS must be at least 20"
 
-sql()
-{
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 --pset=footer=off -d "$db" "$@"
-}
-
-value()
-{
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 -t -A -d "$db" "$@"
-}
-
-exists=$("$psql_bin" -X -q -v ON_ERROR_STOP=1 -t -A -v db="$db" <<-'SQL'
-	SELECT count(*) FROM pg_catalog.pg_database WHERE datname = :'db';
-	SQL
-)
-if [ "$exists" = 0 ]; then
-	"$psql_bin" -X -q -v ON_ERROR_STOP=1 -v db="$db" <<-'SQL'
-	CREATE DATABASE :"db";
-	SQL
-fi
+create_database
 
 sql <<-'SQL'
 	SET client_min_messages = warning;

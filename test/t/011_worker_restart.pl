@@ -7,17 +7,16 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;    # ListenUtil.pm, copied beside the test by test/tap.sh
+use ListenUtil qw(new_worker_node);
 
-my $node = PostgreSQL::Test::Cluster->new('restart');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq(
-shared_preload_libraries = 'scaler'
+my $node = new_worker_node(
+	'restart', qq(
 scaler.database = 'postgres'
 scaler.naptime = '200ms'
 restart_after_crash = on
 ));
-$node->start;
 
 # rps over a 1 minute window at target 0.1: every 30 requests add 5 instances
 $node->safe_psql(

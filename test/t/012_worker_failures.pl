@@ -11,16 +11,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;    # ListenUtil.pm, copied beside the test by test/tap.sh
+use ListenUtil qw(new_worker_node);
 
-my $node = PostgreSQL::Test::Cluster->new('failures');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq(
-shared_preload_libraries = 'scaler'
+my $node = new_worker_node(
+	'failures', qq(
 scaler.database = 'scalerdb'
 scaler.naptime = '100ms'
 ));
-$node->start;
 
 sub count_in_log
 {

@@ -12,16 +12,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;    # ListenUtil.pm, copied beside the test by test/tap.sh
+use ListenUtil qw(new_worker_node);
 
-my $node = PostgreSQL::Test::Cluster->new('pgbench');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq(
-shared_preload_libraries = 'scaler'
+my $node = new_worker_node(
+	'pgbench', qq(
 scaler.naptime = '50ms'
 max_connections = 40
 ));
-$node->start;
 
 # Five policies over traffic that is in the future when it is inserted: a
 # sawtooth of 1 to 10 requests per millisecond with a 2 s period, read

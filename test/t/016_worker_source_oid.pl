@@ -12,15 +12,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;    # ListenUtil.pm, copied beside the test by test/tap.sh
+use ListenUtil qw(new_worker_node);
 
-my $node = PostgreSQL::Test::Cluster->new('source_oid');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq(
-shared_preload_libraries = 'scaler'
+my $node = new_worker_node(
+	'source_oid', qq(
 scaler.naptime = '100ms'
 ));
-$node->start;
 
 $node->safe_psql(
 	'postgres', q(

@@ -9,16 +9,15 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;    # ListenUtil.pm, copied beside the test by test/tap.sh
+use ListenUtil qw(new_worker_node);
 
-my $node = PostgreSQL::Test::Cluster->new('stats');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq(
-shared_preload_libraries = 'scaler'
+my $node = new_worker_node(
+	'stats', qq(
 scaler.naptime = '100ms'
 scaler.decision_retention = '1h'
 ));
-$node->start;
 
 $node->safe_psql(
 	'postgres', q(

@@ -14,17 +14,16 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;    # ListenUtil.pm, copied beside the test by test/tap.sh
+use ListenUtil qw(new_worker_node);
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('slow');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq(
-shared_preload_libraries = 'scaler'
+my $node = new_worker_node(
+	'slow', qq(
 scaler.naptime = '100ms'
 scaler.policy_timeout = '1s'
 ));
-$node->start;
 
 # rps over 10 minutes at target 1: capacity = ceil(rows / 600); rows older
 # than the window's last tenth keep panic mode out of it

@@ -12,20 +12,16 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;    # ListenUtil.pm, copied beside the test by test/tap.sh
+use ListenUtil qw(new_worker_node);
 use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('safety');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq(
-shared_preload_libraries = 'scaler,pg_cron'
+my $node = new_worker_node(
+	'safety', qq(
 scaler.database = 'postgres'
 scaler.enabled = off
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 32
-));
-$node->start;
+), cron => 1);
 
 my ($ret, $out, $err);
 

@@ -2,8 +2,8 @@
 # hints only (a forged NOTIFY is ignored).
 use strict;
 use warnings;
-# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
-# the source tree ($SCALER_SRCDIR)
+# ListenUtil.pm sits beside this file (test/tap.sh copies both), or in
+# $SCALER_SRCDIR/test/t when that names a checkout
 use FindBin;
 use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use IPC::Run;
@@ -149,10 +149,7 @@ like(psql_err(q{SELECT scaler.listen_subscribe('', 'scaler')}),
 	qr/subscription name must not be empty/, 'an empty name is rejected');
 
 is(stop_listener($p), 0, 'SIGTERM: exit 0');
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT acked_through || ' ' || done || ' ' || superseded
-		  FROM scaler.subscriptions WHERE name = 'printer'}),
+is(subscription_counts($node, 'printer'),
 	"$next 4 0",
 	'every printed decision is acknowledged, and the watermark is the newest id');
 

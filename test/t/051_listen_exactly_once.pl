@@ -3,8 +3,8 @@
 # server restart in the middle of a running command.
 use strict;
 use warnings;
-# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
-# the source tree ($SCALER_SRCDIR)
+# ListenUtil.pm sits beside this file (test/tap.sh copies both), or in
+# $SCALER_SRCDIR/test/t when that names a checkout
 use FindBin;
 use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use JSON::PP;
@@ -94,13 +94,7 @@ set_sleep(0);
 my $w3 = decide($node, 'web', 2, 3);
 push @all, $w3;
 ok(wait_done($a4, $w3), 'after the server restart both decisions are done');
-ok( wait_until(
-		sub {
-			$node->safe_psql('postgres',
-				q{SELECT done FROM scaler.subscriptions WHERE name = 'eo'}) == 8;
-		},
-		30,
-		'eight acknowledgements'),
+ok(wait_done_count($node, 'eo', 8),
 	'the acknowledgement of the command that finished during the restart was recorded');
 like(slurp_file($l->{err}), qr/connection lost.*reconnected/s,
 	'the listener reported the lost connection and reconnected');
@@ -124,10 +118,7 @@ is_deeply(\%runs, { map { $_ => 1 } @all },
 	'every decision ran exactly once across two listener restarts and a server restart');
 my @api = map { (split / /)[1] } grep { /^start \d+ api / } read_lines($log);
 is_deeply(\@api, [ $a1, $a2, $a3, $a4, $a5 ], 'one policy\'s decisions ran in id order');
-is( $node->safe_psql(
-		'postgres',
-		q{SELECT acked_through || ' ' || done || ' ' || superseded
-		  FROM scaler.subscriptions WHERE name = 'eo'}),
+is(subscription_counts($node, 'eo'),
 	"$a5 9 0",
 	'the subscription has all nine acknowledged');
 

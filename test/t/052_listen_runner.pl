@@ -3,8 +3,8 @@
 # retried with backoff while other policies proceed.
 use strict;
 use warnings;
-# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
-# the source tree ($SCALER_SRCDIR)
+# ListenUtil.pm sits beside this file (test/tap.sh copies both), or in
+# $SCALER_SRCDIR/test/t when that names a checkout
 use FindBin;
 use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use PostgreSQL::Test::Cluster;
@@ -108,13 +108,7 @@ like($err,
 	qr/command for decision $bad \(policy "bad"\) exited with status 1; retry 1 in 1 s/,
 	'the first failure is reported on stderr');
 like($err, qr/retry 2 in 2 s/, 'and the retry backs off');
-ok( wait_until(
-		sub {
-			sql(q{SELECT done FROM scaler.subscriptions WHERE name = 'flaky'}) == 3;
-		},
-		30,
-		'three acknowledgements'),
-	'acknowledged only once it succeeded');
+ok(wait_done_count($node, 'flaky', 3), 'acknowledged only once it succeeded');
 is(stop_listener($l), 0, 'stopped');
 
 # --- a second SIGTERM passes on to the running command -----------------------

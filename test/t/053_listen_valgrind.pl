@@ -4,8 +4,8 @@
 # leaked block fails the test.  Skipped when valgrind is not installed.
 use strict;
 use warnings;
-# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
-# the source tree ($SCALER_SRCDIR)
+# ListenUtil.pm sits beside this file (test/tap.sh copies both), or in
+# $SCALER_SRCDIR/test/t when that names a checkout
 use FindBin;
 use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use PostgreSQL::Test::Cluster;
@@ -79,14 +79,7 @@ $node->restart;
 decide($node, 'web', 1, 2);
 ok(wait_until(sub { read_lines($log) == 5 }, 60, 'decision after the restart'),
 	'reconnected after a server restart and caught up');
-ok( wait_until(
-		sub {
-			$node->safe_psql('postgres',
-				q{SELECT done FROM scaler.subscriptions WHERE name = 'vg'}) == 5;
-		},
-		30,
-		'five acknowledgements'),
-	'all acknowledged');
+ok(wait_done_count($node, 'vg', 5), 'all acknowledged');
 clean_report('live', stop_listener($l));
 
 # print mode over a catch-up, then SIGINT

@@ -5,8 +5,8 @@
 # the newest decision instead.
 use strict;
 use warnings;
-# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
-# the source tree ($SCALER_SRCDIR)
+# ListenUtil.pm sits beside this file (test/tap.sh copies both), or in
+# $SCALER_SRCDIR/test/t when that names a checkout
 use FindBin;
 use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use JSON::PP;
@@ -91,9 +91,7 @@ my @part = ('--name', 'part', '--jobs', '2', '--exec', "$dir/record.sh");
 $l = start_listener($node, $dir, 'part1', @part);
 ok(wait_until(sub { grep { /^$a3 api/ } @{ runs_of('part') } }, 30, 'api run'),
 	'a new subscription applied api\'s newest decision');
-ok( wait_until(
-		sub { sql(q{SELECT done FROM scaler.subscriptions WHERE name = 'part'}) == 1 }, 30,
-		'api acknowledged'),
+ok(wait_done_count($node, 'part', 1),
 	'and acknowledged it, while web\'s command still runs');
 $l->{h}->signal('KILL');
 $l->{h}->finish;

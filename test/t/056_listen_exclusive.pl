@@ -4,8 +4,8 @@
 # another session holds retries with backoff, then takes it once it is free.
 use strict;
 use warnings;
-# test/tap.sh runs a copy of this file elsewhere; the helper module stays in
-# the source tree ($SCALER_SRCDIR)
+# ListenUtil.pm sits beside this file (test/tap.sh copies both), or in
+# $SCALER_SRCDIR/test/t when that names a checkout
 use FindBin;
 use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
 use IPC::Run;

@@ -1,4 +1,6 @@
-# Helpers shared by the scaler-listen TAP tests (test/t/05*_listen_*.pl).
+# Helpers shared by the TAP tests: the scaler-listen tests
+# (test/t/05*_listen_*.pl) use most of them, the worker tests
+# new_worker_node.
 #
 # Decisions are made by inserting into scaler.decision directly and sending
 # the NOTIFY in the same transaction, as scaler.evaluate() does, so these
@@ -17,7 +19,8 @@ use PostgreSQL::Test::Utils;
 
 use Exporter 'import';
 our @EXPORT = qw(listen_bin new_scaler_node decide start_listener
-  stop_listener wait_until read_lines write_script);
+  stop_listener wait_until wait_done_count subscription_counts read_lines
+  write_script new_worker_node);
 
 # The binary under test: $SCALER_LISTEN, else the one built in the source
 # tree ($SCALER_SRCDIR, or the tree this module is in), else the one on PATH
@@ -38,6 +41,28 @@ sub new_scaler_node
 	$node->init;
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION scaler');
+	return $node;
+}
+
+# A started node for the worker tests: scaler preloaded (with cron => 1 also
+# pg_cron, its jobs in database postgres as background workers), plus the
+# postgresql.conf lines in $conf.
+sub new_worker_node
+{
+	my ($name, $conf, %opt) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $preload =
+	  $opt{cron}
+	  ? qq(shared_preload_libraries = 'scaler,pg_cron'
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 32
+)
+	  : qq(shared_preload_libraries = 'scaler'
+);
+	$node->init;
+	$node->append_conf('postgresql.conf', $preload . $conf);
+	$node->start;
 	return $node;
 }
 
@@ -100,6 +125,30 @@ sub wait_until
 	}
 	diag("timed out after $timeout s waiting for: $what");
 	return 0;
+}
+
+# Wait until subscription $name has acknowledged $n decisions as done.
+sub wait_done_count
+{
+	my ($node, $name, $n, $timeout) = @_;
+	return wait_until(
+		sub {
+			$node->safe_psql('postgres',
+				qq{SELECT done FROM scaler.subscriptions WHERE name = '$name'})
+			  == $n;
+		},
+		$timeout // 30,
+		"$n decisions of subscription $name acknowledged as done");
+}
+
+# Subscription $name's "acked_through done superseded".
+sub subscription_counts
+{
+	my ($node, $name) = @_;
+	return $node->safe_psql(
+		'postgres',
+		qq{SELECT acked_through || ' ' || done || ' ' || superseded
+		  FROM scaler.subscriptions WHERE name = '$name'});
 }
 
 sub read_lines
