@@ -63,7 +63,7 @@ SELECT 'traffic:###'::scaler.traffic;
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE good AS
 SELECT scaler.traffic_agg(ts, (extract(epoch FROM ts)::int % 97)::float8, CASE WHEN extract(minute FROM ts) = 7 THEN 500 END) AS t
-FROM generate_series(timestamptz '2026-01-01 00:00+00', '2026-01-01 04:59:40+00', '20 seconds') ts;
+FROM generate_series(timestamptz '2026-01-01 00:00+00', '2026-01-01 04:59:40+00', '10 seconds') ts;
 SELECT ('traffic:' || translate(encode(substr(decode(substr(t::text, 9), 'base64'), 1, 100), 'base64'), E'\n', ''))::scaler.traffic FROM good;
 \echo :LAST_ERROR_SQLSTATE
 

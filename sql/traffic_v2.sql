@@ -119,3 +119,28 @@ CREATE AGGREGATE pg_temp.traffic_fresh(timestamptz, float8, int4) (
 );
 SELECT (SELECT pg_temp.traffic_fresh(ts, duration_ms, status) FROM busy)::text =
        (SELECT scaler.traffic_agg(ts, duration_ms, status) FROM busy)::text AS fresh_fmgr_same_value;
+
+-- Rows are kept with 32-bit minute keys, about 1,000 years either side of
+-- 2000; a quarter beyond that keeps a summary, whatever its rows.  A value
+-- written with rows there (valid, as an older build wrote it) is read into
+-- that form, so it reports the same and prints like the aggregate's value.
+-- A value in today's form is stored byte for byte as it came.
+CREATE FUNCTION pg_temp.one_row_text(ts timestamptz, ms float8) RETURNS text
+LANGUAGE sql AS $$
+    SELECT 'traffic:' || translate(encode(
+        int4send(2) || int4send(1)
+        || int8send(floor(extract(epoch FROM ts) / 900)::int8 - 10957 * 96)
+        || '\x0001'::bytea
+        || set_byte('\x00'::bytea, 0, 128 + floor(extract(minute FROM ts))::int % 15)
+        || float8send(ms), 'base64'), E'\n', '')
+$$;
+SELECT y, (SELECT scaler.traffic_agg(ts, 12.5) FROM (VALUES (ts)) v(ts))::text =
+          pg_temp.one_row_text(ts, 12.5)::scaler.traffic::text AS same_value,
+       pg_temp.one_row_text(ts, 12.5)::scaler.traffic::text = pg_temp.one_row_text(ts, 12.5)
+          AS stored_as_it_came,
+       (SELECT array_agg(h::text) FROM scaler.hourly_requests(pg_temp.one_row_text(ts, 12.5)::scaler.traffic) h) =
+       (SELECT array_agg(h::text) FROM scaler.hourly_requests((SELECT scaler.traffic_agg(ts, 12.5) FROM (VALUES (ts)) v(ts))) h)
+          AS same_report
+FROM (VALUES (2026, timestamptz '2026-03-01 10:07+00'), (500, '0500-03-01 10:07+00'),
+             (3500, '3500-03-01 10:07+00')) v(y, ts)
+ORDER BY y;

@@ -143,16 +143,17 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 	{
 		TrafficRow *row = &traffic->rows[iter->row];
 		bool		has_duration = (row->key & ROW_DURATION) != 0;
+		double		duration_ms = row_duration(row);
 
-		add_minute(hour, ROW_MINUTE(row->key), 1,
-				   has_duration ? duration_us(row->duration_ms) : 0);
+		add_minute(hour, row_minute(row), 1,
+				   has_duration ? duration_us(duration_ms) : 0);
 		if (row->key & ROW_ERROR)
 			traffic_add_count(&hour->errors, 1, "error count");
 		if (has_duration)
 		{
 			traffic_add_count(&hour->with_duration, 1, "duration count");
-			hour->max_ms = Max(hour->max_ms, row->duration_ms);
-			sketch_add(&hour->sketch, row->duration_ms, iter->cxt);
+			hour->max_ms = Max(hour->max_ms, duration_ms);
+			sketch_add(&hour->sketch, duration_ms, iter->cxt);
 		}
 	}
 

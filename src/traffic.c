@@ -25,7 +25,7 @@
 /*
  * Most rows kept for folding later when their quarters have summaries, and
  * most per summary: a batch folds better the more rows of one quarter it
- * holds, and 16 rows (256 bytes) stay well below a summary's own size.
+ * holds, and 16 rows (192 bytes) stay well below a summary's own size.
  */
 #define MAX_PENDING_ROWS	65536
 #define PENDING_ROWS_PER_SUMMARY	16
@@ -233,12 +233,12 @@ summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
 static void
 fold_row(Traffic *traffic, TrafficQuarter *summary, const TrafficRow *row)
 {
-	int64		m = ROW_MINUTE(row->key) - summary->quarter * MINUTES_PER_QUARTER;
+	int64		m = row_minute(row) - summary->quarter * MINUTES_PER_QUARTER;
 
 	traffic_count_in_summary(traffic, summary, &summary->minutes[m],
 							 (row->key & ROW_ERROR) != 0,
 							 (row->key & ROW_DURATION) != 0,
-							 row->duration_ms);
+							 row_duration(row));
 }
 
 /*
@@ -263,9 +263,11 @@ fold_rows(Traffic *traffic, TrafficQuarter *summary, const TrafficRow *rows,
 			const TrafficRow *ahead = &rows[i + FOLD_PREFETCH_DISTANCE];
 			const Sketch *sketch = &summary->sketch;
 
-			if (ahead->duration_ms > 0.0)
+			double		ahead_ms = row_duration(ahead);
+
+			if (ahead_ms > 0.0)
 			{
-				int32		offset = sketch_key(ahead->duration_ms) - sketch->base;
+				int32		offset = sketch_key(ahead_ms) - sketch->base;
 
 				if (offset >= 0 && offset < sketch->capacity)
 					__builtin_prefetch(&sketch->bins[offset], 1);
@@ -282,10 +284,15 @@ row_cmp(const void *a, const void *b)
 	const TrafficRow *x = (const TrafficRow *) a;
 	const TrafficRow *y = (const TrafficRow *) b;
 
+	double		dx;
+	double		dy;
+
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
-	if (x->duration_ms != y->duration_ms)
-		return x->duration_ms < y->duration_ms ? -1 : 1;
+	dx = row_duration(x);
+	dy = row_duration(y);
+	if (dx != dy)
+		return dx < dy ? -1 : 1;
 	return 0;
 }
 
@@ -380,7 +387,7 @@ compact_rows(Traffic *traffic)
  * random order are folded in large batches.
  */
 static void
-append_row(Traffic *traffic, int64 key, double duration_ms)
+append_row(Traffic *traffic, int32 key, double duration_ms)
 {
 	if (traffic->nrows == traffic->rows_capacity)
 	{
@@ -413,16 +420,16 @@ append_row(Traffic *traffic, int64 key, double duration_ms)
 			traffic->rows_capacity = capacity;
 		}
 	}
-	traffic->rows[traffic->nrows].key = key;
-	traffic->rows[traffic->nrows].duration_ms = duration_ms;
+	row_set(&traffic->rows[traffic->nrows], key, duration_ms);
 	traffic->nrows++;
 	traffic->normalized = false;
 }
 
 /*
  * A row outside the minute counted last.  In the quarter of the row before
- * and with a summary there, count it in the summary (and remember its
- * minute); else keep it as a row, to be folded with its quarter's others.
+ * and with a summary there, or in a quarter that cannot keep rows, count it
+ * in the summary (and remember its minute); else keep it as a row, to be
+ * folded with its quarter's others.
  */
 void
 traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
@@ -438,7 +445,12 @@ traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
 	/* Rows in time order: a quarter that fills up gets its summary now. */
 	if (traffic->quarter_run == SUMMARY_MIN_ROWS + 1)
 		compact_rows(traffic);
-	if (same_quarter && (summary = traffic_find_summary(traffic, quarter)) != NULL)
+	summary = NULL;
+	if (unlikely(!quarter_keeps_rows(quarter)))
+		summary = traffic_get_summary(traffic, quarter);
+	else if (same_quarter)
+		summary = traffic_find_summary(traffic, quarter);
+	if (summary != NULL)
 	{
 		TrafficMinute *m = &summary->minutes[minute - quarter * MINUTES_PER_QUARTER];
 
@@ -451,9 +463,7 @@ traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
 		traffic->normalized = false;
 		return;
 	}
-	append_row(traffic,
-			   (minute << 2) | (has_duration ? ROW_DURATION : 0) |
-			   (is_error ? ROW_ERROR : 0),
+	append_row(traffic, row_key(minute, has_duration, is_error),
 			   has_duration ? duration_ms : 0.0);
 }
 
@@ -491,7 +501,7 @@ traffic_merge(Traffic *dst, Traffic *src)
 		if (summary != NULL)
 			fold_row(dst, summary, row);
 		else
-			append_row(dst, row->key, row->duration_ms);
+			append_row(dst, row->key, row_duration(row));
 	}
 	dst->normalized = false;
 	dst->recent_from = dst->recent_to = 0;
@@ -565,7 +575,7 @@ traffic_first_minute(Traffic *traffic)
 		first = q->quarter * MINUTES_PER_QUARTER + m;
 	}
 	if (traffic->nrows > 0)
-		first = Min(first, ROW_MINUTE(traffic->rows[0].key));
+		first = Min(first, row_minute(&traffic->rows[0]));
 	return first;
 }
 

@@ -8,7 +8,7 @@
  * each in one of two forms:
  *
  *	- sparse: a quarter with few rows keeps the rows themselves (minute,
- *	  error flag, duration), 16 bytes a row in memory, 2 to 10 bytes on disk;
+ *	  error flag, duration), 12 bytes a row in memory, 1 to 9 bytes on disk;
  *	- summary: a busy quarter keeps per-minute requests and busy time, its
  *	  errors, the number of durations, the longest one and a quantile sketch.
  *
@@ -47,31 +47,80 @@
 
 #define MINUTES_PER_QUARTER		15
 
-/* A quarter with this many rows is kept as a summary. */
-#define SUMMARY_MIN_ROWS		16
+/*
+ * A quarter with this many rows is kept as a summary.  Below it rows cost
+ * less: a summary takes about 300 bytes and its sketch up to 4 kB, 64 rows
+ * 768 bytes.
+ */
+#define SUMMARY_MIN_ROWS		64
 
 /* Longest duration we accept: its microseconds must fit comfortably. */
 #define TRAFFIC_MAX_DURATION_MS	1.0e12
 
 /*
- * One row of a sparse quarter.  key = minute << 2 | has_duration << 1 |
- * is_error, with minute counted from the epoch; sorting by (key, duration)
- * gives the canonical order.
+ * One row of a sparse quarter, 12 bytes.  key = minute * 4 + has_duration * 2
+ * + is_error, with minute counted from 2000-01-01 00:00 UTC (the PostgreSQL
+ * epoch); sorting by (key, duration) gives the canonical order.  The
+ * duration is kept as the bytes of a float8, so that the struct needs only
+ * 4-byte alignment: with thousands of rare functions, rows are most of the
+ * memory an aggregate uses.
+ *
+ * A 32-bit key reaches about 1,000 years either side of the epoch (years
+ * 979 to 3020).  A quarter outside that window is always kept as a summary,
+ * whatever its rows: still a rule of the quarter and its rows alone.
  */
 typedef struct TrafficRow
 {
-	int64		key;
-	double		duration_ms;	/* 0 when there is none */
+	int32		key;
+	uint32		duration_bits[2];	/* float8 duration_ms, 0 when none */
 } TrafficRow;
 
 #define ROW_ERROR			1
 #define ROW_DURATION		2
-#define ROW_MINUTE(key)		((key) >> 2)
+
+/* Quarters -ROW_QUARTER_LIMIT .. ROW_QUARTER_LIMIT - 1 may keep rows. */
+#define ROW_QUARTER_LIMIT	INT64CONST(35791394)	/* 2^29 / 15 */
+
+static inline bool
+quarter_keeps_rows(int64 quarter)
+{
+	return quarter >= -ROW_QUARTER_LIMIT && quarter < ROW_QUARTER_LIMIT;
+}
+
+/* The key of a row in a quarter for which quarter_keeps_rows holds. */
+static inline int32
+row_key(int64 minute, bool has_duration, bool is_error)
+{
+	return (int32) (minute * 4 + (has_duration ? ROW_DURATION : 0) +
+					(is_error ? ROW_ERROR : 0));
+}
+
+static inline int64
+row_minute(const TrafficRow *row)
+{
+	return ((int64) row->key - (row->key & 3)) / 4;
+}
 
 static inline int64
 row_quarter(const TrafficRow *row)
 {
-	return floor_div(ROW_MINUTE(row->key), 15);
+	return floor_div(row_minute(row), 15);
+}
+
+static inline double
+row_duration(const TrafficRow *row)
+{
+	double		duration_ms;
+
+	memcpy(&duration_ms, row->duration_bits, sizeof(duration_ms));
+	return duration_ms;
+}
+
+static inline void
+row_set(TrafficRow *row, int32 key, double duration_ms)
+{
+	row->key = key;
+	memcpy(row->duration_bits, &duration_ms, sizeof(duration_ms));
 }
 
 typedef struct TrafficMinute

@@ -153,7 +153,7 @@ write_rows(StringInfo buf, const TrafficRow *rows, int32 n, int64 quarter)
 	p = put_uint8(p, (uint8) n);
 	for (i = 0; i < n; i++)
 	{
-		int64		minute = ROW_MINUTE(rows[i].key) - quarter * MINUTES_PER_QUARTER;
+		int64		minute = row_minute(&rows[i]) - quarter * MINUTES_PER_QUARTER;
 		uint8		flags = (uint8) minute;
 
 		if (rows[i].key & ROW_ERROR)
@@ -162,7 +162,7 @@ write_rows(StringInfo buf, const TrafficRow *rows, int32 n, int64 quarter)
 			flags |= FLAG_DURATION;
 		p = put_uint8(p, flags);
 		if (rows[i].key & ROW_DURATION)
-			p = put_float8(p, rows[i].duration_ms);
+			p = put_float8(p, row_duration(&rows[i]));
 	}
 	commit(buf, p);
 }
@@ -276,6 +276,7 @@ typedef struct FlatReader
 	const uint8 *p;
 	const uint8 *end;
 	int			errcode;
+	bool		canonical;		/* would be written back byte for byte */
 } FlatReader;
 
 static void pg_attribute_noreturn()
@@ -508,32 +509,38 @@ static void
 read_rows(FlatReader *reader, Traffic *traffic, int64 quarter)
 {
 	int			n = flat_uint8(reader);
-	TrafficRow	prev = {PG_INT64_MIN, 0.0};
+	int64		prev_key = PG_INT64_MIN;
+	double		prev_ms = 0.0;
 	int			i;
 
 	if (n < 1 || n >= SUMMARY_MIN_ROWS)
 		flat_invalid(reader, "Bad number of rows in a quarter.");
+	/* valid, but kept as a summary in memory, so not canonical */
+	if (!quarter_keeps_rows(quarter))
+		reader->canonical = false;
 	for (i = 0; i < n; i++)
 	{
 		uint8		flags = flat_uint8(reader);
-		TrafficRow	row;
+		int64		minute;
+		int64		key;
+		double		duration_ms;
 
 		if ((flags & FLAG_MINUTE) >= MINUTES_PER_QUARTER ||
 			(flags & ~(FLAG_MINUTE | FLAG_ERROR | FLAG_DURATION)) != 0)
 			flat_invalid(reader, "Bad row flags.");
-		row.key = ((quarter * MINUTES_PER_QUARTER + (flags & FLAG_MINUTE)) << 2) |
-			((flags & FLAG_DURATION) ? ROW_DURATION : 0) |
+		minute = quarter * MINUTES_PER_QUARTER + (flags & FLAG_MINUTE);
+		/* the order of in-memory keys, whatever the quarter */
+		key = minute * 4 + ((flags & FLAG_DURATION) ? ROW_DURATION : 0) +
 			((flags & FLAG_ERROR) ? ROW_ERROR : 0);
-		row.duration_ms = (flags & FLAG_DURATION) ? flat_duration(reader) : 0.0;
-		if (row.key < prev.key ||
-			(row.key == prev.key && row.duration_ms < prev.duration_ms))
+		duration_ms = (flags & FLAG_DURATION) ? flat_duration(reader) : 0.0;
+		if (key < prev_key || (key == prev_key && duration_ms < prev_ms))
 			flat_invalid(reader, "Rows out of order.");
-		prev = row;
+		prev_key = key;
+		prev_ms = duration_ms;
 		if (traffic != NULL)
-			traffic_add_row(traffic,
-							ROW_MINUTE(row.key) * USECS_PER_MINUTE,
-							(row.key & ROW_ERROR) != 0,
-							(row.key & ROW_DURATION) != 0, row.duration_ms);
+			traffic_add_row(traffic, minute * USECS_PER_MINUTE,
+							(flags & FLAG_ERROR) != 0,
+							(flags & FLAG_DURATION) != 0, duration_ms);
 	}
 }
 
@@ -828,6 +835,7 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 	reader.p = (const uint8 *) data;
 	reader.end = reader.p + len;
 	reader.errcode = errcode;
+	reader.canonical = true;
 
 	version = flat_int32(&reader);
 	if (version == 2)
@@ -843,7 +851,7 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 	 * A version 2 value read into an empty one is in canonical order
 	 * already (the reader checked it): the readers need not sort it again.
 	 */
-	if (version == 2 && was_empty)
+	if (version == 2 && was_empty && reader.canonical)
 	{
 		traffic->normalized = true;
 		traffic->recent_from = traffic->recent_to = 0;
@@ -854,7 +862,8 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
  * The datum of a value given as flat bytes (from text or binary input).  A
  * value in today's format that passes every check is its own canonical form
  * (the format has one encoding per value), so it is checked without being
- * built and kept as it is; an older one is rebuilt.
+ * built and kept as it is; an older one, or one with rows in a quarter that
+ * keeps a summary (far from the epoch), is rebuilt.
  */
 static Datum
 flat_datum_of(const char *data, int len, int errcode)
@@ -865,12 +874,16 @@ flat_datum_of(const char *data, int len, int errcode)
 	reader.p = (const uint8 *) data;
 	reader.end = reader.p + len;
 	reader.errcode = errcode;
+	reader.canonical = true;
 	if (flat_int32(&reader) != TRAFFIC_FORMAT_VERSION)
 		return traffic_flat_datum(traffic_parse(data, len, errcode,
 												CurrentMemoryContext));
 	read_v2(&reader, NULL);
 	if (reader.p != reader.end)
 		flat_invalid(&reader, "Trailing bytes.");
+	if (!reader.canonical)
+		return traffic_flat_datum(traffic_parse(data, len, errcode,
+												CurrentMemoryContext));
 	result = palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	memcpy(VARDATA(result), data, len);
