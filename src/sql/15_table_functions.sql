@@ -1,4 +1,10 @@
 
+-- ===========================================================================
+-- Functions that table definitions call: CHECK constraints and triggers
+-- (src/sql/install/20_tables.sql), so they come before the tables.  Shared
+-- by the install and the update script, like every file in src/sql/.
+-- ===========================================================================
+
 -- The rules of a policy's settings, stated once (in C, src/policy.c and
 -- src/decide.c, where scaler.desired_capacity() applies them too): the
 -- table's CHECK constraint calls it, scaler._check_policy calls it with
@@ -14,6 +20,7 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION scaler._check_settings(text, text, float8, interval, integer, integer, float8, interval, float8, text, boolean) IS
     'internal: whether policy settings are valid (raise: else an error naming the field); the one statement of these rules';
 
+-- The trigger of scaler.capacity_schedule.
 CREATE OR REPLACE FUNCTION scaler._capacity_schedule_deleted()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER

@@ -1,3 +1,16 @@
+-- ===========================================================================
+-- Internal functions: not an API.  Most are SECURITY DEFINER bodies that the
+-- public C trampolines (scaler_as_caller, src/policy.c) call with the
+-- calling role as invoker; nobody may EXECUTE them (src/sql/90_privileges.sql).
+-- They come before the API (src/sql/40_api.sql), whose SQL-language
+-- functions are validated against them when created.  Shared by the install
+-- and the update script: CREATE OR REPLACE, so that the update replaces
+-- the 0.1 definitions.
+-- ===========================================================================
+
+-- ---------------------------------------------------------------------------
+-- Traffic: the support functions of the aggregates (src/traffic_agg.c).
+-- ---------------------------------------------------------------------------
 
 -- A traffic value is independent of time zones (it keeps UTC quarter hours),
 -- so building one is IMMUTABLE; the readers bucket into the session's
@@ -5,97 +18,36 @@
 CREATE OR REPLACE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz)
     RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz) IS
+    'transition function of scaler.traffic_agg(ts)';
 
 CREATE OR REPLACE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8)
     RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8) IS
+    'transition function of scaler.traffic_agg(ts, duration_ms)';
 
 CREATE OR REPLACE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4)
     RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS
+    'transition function of scaler.traffic_agg(ts, duration_ms, status)';
 
 CREATE OR REPLACE FUNCTION scaler.traffic_agg_combine(scaler.traffic, scaler.traffic)
     RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_agg_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_combine(scaler.traffic, scaler.traffic) IS
+    'combine function of scaler.traffic_agg: adds two partial states';
 
 CREATE OR REPLACE FUNCTION scaler.traffic_agg_final(scaler.traffic)
     RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_agg_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz) IS
-    'transition function of scaler.traffic_agg(ts)';
-COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8) IS
-    'transition function of scaler.traffic_agg(ts, duration_ms)';
-COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS
-    'transition function of scaler.traffic_agg(ts, duration_ms, status)';
-COMMENT ON FUNCTION scaler.traffic_agg_combine(scaler.traffic, scaler.traffic) IS
-    'combine function of scaler.traffic_agg: adds two partial states';
 COMMENT ON FUNCTION scaler.traffic_agg_final(scaler.traffic) IS
     'final function of scaler.traffic_agg: the flat form of the state';
 
 -- ---------------------------------------------------------------------------
--- traffic_svg: hourly traffic, and the capacity a policy decided over it,
--- as a self-contained SVG picture (src/svg.c).
+-- Decisions: their JSON and the horizon readers stop at.
 -- ---------------------------------------------------------------------------
-
--- The rows of the policy overlay, for a caller who may manage the policy
--- (the rule of every policy function: scaler._managed_policy).  Called only
--- from C (src/svg.c) through fmgr with the real caller as invoker; nobody
--- may EXECUTE it.  Its body reads objects of later files (policies, floors),
--- which PL/pgSQL resolves when it runs.  Floors other than manual and
--- scheduled ones are written by scaler itself ahead of expected load: the
--- picture shades them as pre-warm.
-CREATE OR REPLACE FUNCTION scaler._svg_policy(invoker oid, policy text, since timestamptz,
-    until timestamptz, decisions boolean,
-    OUT name text, OUT capacity integer,
-    OUT decided_at timestamptz[], OUT to_capacity integer[],
-    OUT floor_starts timestamptz[], OUT floor_ends timestamptz[],
-    OUT floor_min integer[], OUT floor_prewarm boolean[])
-RETURNS record
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    p_min integer;
-BEGIN
-    SELECT q.name, q.min_capacity INTO name, p_min
-      FROM scaler._managed_policy(invoker, _svg_policy.policy, 'chart') q;
-    -- the capacity at since: set by the last decision before it; else what
-    -- the first decision after it started from; else what runs now
-    SELECT d.to_capacity INTO capacity
-      FROM scaler.decision d
-     WHERE d.policy = _svg_policy.name AND d.decided_at <= _svg_policy.since
-     ORDER BY d.decided_at DESC, d.id DESC LIMIT 1;
-    IF NOT FOUND THEN
-        SELECT d.from_capacity INTO capacity
-          FROM scaler.decision d
-         WHERE d.policy = _svg_policy.name AND d.decided_at > _svg_policy.since
-         ORDER BY d.decided_at, d.id LIMIT 1;
-        IF NOT FOUND THEN
-            SELECT s.capacity INTO capacity
-              FROM scaler.policy_state s WHERE s.policy = _svg_policy.name;
-            capacity := coalesce(capacity, p_min);
-        END IF;
-    END IF;
-    IF decisions THEN
-        SELECT array_agg(d.decided_at ORDER BY d.decided_at, d.id),
-               array_agg(d.to_capacity ORDER BY d.decided_at, d.id)
-          INTO decided_at, to_capacity
-          FROM scaler.decision d
-         WHERE d.policy = _svg_policy.name
-           AND d.decided_at > _svg_policy.since AND d.decided_at < _svg_policy.until;
-    END IF;
-    SELECT array_agg(f.starts ORDER BY f.starts, f.id),
-           array_agg(f.ends ORDER BY f.starts, f.id),
-           array_agg(f.min_capacity ORDER BY f.starts, f.id),
-           array_agg(f.origin NOT IN ('manual', 'schedule') ORDER BY f.starts, f.id)
-      INTO floor_starts, floor_ends, floor_min, floor_prewarm
-      FROM scaler.capacity_floor f
-     WHERE f.policy = _svg_policy.name
-       AND f.ends > _svg_policy.since AND f.starts < _svg_policy.until;
-END
-$$;
-COMMENT ON FUNCTION scaler._svg_policy(oid, text, timestamptz, timestamptz, boolean) IS
-    'internal: for traffic_svg, a policy''s capacity at since, its decisions in (since, until) and its floors overlapping them, for a caller who may manage it';
 
 -- A decision as JSON: the NOTIFY payload evaluation sends, and what a
 -- listener catching up from the table hands on; one definition, so both
@@ -161,6 +113,11 @@ AS $$
 $$;
 COMMENT ON FUNCTION scaler._decision_horizon() IS
     'internal: the newest decision id up to which readers may return decisions: no transaction that took a smaller id can still commit (readers of scaler.decision in id order stop there)';
+
+-- ---------------------------------------------------------------------------
+-- Policies: who may manage one, the settings' checks, the bodies of the
+-- management functions, evaluation.
+-- ---------------------------------------------------------------------------
 
 -- The calling-role trampoline (see src/policy.c): public C functions pass
 -- the caller to these SECURITY DEFINER internals, which nobody may call.
@@ -463,6 +420,8 @@ BEGIN
     RETURN p;
 END
 $$;
+COMMENT ON FUNCTION scaler._managed_policy(oid, text, text) IS
+    'internal: the named policy, after checking that it exists and that invoker may manage it';
 
 -- The settings a replay or forecast uses: the policy's, with overrides.
 -- Called only from C (src/backtest.c) through fmgr with the real caller as
@@ -540,6 +499,10 @@ END
 $$;
 COMMENT ON FUNCTION scaler._policy_settings(oid, text, jsonb) IS
     'internal: a policy''s settings with overrides applied and checked, for a caller who may manage it';
+
+-- ---------------------------------------------------------------------------
+-- Capacity floors, forecasts and scheduled capacity (pg_cron as the clock).
+-- ---------------------------------------------------------------------------
 
 -- The floor rule, stated once: a floor is active at t when starts <= t <
 -- ends, and the highest active floor of a policy is its floor.  Evaluation
@@ -890,6 +853,74 @@ $$;
 COMMENT ON FUNCTION scaler._unschedule_forecast(oid, text) IS
     'internal: body of scaler.unschedule_forecast, called with the calling role';
 
+-- ---------------------------------------------------------------------------
+-- traffic_svg: the policy overlay (src/svg.c).
+-- ---------------------------------------------------------------------------
+
+-- The rows of the policy overlay, for a caller who may manage the policy
+-- (the rule of every policy function: scaler._managed_policy).  Called only
+-- from C (src/svg.c) through fmgr with the real caller as invoker; nobody
+-- may EXECUTE it.  Floors other than manual and scheduled ones are written
+-- by scaler itself ahead of expected load: the picture shades them as
+-- pre-warm.
+CREATE OR REPLACE FUNCTION scaler._svg_policy(invoker oid, policy text, since timestamptz,
+    until timestamptz, decisions boolean,
+    OUT name text, OUT capacity integer,
+    OUT decided_at timestamptz[], OUT to_capacity integer[],
+    OUT floor_starts timestamptz[], OUT floor_ends timestamptz[],
+    OUT floor_min integer[], OUT floor_prewarm boolean[])
+RETURNS record
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_min integer;
+BEGIN
+    SELECT q.name, q.min_capacity INTO name, p_min
+      FROM scaler._managed_policy(invoker, _svg_policy.policy, 'chart') q;
+    -- the capacity at since: set by the last decision before it; else what
+    -- the first decision after it started from; else what runs now
+    SELECT d.to_capacity INTO capacity
+      FROM scaler.decision d
+     WHERE d.policy = _svg_policy.name AND d.decided_at <= _svg_policy.since
+     ORDER BY d.decided_at DESC, d.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT d.from_capacity INTO capacity
+          FROM scaler.decision d
+         WHERE d.policy = _svg_policy.name AND d.decided_at > _svg_policy.since
+         ORDER BY d.decided_at, d.id LIMIT 1;
+        IF NOT FOUND THEN
+            SELECT s.capacity INTO capacity
+              FROM scaler.policy_state s WHERE s.policy = _svg_policy.name;
+            capacity := coalesce(capacity, p_min);
+        END IF;
+    END IF;
+    IF decisions THEN
+        SELECT array_agg(d.decided_at ORDER BY d.decided_at, d.id),
+               array_agg(d.to_capacity ORDER BY d.decided_at, d.id)
+          INTO decided_at, to_capacity
+          FROM scaler.decision d
+         WHERE d.policy = _svg_policy.name
+           AND d.decided_at > _svg_policy.since AND d.decided_at < _svg_policy.until;
+    END IF;
+    SELECT array_agg(f.starts ORDER BY f.starts, f.id),
+           array_agg(f.ends ORDER BY f.starts, f.id),
+           array_agg(f.min_capacity ORDER BY f.starts, f.id),
+           array_agg(f.origin NOT IN ('manual', 'schedule') ORDER BY f.starts, f.id)
+      INTO floor_starts, floor_ends, floor_min, floor_prewarm
+      FROM scaler.capacity_floor f
+     WHERE f.policy = _svg_policy.name
+       AND f.ends > _svg_policy.since AND f.starts < _svg_policy.until;
+END
+$$;
+COMMENT ON FUNCTION scaler._svg_policy(oid, text, timestamptz, timestamptz, boolean) IS
+    'internal: for traffic_svg, a policy''s capacity at since, its decisions in (since, until) and its floors overlapping them, for a caller who may manage it';
+
+-- ---------------------------------------------------------------------------
+-- scaler-listen: subscriptions and acknowledgements (see the comment on
+-- scaler.subscription in src/sql/install/20_tables.sql).
+-- ---------------------------------------------------------------------------
+
 -- The start time of a live backend, NULL when no backend has that pid.  With
 -- the pid it names a session: pids are reused, start times are not.  It runs
 -- as its caller and shows what pg_stat_activity shows it, so it stays
@@ -1112,6 +1143,10 @@ END
 $$;
 COMMENT ON FUNCTION scaler._listen_policy_channels(oid) IS
     'internal: body of scaler.listen_policy_channels, called with the calling role';
+
+-- ---------------------------------------------------------------------------
+-- Rollups (see the comment on scaler.rollup in src/sql/install/20_tables.sql).
+-- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION scaler._rollup_capture()
 RETURNS trigger
@@ -1386,6 +1421,10 @@ END
 $$;
 COMMENT ON FUNCTION scaler._refresh_rollup(oid, regclass) IS
     'internal: refresh_rollup for the role invoker';
+
+-- ---------------------------------------------------------------------------
+-- Partitions and retention of scaler.request_log (the worker's upkeep).
+-- ---------------------------------------------------------------------------
 
 -- Partitions and retention of scaler.request_log, one bounded step a tick
 -- (the worker calls it in a transaction of its own): create the daily

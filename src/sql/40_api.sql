@@ -1,3 +1,15 @@
+-- ===========================================================================
+-- The API: the aggregates and functions users call (docs/reference.md).  The
+-- public functions that need the calling role are C trampolines
+-- (scaler_as_caller, src/policy.c) to the internals of src/sql/30_internal.sql.
+-- Shared by the install and the update script: CREATE OR REPLACE.  Who may
+-- EXECUTE what is in src/sql/90_privileges.sql.
+-- ===========================================================================
+
+-- ---------------------------------------------------------------------------
+-- Hourly traffic analytics: the aggregates over scaler.traffic and the
+-- functions that turn a value into gap-filled hourly rows.
+-- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz) (
     SFUNC = scaler.traffic_agg_trans,
@@ -8,6 +20,8 @@ CREATE OR REPLACE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz) (
     SSPACE = 2048,
     PARALLEL = SAFE
 );
+COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz) IS
+    'request counts per minute (rows with NULL ts are skipped), reported per local hour of the session TimeZone';
 
 CREATE OR REPLACE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8) (
     SFUNC = scaler.traffic_agg_trans,
@@ -18,6 +32,8 @@ CREATE OR REPLACE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalo
     SSPACE = 2048,
     PARALLEL = SAFE
 );
+COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8) IS
+    'request counts and latency, reported per local hour of the session TimeZone';
 
 CREATE OR REPLACE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) (
     SFUNC = scaler.traffic_agg_trans,
@@ -28,10 +44,6 @@ CREATE OR REPLACE AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalo
     SSPACE = 2048,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz) IS
-    'request counts per minute (rows with NULL ts are skipped), reported per local hour of the session TimeZone';
-COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8) IS
-    'request counts and latency, reported per local hour of the session TimeZone';
 COMMENT ON AGGREGATE scaler.traffic_agg(pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS
     'request counts, errors (status >= 500) and latency, reported per local hour of the session TimeZone';
 
@@ -91,6 +103,10 @@ CREATE OR REPLACE FUNCTION scaler.hour_of_week(t scaler.traffic,
 COMMENT ON FUNCTION scaler.hour_of_week(scaler.traffic) IS
     '168 rows: per day of week (0 = Sunday) and local hour, how many such hours the value spans, their requests, average and busiest';
 
+-- ---------------------------------------------------------------------------
+-- Charts for psql.
+-- ---------------------------------------------------------------------------
+
 -- A psql-friendly chart of hourly traffic: one row per hour, a bar drawn in
 -- Unicode block characters (eighth-block resolution) scaled to the busiest
 -- hour, the count and p95.  40 columns of bar keep a row within 80.
@@ -147,6 +163,11 @@ END;
 COMMENT ON FUNCTION scaler.hourly_chart(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.regclass, pg_catalog.int4) IS
     'hourly_requests read from a source as a bar chart for psql (default: the last 24 hours of scaler.request_log)';
 
+-- ---------------------------------------------------------------------------
+-- traffic_svg: hourly traffic, and the capacity a policy decided over it,
+-- as a self-contained SVG picture (src/svg.c).
+-- ---------------------------------------------------------------------------
+
 CREATE OR REPLACE FUNCTION scaler.traffic_svg(
     since         pg_catalog.timestamptz DEFAULT pg_catalog.now() - '24 hours'::pg_catalog.interval,
     until         pg_catalog.timestamptz DEFAULT pg_catalog.now(),
@@ -173,6 +194,10 @@ AS 'MODULE_PATHNAME', 'scaler_traffic_svg_value'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION scaler.traffic_svg(scaler.traffic, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.bool) IS
     'hourly_requests of a traffic value drawn as a self-contained SVG document; with policy, the capacity it decided over the value''s hours (replay => true: scaler.backtest) and its floors';
+
+-- ---------------------------------------------------------------------------
+-- Policies and evaluation.
+-- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION scaler.desired_capacity(
     metric                 text,
@@ -276,6 +301,11 @@ $$;
 COMMENT ON FUNCTION scaler.evaluate(text) IS
     'evaluate every enabled policy (or the one named) now; returns the decisions made, each also NOTIFYed on its channel at commit';
 
+-- ---------------------------------------------------------------------------
+-- Backtest: replay a policy over stored history with the decision code of
+-- live evaluation (src/backtest.c).
+-- ---------------------------------------------------------------------------
+
 CREATE OR REPLACE FUNCTION scaler.backtest(
     policy    text,
     since     timestamptz,
@@ -319,7 +349,13 @@ LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION scaler.backtest_summary(text, timestamptz, timestamptz, jsonb) IS
     'the totals of scaler.backtest(): scale-out and scale-in events, instance-hours run, minutes with a shortfall, the worst shortfall, demand over running capacity, the highest capacity, requests, cold starts (and 100 x cold_starts / requests), and warm-idle instance-hours (capacity beyond what the load kept busy)';
 
--- Until now it answered 0.  No SET search_path, as above.
+-- ---------------------------------------------------------------------------
+-- Capacity floors, forecasts and scheduled capacity (pg_cron as the clock;
+-- optional: only these functions need it).
+-- ---------------------------------------------------------------------------
+
+-- The floor rule is scaler._active_floors'.  No SET search_path (every name
+-- is qualified): a SET clause would stop the planner from inlining it.
 CREATE OR REPLACE FUNCTION scaler.active_floor(policy text, at timestamptz)
 RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -389,6 +425,10 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION scaler.unschedule_forecast(text) IS
     'remove the forecast-refresh job of a policy; returns how many (0 or 1)';
 
+-- ---------------------------------------------------------------------------
+-- scaler-listen: the functions the listener calls.
+-- ---------------------------------------------------------------------------
+
 CREATE OR REPLACE FUNCTION scaler.listen_subscribe(subscription text, channel text,
                                         from_now boolean DEFAULT false,
                                         OUT after_id bigint, OUT latest_through bigint)
@@ -430,7 +470,8 @@ COMMENT ON FUNCTION scaler.listen_policy_channels() IS
 -- Of the decisions at or below latest_through only the newest of each policy
 -- that exists is returned: what a new subscription starts with.  Nothing
 -- above scaler._decision_horizon() is returned: a smaller id may still
--- commit, and reading after the last id returned would then skip it.
+-- commit, and reading after the last id returned would then skip it.  The
+-- payload is scaler._decision_payload's, the very text NOTIFY carries.
 CREATE OR REPLACE FUNCTION scaler.listen_decisions(after_id bigint, max_rows integer DEFAULT 1000,
                                         channel text DEFAULT NULL,
                                         latest_through bigint DEFAULT NULL)
@@ -444,11 +485,7 @@ AS $$
         SELECT c.policy, c.channel FROM scaler.listen_policy_channels() c
     )
     SELECT d.id, d.policy, d.from_capacity, d.to_capacity,
-           json_build_object('id', d.id, 'policy', d.policy,
-                             'decided_at', d.decided_at, 'metric', d.metric,
-                             'value', d.value, 'target', d.target,
-                             'from', d.from_capacity, 'to', d.to_capacity,
-                             'reason', d.reason)::text,
+           scaler._decision_payload(d),
            listen_decisions.channel IS NULL
            OR NOT EXISTS (SELECT FROM pc
                           WHERE pc.policy = d.policy
@@ -467,6 +504,10 @@ AS $$
 $$;
 COMMENT ON FUNCTION scaler.listen_decisions(bigint, integer, text, bigint) IS
     'the decisions after an id in id order (of those at or below latest_through only each existing policy''s newest), each with the JSON document scaler-listen hands to its command, and whether it is meant for the channel (its policy notifies there, or no longer exists)';
+
+-- ---------------------------------------------------------------------------
+-- Rollups.
+-- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION scaler.create_rollup(source regclass DEFAULT 'scaler.request_log')
 RETURNS void

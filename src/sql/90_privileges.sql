@@ -29,8 +29,6 @@ REVOKE ALL ON FUNCTION scaler._metric_is_load(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._may_manage(oid, oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._evaluate_at(text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._managed_policy(oid, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION scaler._managed_policy(oid, text, text) IS
-    'internal: the named policy, after checking that it exists and that invoker may manage it';
 REVOKE ALL ON FUNCTION scaler._policy_settings(oid, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._policy_floors(text, timestamptz, timestamptz) FROM PUBLIC;
 

@@ -1,4 +1,12 @@
 
+-- ===========================================================================
+-- Types.  (A fresh install only: the update keeps the 0.1 types, which are
+-- the same.)
+-- ===========================================================================
+
+-- scaler.traffic: the hourly traffic analytics' value (src/traffic.c).  Its
+-- I/O functions are part of the type, so they are here, between the shell
+-- type and its definition.
 CREATE TYPE scaler.traffic;
 
 CREATE FUNCTION scaler.traffic_in(pg_catalog.cstring) RETURNS scaler.traffic

@@ -1,4 +1,13 @@
 
+-- ===========================================================================
+-- Tables, their indexes and triggers, and what pg_dump keeps of them.  (A
+-- fresh install only: src/update/0.1--0.2/20_migrate_tables.sql turns the
+-- tables of a 0.1 database into these.)  Their CHECK constraints and
+-- triggers call the functions of src/sql/15_table_functions.sql; the views
+-- over them are in src/sql/50_views.sql, the privileges on them in
+-- src/sql/90_privileges.sql.
+-- ===========================================================================
+
 -- The default source: one row per request.  Any table or view with these
 -- columns can serve as a source (a view renames yours).
 --
@@ -7,7 +16,7 @@
 -- partitions of the next days (scaler.request_log_pYYYYMMDD), moves rows
 -- that landed in the DEFAULT partition into daily ones, and drops the daily
 -- partitions older than scaler.log_retention once the rollup of
--- scaler.request_log covers them (src/sql/60_rollup.sql).
+-- scaler.request_log covers them (scaler._maintain_request_log).
 CREATE TABLE scaler.request_log (
     ts            timestamptz,
     function_name text,
@@ -52,6 +61,8 @@ CREATE TABLE scaler.decision (
 );
 
 CREATE INDEX decision_policy_id_idx ON scaler.decision (policy, id);
+-- Retention deletes by age every evaluation; keep that an index range scan.
+CREATE INDEX decision_decided_at_idx ON scaler.decision (decided_at);
 COMMENT ON TABLE scaler.decision IS
     'every scaling decision; read in id order up to scaler._decision_horizon(), below which no id can still appear; listeners catch up from here after the last id they saw';
 COMMENT ON COLUMN scaler.decision.xid_bound IS
@@ -60,13 +71,6 @@ SELECT pg_catalog.pg_extension_config_dump('scaler.decision', '');
 
 -- and the id sequence, so restored logs go on with fresh ids
 SELECT pg_catalog.pg_extension_config_dump('scaler.decision_id_seq', '');
-
--- ---------------------------------------------------------------------------
--- Policies, their state, the decision rules and evaluation.
--- ---------------------------------------------------------------------------
-
--- Retention deletes by age every evaluation; keep that an index range scan.
-CREATE INDEX decision_decided_at_idx ON scaler.decision (decided_at);
 
 -- Policies: configuration only.  Runtime state is in scaler.policy_state.
 CREATE TABLE scaler.policy (
@@ -128,11 +132,6 @@ COMMENT ON COLUMN scaler.policy_state.panic_capacity IS 'highest capacity chosen
 COMMENT ON COLUMN scaler.policy_state.last_active_at IS 'keep-alive: end of the last evaluated window that had requests';
 COMMENT ON COLUMN scaler.policy_state.idle_histogram IS 'keep_alive => ''auto'': idle times between requests, one-minute bins over 4 hours, then the count beyond; NULL until learned';
 
--- ---------------------------------------------------------------------------
--- Capacity floors, the forecast that writes them, and scheduled capacity
--- through pg_cron (optional: only these functions need it).
--- ---------------------------------------------------------------------------
-
 -- A floor keeps a policy at or above min_capacity from starts to ends.
 -- Live evaluation and backtests clamp to the highest active floor (and
 -- then to max_capacity, which stays the hard ceiling).
@@ -158,11 +157,8 @@ COMMENT ON TABLE scaler.capacity_floor IS
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.capacity_floor_id_seq', '');
 
--- ---------------------------------------------------------------------------
--- Scheduled capacity and forecast refresh, with pg_cron as the clock.
--- ---------------------------------------------------------------------------
-
--- The pg_cron jobs scaler made, so they go with their policy.
+-- Scheduled capacity and forecast refresh, with pg_cron as the clock: the
+-- pg_cron jobs scaler made, so they go with their policy.
 CREATE TABLE scaler.capacity_schedule (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     policy       text NOT NULL

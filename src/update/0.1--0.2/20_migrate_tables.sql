@@ -11,6 +11,14 @@
 -- ===========================================================================
 
 -- ---------------------------------------------------------------------------
+-- Types: the same as 0.1's.  Traffic v2 values keep UTC quarter hours and
+-- are bucketed into the session's TimeZone when read; the C functions keep
+-- their names, and values stored by 0.1 (format 1) are still read.
+-- ---------------------------------------------------------------------------
+COMMENT ON TYPE scaler.traffic IS
+    'traffic statistics of a group of request rows, per UTC quarter hour that has rows (sparse quarters as rows, busy ones as per-minute counts, errors and a latency sketch); read in the session TimeZone';
+
+-- ---------------------------------------------------------------------------
 -- scaler.request_log becomes partitioned by UTC day, with its rows.  A
 -- table cannot be partitioned in place: the 0.1 table is renamed, the new
 -- one created exactly as a fresh 0.2 install creates it, the rows copied
