@@ -602,7 +602,7 @@ COMMENT ON FUNCTION scaler._check_cron(text, text, text) IS
 
 -- Opening a floor: by hand, or from a scheduled pg_cron job.
 CREATE OR REPLACE FUNCTION scaler._open_floor(invoker oid, policy text, min_capacity integer,
-                                   duration interval, origin text)
+                                              duration interval, origin text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -736,7 +736,7 @@ COMMENT ON FUNCTION scaler._schedule_job(bigint, text, text) IS
     'internal: (re)create the pg_cron job of a scaler.capacity_schedule row';
 
 CREATE OR REPLACE FUNCTION scaler._schedule_capacity(invoker oid, policy text, schedule text,
-                                          min_capacity integer, duration interval)
+                                                     min_capacity integer, duration interval)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -980,8 +980,8 @@ COMMENT ON FUNCTION scaler._listen_subscription(oid, text, boolean) IS
 -- on the channel (level-triggered: a freshly started actuator applies the
 -- capacity scaler wants now), or, with from_now, after the newest decision.
 CREATE OR REPLACE FUNCTION scaler._listen_subscribe(invoker oid, subscription text, channel text,
-                                         from_now boolean,
-                                         OUT after_id bigint, OUT latest_through bigint)
+                                                    from_now boolean,
+                                                    OUT after_id bigint, OUT latest_through bigint)
 RETURNS record
 LANGUAGE plpgsql
 VOLATILE STRICT SECURITY DEFINER PARALLEL UNSAFE
@@ -1075,7 +1075,7 @@ COMMENT ON FUNCTION scaler._listen_acked(oid, text) IS
 -- connection while acknowledging simply sends it again.  Only the session
 -- holding the subscription may acknowledge.
 CREATE OR REPLACE FUNCTION scaler._listen_ack(invoker oid, subscription text, decision_id bigint,
-                                   outcome text, acked_through bigint)
+                                              outcome text, acked_through bigint)
 RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE STRICT SECURITY DEFINER PARALLEL UNSAFE

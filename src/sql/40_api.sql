@@ -113,7 +113,7 @@ COMMENT ON FUNCTION scaler.hour_of_week(scaler.traffic) IS
 -- SQL-standard bodies are parsed once, here, so the caller's search_path
 -- cannot change what they call.
 CREATE OR REPLACE FUNCTION scaler.chart_bar(value pg_catalog.float8, maximum pg_catalog.float8,
-                                 width pg_catalog.int4 DEFAULT 40)
+                                            width pg_catalog.int4 DEFAULT 40)
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 BEGIN ATOMIC
@@ -381,7 +381,7 @@ COMMENT ON FUNCTION scaler.forecast(text, interval, interval) IS
     'per local hour from now to now + horizon: the expected value of the policy''s metric and its 95th percentile (high), from the same hour of the week over lookback (hour of the day with under a week of history), and the capacity high needs at the policy''s target (load metrics)';
 
 CREATE OR REPLACE FUNCTION scaler.open_floor(policy text, min_capacity integer, duration interval,
-                                  origin text DEFAULT 'manual')
+                                             origin text DEFAULT 'manual')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'scaler_as_caller'
 LANGUAGE C VOLATILE;
@@ -396,7 +396,7 @@ COMMENT ON FUNCTION scaler.apply_forecast(text, interval) IS
     'replace a policy''s forecast floors: for each hour of scaler.forecast() a floor of its capacity from lead before the hour to its end; returns the number of floors written';
 
 CREATE OR REPLACE FUNCTION scaler.schedule_capacity(policy text, schedule text, min_capacity integer,
-                                         duration interval)
+                                                    duration interval)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'scaler_as_caller'
 LANGUAGE C VOLATILE;
@@ -411,7 +411,7 @@ COMMENT ON FUNCTION scaler.unschedule_capacity(text, text) IS
     'remove the scheduled-capacity jobs of a policy (only the one with this cron schedule when given); returns how many';
 
 CREATE OR REPLACE FUNCTION scaler.schedule_forecast(policy text, every text DEFAULT '0 */6 * * *',
-                                         lead interval DEFAULT '5 minutes')
+                                                    lead interval DEFAULT '5 minutes')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'scaler_as_caller'
 LANGUAGE C VOLATILE;
@@ -430,8 +430,8 @@ COMMENT ON FUNCTION scaler.unschedule_forecast(text) IS
 -- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION scaler.listen_subscribe(subscription text, channel text,
-                                        from_now boolean DEFAULT false,
-                                        OUT after_id bigint, OUT latest_through bigint)
+                                                   from_now boolean DEFAULT false,
+                                                   OUT after_id bigint, OUT latest_through bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'scaler_as_caller'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -446,7 +446,7 @@ COMMENT ON FUNCTION scaler.listen_acked(text) IS
     'used by scaler-listen: per policy, the newest decision the subscription has acknowledged';
 
 CREATE OR REPLACE FUNCTION scaler.listen_ack(subscription text, decision_id bigint,
-                                  outcome text, acked_through bigint)
+                                             outcome text, acked_through bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'scaler_as_caller'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -473,8 +473,8 @@ COMMENT ON FUNCTION scaler.listen_policy_channels() IS
 -- commit, and reading after the last id returned would then skip it.  The
 -- payload is scaler._decision_payload's, the very text NOTIFY carries.
 CREATE OR REPLACE FUNCTION scaler.listen_decisions(after_id bigint, max_rows integer DEFAULT 1000,
-                                        channel text DEFAULT NULL,
-                                        latest_through bigint DEFAULT NULL)
+                                                   channel text DEFAULT NULL,
+                                                   latest_through bigint DEFAULT NULL)
 RETURNS TABLE (id bigint, policy text, from_capacity integer,
                to_capacity integer, payload text, for_channel boolean)
 LANGUAGE sql

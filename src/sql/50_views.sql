@@ -1,4 +1,12 @@
 
+-- ===========================================================================
+-- Views, after the functions they call.  Shared by the install and the
+-- update script: CREATE OR REPLACE VIEW keeps a view's columns and may only
+-- add new ones at the end (a view whose columns change otherwise is dropped
+-- by the update's migration first).
+-- ===========================================================================
+
+-- Policies with their state.
 CREATE OR REPLACE VIEW scaler.policies AS
 SELECT p.name, p.owner, p.metric, p.target, p.function_name, p.source,
        p.stable_window, p.min_capacity, p.max_capacity, p.tolerance,

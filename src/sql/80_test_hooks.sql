@@ -1,8 +1,9 @@
 
--- ---------------------------------------------------------------------------
--- Backtest: replay a policy over stored history with the decision code of
--- live evaluation (src/backtest.c).
--- ---------------------------------------------------------------------------
+-- ===========================================================================
+-- TEST HOOKS: functions for scaler's own test suites only, not an API, and
+-- not to be used by anything else.  None is executable by PUBLIC
+-- (src/sql/90_privileges.sql).  Shared by the install and the update script.
+-- ===========================================================================
 
 -- Test hook: evaluation as if it were `at`, so a test can feed live
 -- evaluation tick by tick and compare it with scaler.backtest().
@@ -13,10 +14,8 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION scaler._evaluate_at(text, timestamptz) IS
     'internal (tests): evaluate policies as if now were at; returns the ids of the decisions made';
 
--- Test hooks: functions for scaler's own test suites only, not an API.
--- None is executable by PUBLIC.
 CREATE OR REPLACE FUNCTION scaler._traffic_trans_fresh(scaler.traffic, pg_catalog.timestamptz,
-                                            pg_catalog.float8, pg_catalog.int4)
+                                                       pg_catalog.float8, pg_catalog.int4)
     RETURNS scaler.traffic
     AS 'MODULE_PATHNAME', 'traffic_trans_fresh' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION scaler._traffic_trans_fresh(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS

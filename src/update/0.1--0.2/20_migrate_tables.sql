@@ -267,8 +267,9 @@ COMMENT ON COLUMN scaler.subscription.holder_pid IS 'pid of the backend of the l
 COMMENT ON COLUMN scaler.subscription.holder_start IS 'backend_start of the holding backend, so that a reused pid is no holder';
 COMMENT ON COLUMN scaler.subscription.start_id IS 'the newest decision when the subscription was created: of the decisions at or below it only each policy''s newest is delivered (0: no such start)';
 
--- The functions whose signature changes are renamed out of the way, their
--- EXECUTE grants copied to their successors below, and then dropped.
+-- The functions whose signature changes are renamed out of the way; their
+-- EXECUTE grants are copied to their successors, and they are dropped, in
+-- 95_cleanup.sql.
 ALTER FUNCTION scaler.listen_subscribe(text, text) RENAME TO _listen_subscribe_0_1;
 ALTER FUNCTION scaler.listen_foreign_policies(text) RENAME TO _listen_foreign_policies_0_1;
 ALTER FUNCTION scaler.listen_decisions(bigint, integer, text) RENAME TO _listen_decisions_0_1;
