@@ -37,7 +37,7 @@ SQL_PARTS = $(SQL_SHARED) $(wildcard src/sql/install/*.sql)
 UPDATE_0_1_PARTS = $(SQL_SHARED) $(wildcard src/update/0.1--0.2/*.sql)
 # the parts in the order of their file names; two parts of one script must
 # not share a name
-by_name = $(shell printf '%s\n' $(1) | awk -F/ '{ print $$NF "\t" $$0 }' | sort | cut -f2)
+by_name = $(shell printf '%s\n' $(1) | awk -F/ '{ print $$NF "\t" $$0 }' | LC_ALL=C sort | cut -f2)
 DATA_built = src/scaler--0.2.sql src/scaler--0.1--0.2.sql
 DATA = src/scaler--0.1.sql
 EXTRA_CLEAN = src/listen/scaler-listen src/listen/*.o results regression.diffs \
