@@ -133,6 +133,35 @@ $$;
 COMMENT ON FUNCTION scaler._may_manage(oid, oid) IS
     'internal: whether a role may change a policy (superuser, or has the privileges of its owner)';
 
+-- The policy a caller names, provided the caller may manage it: the one
+-- check every management function starts with.  A policy the caller may
+-- not manage is reported exactly like one that does not exist (42704, same
+-- message and hint), so that the error tells a role neither whether the
+-- policy exists nor who owns it.
+CREATE OR REPLACE FUNCTION scaler._managed_policy(invoker oid, policy text, action text)
+RETURNS scaler.policy
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p scaler.policy;
+BEGIN
+    SELECT * INTO p FROM scaler.policy q WHERE q.name = _managed_policy.policy;
+    IF NOT FOUND OR NOT scaler._may_manage(invoker, p.owner) THEN
+        IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = invoker AND r.rolsuper) THEN
+            RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
+                USING ERRCODE = '42704';
+        END IF;
+        RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
+            USING ERRCODE = '42704',
+                  HINT = format('Only a superuser or a role that can act as the policy''s owner may %s it.', action);
+    END IF;
+    RETURN p;
+END
+$$;
+COMMENT ON FUNCTION scaler._managed_policy(oid, text, text) IS
+    'internal: the named policy, after checking that it exists and that invoker may manage it';
+
 -- What a metric reads and whether it is a load: asked of src/metric.c,
 -- where the metrics are defined.
 CREATE OR REPLACE FUNCTION scaler._metric_column(metric text)
@@ -393,35 +422,6 @@ AS 'MODULE_PATHNAME', 'scaler_evaluate_internal'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION scaler._evaluate(text) IS
     'internal: evaluate policies, return the ids of the decisions made';
-
--- The policy a caller names, provided the caller may manage it: the one
--- check every management function starts with.  A policy the caller may
--- not manage is reported exactly like one that does not exist (42704, same
--- message and hint), so that the error tells a role neither whether the
--- policy exists nor who owns it.
-CREATE OR REPLACE FUNCTION scaler._managed_policy(invoker oid, policy text, action text)
-RETURNS scaler.policy
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    p scaler.policy;
-BEGIN
-    SELECT * INTO p FROM scaler.policy q WHERE q.name = _managed_policy.policy;
-    IF NOT FOUND OR NOT scaler._may_manage(invoker, p.owner) THEN
-        IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = invoker AND r.rolsuper) THEN
-            RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
-                USING ERRCODE = '42704';
-        END IF;
-        RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
-            USING ERRCODE = '42704',
-                  HINT = format('Only a superuser or a role that can act as the policy''s owner may %s it.', action);
-    END IF;
-    RETURN p;
-END
-$$;
-COMMENT ON FUNCTION scaler._managed_policy(oid, text, text) IS
-    'internal: the named policy, after checking that it exists and that invoker may manage it';
 
 -- The settings a replay or forecast uses: the policy's, with overrides.
 -- Called only from C (src/backtest.c) through fmgr with the real caller as
