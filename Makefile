@@ -19,12 +19,25 @@ MODULE_big = scaler
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 PGFILEDESC = "scaler - traffic analytics and autoscaling decisions"
 
-# The extension script is assembled from one file per concern, and so is the
-# update script from 0.1 (one fragment per change, so changes do not collide).
+# The SQL scripts are assembled from parts, one file per kind of object
+# (see docs/design.md, "The SQL scripts"):
+#   src/sql/*.sql           functions, aggregates, views, test hooks and
+#                           privileges, written with CREATE OR REPLACE: shared
+#                           by the install script and the update script;
+#   src/sql/install/*.sql   what only a fresh install runs: the schema check,
+#                           the types, the tables and their indexes;
+#   src/update/0.1--0.2/*.sql  what only the update from 0.1 runs: its schema
+#                           check and the migration of the 0.1 tables.
+# Each script is its parts concatenated in the order of their file names
+# (not of their directories), so a part's number says where it runs in both.
 # src/scaler--0.1.sql is the 0.1 script as released: kept to install 0.1 and
 # test the update path.
-SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
-UPDATE_0_1_PARTS = $(sort $(wildcard src/update/0.1--0.2/*.sql))
+SQL_SHARED = $(wildcard src/sql/*.sql)
+SQL_PARTS = $(SQL_SHARED) $(wildcard src/sql/install/*.sql)
+UPDATE_0_1_PARTS = $(SQL_SHARED) $(wildcard src/update/0.1--0.2/*.sql)
+# the parts in the order of their file names; two parts of one script must
+# not share a name
+by_name = $(shell printf '%s\n' $(1) | awk -F/ '{ print $$NF "\t" $$0 }' | LC_ALL=C sort | cut -f2)
 DATA_built = src/scaler--0.2.sql src/scaler--0.1--0.2.sql
 DATA = src/scaler--0.1.sql
 EXTRA_CLEAN = src/listen/scaler-listen src/listen/*.o results regression.diffs \
@@ -54,11 +67,14 @@ include $(PGXS)
 # changes (struct layouts are shared between files).
 $(OBJS): $(wildcard src/*.h)
 
-src/scaler--0.2.sql: $(SQL_PARTS)
-	cat $^ > $@
+# (The directories are prerequisites too, so that a part removed rebuilds.)
+src/scaler--0.2.sql src/scaler--0.1--0.2.sql:
+	@dups=$$(printf '%s\n' $(notdir $(filter %.sql,$^)) | sort | uniq -d); \
+	if [ -n "$$dups" ]; then echo "$@: two parts named $$dups" >&2; exit 1; fi
+	cat $(call by_name,$(filter %.sql,$^)) > $@
 
-src/scaler--0.1--0.2.sql: $(UPDATE_0_1_PARTS)
-	cat $^ > $@
+src/scaler--0.2.sql: $(SQL_PARTS) src/sql src/sql/install
+src/scaler--0.1--0.2.sql: $(UPDATE_0_1_PARTS) src/sql src/update/0.1--0.2
 
 src/listen/scaler-listen: $(LISTEN_SRCS) $(wildcard src/listen/*.h)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -I$(shell $(PG_CONFIG) --includedir) \

@@ -53,7 +53,8 @@
  * after taking the id.  Every transaction that took a smaller id had its
  * xid by then, so it is below xid_bound; a reader returns decisions only up
  * to the newest one none of whose writers below xid_bound may still be
- * running (see 20_decision.sql).  Writers never wait for each other.
+ * running (scaler._decision_horizon, src/sql/30_internal.sql).  Writers
+ * never wait for each other.
  *
  * A full NOTIFY queue makes the committing transaction fail, which would
  * take the decision rows with it.  The worker therefore commits decisions

@@ -5,8 +5,9 @@
  *	  and the refresh, the reader's cover of a range, and the worker's
  *	  refresh of every rollup.
  *
- * A rollup (src/sql/60_rollup.sql) keeps one scaler.traffic value per
- * (function_name, UTC day) of a source, for the rows below its watermark.
+ * A rollup (scaler.rollup, src/sql/install/20_tables.sql) keeps one
+ * scaler.traffic value per (function_name, UTC day) of a source, for the
+ * rows below its watermark.
  * Why that is exact in every zone: a value keeps UTC quarter hours, sums are
  * integers, and merging the values of disjoint row sets gives the value of
  * all the rows, bit for bit.  A reader merges the slots that lie inside its

@@ -1,4 +1,7 @@
--- scaler extension script, assembled from src/sql/*.sql in file-name order.
+-- scaler extension script, assembled (Makefile) from the parts in
+-- src/sql/install/ (this schema check, the types, the tables) and the parts
+-- src/sql/*.sql it shares with the update script (functions, views,
+-- test hooks, privileges), concatenated in the order of their file names.
 \echo Use "CREATE EXTENSION scaler" to load this file. \quit
 
 -- Refuse a schema scaler that could be someone else's.  With "schema =

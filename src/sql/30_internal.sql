@@ -1,0 +1,1522 @@
+-- ===========================================================================
+-- Internal functions: not an API.  Most are SECURITY DEFINER bodies that the
+-- public C trampolines (scaler_as_caller, src/policy.c) call with the
+-- calling role as invoker; nobody may EXECUTE them (src/sql/90_privileges.sql).
+-- They come before the API (src/sql/40_api.sql), whose SQL-language
+-- functions are validated against them when created.  Shared by the install
+-- and the update script: CREATE OR REPLACE, so that the update replaces
+-- the 0.1 definitions.
+-- ===========================================================================
+
+-- ---------------------------------------------------------------------------
+-- Traffic: the support functions of the aggregates (src/traffic_agg.c).
+-- ---------------------------------------------------------------------------
+
+-- A traffic value is independent of time zones (it keeps UTC quarter hours),
+-- so building one is IMMUTABLE; the readers bucket into the session's
+-- TimeZone and are STABLE.
+CREATE OR REPLACE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz)
+    RETURNS scaler.traffic
+    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz) IS
+    'transition function of scaler.traffic_agg(ts)';
+
+CREATE OR REPLACE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8)
+    RETURNS scaler.traffic
+    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8) IS
+    'transition function of scaler.traffic_agg(ts, duration_ms)';
+
+CREATE OR REPLACE FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4)
+    RETURNS scaler.traffic
+    AS 'MODULE_PATHNAME', 'traffic_agg_trans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_trans(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS
+    'transition function of scaler.traffic_agg(ts, duration_ms, status)';
+
+CREATE OR REPLACE FUNCTION scaler.traffic_agg_combine(scaler.traffic, scaler.traffic)
+    RETURNS scaler.traffic
+    AS 'MODULE_PATHNAME', 'traffic_agg_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_combine(scaler.traffic, scaler.traffic) IS
+    'combine function of scaler.traffic_agg: adds two partial states';
+
+CREATE OR REPLACE FUNCTION scaler.traffic_agg_final(scaler.traffic)
+    RETURNS scaler.traffic
+    AS 'MODULE_PATHNAME', 'traffic_agg_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler.traffic_agg_final(scaler.traffic) IS
+    'final function of scaler.traffic_agg: the flat form of the state';
+
+-- ---------------------------------------------------------------------------
+-- Decisions: their JSON and the horizon readers stop at.
+-- ---------------------------------------------------------------------------
+
+-- A decision as JSON: the NOTIFY payload evaluation sends, and what a
+-- listener catching up from the table hands on; one definition, so both
+-- carry the same keys.  No SET search_path (every name is qualified), so
+-- that the planner may inline it.
+CREATE OR REPLACE FUNCTION scaler._decision_payload(d scaler.decision)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.json_build_object('id', d.id, 'policy', d.policy,
+                                        'decided_at', d.decided_at, 'metric', d.metric,
+                                        'value', d.value, 'target', d.target,
+                                        'from', d.from_capacity, 'to', d.to_capacity,
+                                        'reason', d.reason)::pg_catalog.text
+$$;
+COMMENT ON FUNCTION scaler._decision_payload(scaler.decision) IS
+    'internal: a decision as the JSON text of its NOTIFY payload (id, policy, decided_at, metric, value, target, from, to, reason)';
+
+-- Which decisions a reader may hand on: listeners catch up by "id > the last
+-- id seen", so a reader must never return a decision while a transaction
+-- that took a smaller id may still commit.  Writers hold no lock to commit
+-- (an open transaction that called evaluate() would stop the worker); a
+-- writer takes its xid before its id and stores in xid_bound the next xid as
+-- it was after taking the id, so every writer of a smaller id has an xid
+-- below xid_bound.  The bound of this reader's snapshot is the smallest xid
+-- that snapshot sees running and that may have written decisions (it still
+-- holds the lock nextval() takes on the id sequence, or has ended since the
+-- snapshot, so its rows are not in it), and at most the snapshot's xmax
+-- (xids from there on are not listed).  A decision whose xid_bound is not
+-- above that bound has no writer of a smaller id running, and then neither
+-- has any decision of a smaller id: the result is the newest such id, and
+-- every decision up to it that will ever be visible is visible now.
+-- Unrelated transactions, however long, hold nothing back.  Rows without
+-- xid_bound (inserted by hand, or before 0.2) count as committed in order.
+CREATE OR REPLACE FUNCTION scaler._decision_horizon()
+RETURNS bigint
+LANGUAGE sql
+STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH snap AS MATERIALIZED (
+        SELECT pg_current_snapshot() AS s
+    ), writer AS MATERIALIZED (
+        SELECT t.transactionid AS xid
+        FROM pg_locks l
+        JOIN pg_locks t ON t.virtualtransaction = l.virtualtransaction
+        WHERE l.locktype = 'relation'
+          AND l.database = (SELECT db.oid FROM pg_database db
+                            WHERE db.datname = current_database())
+          AND l.relation = pg_get_serial_sequence('scaler.decision', 'id')::regclass
+          AND l.mode = 'RowExclusiveLock' AND l.granted
+          AND t.locktype = 'transactionid'
+    ), bound AS (
+        SELECT LEAST(pg_snapshot_xmax(snap.s),
+                     (SELECT min(x.x) FROM pg_snapshot_xip(snap.s) x
+                      WHERE pg_xact_status(x.x) IS DISTINCT FROM 'in progress'
+                         OR xid(x.x) IN (SELECT w.xid FROM writer w))) AS b
+        FROM snap
+    )
+    SELECT COALESCE((SELECT d.id FROM scaler.decision d, bound
+                     WHERE d.xid_bound IS NULL OR d.xid_bound <= bound.b
+                     ORDER BY d.id DESC LIMIT 1), 0)
+$$;
+COMMENT ON FUNCTION scaler._decision_horizon() IS
+    'internal: the newest decision id up to which readers may return decisions: no transaction that took a smaller id can still commit (readers of scaler.decision in id order stop there)';
+
+-- ---------------------------------------------------------------------------
+-- Policies: who may manage one, the settings' checks, the bodies of the
+-- management functions, evaluation.
+-- ---------------------------------------------------------------------------
+
+-- The calling-role trampoline (see src/policy.c): public C functions pass
+-- the caller to these SECURITY DEFINER internals, which nobody may call.
+CREATE OR REPLACE FUNCTION scaler._may_manage(invoker oid, owner oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = invoker AND rolsuper)
+        OR (EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = owner)
+            AND pg_catalog.pg_has_role(invoker, owner, 'USAGE'))
+$$;
+COMMENT ON FUNCTION scaler._may_manage(oid, oid) IS
+    'internal: whether a role may change a policy (superuser, or has the privileges of its owner)';
+
+-- The policy a caller names, provided the caller may manage it: the one
+-- check every management function starts with.  A policy the caller may
+-- not manage is reported exactly like one that does not exist (42704, same
+-- message and hint), so that the error tells a role neither whether the
+-- policy exists nor who owns it.
+CREATE OR REPLACE FUNCTION scaler._managed_policy(invoker oid, policy text, action text)
+RETURNS scaler.policy
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p scaler.policy;
+BEGIN
+    SELECT * INTO p FROM scaler.policy q WHERE q.name = _managed_policy.policy;
+    IF NOT FOUND OR NOT scaler._may_manage(invoker, p.owner) THEN
+        IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.oid = invoker AND r.rolsuper) THEN
+            RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
+                USING ERRCODE = '42704';
+        END IF;
+        RAISE EXCEPTION 'policy "%" does not exist', _managed_policy.policy
+            USING ERRCODE = '42704',
+                  HINT = format('Only a superuser or a role that can act as the policy''s owner may %s it.', action);
+    END IF;
+    RETURN p;
+END
+$$;
+COMMENT ON FUNCTION scaler._managed_policy(oid, text, text) IS
+    'internal: the named policy, after checking that it exists and that invoker may manage it';
+
+-- What a metric reads and whether it is a load: asked of src/metric.c,
+-- where the metrics are defined.
+CREATE OR REPLACE FUNCTION scaler._metric_column(metric text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_metric_column_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_column(text) IS
+    'internal: the source column a metric reads besides ts (NULL: none)';
+
+CREATE OR REPLACE FUNCTION scaler._metric_is_load(metric text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_metric_is_load_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._metric_is_load(text) IS
+    'internal: whether a metric is a load (capacity = value / target), which a forecast can turn into capacity';
+
+CREATE OR REPLACE FUNCTION scaler._check_policy(p scaler.policy)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col    text;
+    typ    regtype;
+    needed text[] := ARRAY['ts'];
+BEGIN
+    -- name, metric, the numbers and channel: the rules of the table's CHECK
+    PERFORM scaler._check_settings(p.name, p.metric, p.target, p.stable_window,
+                                   p.min_capacity, p.max_capacity, p.tolerance,
+                                   p.scale_in_stabilization, p.panic_threshold,
+                                   p.channel, true);
+    IF p.function_name = '' THEN
+        RAISE EXCEPTION 'function_name must not be empty'
+            USING ERRCODE = '22023',
+                  HINT = 'Use NULL for a policy over all functions.';
+    END IF;
+    IF p.source IS NULL THEN
+        RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22023';
+    END IF;
+
+    -- the source must have the columns this metric reads (src/metric.c)
+    IF p.function_name IS NOT NULL THEN
+        needed := needed || 'function_name'::text;
+    END IF;
+    IF scaler._metric_column(p.metric) IS NOT NULL THEN
+        needed := needed || scaler._metric_column(p.metric);
+    END IF;
+    FOREACH col IN ARRAY needed LOOP
+        SELECT a.atttypid::regtype INTO typ
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = p.source AND a.attname = col
+           AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'source % has no column "%"', p.source, col
+                USING ERRCODE = '42703',
+                      DETAIL = format('A policy with metric %s reads columns %s.',
+                                      p.metric, array_to_string(needed, ', ')),
+                      HINT = 'Create a view that renames your columns to ts, function_name, duration_ms and status.';
+        END IF;
+        -- the types every reader of a source accepts (src/source.c)
+        IF NOT scaler._column_type_ok(col, typ) THEN
+            RAISE EXCEPTION 'column "%" of source % has type %', col, p.source, typ
+                USING ERRCODE = '22023',
+                      DETAIL = CASE col
+                          WHEN 'ts' THEN 'ts must be timestamp with time zone.'
+                          WHEN 'function_name' THEN 'function_name must be text.'
+                          WHEN 'duration_ms' THEN 'duration_ms must be a number.'
+                          ELSE 'status must be an integer.' END;
+        END IF;
+        -- the policy reads its source as its owner
+        IF NOT pg_catalog.has_column_privilege(p.owner::oid, p.source, col, 'SELECT') THEN
+            RAISE EXCEPTION 'permission denied for table %', p.source
+                USING ERRCODE = '42501',
+                      DETAIL = format('Policy owner %s cannot read column "%s"; a policy reads its source with its owner''s privileges.',
+                                      p.owner, col);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_policy(scaler.policy) IS
+    'internal: validate a policy row, naming the offending field';
+
+CREATE OR REPLACE FUNCTION scaler._column_type_ok(col text, typ regtype)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_column_type_ok'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._column_type_ok(text, regtype) IS
+    'internal: whether a source column may have this type (the list every reader of a source applies)';
+
+-- keep_alive as given to create_policy, alter_policy or a backtest override:
+-- an interval, 'auto', or 'none' / '' for no keep-alive.
+CREATE OR REPLACE FUNCTION scaler._keep_alive(setting text, OUT keep_alive interval, OUT auto boolean)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    auto := false;
+    IF $1 IS NULL OR lower(btrim($1)) IN ('', 'none') THEN
+        _keep_alive.keep_alive := NULL;
+        RETURN;
+    END IF;
+    IF lower(btrim($1)) = 'auto' THEN
+        _keep_alive.keep_alive := NULL;
+        auto := true;
+        RETURN;
+    END IF;
+    BEGIN
+        _keep_alive.keep_alive := $1::interval;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'invalid keep_alive: "%"', $1
+            USING ERRCODE = '22023',
+                  HINT = 'Give an interval such as ''10 minutes'', ''auto'' or ''none''.';
+    END;
+    IF _keep_alive.keep_alive <= '0' THEN
+        RAISE EXCEPTION 'keep_alive must be greater than zero'
+            USING ERRCODE = '22023',
+                  HINT = 'Use ''none'' for no keep-alive.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._keep_alive(text) IS
+    'internal: parse a keep_alive setting (an interval, ''auto'', or ''none'')';
+
+CREATE OR REPLACE FUNCTION scaler._create_policy(
+    invoker oid, name text, target float8, metric text, function_name text,
+    source regclass, stable_window interval, min_capacity integer,
+    max_capacity integer, tolerance float8, scale_in_stabilization interval,
+    panic_threshold float8, channel text, enabled boolean, keep_alive text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p scaler.policy;
+BEGIN
+    p.name := name;
+    p.owner := invoker::regrole;
+    p.metric := metric;
+    p.target := target;
+    p.function_name := function_name;
+    p.source := source;
+    p.stable_window := stable_window;
+    p.min_capacity := min_capacity;
+    p.max_capacity := max_capacity;
+    p.tolerance := tolerance;
+    p.scale_in_stabilization := scale_in_stabilization;
+    p.panic_threshold := panic_threshold;
+    p.channel := channel;
+    p.enabled := coalesce(enabled, true);
+    p.created_at := now();
+    SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
+      FROM scaler._keep_alive(_create_policy.keep_alive) k;
+    PERFORM scaler._check_policy(p);
+    -- Names reach shells and paths (scaler-listen's $SCALER_POLICY): a safe
+    -- set, never an option (-...) or a path step (. and ..).  Checked here,
+    -- not in _check_policy, so that the policies a 0.1 database already had
+    -- under other names can still be altered.
+    IF p.name !~ '^[A-Za-z0-9_.][A-Za-z0-9_.-]*$' OR p.name IN ('.', '..') THEN
+        RAISE EXCEPTION 'invalid policy name "%"', p.name
+            USING ERRCODE = '22023',
+                  DETAIL = 'A policy name consists of ASCII letters, digits, "_", "." and "-", does not start with "-", and is not "." or "..".';
+    END IF;
+
+    IF EXISTS (SELECT FROM scaler.policy q WHERE q.name = p.name) THEN
+        RAISE EXCEPTION 'policy "%" already exists', p.name
+            USING ERRCODE = '42710';
+    END IF;
+    INSERT INTO scaler.policy SELECT p.*;
+    INSERT INTO scaler.policy_state (policy, capacity) VALUES (p.name, p.min_capacity);
+END
+$$;
+COMMENT ON FUNCTION scaler._create_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS
+    'internal: body of scaler.create_policy, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._alter_policy(
+    invoker oid, name text, target float8, metric text, function_name text,
+    source regclass, stable_window interval, min_capacity integer,
+    max_capacity integer, tolerance float8, scale_in_stabilization interval,
+    panic_threshold float8, channel text, enabled boolean, keep_alive text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p scaler.policy;
+BEGIN
+    PERFORM FROM scaler.policy q WHERE q.name = _alter_policy.name FOR UPDATE;
+    p := scaler._managed_policy(invoker, _alter_policy.name, 'alter');
+    p.target := coalesce(target, p.target);
+    p.metric := coalesce(metric, p.metric);
+    -- '' switches the policy to all functions
+    p.function_name := CASE WHEN function_name = '' THEN NULL
+                            ELSE coalesce(function_name, p.function_name) END;
+    p.source := coalesce(source, p.source);
+    p.stable_window := coalesce(stable_window, p.stable_window);
+    p.min_capacity := coalesce(min_capacity, p.min_capacity);
+    p.max_capacity := coalesce(max_capacity, p.max_capacity);
+    p.tolerance := coalesce(tolerance, p.tolerance);
+    p.scale_in_stabilization := coalesce(scale_in_stabilization, p.scale_in_stabilization);
+    p.panic_threshold := coalesce(panic_threshold, p.panic_threshold);
+    p.channel := coalesce(channel, p.channel);
+    p.enabled := coalesce(enabled, p.enabled);
+    IF _alter_policy.keep_alive IS NOT NULL THEN
+        SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
+          FROM scaler._keep_alive(_alter_policy.keep_alive) k;
+    END IF;
+    PERFORM scaler._check_policy(p);
+
+    UPDATE scaler.policy q
+       SET metric = p.metric, target = p.target, function_name = p.function_name,
+           source = p.source, stable_window = p.stable_window,
+           min_capacity = p.min_capacity, max_capacity = p.max_capacity,
+           tolerance = p.tolerance, scale_in_stabilization = p.scale_in_stabilization,
+           panic_threshold = p.panic_threshold, channel = p.channel, enabled = p.enabled,
+           keep_alive = p.keep_alive, keep_alive_auto = p.keep_alive_auto
+     WHERE q.name = p.name;
+END
+$$;
+COMMENT ON FUNCTION scaler._alter_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS
+    'internal: body of scaler.alter_policy, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._drop_policy(invoker oid, name text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM FROM scaler.policy q WHERE q.name = _drop_policy.name FOR UPDATE;
+    PERFORM scaler._managed_policy(invoker, _drop_policy.name, 'drop');
+    DELETE FROM scaler.policy q WHERE q.name = _drop_policy.name;
+END
+$$;
+COMMENT ON FUNCTION scaler._drop_policy(oid, text) IS
+    'internal: body of scaler.drop_policy, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._set_capacity(invoker oid, policy text, capacity integer)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM scaler._managed_policy(invoker, _set_capacity.policy, 'set the capacity of');
+    IF capacity IS NULL OR capacity < 0 THEN
+        RAISE EXCEPTION 'capacity must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO scaler.policy_state AS s (policy, capacity, capacity_set_at)
+    VALUES (_set_capacity.policy, capacity, now())
+    ON CONFLICT ON CONSTRAINT policy_state_pkey DO UPDATE
+        SET capacity = excluded.capacity, capacity_set_at = excluded.capacity_set_at;
+END
+$$;
+COMMENT ON FUNCTION scaler._set_capacity(oid, text, integer) IS
+    'internal: body of scaler.set_capacity, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._evaluate(policy text)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'scaler_evaluate_internal'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION scaler._evaluate(text) IS
+    'internal: evaluate policies, return the ids of the decisions made';
+
+-- The settings a replay or forecast uses: the policy's, with overrides.
+-- Called only from C (src/backtest.c) through fmgr with the real caller as
+-- invoker; nobody may EXECUTE it.
+CREATE OR REPLACE FUNCTION scaler._policy_settings(invoker oid, policy text, overrides jsonb)
+RETURNS scaler.policy
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p    scaler.policy;
+    key  text;
+    val  jsonb;
+    txt  text;
+    known CONSTANT text[] := ARRAY['target', 'metric', 'function_name', 'source',
+        'stable_window', 'min_capacity', 'max_capacity', 'tolerance',
+        'scale_in_stabilization', 'panic_threshold', 'channel', 'enabled',
+        'keep_alive'];
+BEGIN
+    p := scaler._managed_policy(invoker, _policy_settings.policy, 'replay or forecast');
+
+    overrides := coalesce(overrides, '{}');
+    IF jsonb_typeof(overrides) <> 'object' THEN
+        RAISE EXCEPTION 'overrides must be a JSON object'
+            USING ERRCODE = '22023',
+                  DETAIL = format('Got a JSON %s.', jsonb_typeof(overrides)),
+                  HINT = 'Name the settings to change, e.g. ''{"target": 8, "scale_in_stabilization": "10 minutes"}''.';
+    END IF;
+
+    FOR key, val IN SELECT e.key, e.value FROM jsonb_each(overrides) e LOOP
+        IF NOT key = ANY (known) THEN
+            RAISE EXCEPTION 'unknown override "%"', key
+                USING ERRCODE = '22023',
+                      HINT = 'Overrides are policy settings: ' || array_to_string(known, ', ') || '.';
+        END IF;
+        IF jsonb_typeof(val) IN ('object', 'array')
+           OR (jsonb_typeof(val) = 'null' AND key NOT IN ('function_name', 'keep_alive')) THEN
+            RAISE EXCEPTION 'invalid value for override "%": %', key, val
+                USING ERRCODE = '22023',
+                      HINT = CASE WHEN key IN ('function_name', 'keep_alive') THEN NULL
+                                  ELSE 'Give a number or a string.' END;
+        END IF;
+        txt := val #>> '{}';
+        BEGIN
+            CASE key
+                WHEN 'target' THEN p.target := txt::float8;
+                WHEN 'metric' THEN p.metric := txt;
+                -- null or '' replays over all functions, as in alter_policy
+                WHEN 'function_name' THEN p.function_name := nullif(txt, '');
+                WHEN 'source' THEN p.source := txt::regclass;
+                WHEN 'stable_window' THEN p.stable_window := txt::interval;
+                WHEN 'min_capacity' THEN p.min_capacity := txt::integer;
+                WHEN 'max_capacity' THEN p.max_capacity := txt::integer;
+                WHEN 'tolerance' THEN p.tolerance := txt::float8;
+                WHEN 'scale_in_stabilization' THEN p.scale_in_stabilization := txt::interval;
+                WHEN 'panic_threshold' THEN p.panic_threshold := txt::float8;
+                WHEN 'channel' THEN p.channel := txt;
+                WHEN 'enabled' THEN p.enabled := txt::boolean;
+                -- an interval, 'auto', or null / 'none' for no keep-alive
+                WHEN 'keep_alive' THEN
+                    SELECT k.keep_alive, k.auto INTO p.keep_alive, p.keep_alive_auto
+                      FROM scaler._keep_alive(txt) k;
+            END CASE;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'invalid value for override "%": %', key, SQLERRM
+                USING ERRCODE = '22023';
+        END;
+    END LOOP;
+
+    -- the same checks as create_policy, naming the field; the replay reads
+    -- the source as the policy owner, who must be able to read it
+    PERFORM scaler._check_policy(p);
+    RETURN p;
+END
+$$;
+COMMENT ON FUNCTION scaler._policy_settings(oid, text, jsonb) IS
+    'internal: a policy''s settings with overrides applied and checked, for a caller who may manage it';
+
+-- ---------------------------------------------------------------------------
+-- Capacity floors, forecasts and scheduled capacity (pg_cron as the clock).
+-- ---------------------------------------------------------------------------
+
+-- The floor rule, stated once: a floor is active at t when starts <= t <
+-- ends, and the highest active floor of a policy is its floor.  Evaluation
+-- (src/evaluate.c) joins it into every tick's policy query; a replay
+-- applies the same rule to its steps (src/backtest.c, step_floors).  No
+-- SET search_path (every name is qualified), so that the planner inlines
+-- it into the query that uses it.
+CREATE OR REPLACE FUNCTION scaler._active_floors(at timestamptz)
+RETURNS TABLE (policy text, floor integer)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT f.policy, pg_catalog.max(f.min_capacity)
+      FROM scaler.capacity_floor f
+     WHERE f.ends OPERATOR(pg_catalog.>) $1
+       AND f.starts OPERATOR(pg_catalog.<=) $1
+     GROUP BY f.policy
+$$;
+COMMENT ON FUNCTION scaler._active_floors(timestamptz) IS
+    'internal: the highest capacity floor of each policy that has one active at a time (starts <= at < ends)';
+
+-- The floors of a policy overlapping [since, until], for the replay.
+-- Called only from C (src/backtest.c) through fmgr, after the caller was
+-- checked by scaler._policy_settings.
+CREATE OR REPLACE FUNCTION scaler._policy_floors(policy text, since timestamptz, until timestamptz,
+    OUT starts timestamptz[], OUT ends timestamptz[], OUT min_capacity integer[])
+RETURNS record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.array_agg(f.starts ORDER BY f.id),
+           pg_catalog.array_agg(f.ends ORDER BY f.id),
+           pg_catalog.array_agg(f.min_capacity ORDER BY f.id)
+      FROM scaler.capacity_floor f
+     WHERE f.policy = $1
+       AND f.ends OPERATOR(pg_catalog.>) $2
+       AND f.starts OPERATOR(pg_catalog.<=) $3
+$$;
+COMMENT ON FUNCTION scaler._policy_floors(text, timestamptz, timestamptz) IS
+    'internal: the capacity floors of a policy overlapping [since, until], as parallel arrays';
+
+-- The checks of the arguments that floors and schedules share, once.
+CREATE OR REPLACE FUNCTION scaler._check_floor_args(min_capacity integer, duration interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF min_capacity IS NULL OR min_capacity < 0 THEN
+        RAISE EXCEPTION 'min_capacity must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF duration IS NULL OR duration <= '0' THEN
+        RAISE EXCEPTION 'duration must be greater than zero' USING ERRCODE = '22023';
+    END IF;
+    IF duration > interval '366 days' THEN
+        RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
+            HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_floor_args(integer, interval) IS
+    'internal: check the min_capacity and duration of a floor (open_floor, schedule_capacity)';
+
+CREATE OR REPLACE FUNCTION scaler._check_lead(lead interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF lead IS NULL OR lead < '0' THEN
+        RAISE EXCEPTION 'lead must not be null or negative' USING ERRCODE = '22023';
+    END IF;
+    IF lead > interval '24 hours' THEN
+        RAISE EXCEPTION 'lead must not exceed 24 hours' USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_lead(interval) IS
+    'internal: check how long before its hour a forecast floor starts (apply_forecast, schedule_forecast)';
+
+CREATE OR REPLACE FUNCTION scaler._check_cron(field text, schedule text, example text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF schedule IS NULL OR btrim(schedule) = '' THEN
+        RAISE EXCEPTION '% must not be empty', field USING ERRCODE = '22023',
+            HINT = format('Give a cron expression, e.g. %s.', example);
+    END IF;
+    IF length(schedule) > 100 THEN
+        RAISE EXCEPTION '% must not exceed 100 characters', field USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._check_cron(text, text, text) IS
+    'internal: check a cron schedule given to schedule_capacity or schedule_forecast';
+
+-- Opening a floor: by hand, or from a scheduled pg_cron job.
+CREATE OR REPLACE FUNCTION scaler._open_floor(invoker oid, policy text, min_capacity integer,
+                                              duration interval, origin text)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p  scaler.policy;
+    id bigint;
+BEGIN
+    p := scaler._managed_policy(invoker, _open_floor.policy, 'open a floor for');
+    PERFORM scaler._check_floor_args(min_capacity, duration);
+    IF origin IS NULL OR origin = '' THEN
+        RAISE EXCEPTION 'origin must not be empty' USING ERRCODE = '22023';
+    END IF;
+    -- max_capacity stays the ceiling (it may have been lowered since scheduling)
+    INSERT INTO scaler.capacity_floor AS f (policy, starts, ends, min_capacity, origin)
+    VALUES (p.name, now(), now() + duration, least(min_capacity, p.max_capacity), origin)
+    RETURNING f.id INTO id;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION scaler._open_floor(oid, text, integer, interval, text) IS
+    'internal: body of scaler.open_floor, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._apply_forecast(invoker oid, policy text, lead interval)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p         scaler.policy;
+    n         integer;
+    retention text;
+BEGIN
+    p := scaler._managed_policy(invoker, _apply_forecast.policy, 'apply a forecast to');
+    PERFORM scaler._check_lead(lead);
+    IF NOT scaler._metric_is_load(p.metric) THEN
+        RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric
+            USING ERRCODE = '22023',
+                  DETAIL = 'For quality metrics the capacity needed depends on the capacity running.',
+                  HINT = 'Forecast floors need a load metric (concurrency or rps); scaler.forecast() still shows the expected values.';
+    END IF;
+
+    -- the new forecast replaces what is left of the previous one
+    DELETE FROM scaler.capacity_floor f
+     WHERE f.policy = p.name AND f.origin = 'forecast' AND f.ends > now();
+
+    -- forecast() bounds capacity to [min_capacity, max_capacity] as decisions are
+    INSERT INTO scaler.capacity_floor (policy, starts, ends, min_capacity, origin)
+    SELECT p.name, fc.hour - lead, fc.hour + interval '1 hour', fc.capacity, 'forecast'
+      FROM scaler.forecast(p.name) fc
+     WHERE fc.capacity > 0 AND fc.hour + interval '1 hour' > now();
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    -- floors are kept as long as decisions, so backtests see them
+    retention := current_setting('scaler.decision_retention', true);
+    IF retention IS NOT NULL AND retention <> '0' THEN
+        DELETE FROM scaler.capacity_floor f
+         WHERE f.policy = p.name AND f.ends < now() - retention::interval;
+    END IF;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scaler._apply_forecast(oid, text, interval) IS
+    'internal: body of scaler.apply_forecast, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._require_cron()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in this database'
+            USING ERRCODE = '55000',
+                  DETAIL = 'Scheduled capacity and forecast refresh use pg_cron as their clock.',
+                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database and run CREATE EXTENSION pg_cron; or call scaler.open_floor() and scaler.apply_forecast() from another scheduler.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._require_cron() IS
+    'internal: raise a clear error when pg_cron is not installed here';
+
+-- Make or update the job of a schedule row.  The job runs as the policy's
+-- owner (never as the extension owner), so it has no more rights than the
+-- owner has when it runs: an owner that lost EXECUTE on the function, or
+-- the right to log in, makes its job fail.  It only ever runs the fixed
+-- command built by its caller.
+CREATE OR REPLACE FUNCTION scaler._schedule_job(row_id bigint, schedule text, command text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s      scaler.capacity_schedule;
+    owner  pg_catalog.pg_roles;
+    fn     regprocedure;
+    new_id bigint;
+BEGIN
+    SELECT * INTO STRICT s FROM scaler.capacity_schedule c WHERE c.id = row_id;
+    SELECT r.* INTO owner FROM scaler.policy q JOIN pg_catalog.pg_roles r ON r.oid = q.owner
+     WHERE q.name = s.policy;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'owner of policy "%" no longer exists', s.policy
+            USING ERRCODE = '42704',
+                  HINT = 'Drop the policy and create it again as an existing role.';
+    END IF;
+    fn := CASE s.kind WHEN 'capacity' THEN 'scaler.open_floor(text, integer, interval, text)'::regprocedure
+                      ELSE 'scaler.apply_forecast(text, interval)'::regprocedure END;
+    IF NOT owner.rolcanlogin THEN
+        RAISE EXCEPTION 'policy owner % cannot log in, so pg_cron cannot run its job', owner.rolname
+            USING ERRCODE = '42501',
+                  DETAIL = 'Scheduled jobs run as the policy''s owner.',
+                  HINT = 'Give the owner LOGIN, or create the policy as a role that can log in.';
+    END IF;
+    IF NOT has_function_privilege(owner.oid, fn, 'EXECUTE') THEN
+        RAISE EXCEPTION 'policy owner % may not execute %, which its job runs', owner.rolname, fn
+            USING ERRCODE = '42501',
+                  DETAIL = 'Scheduled jobs run as the policy''s owner.',
+                  HINT = format('GRANT EXECUTE ON FUNCTION %s TO %I;', fn, owner.rolname);
+    END IF;
+    IF s.jobid IS NOT NULL THEN
+        PERFORM cron.unschedule(j.jobid) FROM cron.job j WHERE j.jobid = s.jobid;
+    END IF;
+    new_id := cron.schedule_in_database(format('scaler_%s_%s', s.kind, s.id), schedule, command,
+                                        current_database(), owner.rolname);
+    UPDATE scaler.capacity_schedule c SET jobid = new_id WHERE c.id = row_id;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION scaler._schedule_job(bigint, text, text) IS
+    'internal: (re)create the pg_cron job of a scaler.capacity_schedule row';
+
+CREATE OR REPLACE FUNCTION scaler._schedule_capacity(invoker oid, policy text, schedule text,
+                                                     min_capacity integer, duration interval)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p      scaler.policy;
+    row_id bigint;
+BEGIN
+    p := scaler._managed_policy(invoker, _schedule_capacity.policy, 'schedule capacity for');
+    PERFORM scaler._check_cron('schedule', schedule, '''55 8 * * 1-5'' for 08:55 on weekdays');
+    PERFORM scaler._check_floor_args(min_capacity, duration);
+    IF min_capacity > p.max_capacity THEN
+        RAISE EXCEPTION 'min_capacity must not exceed max_capacity of policy "%"', p.name
+            USING ERRCODE = '22023',
+                  DETAIL = format('min_capacity is %s, max_capacity is %s.', min_capacity, p.max_capacity);
+    END IF;
+    PERFORM scaler._require_cron();
+
+    -- one job per policy and schedule: scheduling again updates it
+    SELECT c.id INTO row_id FROM scaler.capacity_schedule c
+     WHERE c.policy = p.name AND c.kind = 'capacity' AND c.schedule = _schedule_capacity.schedule
+     FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO scaler.capacity_schedule AS c (policy, kind, schedule, min_capacity, duration)
+        VALUES (p.name, 'capacity', schedule, min_capacity, duration)
+        RETURNING c.id INTO row_id;
+    ELSE
+        UPDATE scaler.capacity_schedule c
+           SET min_capacity = _schedule_capacity.min_capacity,
+               duration = _schedule_capacity.duration
+         WHERE c.id = row_id;
+    END IF;
+    RETURN scaler._schedule_job(row_id, schedule,
+        format('SELECT scaler.open_floor(%L, %s, %L, %L)', p.name, min_capacity, duration, 'schedule'));
+END
+$$;
+COMMENT ON FUNCTION scaler._schedule_capacity(oid, text, text, integer, interval) IS
+    'internal: body of scaler.schedule_capacity, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._unschedule_capacity(invoker oid, policy text, schedule text)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p scaler.policy;
+    n integer;
+BEGIN
+    p := scaler._managed_policy(invoker, _unschedule_capacity.policy, 'unschedule capacity for');
+    PERFORM scaler._require_cron();
+    DELETE FROM scaler.capacity_schedule c
+     WHERE c.policy = p.name AND c.kind = 'capacity'
+       AND (_unschedule_capacity.schedule IS NULL OR c.schedule = _unschedule_capacity.schedule);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scaler._unschedule_capacity(oid, text, text) IS
+    'internal: body of scaler.unschedule_capacity, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._schedule_forecast(invoker oid, policy text, every text, lead interval)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p      scaler.policy;
+    row_id bigint;
+BEGIN
+    p := scaler._managed_policy(invoker, _schedule_forecast.policy, 'schedule forecasts for');
+    PERFORM scaler._check_cron('every', every, '''0 */6 * * *''');
+    PERFORM scaler._check_lead(lead);
+    IF NOT scaler._metric_is_load(p.metric) THEN
+        RAISE EXCEPTION 'policy "%" scales on %, which a forecast cannot turn into capacity', p.name, p.metric
+            USING ERRCODE = '22023',
+                  HINT = 'Forecast floors need a load metric (concurrency or rps).';
+    END IF;
+    PERFORM scaler._require_cron();
+
+    -- one forecast job per policy: scheduling again updates it
+    SELECT c.id INTO row_id FROM scaler.capacity_schedule c
+     WHERE c.policy = p.name AND c.kind = 'forecast' FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO scaler.capacity_schedule AS c (policy, kind, schedule, lead)
+        VALUES (p.name, 'forecast', every, lead)
+        RETURNING c.id INTO row_id;
+    ELSE
+        UPDATE scaler.capacity_schedule c SET schedule = every, lead = _schedule_forecast.lead
+         WHERE c.id = row_id;
+    END IF;
+    RETURN scaler._schedule_job(row_id, every,
+        format('SELECT scaler.apply_forecast(%L, %L)', p.name, lead));
+END
+$$;
+COMMENT ON FUNCTION scaler._schedule_forecast(oid, text, text, interval) IS
+    'internal: body of scaler.schedule_forecast, called with the calling role';
+
+CREATE OR REPLACE FUNCTION scaler._unschedule_forecast(invoker oid, policy text)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p scaler.policy;
+    n integer;
+BEGIN
+    p := scaler._managed_policy(invoker, _unschedule_forecast.policy, 'unschedule forecasts for');
+    PERFORM scaler._require_cron();
+    DELETE FROM scaler.capacity_schedule c WHERE c.policy = p.name AND c.kind = 'forecast';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scaler._unschedule_forecast(oid, text) IS
+    'internal: body of scaler.unschedule_forecast, called with the calling role';
+
+-- ---------------------------------------------------------------------------
+-- traffic_svg: the policy overlay (src/svg.c).
+-- ---------------------------------------------------------------------------
+
+-- The rows of the policy overlay, for a caller who may manage the policy
+-- (the rule of every policy function: scaler._managed_policy).  Called only
+-- from C (src/svg.c) through fmgr with the real caller as invoker; nobody
+-- may EXECUTE it.  Floors other than manual and scheduled ones are written
+-- by scaler itself ahead of expected load: the picture shades them as
+-- pre-warm.
+CREATE OR REPLACE FUNCTION scaler._svg_policy(invoker oid, policy text, since timestamptz,
+    until timestamptz, decisions boolean,
+    OUT name text, OUT capacity integer,
+    OUT decided_at timestamptz[], OUT to_capacity integer[],
+    OUT floor_starts timestamptz[], OUT floor_ends timestamptz[],
+    OUT floor_min integer[], OUT floor_prewarm boolean[])
+RETURNS record
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p_min integer;
+BEGIN
+    SELECT q.name, q.min_capacity INTO name, p_min
+      FROM scaler._managed_policy(invoker, _svg_policy.policy, 'chart') q;
+    -- the capacity at since: set by the last decision before it; else what
+    -- the first decision after it started from; else what runs now
+    SELECT d.to_capacity INTO capacity
+      FROM scaler.decision d
+     WHERE d.policy = _svg_policy.name AND d.decided_at <= _svg_policy.since
+     ORDER BY d.decided_at DESC, d.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT d.from_capacity INTO capacity
+          FROM scaler.decision d
+         WHERE d.policy = _svg_policy.name AND d.decided_at > _svg_policy.since
+         ORDER BY d.decided_at, d.id LIMIT 1;
+        IF NOT FOUND THEN
+            SELECT s.capacity INTO capacity
+              FROM scaler.policy_state s WHERE s.policy = _svg_policy.name;
+            capacity := coalesce(capacity, p_min);
+        END IF;
+    END IF;
+    IF decisions THEN
+        SELECT array_agg(d.decided_at ORDER BY d.decided_at, d.id),
+               array_agg(d.to_capacity ORDER BY d.decided_at, d.id)
+          INTO decided_at, to_capacity
+          FROM scaler.decision d
+         WHERE d.policy = _svg_policy.name
+           AND d.decided_at > _svg_policy.since AND d.decided_at < _svg_policy.until;
+    END IF;
+    SELECT array_agg(f.starts ORDER BY f.starts, f.id),
+           array_agg(f.ends ORDER BY f.starts, f.id),
+           array_agg(f.min_capacity ORDER BY f.starts, f.id),
+           array_agg(f.origin NOT IN ('manual', 'schedule') ORDER BY f.starts, f.id)
+      INTO floor_starts, floor_ends, floor_min, floor_prewarm
+      FROM scaler.capacity_floor f
+     WHERE f.policy = _svg_policy.name
+       AND f.ends > _svg_policy.since AND f.starts < _svg_policy.until;
+END
+$$;
+COMMENT ON FUNCTION scaler._svg_policy(oid, text, timestamptz, timestamptz, boolean) IS
+    'internal: for traffic_svg, a policy''s capacity at since, its decisions in (since, until) and its floors overlapping them, for a caller who may manage it';
+
+-- ---------------------------------------------------------------------------
+-- scaler-listen: subscriptions and acknowledgements (see the comment on
+-- scaler.subscription in src/sql/install/20_tables.sql).
+-- ---------------------------------------------------------------------------
+
+-- The start time of a live backend, NULL when no backend has that pid.  With
+-- the pid it names a session: pids are reused, start times are not.  It runs
+-- as its caller and shows what pg_stat_activity shows it, so it stays
+-- executable by PUBLIC (scaler.subscriptions uses it).
+CREATE OR REPLACE FUNCTION scaler._listen_backend_start(pid integer)
+RETURNS timestamptz
+LANGUAGE sql
+STABLE STRICT PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.backend_start FROM pg_catalog.pg_stat_get_activity(_listen_backend_start.pid) a
+$$;
+COMMENT ON FUNCTION scaler._listen_backend_start(integer) IS
+    'internal: backend_start of the live backend with this pid, or NULL';
+
+-- The subscription a role asks for, checked: the role can read decisions
+-- (every listen_* function reveals some) and may use this subscription.
+-- Returns a row of NULLs when there is no such subscription; with lock, the
+-- row is locked until the end of the transaction.
+CREATE OR REPLACE FUNCTION scaler._listen_subscription(invoker oid, subscription text, lock boolean)
+RETURNS scaler.subscription
+LANGUAGE plpgsql
+VOLATILE STRICT SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sub scaler.subscription;
+BEGIN
+    IF NOT pg_catalog.has_table_privilege(invoker, 'scaler.decision', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table decision'
+            USING ERRCODE = '42501',
+                  DETAIL = 'The listener functions reveal decisions: they need SELECT on scaler.decision.';
+    END IF;
+    IF lock THEN
+        SELECT * INTO sub FROM scaler.subscription s
+        WHERE s.name = _listen_subscription.subscription
+        FOR UPDATE;
+    ELSE
+        SELECT * INTO sub FROM scaler.subscription s
+        WHERE s.name = _listen_subscription.subscription;
+    END IF;
+    IF FOUND AND NOT scaler._may_manage(invoker, sub.owner) THEN
+        RAISE EXCEPTION 'permission denied for subscription "%"',
+                        _listen_subscription.subscription
+            USING ERRCODE = '42501',
+                  DETAIL = 'A subscription can be used only by the role that created it and by superusers.',
+                  HINT = 'Choose a different --name.';
+    END IF;
+    RETURN sub;
+END
+$$;
+COMMENT ON FUNCTION scaler._listen_subscription(oid, text, boolean) IS
+    'internal: the named subscription if the role may read decisions and use it (NULLs when it does not exist), locked if asked';
+
+-- Create the subscription on first use, or resume it, and make this session
+-- its holder.  A new subscription starts with each policy's newest decision
+-- on the channel (level-triggered: a freshly started actuator applies the
+-- capacity scaler wants now), or, with from_now, after the newest decision.
+CREATE OR REPLACE FUNCTION scaler._listen_subscribe(invoker oid, subscription text, channel text,
+                                                    from_now boolean,
+                                                    OUT after_id bigint, OUT latest_through bigint)
+RETURNS record
+LANGUAGE plpgsql
+VOLATILE STRICT SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sub      scaler.subscription;
+    newest   bigint;
+    me       timestamptz := scaler._listen_backend_start(pg_backend_pid());
+BEGIN
+    IF _listen_subscribe.subscription = '' THEN
+        RAISE EXCEPTION 'subscription name must not be empty'
+            USING ERRCODE = '22023';
+    END IF;
+
+    sub := scaler._listen_subscription(invoker, _listen_subscribe.subscription, true);
+    IF sub.name IS NULL THEN
+        -- decisions above the horizon may still be joined by smaller ids
+        newest := scaler._decision_horizon();
+        INSERT INTO scaler.subscription AS s (name, channel, low_id, owner, start_id)
+        VALUES (_listen_subscribe.subscription, _listen_subscribe.channel,
+                CASE WHEN from_now THEN newest
+                     ELSE COALESCE((SELECT min(l.id) - 1
+                                    FROM scaler.policy p
+                                    CROSS JOIN LATERAL
+                                        (SELECT max(d.id) AS id FROM scaler.decision d
+                                         WHERE d.policy = p.name AND d.id <= newest) l
+                                    WHERE p.channel = _listen_subscribe.channel),
+                                   newest)
+                END,
+                invoker::regrole, newest)
+        ON CONFLICT (name) DO NOTHING;
+        -- created by us, or by a concurrent call: check it again either way
+        sub := scaler._listen_subscription(invoker, _listen_subscribe.subscription, true);
+    END IF;
+
+    IF sub.holder_pid IS DISTINCT FROM pg_backend_pid()
+       AND scaler._listen_backend_start(sub.holder_pid) = sub.holder_start THEN
+        RAISE EXCEPTION 'subscription "%" is in use by another listener',
+                        _listen_subscribe.subscription
+            USING ERRCODE = '55006',
+                  DETAIL = format('The session of backend %s holds it.', sub.holder_pid),
+                  HINT = 'Stop the other scaler-listen, or choose a different --name.';
+    END IF;
+
+    UPDATE scaler.subscription s
+    SET channel = _listen_subscribe.channel, seen_at = now(),
+        holder_pid = pg_backend_pid(), holder_start = me
+    WHERE s.name = sub.name;
+
+    -- Acknowledgements of decisions that retention has removed can no longer
+    -- matter: nothing at or below them is left to deliver.
+    DELETE FROM scaler.subscription_ack a
+    WHERE a.subscription = sub.name
+      AND a.decision_id < COALESCE((SELECT min(d.id) FROM scaler.decision d),
+                                   9223372036854775807);
+
+    after_id := sub.low_id;
+    latest_through := sub.start_id;
+END
+$$;
+COMMENT ON FUNCTION scaler._listen_subscribe(oid, text, text, boolean) IS
+    'internal: body of scaler.listen_subscribe, called with the calling role';
+
+-- The watermark of each policy: the newest acknowledged decision.
+CREATE OR REPLACE FUNCTION scaler._listen_acked(invoker oid, subscription text)
+RETURNS TABLE (policy text, decision_id bigint)
+LANGUAGE plpgsql
+STABLE STRICT SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sub scaler.subscription;
+BEGIN
+    sub := scaler._listen_subscription(invoker, _listen_acked.subscription, false);
+    IF sub.name IS NULL THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', _listen_acked.subscription
+            USING ERRCODE = '42704';
+    END IF;
+    RETURN QUERY
+        SELECT a.policy, max(a.decision_id)
+        FROM scaler.subscription_ack a
+        WHERE a.subscription = sub.name
+        GROUP BY a.policy;
+END
+$$;
+COMMENT ON FUNCTION scaler._listen_acked(oid, text) IS
+    'internal: body of scaler.listen_acked, called with the calling role';
+
+-- Record one acknowledgement.  Idempotent, so a listener that lost its
+-- connection while acknowledging simply sends it again.  Only the session
+-- holding the subscription may acknowledge.
+CREATE OR REPLACE FUNCTION scaler._listen_ack(invoker oid, subscription text, decision_id bigint,
+                                              outcome text, acked_through bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE STRICT SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sub scaler.subscription;
+    inserted integer;
+BEGIN
+    IF _listen_ack.outcome NOT IN ('done', 'superseded') THEN
+        RAISE EXCEPTION 'invalid outcome "%"', _listen_ack.outcome
+            USING ERRCODE = '22023',
+                  HINT = 'The outcome is "done" or "superseded".';
+    END IF;
+
+    sub := scaler._listen_subscription(invoker, _listen_ack.subscription, true);
+    IF sub.name IS NULL THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', _listen_ack.subscription
+            USING ERRCODE = '42704';
+    END IF;
+    IF sub.holder_pid IS DISTINCT FROM pg_backend_pid()
+       OR sub.holder_start IS DISTINCT FROM scaler._listen_backend_start(pg_backend_pid()) THEN
+        RAISE EXCEPTION 'subscription "%" is not held by this session',
+                        _listen_ack.subscription
+            USING ERRCODE = '55000',
+                  HINT = 'Call scaler.listen_subscribe first.';
+    END IF;
+
+    -- A decision removed meanwhile (retention) has nothing left to record.
+    INSERT INTO scaler.subscription_ack AS a
+        (subscription, decision_id, policy, outcome)
+    SELECT sub.name, d.id, d.policy, _listen_ack.outcome
+    FROM scaler.decision d
+    WHERE d.id = _listen_ack.decision_id
+    ON CONFLICT ON CONSTRAINT subscription_ack_pkey DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    UPDATE scaler.subscription s
+    SET low_id = GREATEST(s.low_id, _listen_ack.acked_through), seen_at = now()
+    WHERE s.name = sub.name;
+
+    RETURN inserted > 0;
+END
+$$;
+COMMENT ON FUNCTION scaler._listen_ack(oid, text, bigint, text, bigint) IS
+    'internal: body of scaler.listen_ack, called with the calling role';
+
+-- Each policy and the channel it notifies on.  A listener on one channel must
+-- not act on another channel's decisions, and starts a new subscription with
+-- the newest decision of each policy that exists.
+CREATE OR REPLACE FUNCTION scaler._listen_policy_channels(invoker oid)
+RETURNS TABLE (policy text, channel text)
+LANGUAGE plpgsql
+STABLE STRICT SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_catalog.has_table_privilege(invoker, 'scaler.decision', 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table decision'
+            USING ERRCODE = '42501',
+                  DETAIL = 'The listener functions reveal decisions: they need SELECT on scaler.decision.';
+    END IF;
+    RETURN QUERY SELECT p.name, p.channel FROM scaler.policy p;
+END
+$$;
+COMMENT ON FUNCTION scaler._listen_policy_channels(oid) IS
+    'internal: body of scaler.listen_policy_channels, called with the calling role';
+
+-- ---------------------------------------------------------------------------
+-- Rollups (see the comment on scaler.rollup in src/sql/install/20_tables.sql).
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION scaler._rollup_capture()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'scaler_rollup_capture'
+LANGUAGE C;
+COMMENT ON FUNCTION scaler._rollup_capture() IS
+    'internal: statement trigger of a rollup''s source: records the slots of rows changed below the watermark';
+
+CREATE OR REPLACE FUNCTION scaler._rollup_lock(source oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'scaler_rollup_lock'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION scaler._rollup_lock(oid) IS
+    'internal: waits for the source''s writers that passed the capture trigger, and holds off new ones, until the transaction ends';
+
+CREATE OR REPLACE FUNCTION scaler._rollup_day_start(day date)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.timezone('UTC', day::pg_catalog.timestamp);
+COMMENT ON FUNCTION scaler._rollup_day_start(date) IS
+    'internal: the first instant of a UTC day';
+
+CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel   pg_catalog.pg_class;
+    col   text;
+    typ   regtype;
+    coll  oid;
+BEGIN
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22004';
+    END IF;
+    SELECT * INTO rel FROM pg_catalog.pg_class c WHERE c.oid = source;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot create a rollup of "%"', source
+            USING ERRCODE = '42809',
+                  DETAIL = 'A rollup needs a table or a partitioned table, whose changes its triggers can see.';
+    END IF;
+    IF NOT pg_catalog.pg_has_role(invoker, rel.relowner, 'USAGE')
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE oid = invoker AND rolsuper) THEN
+        RAISE EXCEPTION 'must be owner of table %', source USING ERRCODE = '42501';
+    END IF;
+    IF rel.relrowsecurity THEN
+        RAISE EXCEPTION 'cannot create a rollup of "%": it has row-level security enabled', source
+            USING ERRCODE = '0A000',
+                  DETAIL = 'A rollup sums every row, so reading it would bypass the row policies.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = source)
+       AND rel.relkind = 'r' THEN
+        RAISE EXCEPTION 'cannot create a rollup of "%": it has inheritance children', source
+            USING ERRCODE = '0A000',
+                  DETAIL = 'The triggers of a parent do not see changes made to its children.';
+    END IF;
+    FOREACH col IN ARRAY ARRAY['ts', 'function_name', 'duration_ms', 'status'] LOOP
+        SELECT a.atttypid, a.attcollation INTO typ, coll FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF typ IS NULL THEN
+            RAISE EXCEPTION 'source "%" has no column "%"', source, col
+                USING ERRCODE = '42703';
+        END IF;
+        IF (col = 'ts' AND typ <> 'timestamptz'::regtype)
+           OR (col = 'function_name' AND typ NOT IN ('text'::regtype, 'varchar'::regtype))
+           OR (col = 'duration_ms' AND typ NOT IN ('float8'::regtype, 'float4'::regtype, 'numeric'::regtype,
+                                                   'int8'::regtype, 'int4'::regtype, 'int2'::regtype))
+           OR (col = 'status' AND typ NOT IN ('int4'::regtype, 'int2'::regtype, 'int8'::regtype)) THEN
+            RAISE EXCEPTION 'column "%" of source "%" has type %, which a rollup cannot use', col, source, typ
+                USING ERRCODE = '42804',
+                      HINT = 'A rollup needs ts timestamptz and function_name text or varchar.';
+        END IF;
+        IF col = 'function_name' AND coll <> 0 AND NOT (SELECT collisdeterministic FROM pg_catalog.pg_collation WHERE oid = coll) THEN
+            RAISE EXCEPTION 'column "function_name" of source "%" has a nondeterministic collation', source
+                USING ERRCODE = '0A000',
+                      DETAIL = 'Slots are kept per exact function name.';
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM scaler.rollup r WHERE r.source = _create_rollup.source) THEN
+        RAISE EXCEPTION 'source "%" already has a rollup', source USING ERRCODE = '42710';
+    END IF;
+    INSERT INTO scaler.rollup (source, owner) VALUES (source, invoker);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+END
+$$;
+COMMENT ON FUNCTION scaler._create_rollup(oid, regclass) IS
+    'internal: create_rollup for the role invoker';
+
+CREATE OR REPLACE FUNCTION scaler._drop_rollup(invoker oid, source regclass)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r scaler.rollup;
+    t text;
+BEGIN
+    SELECT * INTO r FROM scaler.rollup x WHERE x.source = _drop_rollup.source FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source "%" has no rollup', source USING ERRCODE = '42704';
+    END IF;
+    IF NOT scaler._may_manage(invoker, r.owner)
+       AND NOT pg_catalog.pg_has_role(invoker, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = source), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of rollup of %', source USING ERRCODE = '42501';
+    END IF;
+    FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
+    END LOOP;
+    DELETE FROM scaler.rollup_slot s WHERE s.source = r.source;
+    DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source;
+    DELETE FROM scaler.rollup x WHERE x.source = r.source;
+END
+$$;
+COMMENT ON FUNCTION scaler._drop_rollup(oid, regclass) IS
+    'internal: drop_rollup for the role invoker';
+
+-- One bounded step of one rollup: at most 64 invalidated slots recomputed,
+-- and the rows past the watermark appended for at most one UTC day that
+-- has rows (days without rows are skipped).  Returns the number
+-- of slots written; 0 means the rollup is up to date.
+CREATE OR REPLACE FUNCTION scaler._refresh_rollup_step(source oid)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r          scaler.rollup;
+    src        text;
+    target     timestamptz := pg_catalog.now() - interval '1 minute';
+    retention  interval := pg_catalog.current_setting('scaler.rollup_retention')::interval;
+    cutoff     date;
+    inv        record;
+    t          scaler.traffic;
+    from_ts    timestamptz;
+    to_ts      timestamptz;
+    first_ts   timestamptz;
+    day        date;
+    n          integer := 0;
+    k          integer;
+BEGIN
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'refresh_rollup must run at isolation level READ COMMITTED'
+            USING ERRCODE = '25001',
+                  DETAIL = 'It reads the rows committed after it waits for the source''s writers.';
+    END IF;
+    -- A refresh at a time per rollup: the other one skips it.
+    SELECT * INTO r FROM scaler.rollup x WHERE x.source = _refresh_rollup_step.source
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    src := pg_catalog.format('%s', r.source::regclass);
+    IF src IS NULL OR src ~ '^[0-9]+$' THEN
+        RAISE EXCEPTION 'source of rollup % no longer exists', r.source USING ERRCODE = '42P01';
+    END IF;
+    -- Every statement from here on sees the rows of the writers this waits
+    -- for; a writer that comes later sees the new watermark (src/rollup.c).
+    PERFORM scaler._rollup_lock(r.source);
+
+    IF retention > interval '0' THEN
+        cutoff := pg_catalog.timezone('UTC', pg_catalog.now() - retention)::date;
+        IF r.covered_from IS NULL OR r.covered_from < scaler._rollup_day_start(cutoff) THEN
+            DELETE FROM scaler.rollup_slot s WHERE s.source = r.source AND s.day < cutoff;
+            r.covered_from := scaler._rollup_day_start(cutoff);
+        END IF;
+    END IF;
+    IF r.covered_from IS NOT NULL THEN
+        DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source
+           AND i.day < pg_catalog.timezone('UTC', r.covered_from)::date;
+    END IF;
+
+    FOR inv IN
+        DELETE FROM scaler.rollup_invalid i
+         WHERE i.ctid = ANY (ARRAY(SELECT j.ctid FROM scaler.rollup_invalid j
+                                    WHERE j.source = r.source ORDER BY j.day LIMIT 64))
+        RETURNING i.function_name, i.day
+    LOOP
+        DELETE FROM scaler.rollup_slot s WHERE s.source = r.source
+           AND s.function_name IS NOT DISTINCT FROM inv.function_name AND s.day = inv.day;
+        from_ts := scaler._rollup_day_start(inv.day);
+        to_ts := LEAST(scaler._rollup_day_start(inv.day + 1), r.watermark);
+        IF inv.function_name IS NULL THEN
+            EXECUTE pg_catalog.format(
+                'SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) FROM %s'
+                ' WHERE function_name IS NULL AND ts >= $1 AND ts < $2', src)
+               INTO t USING from_ts, to_ts;
+        ELSE
+            EXECUTE pg_catalog.format(
+                'SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) FROM %s'
+                ' WHERE function_name::pg_catalog.text = $3 AND ts >= $1 AND ts < $2', src)
+               INTO t USING from_ts, to_ts, inv.function_name;
+        END IF;
+        IF t IS NOT NULL THEN
+            INSERT INTO scaler.rollup_slot (source, function_name, day, traffic)
+            VALUES (r.source, inv.function_name, inv.day, t);
+        END IF;
+        n := n + 1;
+    END LOOP;
+
+    from_ts := r.watermark;
+    IF from_ts IS NULL THEN
+        EXECUTE pg_catalog.format('SELECT min(ts) FROM %s WHERE ts < $1', src) INTO first_ts USING target;
+        from_ts := COALESCE(scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date), target);
+        r.watermark := from_ts;
+    END IF;
+    WHILE from_ts < target LOOP
+        day := pg_catalog.timezone('UTC', from_ts)::date;
+        to_ts := LEAST(scaler._rollup_day_start(day + 1), target);
+        EXECUTE pg_catalog.format(
+            'INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
+            ' SELECT $3, function_name::pg_catalog.text, $4,'
+            '        scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4)'
+            '   FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text'
+            ' ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
+            '   (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))', src)
+           USING from_ts, to_ts, r.source, day;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        n := n + k;
+        from_ts := to_ts;
+        EXIT WHEN k > 0 OR from_ts >= target;
+        -- a day without rows: on to the next one that has some
+        EXECUTE pg_catalog.format('SELECT min(ts) FROM %s WHERE ts >= $1 AND ts < $2', src)
+           INTO first_ts USING from_ts, target;
+        from_ts := COALESCE(GREATEST(from_ts, scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date)),
+                            target);
+    END LOOP;
+
+    UPDATE scaler.rollup x SET watermark = from_ts, covered_from = r.covered_from,
+           last_refresh = pg_catalog.clock_timestamp(), last_error = NULL, last_error_at = NULL
+     WHERE x.source = r.source;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scaler._refresh_rollup_step(oid) IS
+    'internal: one bounded refresh of one rollup; the number of slots written (0: up to date)';
+
+CREATE OR REPLACE FUNCTION scaler._refresh_rollup(invoker oid, source regclass)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r scaler.rollup;
+    n integer := 0;
+BEGIN
+    IF source IS NOT NULL AND NOT EXISTS (SELECT FROM scaler.rollup x WHERE x.source = _refresh_rollup.source) THEN
+        RAISE EXCEPTION 'source "%" has no rollup', source USING ERRCODE = '42704';
+    END IF;
+    FOR r IN SELECT * FROM scaler.rollup x
+              WHERE (_refresh_rollup.source IS NULL OR x.source = _refresh_rollup.source)
+              ORDER BY x.source LOOP
+        IF scaler._may_manage(invoker, r.owner) THEN
+            n := n + scaler._refresh_rollup_step(r.source);
+        ELSIF source IS NOT NULL THEN
+            RAISE EXCEPTION 'must be owner of rollup of %', source USING ERRCODE = '42501';
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scaler._refresh_rollup(oid, regclass) IS
+    'internal: refresh_rollup for the role invoker';
+
+-- ---------------------------------------------------------------------------
+-- Partitions and retention of scaler.request_log (the worker's upkeep).
+-- ---------------------------------------------------------------------------
+
+-- Partitions and retention of scaler.request_log, one bounded step a tick
+-- (the worker calls it in a transaction of its own): create the daily
+-- partitions of today and the next two UTC days; move the rows of one day
+-- out of the DEFAULT partition into a daily partition of their own; drop
+-- the daily partitions wholly older than scaler.log_retention that the
+-- rollup of scaler.request_log covers (below its watermark, no slot of
+-- theirs invalidated or dropped by scaler.rollup_retention).  Without a
+-- rollup nothing is dropped.  Returns what it did, for the log and tests.
+CREATE OR REPLACE FUNCTION scaler._maintain_request_log()
+RETURNS text[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done       text[] := '{}';
+    today      date := pg_catalog.timezone('UTC', pg_catalog.now())::date;
+    retention  interval := pg_catalog.current_setting('scaler.log_retention')::interval;
+    d          date;
+    first_ts   timestamptz;
+    part       text;
+    r          scaler.rollup;
+    p          record;
+BEGIN
+    FOR d IN SELECT g::date FROM pg_catalog.generate_series(today, today + 2, interval '1 day') g LOOP
+        part := 'request_log_p' || pg_catalog.to_char(d, 'YYYYMMDD');
+        IF pg_catalog.to_regclass('scaler.' || part) IS NULL THEN
+            PERFORM scaler._request_log_partition(d);
+            done := done || ('created ' || part);
+        END IF;
+    END LOOP;
+
+    SELECT pg_catalog.min(l.ts) INTO first_ts FROM ONLY scaler.request_log_default l WHERE l.ts IS NOT NULL;
+    IF first_ts IS NOT NULL THEN
+        d := pg_catalog.timezone('UTC', first_ts)::date;
+        part := 'request_log_p' || pg_catalog.to_char(d, 'YYYYMMDD');
+        IF pg_catalog.to_regclass('scaler.' || part) IS NULL THEN
+            PERFORM scaler._request_log_partition(d);
+            done := done || ('moved into ' || part);
+        END IF;
+    END IF;
+
+    IF retention > interval '0' THEN
+        SELECT * INTO r FROM scaler.rollup x WHERE x.source = 'scaler.request_log'::regclass;
+        FOR p IN
+            SELECT c.relname, pg_catalog.to_date(pg_catalog.substr(c.relname, 14), 'YYYYMMDD') AS day
+              FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'scaler.request_log'::regclass
+               AND c.relname ~ '^request_log_p[0-9]{8}$'
+             ORDER BY c.relname
+        LOOP
+            EXIT WHEN scaler._rollup_day_start(p.day + 1) > pg_catalog.now() - retention;
+            EXIT WHEN r.watermark IS NULL OR r.watermark < scaler._rollup_day_start(p.day + 1);
+            CONTINUE WHEN r.covered_from IS NOT NULL AND r.covered_from > scaler._rollup_day_start(p.day);
+            CONTINUE WHEN EXISTS (SELECT FROM scaler.rollup_invalid v
+                                   WHERE v.source = r.source AND v.day = p.day);
+            EXECUTE pg_catalog.format('DROP TABLE scaler.%I', p.relname);
+            done := done || ('dropped ' || p.relname);
+        END LOOP;
+    END IF;
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION scaler._maintain_request_log() IS
+    'internal: the worker''s upkeep of scaler.request_log: daily partitions ahead, rows out of the DEFAULT partition, retention of covered partitions';
+
+-- The daily partition of day, with the DEFAULT partition's rows of that day
+-- moved into it (they could not stay there once it exists).  The rows move
+-- within one transaction and the source's statement triggers do not fire
+-- (the statements name partitions), so a rollup sees no change.
+CREATE OR REPLACE FUNCTION scaler._request_log_partition(day date)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part text := 'request_log_p' || pg_catalog.to_char(day, 'YYYYMMDD');
+    lo   timestamptz := scaler._rollup_day_start(day);
+    hi   timestamptz := scaler._rollup_day_start(day + 1);
+BEGIN
+    -- Writers route rows with the partitions they saw when they opened the
+    -- table: wait for them, and hold new ones off until this commits (an
+    -- INSERT routed to the DEFAULT partition before the new partition was
+    -- attached would fail its changed constraint).
+    LOCK TABLE scaler.request_log, scaler.request_log_default IN SHARE ROW EXCLUSIVE MODE;
+    EXECUTE pg_catalog.format('CREATE TABLE scaler.%I (LIKE scaler.request_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+    EXECUTE pg_catalog.format('INSERT INTO scaler.%I SELECT * FROM ONLY scaler.request_log_default WHERE ts >= $1 AND ts < $2', part)
+       USING lo, hi;
+    DELETE FROM ONLY scaler.request_log_default WHERE ts >= lo AND ts < hi;
+    EXECUTE pg_catalog.format('ALTER TABLE scaler.request_log ATTACH PARTITION scaler.%I FOR VALUES FROM (%L) TO (%L)',
+                              part, lo, hi);
+END
+$$;
+COMMENT ON FUNCTION scaler._request_log_partition(date) IS
+    'internal: create the daily partition of scaler.request_log for a UTC day, with the rows the DEFAULT partition has of it';
