@@ -191,9 +191,6 @@ step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
 	TimestampTz until = since + nsteps * window;
 	int		   *floors = palloc0(sizeof(int) * Max(nsteps, 1));
 	Datum		result;
-	HeapTupleHeader hdr;
-	HeapTupleData tuple;
-	TupleDesc	desc;
 	Datum		values[3];
 	bool		nulls[3];
 	Datum	   *starts;
@@ -211,18 +208,7 @@ step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
 	result = OidFunctionCall3(fn, CStringGetTextDatum(policy),
 							  TimestampTzGetDatum(since),
 							  TimestampTzGetDatum(until));
-	hdr = DatumGetHeapTupleHeader(result);
-	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(hdr),
-								  HeapTupleHeaderGetTypMod(hdr));
-	if (desc->natts != 3)
-		elog(ERROR, "scaler._policy_floors returned %d columns, expected 3",
-			 desc->natts);
-	tuple.t_len = HeapTupleHeaderGetDatumLength(hdr);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = hdr;
-	heap_deform_tuple(&tuple, desc, values, nulls);
-	ReleaseTupleDesc(desc);
+	scaler_deform_result(result, "scaler._policy_floors", 3, values, nulls);
 	if (nulls[0] || nulls[1] || nulls[2])
 		return floors;			/* no floors */
 

@@ -1,6 +1,6 @@
 -- keep_alive 'auto' against fixed keep-alives on generated serverless
--- traffic (a smaller copy of test/bench/coldstart.sh: 60 functions, 3 days,
--- day 1 the warm-up, days 2 and 3 replayed): auto must dominate a fixed
+-- traffic (test/gen/serverless_traffic.sql, as in test/bench/coldstart.sh
+-- but 60 functions; 3 days, day 1 the warm-up, days 2 and 3 replayed): auto must dominate a fixed
 -- 10 minutes, a 75th percentile of cold_start_pct across functions at most
 -- half of it, with no more warm-idle instance-time.
 BEGIN;
@@ -12,43 +12,9 @@ SET TimeZone = 'UTC';
 SELECT plan(6);
 
 CREATE TABLE public.csg_log (LIKE scaler.request_log INCLUDING ALL);
-DO $$ BEGIN PERFORM setseed(0.1); END $$;
-CREATE TEMP TABLE fn AS
-SELECT i, 'f' || i AS name,
-       CASE WHEN i % 20 < 6 THEN 'http' WHEN i % 20 < 12 THEN 'timer'
-            WHEN i % 20 < 17 THEN 'bursty' ELSE 'rare' END AS kind,
-       random() AS u, random() AS v
-  FROM generate_series(0, 59) i;
--- http: 0.02 - 20 requests a minute with a daily wave
-INSERT INTO public.csg_log (ts, function_name, duration_ms, status)
-SELECT '2026-01-01 00:00+00'::timestamptz + (m + random()) * interval '1 minute', name, 50 + 950 * random(), 200
-  FROM fn, generate_series(0, 3 * 1440 - 1) m,
-       LATERAL (SELECT 0.02 * 1000 ^ u * (1 + 0.6 * sin(2 * pi() * m / 1440 + 6.28 * v)) AS rate) r,
-       LATERAL generate_series(1, floor(r.rate + random())::int) k
- WHERE kind = 'http';
--- timers: every 1 - 120 minutes
-INSERT INTO public.csg_log (ts, function_name, duration_ms, status)
-SELECT '2026-01-01 00:00+00'::timestamptz + (o + n * p) * interval '1 minute' + 5 * random() * interval '1 second',
-       name, 50 + 450 * random(), 200
-  FROM (SELECT name, p, floor(u * p)::int AS o
-          FROM fn, LATERAL (SELECT (ARRAY[1, 2, 5, 10, 15, 30, 60, 120])[1 + floor(v * 8)::int] AS p) x
-         WHERE kind = 'timer') t,
-       generate_series(0, 3 * 1440 / p) n
- WHERE o + n * p < 3 * 1440;
--- bursty: 2 - 10 requests, gaps log-normal around 5 minutes - 3 hours
-INSERT INTO public.csg_log (ts, function_name, duration_ms, status)
-SELECT '2026-01-01 00:00+00'::timestamptz + (s + 2 * random()) * interval '1 minute', name, 50 + 950 * random(), 200
-  FROM (SELECT name, sum(gap) OVER (PARTITION BY name ORDER BY n) AS s, 2 + floor(9 * random())::int AS k
-          FROM (SELECT name, n, med * exp(0.3 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS gap
-                  FROM (SELECT name, 5 * 36 ^ u AS med FROM fn WHERE kind = 'bursty') f,
-                       LATERAL generate_series(1, ceil(3 * 1440 / med * 1.5)::int + 2) n) g) b,
-       LATERAL generate_series(1, b.k) j
- WHERE s < 3 * 1440 - 3;
--- rare: 0.002 - 0.02 requests a minute
-INSERT INTO public.csg_log (ts, function_name, duration_ms, status)
-SELECT '2026-01-01 00:00+00'::timestamptz + (m + random()) * interval '1 minute', name, 50 + 950 * random(), 200
-  FROM fn, generate_series(0, 3 * 1440 - 1) m
- WHERE kind = 'rare' AND random() < 0.002 * 10 ^ u;
+\set log public.csg_log
+\set nfn 60
+\ir ../gen/serverless_traffic.sql
 ANALYZE public.csg_log;
 
 SELECT count(scaler.create_policy('csg.' || name, 1, function_name => name, source => 'public.csg_log',
