@@ -18,8 +18,8 @@
 -- concurrent ingest and refresh from losing or double counting a row.
 
 CREATE TABLE scaler.rollup (
-    source       oid PRIMARY KEY,
-    owner        oid NOT NULL,
+    source       regclass PRIMARY KEY,
+    owner        regrole NOT NULL,
     watermark    timestamptz,
     covered_from timestamptz,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -29,7 +29,7 @@ CREATE TABLE scaler.rollup (
 );
 COMMENT ON TABLE scaler.rollup IS
     'one row per rollup: its source, the watermark below which rows are rolled up, and how its last refresh went; a refresh locks the row';
-COMMENT ON COLUMN scaler.rollup.source IS 'OID of the source table';
+COMMENT ON COLUMN scaler.rollup.source IS 'the source table';
 COMMENT ON COLUMN scaler.rollup.owner IS 'the role that created the rollup';
 COMMENT ON COLUMN scaler.rollup.watermark IS 'rows with ts below it are in the slots (except invalidated ones); NULL before the first refresh';
 COMMENT ON COLUMN scaler.rollup.covered_from IS 'slots before this UTC day were dropped by scaler.rollup_retention; NULL = none dropped';
@@ -39,7 +39,7 @@ COMMENT ON COLUMN scaler.rollup.last_error IS 'the error of the last failed refr
 COMMENT ON COLUMN scaler.rollup.last_error_at IS 'when the last refresh failed';
 
 CREATE TABLE scaler.rollup_slot (
-    source        oid NOT NULL,
+    source        regclass NOT NULL,
     function_name text,
     day           date NOT NULL,
     traffic       scaler.traffic NOT NULL,
@@ -48,20 +48,20 @@ CREATE TABLE scaler.rollup_slot (
 CREATE INDEX rollup_slot_day_idx ON scaler.rollup_slot (source, day);
 COMMENT ON TABLE scaler.rollup_slot IS
     'rolled-up traffic: traffic_agg(ts, duration_ms, status) of a source''s rows of one function (NULL: rows without one) and UTC day, below the rollup''s watermark';
-COMMENT ON COLUMN scaler.rollup_slot.source IS 'OID of the source table';
+COMMENT ON COLUMN scaler.rollup_slot.source IS 'the source table';
 COMMENT ON COLUMN scaler.rollup_slot.function_name IS 'the rows'' function_name';
 COMMENT ON COLUMN scaler.rollup_slot.day IS 'the rows'' UTC day';
 COMMENT ON COLUMN scaler.rollup_slot.traffic IS 'traffic_agg of the rows';
 
 CREATE TABLE scaler.rollup_invalid (
-    source        oid NOT NULL,
+    source        regclass NOT NULL,
     function_name text,
     day           date NOT NULL,
     UNIQUE NULLS NOT DISTINCT (source, function_name, day)
 );
 COMMENT ON TABLE scaler.rollup_invalid IS
     'slots whose rows changed below the watermark (late inserts, updates, deletes): readers read them raw until a refresh recomputes them';
-COMMENT ON COLUMN scaler.rollup_invalid.source IS 'OID of the source table';
+COMMENT ON COLUMN scaler.rollup_invalid.source IS 'the source table';
 COMMENT ON COLUMN scaler.rollup_invalid.function_name IS 'the changed rows'' function_name';
 COMMENT ON COLUMN scaler.rollup_invalid.day IS 'the changed rows'' UTC day';
 
@@ -69,6 +69,18 @@ COMMENT ON COLUMN scaler.rollup_invalid.day IS 'the changed rows'' UTC day';
 -- scaler's own functions (the readers check the caller's rights on the
 -- source first, src/rollup.c).
 REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_invalid FROM PUBLIC;
+
+-- pg_dump keeps the rollups: the three tables are dumped from one snapshot
+-- with the sources' rows, so slots, invalidated slots and watermark agree
+-- with the rows restored beside them (sources and owners are kept by name,
+-- regclass and regrole).  The triggers of a user's source are dumped with
+-- it, after the rows are loaded; those of scaler.request_log, a table of
+-- the extension, are not: until a refresh puts them back (and rebuilds the
+-- slots that raw rows remain of, _rollup_ensure_triggers) readers leave
+-- such a rollup alone and read raw (src/rollup.c).
+SELECT pg_catalog.pg_extension_config_dump('scaler.rollup', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_slot', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_invalid', '');
 
 CREATE FUNCTION scaler._rollup_capture()
 RETURNS trigger
@@ -90,6 +102,47 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN pg_catalog.timezone('UTC', day::pg_catalog.timestamp);
 COMMENT ON FUNCTION scaler._rollup_day_start(date) IS
     'internal: the first instant of a UTC day';
+
+-- The capture triggers of a rollup's source, as _rollup_capture needs them
+-- (and as src/rollup.c's readers check them): true when they were missing
+-- or disabled and are created anew, false when they were all there.
+CREATE FUNCTION scaler._rollup_ensure_triggers(source regclass)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    IF (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
+         WHERE g.tgrelid = source
+           AND g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure
+           AND g.tgenabled IN ('O', 'A')
+           AND (g.tgname::text, g.tgtype::integer, g.tgoldtable IS NOT NULL, g.tgnewtable IS NOT NULL) IN
+               (('scaler_rollup_insert', 4, false, true), ('scaler_rollup_update', 16, true, true),
+                ('scaler_rollup_delete', 8, true, false), ('scaler_rollup_truncate', 32, false, false))) = 4 THEN
+        RETURN false;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
+    END LOOP;
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass) IS
+    'internal: create a rollup source''s capture triggers unless all four are there and enabled; true when it created them';
 
 CREATE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void
@@ -152,18 +205,7 @@ BEGIN
         RAISE EXCEPTION 'source "%" already has a rollup', source USING ERRCODE = '42710';
     END IF;
     INSERT INTO scaler.rollup (source, owner) VALUES (source, invoker);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    PERFORM scaler._rollup_ensure_triggers(source);
 END
 $$;
 COMMENT ON FUNCTION scaler._create_rollup(oid, regclass) IS
@@ -219,6 +261,7 @@ CREATE FUNCTION scaler._refresh_rollup_step(source oid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET row_security = off
 AS $$
 DECLARE
     r          scaler.rollup;
@@ -249,6 +292,19 @@ BEGIN
     src := pg_catalog.format('%s', r.source::regclass);
     IF src IS NULL OR src ~ '^[0-9]+$' THEN
         RAISE EXCEPTION 'source of rollup % no longer exists', r.source USING ERRCODE = '42P01';
+    END IF;
+    -- Triggers missing (a restored scaler.request_log) or disabled: rows
+    -- may have changed unseen, so the slots that raw rows remain of are
+    -- built again; older ones (their rows dropped by retention) are kept.
+    -- Before the lock: creating triggers waits for the source's writers.
+    IF scaler._rollup_ensure_triggers(r.source) AND r.watermark IS NOT NULL THEN
+        EXECUTE pg_catalog.format('SELECT min(ts) FROM %s', src) INTO first_ts;
+        IF first_ts IS NOT NULL AND first_ts < r.watermark THEN
+            day := pg_catalog.timezone('UTC', first_ts)::date;
+            DELETE FROM scaler.rollup_slot s WHERE s.source = r.source AND s.day >= _refresh_rollup_step.day;
+            DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source AND i.day >= _refresh_rollup_step.day;
+            r.watermark := scaler._rollup_day_start(day);
+        END IF;
     END IF;
     -- Every statement from here on sees the rows of the writers this waits
     -- for; a writer that comes later sees the new watermark (src/rollup.c).
@@ -386,6 +442,7 @@ REVOKE ALL ON FUNCTION scaler._refresh_rollup(oid, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._refresh_rollup_step(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_lock(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass) FROM PUBLIC;
 -- Creating a rollup needs ownership of the source; it stays a grantable
 -- right, like creating a policy.
 REVOKE ALL ON FUNCTION scaler.create_rollup(regclass) FROM PUBLIC;
