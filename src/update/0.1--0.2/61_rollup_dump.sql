@@ -168,10 +168,11 @@ BEGIN
     IF scaler._rollup_ensure_triggers(r.source) AND r.watermark IS NOT NULL THEN
         EXECUTE pg_catalog.format('SELECT min(ts) FROM %s', src) INTO first_ts;
         IF first_ts IS NOT NULL AND first_ts < r.watermark THEN
-            day := pg_catalog.timezone('UTC', first_ts)::date;
-            DELETE FROM scaler.rollup_slot s WHERE s.source = r.source AND s.day >= _refresh_rollup_step.day;
-            DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source AND i.day >= _refresh_rollup_step.day;
-            r.watermark := scaler._rollup_day_start(day);
+            r.watermark := scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date);
+            DELETE FROM scaler.rollup_slot s WHERE s.source = r.source
+               AND s.day >= pg_catalog.timezone('UTC', r.watermark)::date;
+            DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source
+               AND i.day >= pg_catalog.timezone('UTC', r.watermark)::date;
         END IF;
     END IF;
     -- Every statement from here on sees the rows of the writers this waits
