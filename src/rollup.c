@@ -9,11 +9,12 @@
  * (function_name, UTC day) of a source, for the rows below its watermark.
  * Why that is exact in every zone: a value keeps UTC quarter hours, sums are
  * integers, and merging the values of disjoint row sets gives the value of
- * all the rows, bit for bit.  A reader merges the slots that lie inside its
- * range with traffic_agg of the rest (the partial days at the edges, the
- * tail past the watermark, invalidated slots), which is the value the raw
- * rows give; local hours, DST days and :30/:45 zones are unions of quarters,
- * read from that value exactly as from the raw one.
+ * all the rows, bit for bit.  A reader merges the quarter hours of the slots
+ * that lie inside its range with traffic_agg of the rest (the partial
+ * quarters at the edges, the tail past the watermark, invalidated slots),
+ * which is the value the raw rows give; local hours, DST days and :30/:45
+ * zones are unions of quarters, read from that value exactly as from the
+ * raw one.
  *
  * Writers and the refresh.  The statement triggers (scaler._rollup_capture)
  * record the (function_name, day) of every row changed below the watermark
@@ -485,14 +486,19 @@ add_range(RollupCover *cover, TimestampTz from, TimestampTz until)
 	return true;
 }
 
-/* The whole UTC days of a range that a rollup's slots hold: [a, b). */
-typedef struct CoverDays
+/*
+ * The part of a range that a rollup's slots hold: [from, to), from on a
+ * quarter hour; to is the watermark or a quarter hour.  Its days are
+ * [first_day, end_day); the slots of its first and last day may hold rows
+ * outside it, and give only their quarters inside it (merge_quarters).
+ */
+typedef struct CoverSpan
 {
-	TimestampTz a;
-	TimestampTz b;
-	DateADT		first_day;		/* a's day */
-	DateADT		end_day;		/* the day after b's last one */
-} CoverDays;
+	TimestampTz from;
+	TimestampTz to;
+	DateADT		first_day;
+	DateADT		end_day;
+} CoverSpan;
 
 /* The plans of the readers' queries, kept for the backend's life. */
 static SPIPlanPtr plan_rollup_row = NULL;
@@ -500,19 +506,20 @@ static SPIPlanPtr plan_invalid_days[2] = {NULL, NULL};	/* [function given] */
 static SPIPlanPtr plan_slots[2] = {NULL, NULL};
 
 /*
- * The days of [since, until) that the slots of relid's rollup may hold:
- * those wholly inside the range, below the watermark (its own partial day
- * too when the watermark is inside the range) and not dropped by
- * retention.  False when there is no such day.
+ * The span of [since, until) that the slots of relid's rollup hold: from
+ * the first quarter hour inside the range (and not dropped by retention)
+ * to the watermark, or to the last quarter hour inside the range when the
+ * watermark is past it.  A quarter is never split between the slots and
+ * the raw rows, except at the watermark, below which the slots hold
+ * exactly the rows.  False when the span is empty.
  */
 static bool
-cover_days(Oid relid, TimestampTz since, TimestampTz until, CoverDays *days)
+cover_span(Oid relid, TimestampTz since, TimestampTz until, CoverSpan *span)
 {
 	Datum		args[1];
 	bool		isnull;
 	TimestampTz watermark;
 	TimestampTz lo;
-	int64		first_day;
 	int			ret;
 
 	if (plan_rollup_row == NULL)
@@ -538,30 +545,27 @@ cover_days(Oid relid, TimestampTz since, TimestampTz until, CoverDays *days)
 	if (isnull || lo < since)
 		lo = since;
 
-	first_day = floor_day(lo);
-	if (first_day * USECS_PER_DAY < lo)
-		first_day++;
-	days->a = first_day * USECS_PER_DAY;
+	span->from = -floor_div(-lo, USECS_PER_QUARTER) * USECS_PER_QUARTER;
 	if (watermark <= until)
-		days->b = watermark;
+		span->to = watermark;
 	else
-		days->b = floor_day(until) * USECS_PER_DAY;
-	if (days->a >= days->b)
+		span->to = floor_div(until, USECS_PER_QUARTER) * USECS_PER_QUARTER;
+	if (span->from >= span->to)
 		return false;
-	days->first_day = (DateADT) first_day;
-	days->end_day = (DateADT) (floor_day(days->b - 1) + 1);
+	span->first_day = (DateADT) floor_day(span->from);
+	span->end_day = (DateADT) (floor_day(span->to - 1) + 1);
 	return true;
 }
 
 /*
  * The raw ranges of the cover: the edges of [since, until) outside the
- * slots' days, and the invalidated days inside them, whose dates go to
- * *bad (an array of date, palloc'd in the current context).  False when
- * that makes too many ranges: as good as reading it all raw.
+ * span, and the invalidated days inside it, whose dates go to *bad (an
+ * array of date, palloc'd in the current context).  False when that makes
+ * too many ranges: as good as reading it all raw.
  */
 static bool
 cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
-				 TimestampTz until, const CoverDays *days, RollupCover *cover,
+				 TimestampTz until, const CoverSpan *span, RollupCover *cover,
 				 Datum *bad)
 {
 	int			with_fn = function_name != NULL ? 1 : 0;
@@ -591,8 +595,8 @@ cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
 					  3 + with_fn, argtypes);
 	}
 	args[0] = ObjectIdGetDatum(relid);
-	args[1] = DateADTGetDatum(days->first_day);
-	args[2] = DateADTGetDatum(days->end_day);
+	args[1] = DateADTGetDatum(span->first_day);
+	args[2] = DateADTGetDatum(span->end_day);
 	args[3] = with_fn ? CStringGetTextDatum(function_name) : (Datum) 0;
 	ret = SPI_execute_plan(plan_invalid_days[with_fn], args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -600,7 +604,7 @@ cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
 			 SPI_result_code_string(ret));
 
 	dates = palloc(sizeof(Datum) * (SPI_processed + 1));
-	ok = add_range(cover, since, days->a);
+	ok = add_range(cover, since, span->from);
 	for (i = 0; i < SPI_processed && ok; i++)
 	{
 		bool		isnull;
@@ -608,11 +612,11 @@ cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
 														SPI_tuptable->tupdesc, 1, &isnull));
 
 		dates[ndates++] = DateADTGetDatum(day);
-		ok = add_range(cover, Max((int64) day * USECS_PER_DAY, days->a),
-					   Min((int64) (day + 1) * USECS_PER_DAY, days->b));
+		ok = add_range(cover, Max((int64) day * USECS_PER_DAY, span->from),
+					   Min((int64) (day + 1) * USECS_PER_DAY, span->to));
 	}
 	if (ok)
-		ok = add_range(cover, days->b, until);
+		ok = add_range(cover, span->to, until);
 	dims[0] = ndates;
 	*bad = PointerGetDatum(construct_md_array(dates, NULL, 1, dims, lbs, DATEOID,
 											  4, true, TYPALIGN_INT));
@@ -620,15 +624,52 @@ cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
 }
 
 /*
- * Merge the valid slots of the cover's days into a traffic value owned by
- * context (NULL when none has rows).  Each slot's stored value is parsed
- * straight into the result: no aggregate state to flatten and parse again.
+ * Merge into dst the quarters of src numbered [first, end): summaries as
+ * they are, the rows of sparse quarters row by row (fewer than a summary's
+ * worth each, so they stay rows).  The quarters are whole, so dst gets
+ * what traffic_agg of their rows gives.
+ */
+static void
+merge_quarters(Traffic *dst, Traffic *src, int64 first, int64 end)
+{
+	int32		i;
+
+	for (i = 0; i < src->nquarters; i++)
+	{
+		const TrafficQuarter *q = &src->quarters[i];
+
+		CHECK_FOR_INTERRUPTS();
+		if (q->quarter >= first && q->quarter < end)
+			traffic_merge_summary(dst, q);
+	}
+	for (i = 0; i < src->nrows; i++)
+	{
+		const TrafficRow *row = &src->rows[i];
+		int64		quarter = row_quarter(row);
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (quarter < first || quarter >= end)
+			continue;
+		traffic_add_row_slow(dst, ROW_MINUTE(row->key) * USECS_PER_MINUTE,
+							 (row->key & ROW_ERROR) != 0,
+							 (row->key & ROW_DURATION) != 0, row->duration_ms);
+	}
+}
+
+/*
+ * Merge the valid slots of the span into a traffic value owned by context
+ * (NULL when none has rows).  A slot wholly inside the span is parsed
+ * straight into the result (no aggregate state to flatten and parse
+ * again); one at an edge gives its quarters inside the span.
  */
 static Traffic *
-cover_merge_slots(Oid relid, const char *function_name, const CoverDays *days,
+cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
 				  Datum bad, MemoryContext context)
 {
 	int			with_fn = function_name != NULL ? 1 : 0;
+	int64		first_quarter = span->from / USECS_PER_QUARTER;
+	int64		end_quarter = -floor_div(-span->to, USECS_PER_QUARTER);
 	Datum		args[5];
 	Traffic    *merged = NULL;
 	int			ret;
@@ -640,18 +681,18 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverDays *days,
 
 		plan_slots[with_fn] =
 			keep_plan(with_fn ?
-					  "SELECT traffic FROM scaler.rollup_slot"
+					  "SELECT day, traffic FROM scaler.rollup_slot"
 					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
 					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
 					  " AND function_name OPERATOR(pg_catalog.=) $5" :
-					  "SELECT traffic FROM scaler.rollup_slot"
+					  "SELECT day, traffic FROM scaler.rollup_slot"
 					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
 					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)",
 					  4 + with_fn, argtypes);
 	}
 	args[0] = ObjectIdGetDatum(relid);
-	args[1] = DateADTGetDatum(days->first_day);
-	args[2] = DateADTGetDatum(days->end_day);
+	args[1] = DateADTGetDatum(span->first_day);
+	args[2] = DateADTGetDatum(span->end_day);
 	args[3] = bad;
 	args[4] = with_fn ? CStringGetTextDatum(function_name) : (Datum) 0;
 	ret = SPI_execute_plan(plan_slots[with_fn], args, NULL, true, 0);
@@ -660,15 +701,21 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverDays *days,
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
+		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  1, &isnull);
+									  2, &isnull);
+		TimestampTz day_start = (int64) day * USECS_PER_DAY;
 
 		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
 		if (merged == NULL)
 			merged = traffic_create(context);
-		traffic_add_datum(merged, d);
+		if (day_start >= span->from && day_start + USECS_PER_DAY <= span->to)
+			traffic_add_datum(merged, d);
+		else
+			merge_quarters(merged, traffic_from_datum(d), first_quarter, end_quarter);
 	}
 	return merged;
 }
@@ -691,7 +738,7 @@ rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 	Oid			owner;
 	Oid			save_userid;
 	int			save_sec_context;
-	CoverDays	days;
+	CoverSpan	span;
 	Datum		bad;
 	bool		used;
 
@@ -706,10 +753,10 @@ rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	become(owner, &save_userid, &save_sec_context);
-	used = cover_days(relid, since, until, &days) &&
-		cover_raw_ranges(relid, function_name, since, until, &days, cover, &bad);
+	used = cover_span(relid, since, until, &span) &&
+		cover_raw_ranges(relid, function_name, since, until, &span, cover, &bad);
 	if (used)
-		cover->slots = cover_merge_slots(relid, function_name, &days, bad, caller);
+		cover->slots = cover_merge_slots(relid, function_name, &span, bad, caller);
 	else
 		cover->nranges = 0;
 	SetUserIdAndSecContext(save_userid, save_sec_context);

@@ -12,7 +12,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(28);
+SELECT plan(29);
 
 SELECT setseed(0.42);
 CREATE TABLE public.rl (LIKE scaler.request_log);
@@ -73,6 +73,9 @@ BEGIN
         FOR r IN SELECT * FROM (VALUES
                 ('2025-03-07 05:17:31+00'::timestamptz, '2025-03-11 02:44:00+00'::timestamptz),
                 ('2025-03-08 00:00+00', '2025-03-10 00:00+00'),
+                ('2025-03-08 01:07:13+00', '2025-03-08 22:52:01+00'),
+                ('2025-04-06 14:16+00', '2025-04-06 14:29+00'),
+                ('2025-10-05 13:45+00', '2025-10-06 00:15+00'),
                 ('2025-04-04 10:00+00', '2025-04-08 23:59:59+00'),
                 ('2025-10-02 18:00+00', '2025-10-07 01:10+00'),
                 ('2025-10-31 03:03+00', '2025-11-04 00:00+00'),
@@ -101,8 +104,11 @@ ALTER TABLE public.rl ENABLE TRIGGER scaler_rollup_delete;
 SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 00:00+00', '2025-03-09 00:00+00', NULL, 'public.rl')),
           (SELECT count(*)::numeric FROM public.rl_raw WHERE ts >= '2025-03-08 00:00+00' AND ts < '2025-03-09 00:00+00'),
           'a whole day inside the range is read from its slots');
-SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 00:00+00', '2025-03-08 23:00+00', NULL, 'public.rl')),
-          0::numeric, 'a partial day is read from the rows');
+SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 00:00+00', '2025-03-08 23:07+00', NULL, 'public.rl')),
+          (SELECT count(*)::numeric FROM public.rl_raw WHERE ts >= '2025-03-08 00:00+00' AND ts < '2025-03-08 23:00+00'),
+          'the whole quarter hours of a partial day are read from its slot');
+SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 10:02+00', '2025-03-08 10:13+00', NULL, 'public.rl')),
+          0::numeric, 'a part of a quarter hour is read from the rows');
 INSERT INTO public.rl SELECT * FROM public.rl_raw
  WHERE ts >= '2025-03-08 00:00+00' AND ts < '2025-03-09 00:00+00';
 SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'public.rl'::regclass), 3::bigint,
