@@ -6,7 +6,9 @@
  *	  refresh of every rollup.
  *
  * A rollup (src/sql/60_rollup.sql) keeps one scaler.traffic value per
- * (function_name, UTC day) of a source, for the rows below its watermark.
+ * (function_name, UTC day) of a source, for the rows below its watermark,
+ * and per UTC day their merge (scaler.rollup_day) for readers of every
+ * function.
  * Why that is exact in every zone: a value keeps UTC quarter hours, sums are
  * integers, and merging the values of disjoint row sets gives the value of
  * all the rows, bit for bit.  A reader merges the quarter hours of the slots
@@ -303,6 +305,9 @@ reset_rollup(Oid source)
 	args[0] = ObjectIdGetDatum(source);
 	ret = SPI_execute_with_args("DELETE FROM scaler.rollup_slot WHERE source OPERATOR(pg_catalog.=) $1",
 								1, argtypes, args, NULL, false, 0);
+	if (ret == SPI_OK_DELETE)
+		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_day WHERE source OPERATOR(pg_catalog.=) $1",
+									1, argtypes, args, NULL, false, 0);
 	if (ret == SPI_OK_DELETE)
 		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_invalid WHERE source OPERATOR(pg_catalog.=) $1",
 									1, argtypes, args, NULL, false, 0);
@@ -659,9 +664,11 @@ merge_quarters(Traffic *dst, Traffic *src, int64 first, int64 end)
 
 /*
  * Merge the valid slots of the span into a traffic value owned by context
- * (NULL when none has rows).  A slot wholly inside the span is parsed
- * straight into the result (no aggregate state to flatten and parse
- * again); one at an edge gives its quarters inside the span.
+ * (NULL when none has rows): the function's, or for every function the
+ * days' merged values (scaler.rollup_day), one a day instead of one per
+ * function.  A slot wholly inside the span is parsed straight into the
+ * result (no aggregate state to flatten and parse again); one at an edge
+ * gives its quarters inside the span.
  */
 static Traffic *
 cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
@@ -685,7 +692,7 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
 					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
 					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
 					  " AND function_name OPERATOR(pg_catalog.=) $5" :
-					  "SELECT day, traffic FROM scaler.rollup_slot"
+					  "SELECT day, traffic FROM scaler.rollup_day"
 					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
 					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)",
 					  4 + with_fn, argtypes);

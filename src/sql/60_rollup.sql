@@ -53,6 +53,20 @@ COMMENT ON COLUMN scaler.rollup_slot.function_name IS 'the rows'' function_name'
 COMMENT ON COLUMN scaler.rollup_slot.day IS 'the rows'' UTC day';
 COMMENT ON COLUMN scaler.rollup_slot.traffic IS 'traffic_agg of the rows';
 
+-- The merge of a day's slots, every function's: what a reader of all
+-- functions reads, one value a day instead of one per function.
+CREATE TABLE scaler.rollup_day (
+    source  regclass NOT NULL,
+    day     date NOT NULL,
+    traffic scaler.traffic NOT NULL,
+    PRIMARY KEY (source, day)
+);
+COMMENT ON TABLE scaler.rollup_day IS
+    'rolled-up traffic of every function: traffic_merge of a source''s slots of one UTC day (rollup_slot), kept with them';
+COMMENT ON COLUMN scaler.rollup_day.source IS 'the source table';
+COMMENT ON COLUMN scaler.rollup_day.day IS 'the rows'' UTC day';
+COMMENT ON COLUMN scaler.rollup_day.traffic IS 'traffic_agg of the day''s rows below the watermark, of every function';
+
 CREATE TABLE scaler.rollup_invalid (
     source        regclass NOT NULL,
     function_name text,
@@ -68,7 +82,7 @@ COMMENT ON COLUMN scaler.rollup_invalid.day IS 'the changed rows'' UTC day';
 -- The rollup tables hold other roles' traffic: nobody reads them but
 -- scaler's own functions (the readers check the caller's rights on the
 -- source first, src/rollup.c).
-REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_invalid FROM PUBLIC;
+REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_day, scaler.rollup_invalid FROM PUBLIC;
 
 -- pg_dump keeps the rollups: the three tables are dumped from one snapshot
 -- with the sources' rows, so slots, invalidated slots and watermark agree
@@ -80,6 +94,7 @@ REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_invalid FROM PUBL
 -- such a rollup alone and read raw (src/rollup.c).
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_slot', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_day', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_invalid', '');
 
 CREATE FUNCTION scaler._rollup_capture()
@@ -239,6 +254,7 @@ BEGIN
         EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
     END LOOP;
     DELETE FROM scaler.rollup_slot s WHERE s.source = r.source;
+    DELETE FROM scaler.rollup_day d WHERE d.source = r.source;
     DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source;
     DELETE FROM scaler.rollup x WHERE x.source = r.source;
 END
@@ -256,12 +272,16 @@ COMMENT ON FUNCTION scaler.drop_rollup(regclass) IS
 -- One bounded step of one rollup: at most 64 invalidated slots recomputed,
 -- and the rows past the watermark appended for at most one UTC day that
 -- has rows (days without rows are skipped).  Returns the number
--- of slots written; 0 means the rollup is up to date.
+-- of slots written; 0 means the rollup is up to date.  It reads every row
+-- (row_security off: an error, not a partial rollup, should the definer
+-- be subject to the source's policies), and without JIT: compiling costs
+-- tens of milliseconds, more than a bounded step gains from it.
 CREATE FUNCTION scaler._refresh_rollup_step(source oid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
+SET jit = off
 AS $$
 DECLARE
     r          scaler.rollup;
@@ -275,6 +295,8 @@ DECLARE
     to_ts      timestamptz;
     first_ts   timestamptz;
     day        date;
+    touched    date[] := '{}';
+    recomputed date;
     n          integer := 0;
     k          integer;
 BEGIN
@@ -303,6 +325,8 @@ BEGIN
             r.watermark := scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date);
             DELETE FROM scaler.rollup_slot s WHERE s.source = r.source
                AND s.day >= pg_catalog.timezone('UTC', r.watermark)::date;
+            DELETE FROM scaler.rollup_day d WHERE d.source = r.source
+               AND d.day >= pg_catalog.timezone('UTC', r.watermark)::date;
             DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source
                AND i.day >= pg_catalog.timezone('UTC', r.watermark)::date;
         END IF;
@@ -315,6 +339,7 @@ BEGIN
         cutoff := pg_catalog.timezone('UTC', pg_catalog.now() - retention)::date;
         IF r.covered_from IS NULL OR r.covered_from < scaler._rollup_day_start(cutoff) THEN
             DELETE FROM scaler.rollup_slot s WHERE s.source = r.source AND s.day < cutoff;
+            DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day < cutoff;
             r.covered_from := scaler._rollup_day_start(cutoff);
         END IF;
     END IF;
@@ -348,6 +373,7 @@ BEGIN
             INSERT INTO scaler.rollup_slot (source, function_name, day, traffic)
             VALUES (r.source, inv.function_name, inv.day, t);
         END IF;
+        touched := touched || inv.day;
         n := n + 1;
     END LOOP;
 
@@ -360,15 +386,23 @@ BEGIN
     WHILE from_ts < target LOOP
         day := pg_catalog.timezone('UTC', from_ts)::date;
         to_ts := LEAST(scaler._rollup_day_start(day + 1), target);
+        -- each function's slot of the day, and the day's value of all of
+        -- them, take the new rows
         EXECUTE pg_catalog.format(
-            'INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
-            ' SELECT $3, function_name::pg_catalog.text, $4,'
-            '        scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4)'
-            '   FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text'
-            ' ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
-            '   (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))', src)
-           USING from_ts, to_ts, r.source, day;
-        GET DIAGNOSTICS k = ROW_COUNT;
+            'WITH g AS (SELECT function_name::pg_catalog.text AS f,'
+            '                  scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) AS t'
+            '             FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text),'
+            ' s AS (INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
+            '       SELECT $3, g.f, $4, g.t FROM g'
+            '       ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
+            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))'
+            '       RETURNING 1),'
+            ' d AS (INSERT INTO scaler.rollup_day AS d (source, day, traffic)'
+            '       SELECT $3, $4, scaler.traffic_merge(g.t) FROM g HAVING pg_catalog.count(*) > 0'
+            '       ON CONFLICT (source, day) DO UPDATE SET traffic ='
+            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (d.traffic), (excluded.traffic)) v(t)))'
+            ' SELECT pg_catalog.count(*) FROM s', src)
+           INTO k USING from_ts, to_ts, r.source, day;
         n := n + k;
         from_ts := to_ts;
         EXIT WHEN k > 0 OR from_ts >= target;
@@ -377,6 +411,15 @@ BEGIN
            INTO first_ts USING from_ts, target;
         from_ts := COALESCE(GREATEST(from_ts, scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date)),
                             target);
+    END LOOP;
+
+    -- the days whose slots were recomputed: their value of all functions again
+    FOREACH recomputed IN ARRAY ARRAY(SELECT DISTINCT u FROM pg_catalog.unnest(touched) u) LOOP
+        DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day = recomputed;
+        INSERT INTO scaler.rollup_day (source, day, traffic)
+        SELECT r.source, s.day, scaler.traffic_merge(s.traffic) FROM scaler.rollup_slot s
+         WHERE s.source = r.source AND s.day = recomputed
+         GROUP BY s.day;
     END LOOP;
 
     UPDATE scaler.rollup x SET watermark = from_ts, covered_from = r.covered_from,

@@ -12,7 +12,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(29);
+SELECT plan(30);
 
 SELECT setseed(0.42);
 CREATE TABLE public.rl (LIKE scaler.request_log);
@@ -152,6 +152,14 @@ SELECT is((SELECT count(*) FROM scaler.rollup_slot s
                       AND r.ts >= scaler._rollup_day_start(s.day)
                       AND r.ts < LEAST(scaler._rollup_day_start(s.day + 1), now() - interval '1 minute'))),
           0::bigint, 'every slot is traffic_agg of its rows (t::text identical)');
+-- and each day's value of all functions is traffic_agg of the day's rows
+SELECT is((SELECT count(*) FROM (SELECT DISTINCT day FROM scaler.rollup_slot WHERE source = 'public.rl'::regclass) s
+             FULL JOIN (SELECT * FROM scaler.rollup_day WHERE source = 'public.rl'::regclass) d USING (day)
+            WHERE d.traffic::text IS DISTINCT FROM
+                  (SELECT scaler.traffic_agg(ts, duration_ms, status)::text FROM public.rl r
+                    WHERE r.ts >= scaler._rollup_day_start(coalesce(s.day, d.day))
+                      AND r.ts < LEAST(scaler._rollup_day_start(coalesce(s.day, d.day) + 1), now() - interval '1 minute'))),
+          0::bigint, 'every day''s value of all functions is traffic_agg of its rows, after late changes too');
 
 -- hourly_chart is SQL over hourly_requests
 SELECT is((SELECT string_agg(c::text, E'\n') FROM scaler.hourly_chart('2025-03-06 00:00+00', '2025-03-12 00:00+00', 'busy', 'public.rl') c),

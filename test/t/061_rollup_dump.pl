@@ -47,8 +47,10 @@ my $rollups = q(
 SELECT string_agg(concat_ws(' ', source, owner, watermark, covered_from, slots, invalid_slots), E'\n' ORDER BY source::text)
   FROM scaler.rollups);
 my $slots = q(
-SELECT string_agg(concat_ws(' ', source, function_name, day, traffic), E'\n' ORDER BY source::text, function_name, day)
-  FROM scaler.rollup_slot);
+SELECT (SELECT string_agg(concat_ws(' ', source, function_name, day, traffic), E'\n'
+                          ORDER BY source::text, function_name, day) FROM scaler.rollup_slot)
+       || E'\n' || (SELECT string_agg(concat_ws(' ', source, day, traffic), E'\n'
+                                       ORDER BY source::text, day) FROM scaler.rollup_day));
 sub hours
 {
 	my ($source, $fn) = @_;
@@ -77,7 +79,7 @@ $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'dst', $dump ],
 
 is($node->safe_psql('dst', $rollups), $before{rollups},
 	'scaler.rollups shows both rollups as they were (watermark, slots, invalidated slots)');
-is($node->safe_psql('dst', $slots), $before{slots}, 'the slots are restored to the byte');
+is($node->safe_psql('dst', $slots), $before{slots}, 'the slots and the days\' values are restored to the byte');
 for my $q (['public.logs', undef], ['public.logs', 'f3'], ['scaler.request_log', undef])
 {
 	is($node->safe_psql('dst', hours(@$q)),

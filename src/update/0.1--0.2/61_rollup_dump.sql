@@ -1,11 +1,13 @@
--- Rollups kept by pg_dump and readers kept off a rollup whose capture
--- triggers are missing (issue 9): sources and owners are stored by name
--- (regclass, regrole) so that a restore maps them to the new objects, the
--- three tables are the extension's configuration (pg_dump dumps their
--- rows), and a refresh puts missing or disabled capture triggers back
--- (_rollup_ensure_triggers) and rebuilds what they may have missed.  The
--- refresh reads its source with row_security off, so that it fails rather
--- than rolls up a subset of the rows.  Same objects as src/sql/60_rollup.sql.
+-- Rollups kept by pg_dump, readers kept off a rollup whose capture
+-- triggers are missing, and one value a day for readers of all functions
+-- (issue 9).  Sources and owners are stored by name (regclass, regrole) so
+-- that a restore maps them to the new objects, and the rollup tables are
+-- the extension's configuration (pg_dump dumps their rows); a refresh puts
+-- missing or disabled capture triggers back (_rollup_ensure_triggers) and
+-- rebuilds what they may have missed, and reads its source with
+-- row_security off, so that it fails rather than rolls up a subset of the
+-- rows.  scaler.rollup_day keeps the merge of each day's slots.  Same
+-- objects as src/sql/60_rollup.sql.
 
 -- the view reads the columns whose types change
 DROP VIEW scaler.rollups;
@@ -15,8 +17,25 @@ ALTER TABLE scaler.rollup_invalid ALTER COLUMN source TYPE regclass;
 COMMENT ON COLUMN scaler.rollup.source IS 'the source table';
 COMMENT ON COLUMN scaler.rollup_slot.source IS 'the source table';
 COMMENT ON COLUMN scaler.rollup_invalid.source IS 'the source table';
+
+-- The merge of a day's slots, every function's: what a reader of all
+-- functions reads, one value a day instead of one per function.
+CREATE TABLE scaler.rollup_day (
+    source  regclass NOT NULL,
+    day     date NOT NULL,
+    traffic scaler.traffic NOT NULL,
+    PRIMARY KEY (source, day)
+);
+COMMENT ON TABLE scaler.rollup_day IS
+    'rolled-up traffic of every function: traffic_merge of a source''s slots of one UTC day (rollup_slot), kept with them';
+COMMENT ON COLUMN scaler.rollup_day.source IS 'the source table';
+COMMENT ON COLUMN scaler.rollup_day.day IS 'the rows'' UTC day';
+COMMENT ON COLUMN scaler.rollup_day.traffic IS 'traffic_agg of the day''s rows below the watermark, of every function';
+REVOKE ALL ON scaler.rollup_day FROM PUBLIC;
+
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_slot', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_day', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_invalid', '');
 
 -- The capture triggers of a rollup's source, as _rollup_capture needs them
@@ -125,11 +144,39 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION scaler._drop_rollup(invoker oid, source regclass)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r scaler.rollup;
+    t text;
+BEGIN
+    SELECT * INTO r FROM scaler.rollup x WHERE x.source = _drop_rollup.source FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source "%" has no rollup', source USING ERRCODE = '42704';
+    END IF;
+    IF NOT scaler._may_manage(invoker, r.owner)
+       AND NOT pg_catalog.pg_has_role(invoker, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = source), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of rollup of %', source USING ERRCODE = '42501';
+    END IF;
+    FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
+    END LOOP;
+    DELETE FROM scaler.rollup_slot s WHERE s.source = r.source;
+    DELETE FROM scaler.rollup_day d WHERE d.source = r.source;
+    DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source;
+    DELETE FROM scaler.rollup x WHERE x.source = r.source;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION scaler._refresh_rollup_step(source oid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
+SET jit = off
 AS $$
 DECLARE
     r          scaler.rollup;
@@ -143,6 +190,8 @@ DECLARE
     to_ts      timestamptz;
     first_ts   timestamptz;
     day        date;
+    touched    date[] := '{}';
+    recomputed date;
     n          integer := 0;
     k          integer;
 BEGIN
@@ -171,6 +220,8 @@ BEGIN
             r.watermark := scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date);
             DELETE FROM scaler.rollup_slot s WHERE s.source = r.source
                AND s.day >= pg_catalog.timezone('UTC', r.watermark)::date;
+            DELETE FROM scaler.rollup_day d WHERE d.source = r.source
+               AND d.day >= pg_catalog.timezone('UTC', r.watermark)::date;
             DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source
                AND i.day >= pg_catalog.timezone('UTC', r.watermark)::date;
         END IF;
@@ -183,6 +234,7 @@ BEGIN
         cutoff := pg_catalog.timezone('UTC', pg_catalog.now() - retention)::date;
         IF r.covered_from IS NULL OR r.covered_from < scaler._rollup_day_start(cutoff) THEN
             DELETE FROM scaler.rollup_slot s WHERE s.source = r.source AND s.day < cutoff;
+            DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day < cutoff;
             r.covered_from := scaler._rollup_day_start(cutoff);
         END IF;
     END IF;
@@ -216,6 +268,7 @@ BEGIN
             INSERT INTO scaler.rollup_slot (source, function_name, day, traffic)
             VALUES (r.source, inv.function_name, inv.day, t);
         END IF;
+        touched := touched || inv.day;
         n := n + 1;
     END LOOP;
 
@@ -228,15 +281,23 @@ BEGIN
     WHILE from_ts < target LOOP
         day := pg_catalog.timezone('UTC', from_ts)::date;
         to_ts := LEAST(scaler._rollup_day_start(day + 1), target);
+        -- each function's slot of the day, and the day's value of all of
+        -- them, take the new rows
         EXECUTE pg_catalog.format(
-            'INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
-            ' SELECT $3, function_name::pg_catalog.text, $4,'
-            '        scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4)'
-            '   FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text'
-            ' ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
-            '   (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))', src)
-           USING from_ts, to_ts, r.source, day;
-        GET DIAGNOSTICS k = ROW_COUNT;
+            'WITH g AS (SELECT function_name::pg_catalog.text AS f,'
+            '                  scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) AS t'
+            '             FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text),'
+            ' s AS (INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
+            '       SELECT $3, g.f, $4, g.t FROM g'
+            '       ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
+            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))'
+            '       RETURNING 1),'
+            ' d AS (INSERT INTO scaler.rollup_day AS d (source, day, traffic)'
+            '       SELECT $3, $4, scaler.traffic_merge(g.t) FROM g HAVING pg_catalog.count(*) > 0'
+            '       ON CONFLICT (source, day) DO UPDATE SET traffic ='
+            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (d.traffic), (excluded.traffic)) v(t)))'
+            ' SELECT pg_catalog.count(*) FROM s', src)
+           INTO k USING from_ts, to_ts, r.source, day;
         n := n + k;
         from_ts := to_ts;
         EXIT WHEN k > 0 OR from_ts >= target;
@@ -245,6 +306,15 @@ BEGIN
            INTO first_ts USING from_ts, target;
         from_ts := COALESCE(GREATEST(from_ts, scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date)),
                             target);
+    END LOOP;
+
+    -- the days whose slots were recomputed: their value of all functions again
+    FOREACH recomputed IN ARRAY ARRAY(SELECT DISTINCT u FROM pg_catalog.unnest(touched) u) LOOP
+        DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day = recomputed;
+        INSERT INTO scaler.rollup_day (source, day, traffic)
+        SELECT r.source, s.day, scaler.traffic_merge(s.traffic) FROM scaler.rollup_slot s
+         WHERE s.source = r.source AND s.day = recomputed
+         GROUP BY s.day;
     END LOOP;
 
     UPDATE scaler.rollup x SET watermark = from_ts, covered_from = r.covered_from,
