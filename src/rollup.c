@@ -7,14 +7,16 @@
  *
  * A rollup (scaler.rollup, src/sql/install/20_tables.sql) keeps one
  * scaler.traffic value per (function_name, UTC day) of a source, for the
- * rows below its watermark.
+ * rows below its watermark, and per UTC day their merge (scaler.rollup_day)
+ * for readers of every function.
  * Why that is exact in every zone: a value keeps UTC quarter hours, sums are
  * integers, and merging the values of disjoint row sets gives the value of
- * all the rows, bit for bit.  A reader merges the slots that lie inside its
- * range with traffic_agg of the rest (the partial days at the edges, the
- * tail past the watermark, invalidated slots), which is the value the raw
- * rows give; local hours, DST days and :30/:45 zones are unions of quarters,
- * read from that value exactly as from the raw one.
+ * all the rows, bit for bit.  A reader merges the quarter hours of the slots
+ * that lie inside its range with traffic_agg of the rest (the partial
+ * quarters at the edges, the tail past the watermark, invalidated slots),
+ * which is the value the raw rows give; local hours, DST days and :30/:45
+ * zones are unions of quarters, read from that value exactly as from the
+ * raw one.
  *
  * Writers and the refresh.  The statement triggers (scaler._rollup_capture)
  * record the (function_name, day) of every row changed below the watermark
@@ -43,13 +45,17 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "pgstat.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -300,6 +306,9 @@ reset_rollup(Oid source)
 	ret = SPI_execute_with_args("DELETE FROM scaler.rollup_slot WHERE source OPERATOR(pg_catalog.=) $1",
 								1, argtypes, args, NULL, false, 0);
 	if (ret == SPI_OK_DELETE)
+		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_day WHERE source OPERATOR(pg_catalog.=) $1",
+									1, argtypes, args, NULL, false, 0);
+	if (ret == SPI_OK_DELETE)
 		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_invalid WHERE source OPERATOR(pg_catalog.=) $1",
 									1, argtypes, args, NULL, false, 0);
 	if (ret == SPI_OK_DELETE)
@@ -397,6 +406,72 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 
 /* -------------------------------------------------------------- readers */
 
+/*
+ * Whether rel's capture triggers are all there and fire: AFTER statement
+ * triggers calling scaler._rollup_capture on INSERT (with its new rows),
+ * UPDATE (old and new), DELETE (old) and TRUNCATE.  Without them changes go
+ * unseen (a restored scaler.request_log, whose triggers pg_dump does not
+ * keep; a disabled trigger), so the slots cannot be trusted until a refresh
+ * has put them back and rebuilt what it must (_rollup_ensure_triggers).
+ */
+static bool
+rollup_triggers_ready(Relation rel)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	Oid			capture;
+	int			events = 0;
+	int			i;
+
+	if (trigdesc == NULL)
+		return false;
+	capture = LookupFuncName(list_make2(makeString("scaler"),
+										makeString("_rollup_capture")),
+							 0, NULL, true);
+	for (i = 0; i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &trigdesc->triggers[i];
+
+		if (t->tgfoid != capture || TRIGGER_FOR_ROW(t->tgtype) ||
+			!TRIGGER_FOR_AFTER(t->tgtype) ||
+			(t->tgenabled != TRIGGER_FIRES_ON_ORIGIN &&
+			 t->tgenabled != TRIGGER_FIRES_ALWAYS))
+			continue;
+		if (TRIGGER_FOR_INSERT(t->tgtype) && t->tgnewtable != NULL)
+			events |= 1;
+		if (TRIGGER_FOR_UPDATE(t->tgtype) && t->tgnewtable != NULL &&
+			t->tgoldtable != NULL)
+			events |= 2;
+		if (TRIGGER_FOR_DELETE(t->tgtype) && t->tgoldtable != NULL)
+			events |= 4;
+		if (TRIGGER_FOR_TRUNCATE(t->tgtype))
+			events |= 8;
+	}
+	return events == 15;
+}
+
+/*
+ * Whether a rollup of relid may stand in for its rows for userid: a table
+ * (or partitioned table) without row-level security, whose capture triggers
+ * fire, and whose columns userid may read.  The source stays locked (as the
+ * raw read locks it) so that row-level security cannot be switched on
+ * between this check and the read.
+ */
+static bool
+rollup_source_usable(Oid relid, bool need_function_name, Oid userid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+	bool		usable;
+
+	if (rel == NULL)
+		return false;
+	usable = (rel->rd_rel->relkind == RELKIND_RELATION ||
+			  rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) &&
+		!rel->rd_rel->relrowsecurity &&
+		rollup_triggers_ready(rel);
+	relation_close(rel, NoLock);
+	return usable && source_readable(relid, need_function_name, userid);
+}
+
 /* Add [from, until) to the cover's raw ranges, joining it to the last one. */
 static bool
 add_range(RollupCover *cover, TimestampTz from, TimestampTz until)
@@ -417,56 +492,266 @@ add_range(RollupCover *cover, TimestampTz from, TimestampTz until)
 }
 
 /*
+ * The part of a range that a rollup's slots hold: [from, to), from on a
+ * quarter hour; to is the watermark or a quarter hour.  Its days are
+ * [first_day, end_day); the slots of its first and last day may hold rows
+ * outside it, and give only their quarters inside it (merge_quarters).
+ */
+typedef struct CoverSpan
+{
+	TimestampTz from;
+	TimestampTz to;
+	DateADT		first_day;
+	DateADT		end_day;
+} CoverSpan;
+
+/* The plans of the readers' queries, kept for the backend's life. */
+static SPIPlanPtr plan_rollup_row = NULL;
+static SPIPlanPtr plan_invalid_days[2] = {NULL, NULL};	/* [function given] */
+static SPIPlanPtr plan_slots[2] = {NULL, NULL};
+
+/*
+ * The span of [since, until) that the slots of relid's rollup hold: from
+ * the first quarter hour inside the range (and not dropped by retention)
+ * to the watermark, or to the last quarter hour inside the range when the
+ * watermark is past it.  A quarter is never split between the slots and
+ * the raw rows, except at the watermark, below which the slots hold
+ * exactly the rows.  False when the span is empty.
+ */
+static bool
+cover_span(Oid relid, TimestampTz since, TimestampTz until, CoverSpan *span)
+{
+	Datum		args[1];
+	bool		isnull;
+	TimestampTz watermark;
+	TimestampTz lo;
+	int			ret;
+
+	if (plan_rollup_row == NULL)
+	{
+		Oid			argtypes[1] = {OIDOID};
+
+		plan_rollup_row = keep_plan("SELECT watermark, covered_from FROM scaler.rollup"
+									" WHERE source OPERATOR(pg_catalog.=) $1",
+									1, argtypes);
+	}
+	args[0] = ObjectIdGetDatum(relid);
+	ret = SPI_execute_plan(plan_rollup_row, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the rollup failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return false;
+	watermark = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return false;
+	lo = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2, &isnull));
+	if (isnull || lo < since)
+		lo = since;
+
+	span->from = -floor_div(-lo, USECS_PER_QUARTER) * USECS_PER_QUARTER;
+	if (watermark <= until)
+		span->to = watermark;
+	else
+		span->to = floor_div(until, USECS_PER_QUARTER) * USECS_PER_QUARTER;
+	if (span->from >= span->to)
+		return false;
+	span->first_day = (DateADT) floor_day(span->from);
+	span->end_day = (DateADT) (floor_day(span->to - 1) + 1);
+	return true;
+}
+
+/*
+ * The raw ranges of the cover: the edges of [since, until) outside the
+ * span, and the invalidated days inside it, whose dates go to *bad (an
+ * array of date, palloc'd in the current context).  False when that makes
+ * too many ranges: as good as reading it all raw.
+ */
+static bool
+cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
+				 TimestampTz until, const CoverSpan *span, RollupCover *cover,
+				 Datum *bad)
+{
+	int			with_fn = function_name != NULL ? 1 : 0;
+	Datum		args[4];
+	Datum	   *dates;
+	int			ndates = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
+	bool		ok;
+	int			ret;
+	uint64		i;
+
+	if (plan_invalid_days[with_fn] == NULL)
+	{
+		Oid			argtypes[4] = {OIDOID, DATEOID, DATEOID, TEXTOID};
+
+		plan_invalid_days[with_fn] =
+			keep_plan(with_fn ?
+					  "SELECT DISTINCT day FROM scaler.rollup_invalid"
+					  " WHERE source OPERATOR(pg_catalog.=) $1"
+					  " AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
+					  " AND function_name OPERATOR(pg_catalog.=) $4 ORDER BY day" :
+					  "SELECT DISTINCT day FROM scaler.rollup_invalid"
+					  " WHERE source OPERATOR(pg_catalog.=) $1"
+					  " AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
+					  " ORDER BY day",
+					  3 + with_fn, argtypes);
+	}
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = DateADTGetDatum(span->first_day);
+	args[2] = DateADTGetDatum(span->end_day);
+	args[3] = with_fn ? CStringGetTextDatum(function_name) : (Datum) 0;
+	ret = SPI_execute_plan(plan_invalid_days[with_fn], args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading invalidated rollup slots failed: %s",
+			 SPI_result_code_string(ret));
+
+	dates = palloc(sizeof(Datum) * (SPI_processed + 1));
+	ok = add_range(cover, since, span->from);
+	for (i = 0; i < SPI_processed && ok; i++)
+	{
+		bool		isnull;
+		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+
+		dates[ndates++] = DateADTGetDatum(day);
+		ok = add_range(cover, Max((int64) day * USECS_PER_DAY, span->from),
+					   Min((int64) (day + 1) * USECS_PER_DAY, span->to));
+	}
+	if (ok)
+		ok = add_range(cover, span->to, until);
+	dims[0] = ndates;
+	*bad = PointerGetDatum(construct_md_array(dates, NULL, 1, dims, lbs, DATEOID,
+											  4, true, TYPALIGN_INT));
+	return ok;
+}
+
+/*
+ * Merge into dst the quarters of src numbered [first, end): summaries as
+ * they are, the rows of sparse quarters row by row (fewer than a summary's
+ * worth each, so they stay rows).  The quarters are whole, so dst gets
+ * what traffic_agg of their rows gives.
+ */
+static void
+merge_quarters(Traffic *dst, Traffic *src, int64 first, int64 end)
+{
+	int32		i;
+
+	for (i = 0; i < src->nquarters; i++)
+	{
+		const TrafficQuarter *q = &src->quarters[i];
+
+		CHECK_FOR_INTERRUPTS();
+		if (q->quarter >= first && q->quarter < end)
+			traffic_merge_summary(dst, q);
+	}
+	for (i = 0; i < src->nrows; i++)
+	{
+		const TrafficRow *row = &src->rows[i];
+		int64		quarter = row_quarter(row);
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (quarter < first || quarter >= end)
+			continue;
+		traffic_add_row_slow(dst, row_minute(row) * USECS_PER_MINUTE,
+							 (row->key & ROW_ERROR) != 0,
+							 (row->key & ROW_DURATION) != 0, row_duration(row));
+	}
+}
+
+/*
+ * Merge the valid slots of the span into a traffic value owned by context
+ * (NULL when none has rows): the function's, or for every function the
+ * days' merged values (scaler.rollup_day), one a day instead of one per
+ * function.  A slot wholly inside the span is parsed straight into the
+ * result (no aggregate state to flatten and parse again); one at an edge
+ * gives its quarters inside the span.
+ */
+static Traffic *
+cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
+				  Datum bad, MemoryContext context)
+{
+	int			with_fn = function_name != NULL ? 1 : 0;
+	int64		first_quarter = span->from / USECS_PER_QUARTER;
+	int64		end_quarter = -floor_div(-span->to, USECS_PER_QUARTER);
+	Datum		args[5];
+	Traffic    *merged = NULL;
+	int			ret;
+	uint64		i;
+
+	if (plan_slots[with_fn] == NULL)
+	{
+		Oid			argtypes[5] = {OIDOID, DATEOID, DATEOID, DATEARRAYOID, TEXTOID};
+
+		plan_slots[with_fn] =
+			keep_plan(with_fn ?
+					  "SELECT day, traffic FROM scaler.rollup_slot"
+					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
+					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
+					  " AND function_name OPERATOR(pg_catalog.=) $5" :
+					  "SELECT day, traffic FROM scaler.rollup_day"
+					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
+					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)",
+					  4 + with_fn, argtypes);
+	}
+	args[0] = ObjectIdGetDatum(relid);
+	args[1] = DateADTGetDatum(span->first_day);
+	args[2] = DateADTGetDatum(span->end_day);
+	args[3] = bad;
+	args[4] = with_fn ? CStringGetTextDatum(function_name) : (Datum) 0;
+	ret = SPI_execute_plan(plan_slots[with_fn], args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading rollup slots failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  2, &isnull);
+		TimestampTz day_start = (int64) day * USECS_PER_DAY;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		if (merged == NULL)
+			merged = traffic_create(context);
+		if (day_start >= span->from && day_start + USECS_PER_DAY <= span->to)
+			traffic_add_datum(merged, d);
+		else
+			merge_quarters(merged, traffic_from_datum(d), first_quarter, end_quarter);
+	}
+	return merged;
+}
+
+/*
  * Whether [since, until) of a source (of one function, when given) can use
  * its rollup, read as userid.  If so, cover->slots is the merge of the
  * valid slots inside the range (NULL: none had rows), owned by the caller's
  * memory context, and cover->from/until the ranges to read raw; together
  * they are exactly the range's rows.  Otherwise (no rollup, row-level
- * security, not allowed to read every column, nothing to gain) false: read
- * it all raw.  Runs inside the caller's snapshot.
+ * security, capture triggers missing, not allowed to read every column,
+ * nothing to gain) false: read it all raw.  Runs inside the caller's
+ * snapshot.
  */
 bool
 rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 			 const char *function_name, Oid userid, RollupCover *cover)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	HeapTuple	tuple;
-	Form_pg_class form;
-	bool		usable;
 	Oid			owner;
 	Oid			save_userid;
 	int			save_sec_context;
-	Oid			argtypes[5] = {OIDOID, DATEOID, DATEOID, DATEARRAYOID, TEXTOID};
-	Datum		args[5];
-	bool		isnull;
-	TimestampTz watermark;
-	TimestampTz lo;
-	TimestampTz a;
-	TimestampTz b;
-	int64		first_day;
-	int64		end_day;
-	Datum	   *bad;
-	int			nbad = 0;
-	int			dims[1];
-	int			lbs[1] = {1};
-	int			nargs = function_name != NULL ? 5 : 4;
-	bool		ok = true;
-	int			ret;
-	uint64		i;
+	CoverSpan	span;
+	Datum		bad;
+	bool		used;
 
 	cover->slots = NULL;
 	cover->nranges = 0;
-
-	/* Only tables can have one; a table with row-level security never uses it. */
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		return false;
-	form = (Form_pg_class) GETSTRUCT(tuple);
-	usable = (form->relkind == RELKIND_RELATION ||
-			  form->relkind == RELKIND_PARTITIONED_TABLE) &&
-		!form->relrowsecurity;
-	ReleaseSysCache(tuple);
-	if (!usable || !source_readable(relid, function_name != NULL, userid))
+	if (!rollup_source_usable(relid, function_name != NULL, userid))
 		return false;
 	owner = rollup_tables_owner();
 	if (!OidIsValid(owner))
@@ -475,121 +760,141 @@ rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	become(owner, &save_userid, &save_sec_context);
-
-	args[0] = ObjectIdGetDatum(relid);
-	ret = SPI_execute_with_args("SELECT watermark, covered_from FROM scaler.rollup"
-								" WHERE source OPERATOR(pg_catalog.=) $1",
-								1, argtypes, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the rollup failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed != 1)
-		goto not_used;
-	watermark = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
-		goto not_used;
-	lo = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &isnull));
-	if (isnull || lo < since)
-		lo = since;
-
-	/*
-	 * Slots of days in [a, b) are whole inside the range, and so is the
-	 * watermark's own (partial) slot when the watermark is inside it.
-	 */
-	first_day = floor_day(lo);
-	if (first_day * USECS_PER_DAY < lo)
-		first_day++;
-	a = first_day * USECS_PER_DAY;
-	if (watermark <= until)
-		b = watermark;
+	used = cover_span(relid, since, until, &span) &&
+		cover_raw_ranges(relid, function_name, since, until, &span, cover, &bad);
+	if (used)
+		cover->slots = cover_merge_slots(relid, function_name, &span, bad, caller);
 	else
-		b = floor_day(until) * USECS_PER_DAY;
-	if (a >= b)
-		goto not_used;
-	end_day = floor_day(b - 1) + 1;
-
-	/* Invalidated slots inside: their days are read raw. */
-	args[1] = DateADTGetDatum((DateADT) first_day);
-	args[2] = DateADTGetDatum((DateADT) end_day);
-	args[4] = function_name != NULL ? CStringGetTextDatum(function_name) : (Datum) 0;
-	if (function_name != NULL)
-	{
-		Oid			badtypes[4] = {OIDOID, DATEOID, DATEOID, TEXTOID};
-		Datum		badargs[4] = {args[0], args[1], args[2], args[4]};
-
-		ret = SPI_execute_with_args("SELECT DISTINCT day FROM scaler.rollup_invalid"
-									" WHERE source OPERATOR(pg_catalog.=) $1"
-									" AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
-									" AND function_name OPERATOR(pg_catalog.=) $4 ORDER BY day",
-									4, badtypes, badargs, NULL, true, 0);
-	}
-	else
-		ret = SPI_execute_with_args("SELECT DISTINCT day FROM scaler.rollup_invalid"
-									" WHERE source OPERATOR(pg_catalog.=) $1"
-									" AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
-									" ORDER BY day",
-									3, argtypes, args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading invalidated rollup slots failed: %s",
-			 SPI_result_code_string(ret));
-	bad = palloc(sizeof(Datum) * (SPI_processed + 1));
-
-	MemoryContextSwitchTo(caller);
-	ok = add_range(cover, since, a);
-	for (i = 0; i < SPI_processed && ok; i++)
-	{
-		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
-														SPI_tuptable->tupdesc, 1, &isnull));
-		TimestampTz from = Max((int64) day * USECS_PER_DAY, a);
-		TimestampTz to = Min((int64) (day + 1) * USECS_PER_DAY, b);
-
-		bad[nbad++] = DateADTGetDatum(day);
-		ok = add_range(cover, from, to);
-	}
-	if (ok)
-		ok = add_range(cover, b, until);
-	if (!ok)
-	{
-		/* changed in too many places: as good as raw */
 		cover->nranges = 0;
-		goto not_used;
-	}
-
-	dims[0] = nbad;
-	args[3] = PointerGetDatum(construct_md_array(bad, NULL, 1, dims, lbs, DATEOID,
-												 4, true, TYPALIGN_INT));
-	ret = SPI_execute_with_args(function_name != NULL ?
-								"SELECT scaler.traffic_merge(traffic) FROM scaler.rollup_slot"
-								" WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
-								" AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
-								" AND function_name OPERATOR(pg_catalog.=) $5" :
-								"SELECT scaler.traffic_merge(traffic) FROM scaler.rollup_slot"
-								" WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
-								" AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)",
-								nargs, argtypes, args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reading rollup slots failed: %s", SPI_result_code_string(ret));
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-									  1, &isnull);
-
-		if (!isnull)
-			cover->slots = traffic_copy_into(d, caller);
-	}
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
-	return true;
-
-not_used:
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
-	MemoryContextSwitchTo(caller);
-	return false;
+	return used;
 }
 
 /* --------------------------------------------------------------- worker */
+
+/*
+ * The sources of every rollup, in a transaction of its own; the array is
+ * in TopMemoryContext (NULL when there are none).
+ */
+static Oid *
+rollup_sources(int *nsources)
+{
+	Oid		   *sources = NULL;
+	int			i;
+	int			ret;
+
+	*nsources = 0;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (OidIsValid(rollup_tables_owner()))
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		ret = SPI_execute("SELECT source FROM scaler.rollup ORDER BY source", true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "listing rollups failed: %s", SPI_result_code_string(ret));
+		*nsources = (int) SPI_processed;
+		if (*nsources > 0)
+			sources = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * *nsources);
+		for (i = 0; i < *nsources; i++)
+		{
+			bool		isnull;
+
+			sources[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return sources;
+}
+
+/*
+ * One bounded refresh step of one rollup in a transaction of its own.
+ * NULL when it went well; otherwise (the transaction aborted, a warning
+ * logged) the error's message, in the caller's memory context.  A cancel
+ * or shutdown is thrown on.
+ */
+static char *
+refresh_rollup_step(Oid source)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	Datum		args[1];
+	Oid			argtypes[1] = {OIDOID};
+	char	   *message = NULL;
+
+	args[0] = ObjectIdGetDatum(source);
+	pgstat_report_activity(STATE_RUNNING, "refreshing rollups");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		int			ret;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		ret = SPI_execute_with_args("SELECT scaler._refresh_rollup_step($1)",
+									1, argtypes, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "refreshing rollup failed: %s", SPI_result_code_string(ret));
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("refreshing the rollup of relation %u failed: %s",
+						source, edata->message)));
+		message = pstrdup(edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	return message;
+}
+
+/* Record a failed refresh as the rollup's last error, in a transaction of its own. */
+static void
+record_rollup_error(Oid source, const char *message)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		args[2];
+	int			ret;
+
+	args[0] = ObjectIdGetDatum(source);
+	args[1] = CStringGetTextDatum(message);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("UPDATE scaler.rollup SET last_error = $2,"
+								" last_error_at = pg_catalog.now()"
+								" WHERE source OPERATOR(pg_catalog.=) $1",
+								2, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "recording a rollup's error failed: %s",
+			 SPI_result_code_string(ret));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
 
 /*
  * The worker's refresh: one bounded step of every rollup, each in its own
@@ -601,107 +906,20 @@ not_used:
 void
 scaler_refresh_rollups(void)
 {
-	Oid		   *sources = NULL;
-	int			nsources = 0;
+	int			nsources;
+	Oid		   *sources = rollup_sources(&nsources);
 	int			i;
-	int			ret;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (!OidIsValid(rollup_tables_owner()))
-	{
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		return;
-	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute("SELECT source FROM scaler.rollup ORDER BY source", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "listing rollups failed: %s", SPI_result_code_string(ret));
-	nsources = (int) SPI_processed;
-	if (nsources > 0)
-		sources = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * nsources);
-	for (i = 0; i < nsources; i++)
-	{
-		bool		isnull;
-
-		sources[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
 
 	for (i = 0; i < nsources; i++)
 	{
-		MemoryContext oldcontext = CurrentMemoryContext;
-		Datum		args[1];
-		Oid			argtypes[1] = {OIDOID};
-		char	   *message = NULL;
+		char	   *message;
 
 		CHECK_FOR_INTERRUPTS();
-		args[0] = ObjectIdGetDatum(sources[i]);
-		pgstat_report_activity(STATE_RUNNING, "refreshing rollups");
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		PG_TRY();
-		{
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			ret = SPI_execute_with_args("SELECT scaler._refresh_rollup_step($1)",
-										1, argtypes, args, NULL, false, 0);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "refreshing rollup failed: %s", SPI_result_code_string(ret));
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcontext);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-				edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-				ReThrowError(edata);
-			ereport(WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("refreshing the rollup of relation %u failed: %s",
-							sources[i], edata->message)));
-			message = pstrdup(edata->message);
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(oldcontext);
-
+		message = refresh_rollup_step(sources[i]);
 		if (message != NULL)
 		{
-			Oid			errtypes[2] = {OIDOID, TEXTOID};
-			Datum		errargs[2];
-
-			errargs[0] = args[0];
-			errargs[1] = CStringGetTextDatum(message);
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			ret = SPI_execute_with_args("UPDATE scaler.rollup SET last_error = $2,"
-										" last_error_at = pg_catalog.now()"
-										" WHERE source OPERATOR(pg_catalog.=) $1",
-										2, errtypes, errargs, NULL, false, 0);
-			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "recording a rollup's error failed: %s",
-					 SPI_result_code_string(ret));
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
+			record_rollup_error(sources[i], message);
+			pfree(message);
 		}
 	}
 	if (sources != NULL)

@@ -1169,6 +1169,47 @@ RETURN pg_catalog.timezone('UTC', day::pg_catalog.timestamp);
 COMMENT ON FUNCTION scaler._rollup_day_start(date) IS
     'internal: the first instant of a UTC day';
 
+-- The capture triggers of a rollup's source, as _rollup_capture needs them
+-- (and as src/rollup.c's readers check them): true when they were missing
+-- or disabled and are created anew, false when they were all there.
+CREATE OR REPLACE FUNCTION scaler._rollup_ensure_triggers(source regclass)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    IF (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
+         WHERE g.tgrelid = source
+           AND g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure
+           AND g.tgenabled IN ('O', 'A')
+           AND (g.tgname::text, g.tgtype::integer, g.tgoldtable IS NOT NULL, g.tgnewtable IS NOT NULL) IN
+               (('scaler_rollup_insert', 4, false, true), ('scaler_rollup_update', 16, true, true),
+                ('scaler_rollup_delete', 8, true, false), ('scaler_rollup_truncate', 32, false, false))) = 4 THEN
+        RETURN false;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
+    END LOOP;
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass) IS
+    'internal: create a rollup source''s capture triggers unless all four are there and enabled; true when it created them';
+
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1230,18 +1271,7 @@ BEGIN
         RAISE EXCEPTION 'source "%" already has a rollup', source USING ERRCODE = '42710';
     END IF;
     INSERT INTO scaler.rollup (source, owner) VALUES (source, invoker);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+    PERFORM scaler._rollup_ensure_triggers(source);
 END
 $$;
 COMMENT ON FUNCTION scaler._create_rollup(oid, regclass) IS
@@ -1268,6 +1298,7 @@ BEGIN
         EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
     END LOOP;
     DELETE FROM scaler.rollup_slot s WHERE s.source = r.source;
+    DELETE FROM scaler.rollup_day d WHERE d.source = r.source;
     DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source;
     DELETE FROM scaler.rollup x WHERE x.source = r.source;
 END
@@ -1278,11 +1309,16 @@ COMMENT ON FUNCTION scaler._drop_rollup(oid, regclass) IS
 -- One bounded step of one rollup: at most 64 invalidated slots recomputed,
 -- and the rows past the watermark appended for at most one UTC day that
 -- has rows (days without rows are skipped).  Returns the number
--- of slots written; 0 means the rollup is up to date.
+-- of slots written; 0 means the rollup is up to date.  It reads every row
+-- (row_security off: an error, not a partial rollup, should the definer
+-- be subject to the source's policies), and without JIT: compiling costs
+-- tens of milliseconds, more than a bounded step gains from it.
 CREATE OR REPLACE FUNCTION scaler._refresh_rollup_step(source oid)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET row_security = off
+SET jit = off
 AS $$
 DECLARE
     r          scaler.rollup;
@@ -1296,6 +1332,8 @@ DECLARE
     to_ts      timestamptz;
     first_ts   timestamptz;
     day        date;
+    touched    date[] := '{}';
+    recomputed date;
     n          integer := 0;
     k          integer;
 BEGIN
@@ -1314,6 +1352,22 @@ BEGIN
     IF src IS NULL OR src ~ '^[0-9]+$' THEN
         RAISE EXCEPTION 'source of rollup % no longer exists', r.source USING ERRCODE = '42P01';
     END IF;
+    -- Triggers missing (a restored scaler.request_log) or disabled: rows
+    -- may have changed unseen, so the slots that raw rows remain of are
+    -- built again; older ones (their rows dropped by retention) are kept.
+    -- Before the lock: creating triggers waits for the source's writers.
+    IF scaler._rollup_ensure_triggers(r.source) AND r.watermark IS NOT NULL THEN
+        EXECUTE pg_catalog.format('SELECT min(ts) FROM %s', src) INTO first_ts;
+        IF first_ts IS NOT NULL AND first_ts < r.watermark THEN
+            r.watermark := scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date);
+            DELETE FROM scaler.rollup_slot s WHERE s.source = r.source
+               AND s.day >= pg_catalog.timezone('UTC', r.watermark)::date;
+            DELETE FROM scaler.rollup_day d WHERE d.source = r.source
+               AND d.day >= pg_catalog.timezone('UTC', r.watermark)::date;
+            DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source
+               AND i.day >= pg_catalog.timezone('UTC', r.watermark)::date;
+        END IF;
+    END IF;
     -- Every statement from here on sees the rows of the writers this waits
     -- for; a writer that comes later sees the new watermark (src/rollup.c).
     PERFORM scaler._rollup_lock(r.source);
@@ -1322,6 +1376,7 @@ BEGIN
         cutoff := pg_catalog.timezone('UTC', pg_catalog.now() - retention)::date;
         IF r.covered_from IS NULL OR r.covered_from < scaler._rollup_day_start(cutoff) THEN
             DELETE FROM scaler.rollup_slot s WHERE s.source = r.source AND s.day < cutoff;
+            DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day < cutoff;
             r.covered_from := scaler._rollup_day_start(cutoff);
         END IF;
     END IF;
@@ -1355,6 +1410,7 @@ BEGIN
             INSERT INTO scaler.rollup_slot (source, function_name, day, traffic)
             VALUES (r.source, inv.function_name, inv.day, t);
         END IF;
+        touched := touched || inv.day;
         n := n + 1;
     END LOOP;
 
@@ -1367,15 +1423,23 @@ BEGIN
     WHILE from_ts < target LOOP
         day := pg_catalog.timezone('UTC', from_ts)::date;
         to_ts := LEAST(scaler._rollup_day_start(day + 1), target);
+        -- each function's slot of the day, and the day's value of all of
+        -- them, take the new rows
         EXECUTE pg_catalog.format(
-            'INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
-            ' SELECT $3, function_name::pg_catalog.text, $4,'
-            '        scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4)'
-            '   FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text'
-            ' ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
-            '   (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))', src)
-           USING from_ts, to_ts, r.source, day;
-        GET DIAGNOSTICS k = ROW_COUNT;
+            'WITH g AS (SELECT function_name::pg_catalog.text AS f,'
+            '                  scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) AS t'
+            '             FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text),'
+            ' s AS (INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
+            '       SELECT $3, g.f, $4, g.t FROM g'
+            '       ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
+            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))'
+            '       RETURNING 1),'
+            ' d AS (INSERT INTO scaler.rollup_day AS d (source, day, traffic)'
+            '       SELECT $3, $4, scaler.traffic_merge(g.t) FROM g HAVING pg_catalog.count(*) > 0'
+            '       ON CONFLICT (source, day) DO UPDATE SET traffic ='
+            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (d.traffic), (excluded.traffic)) v(t)))'
+            ' SELECT pg_catalog.count(*) FROM s', src)
+           INTO k USING from_ts, to_ts, r.source, day;
         n := n + k;
         from_ts := to_ts;
         EXIT WHEN k > 0 OR from_ts >= target;
@@ -1384,6 +1448,15 @@ BEGIN
            INTO first_ts USING from_ts, target;
         from_ts := COALESCE(GREATEST(from_ts, scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date)),
                             target);
+    END LOOP;
+
+    -- the days whose slots were recomputed: their value of all functions again
+    FOREACH recomputed IN ARRAY ARRAY(SELECT DISTINCT u FROM pg_catalog.unnest(touched) u) LOOP
+        DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day = recomputed;
+        INSERT INTO scaler.rollup_day (source, day, traffic)
+        SELECT r.source, s.day, scaler.traffic_merge(s.traffic) FROM scaler.rollup_slot s
+         WHERE s.source = r.source AND s.day = recomputed
+         GROUP BY s.day;
     END LOOP;
 
     UPDATE scaler.rollup x SET watermark = from_ts, covered_from = r.covered_from,

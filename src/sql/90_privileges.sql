@@ -15,7 +15,7 @@ GRANT USAGE ON SCHEMA scaler TO PUBLIC;
 -- scaler's own functions (the readers check the caller's rights on the
 -- source first, src/rollup.c).  A role sees the rollups it manages, and
 -- those of the sources it may read, in the view.
-REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_invalid FROM PUBLIC;
+REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_day, scaler.rollup_invalid FROM PUBLIC;
 GRANT SELECT ON scaler.rollups TO PUBLIC;
 
 -- The API that changes things is a right to grant per role: managing
@@ -84,6 +84,7 @@ REVOKE ALL ON FUNCTION scaler._refresh_rollup(oid, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._refresh_rollup_step(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_lock(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._maintain_request_log() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._request_log_partition(date) FROM PUBLIC;
 

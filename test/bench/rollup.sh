@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/rollup.sh: reads through a rollup and what the rollup costs ingest.
-# 90 days x 50 functions x BENCH_ROWS rows (default 20 million; less is
-# allowed, e.g. BENCH_ROWS=2000000) in a table with a rollup, then medians of
-# BENCH_RUNS runs of:
+# 90 days x 50 functions x BENCH_ROLLUP_ROWS rows (default 2 million, so
+# that `make bench` stays short; the targets of issue 9 are for >= 20
+# million: BENCH_ROLLUP_ROWS=20000000) in a table with a rollup, then
+# medians of BENCH_RUNS runs of:
 #   - hourly_requests of one function over 90 days        (target <= 10 ms)
 #   - hourly_requests of all functions over 90 days       (target <= 10x one)
 #   - forecast with a 14-day lookback                     (target <= 20 ms)
@@ -10,13 +11,16 @@
 #     1,000 rows/s ingest (pgbench -R 1000)               (target <= 50 ms)
 #   - pgbench ingest (single-row INSERTs, 4 clients, 10 s) into a table with
 #     the rollup triggers and into one without          (target >= 90 %)
-# Prints medians and ratios; targets are reported, not enforced.
+# Prints medians and ratios; targets are reported, not enforced.  The table
+# and its rollup are kept for the next run with the same number of rows
+# (BENCH_ROLLUP_FRESH=1 builds them again).
 set -euo pipefail
 
 db=scaler_bench_rollup
 # shellcheck source=test/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
-[ -n "${BENCH_ROWS:-}" ] || rows=20000000
+rows=${BENCH_ROLLUP_ROWS:-2000000}
+case "$rows" in '' | *[!0-9]*) die "BENCH_ROLLUP_ROWS must be a positive integer, not '$rows'" ;; esac
 ingest_seconds=${BENCH_ROLLUP_INGEST:-60}
 pgbench_bin=$SCALER_PGBIN/pgbench
 work=$(mktemp -d)
@@ -24,9 +28,18 @@ trap 'rm -rf "$work"' EXIT
 
 create_database
 echo "rollup bench: $rows rows, 90 days x 50 functions, $runs runs"
+kept=$(value <<'SQL'
+SELECT coalesce(obj_description('public.bench_rl'::regclass, 'pg_class'), '')
+ WHERE to_regclass('public.bench_rl') IS NOT NULL
+   AND EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'scaler')
+   AND EXISTS (SELECT FROM scaler.rollups WHERE source = 'public.bench_rl'::regclass);
+SQL
+)
+if [ "${BENCH_ROLLUP_FRESH:-0}" = 1 ] || [ "$kept" != "bench rows $rows" ]; then
 sql <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
+SELECT scaler.drop_rollup(source) FROM scaler.rollups WHERE source::text = 'bench_rl';
 DROP TABLE IF EXISTS bench_rl, bench_plain;
 SELECT scaler.drop_policy(name) FROM scaler.policy WHERE name = 'bench_rl';
 CREATE TABLE bench_rl (LIKE scaler.request_log);
@@ -35,8 +48,7 @@ SELECT now() - interval '90 days' + (i::float8 / $rows) * interval '90 days' - i
        'f' || (i % 50), (i % 997) * 0.37, CASE WHEN i % 101 = 0 THEN 503 ELSE 200 END
   FROM generate_series(1, $rows) i;
 CREATE INDEX ON bench_rl (function_name, ts);
-CREATE INDEX ON bench_rl USING brin (ts);
-CREATE TABLE bench_plain (LIKE bench_rl INCLUDING INDEXES);
+CREATE INDEX ON bench_rl (ts);
 VACUUM ANALYZE bench_rl;
 SELECT scaler.create_rollup('bench_rl');
 SELECT scaler.create_policy('bench_rl', 1, metric => 'concurrency', function_name => 'f7', source => 'bench_rl');
@@ -44,6 +56,13 @@ SQL
 start=$(date +%s)
 while [ "$(value <<< "SELECT scaler.refresh_rollup('bench_rl')")" != 0 ]; do :; done
 echo "backfill refresh: $(( $(date +%s) - start )) s, $(value <<< "SELECT slots FROM scaler.rollups WHERE source = 'bench_rl'::regclass") slots"
+value <<< "COMMENT ON TABLE bench_rl IS 'bench rows $rows'" > /dev/null
+else
+	echo "kept from the last run: bench_rl and its rollup"
+fi
+# Up to date (the rows of the last run's ingest included): the reads see a
+# watermark a minute old, as the worker keeps it.
+while [ "$(value <<< "SELECT scaler.refresh_rollup('bench_rl')")" != 0 ]; do :; done
 
 # pg_temp does not outlive a session: one session for the timings
 timings=$(value <<SQL
@@ -87,8 +106,21 @@ SQL
 )
 echo "refresh after ${ingest_seconds} s of 1,000 rows/s: $refresh ms (target <= 50 ms)"
 
-# Ingest with and without the rollup's triggers: rows of now, 4 clients.
-for t in bench_plain bench_rl; do
+# Ingest with and without the rollup's triggers: rows of now, 4 clients,
+# into tables of their own (bench_rl keeps the shape of 1,000 rows/s for
+# the next run's reads); the rollup has a watermark, so its trigger looks
+# at every row as it does on bench_rl.
+sql <<'SQL'
+SET client_min_messages = warning;
+SELECT scaler.drop_rollup(source) FROM scaler.rollups WHERE source::text = 'bench_ingest_rl';
+DROP TABLE IF EXISTS bench_ingest_rl, bench_ingest_plain;
+CREATE TABLE bench_ingest_rl (LIKE bench_rl INCLUDING INDEXES);
+CREATE TABLE bench_ingest_plain (LIKE bench_rl INCLUDING INDEXES);
+INSERT INTO bench_ingest_rl VALUES (now() - interval '2 minutes', 'f0', 1, 200);
+SELECT scaler.create_rollup('bench_ingest_rl');
+SELECT scaler.refresh_rollup('bench_ingest_rl');
+SQL
+for t in bench_ingest_plain bench_ingest_rl; do
 	echo "INSERT INTO $t (ts, function_name, duration_ms, status) VALUES (now(), 'f' || (random() * 49)::int, random() * 300, 200);" > "$work/$t.sql"
 done
 tps()
@@ -98,8 +130,8 @@ tps()
 }
 plain_runs=() rollup_runs=()
 for _ in 1 2 3; do
-	plain_runs+=("$(tps bench_plain)")
-	rollup_runs+=("$(tps bench_rl)")
+	plain_runs+=("$(tps bench_ingest_plain)")
+	rollup_runs+=("$(tps bench_ingest_rl)")
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 plain=$(median "${plain_runs[@]}")

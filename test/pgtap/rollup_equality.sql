@@ -12,7 +12,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(28);
+SELECT plan(30);
 
 SELECT setseed(0.42);
 CREATE TABLE public.rl (LIKE scaler.request_log);
@@ -73,6 +73,9 @@ BEGIN
         FOR r IN SELECT * FROM (VALUES
                 ('2025-03-07 05:17:31+00'::timestamptz, '2025-03-11 02:44:00+00'::timestamptz),
                 ('2025-03-08 00:00+00', '2025-03-10 00:00+00'),
+                ('2025-03-08 01:07:13+00', '2025-03-08 22:52:01+00'),
+                ('2025-04-06 14:16+00', '2025-04-06 14:29+00'),
+                ('2025-10-05 13:45+00', '2025-10-06 00:15+00'),
                 ('2025-04-04 10:00+00', '2025-04-08 23:59:59+00'),
                 ('2025-10-02 18:00+00', '2025-10-07 01:10+00'),
                 ('2025-10-31 03:03+00', '2025-11-04 00:00+00'),
@@ -101,8 +104,11 @@ ALTER TABLE public.rl ENABLE TRIGGER scaler_rollup_delete;
 SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 00:00+00', '2025-03-09 00:00+00', NULL, 'public.rl')),
           (SELECT count(*)::numeric FROM public.rl_raw WHERE ts >= '2025-03-08 00:00+00' AND ts < '2025-03-09 00:00+00'),
           'a whole day inside the range is read from its slots');
-SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 00:00+00', '2025-03-08 23:00+00', NULL, 'public.rl')),
-          0::numeric, 'a partial day is read from the rows');
+SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 00:00+00', '2025-03-08 23:07+00', NULL, 'public.rl')),
+          (SELECT count(*)::numeric FROM public.rl_raw WHERE ts >= '2025-03-08 00:00+00' AND ts < '2025-03-08 23:00+00'),
+          'the whole quarter hours of a partial day are read from its slot');
+SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 10:02+00', '2025-03-08 10:13+00', NULL, 'public.rl')),
+          0::numeric, 'a part of a quarter hour is read from the rows');
 INSERT INTO public.rl SELECT * FROM public.rl_raw
  WHERE ts >= '2025-03-08 00:00+00' AND ts < '2025-03-09 00:00+00';
 SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'public.rl'::regclass), 3::bigint,
@@ -146,6 +152,14 @@ SELECT is((SELECT count(*) FROM scaler.rollup_slot s
                       AND r.ts >= scaler._rollup_day_start(s.day)
                       AND r.ts < LEAST(scaler._rollup_day_start(s.day + 1), now() - interval '1 minute'))),
           0::bigint, 'every slot is traffic_agg of its rows (t::text identical)');
+-- and each day's value of all functions is traffic_agg of the day's rows
+SELECT is((SELECT count(*) FROM (SELECT DISTINCT day FROM scaler.rollup_slot WHERE source = 'public.rl'::regclass) s
+             FULL JOIN (SELECT * FROM scaler.rollup_day WHERE source = 'public.rl'::regclass) d USING (day)
+            WHERE d.traffic::text IS DISTINCT FROM
+                  (SELECT scaler.traffic_agg(ts, duration_ms, status)::text FROM public.rl r
+                    WHERE r.ts >= scaler._rollup_day_start(coalesce(s.day, d.day))
+                      AND r.ts < LEAST(scaler._rollup_day_start(coalesce(s.day, d.day) + 1), now() - interval '1 minute'))),
+          0::bigint, 'every day''s value of all functions is traffic_agg of its rows, after late changes too');
 
 -- hourly_chart is SQL over hourly_requests
 SELECT is((SELECT string_agg(c::text, E'\n') FROM scaler.hourly_chart('2025-03-06 00:00+00', '2025-03-12 00:00+00', 'busy', 'public.rl') c),

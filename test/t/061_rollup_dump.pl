@@ -1,0 +1,120 @@
+# Rollups survive pg_dump and pg_restore (issue 9): a database with a
+# rollup of a table of the user's and one of scaler.request_log is dumped
+# (custom format) and restored into a fresh database.  The restored
+# database lists both rollups with their watermarks, slots and invalidated
+# slots, its slots are those of the original to the byte, and
+# hourly_requests reports what the original reports.  The capture triggers
+# of the user's table come back with it; those of scaler.request_log (a
+# table of the extension, whose triggers pg_dump leaves out) do not, so
+# readers read that source raw until a refresh puts them back and rebuilds,
+# after which late rows are captured again.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('rollup_dump');
+$node->init;
+$node->append_conf('postgresql.conf', "timezone = 'UTC'\n");
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql(
+	'src', q(
+CREATE EXTENSION scaler;
+CREATE TABLE public.logs (LIKE scaler.request_log);
+CREATE INDEX ON public.logs (function_name, ts);
+INSERT INTO public.logs (ts, function_name, duration_ms, status)
+SELECT now() - interval '5 days' + i * interval '17 seconds', 'f' || (i % 5),
+       (i % 311) * 1.25, CASE WHEN i % 17 = 0 THEN 503 ELSE 200 END
+  FROM generate_series(1, 24000) i
+ WHERE now() - interval '5 days' + i * interval '17 seconds' < now() - interval '2 minutes';
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+SELECT ts, function_name, duration_ms, status FROM public.logs WHERE function_name IN ('f1', 'f2');
+SELECT scaler.create_rollup('public.logs');
+SELECT scaler.create_rollup();
+DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup() = 0; END LOOP; END $$;
+-- a late row below the watermark: an invalidated slot to dump as well
+INSERT INTO public.logs (ts, function_name, duration_ms, status)
+VALUES (now() - interval '3 days', 'f3', 42, 500);
+));
+
+# a fixed range, so that both databases report the same hours
+my $until = $node->safe_psql('src', q(SELECT date_trunc('hour', now())));
+
+my $rollups = q(
+SELECT string_agg(concat_ws(' ', source, owner, watermark, covered_from, slots, invalid_slots), E'\n' ORDER BY source::text)
+  FROM scaler.rollups);
+my $slots = q(
+SELECT (SELECT string_agg(concat_ws(' ', source, function_name, day, traffic), E'\n'
+                          ORDER BY source::text, function_name, day) FROM scaler.rollup_slot)
+       || E'\n' || (SELECT string_agg(concat_ws(' ', source, day, traffic), E'\n'
+                                       ORDER BY source::text, day) FROM scaler.rollup_day));
+sub hours
+{
+	my ($source, $fn) = @_;
+	$fn = defined $fn ? "'$fn'" : 'NULL';
+	return qq(
+SET TimeZone = 'Asia/Kathmandu';
+SELECT string_agg(h::text, E'\\n' ORDER BY h.hour)
+  FROM scaler.hourly_requests('$until'::timestamptz - interval '6 days', '$until', $fn, '$source') h;);
+}
+
+my %before;
+$before{rollups} = $node->safe_psql('src', $rollups);
+$before{slots} = $node->safe_psql('src', $slots);
+for my $q (['public.logs', undef], ['public.logs', 'f3'], ['scaler.request_log', undef])
+{
+	$before{"@$q[0] " . ($q->[1] // '')} = $node->safe_psql('src', hours(@$q));
+}
+like($before{rollups}, qr/^logs .* 1\nscaler\.request_log .* 0$/s,
+	'the original has both rollups, one with an invalidated slot');
+
+my $dump = $node->basedir . '/src.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-d', 'src', '-f', $dump ], 'pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'dst', $dump ],
+	'pg_restore into a fresh database');
+
+is($node->safe_psql('dst', $rollups), $before{rollups},
+	'scaler.rollups shows both rollups as they were (watermark, slots, invalidated slots)');
+is($node->safe_psql('dst', $slots), $before{slots}, 'the slots and the days\' values are restored to the byte');
+for my $q (['public.logs', undef], ['public.logs', 'f3'], ['scaler.request_log', undef])
+{
+	is($node->safe_psql('dst', hours(@$q)),
+		$before{"@$q[0] " . ($q->[1] // '')},
+		"hourly_requests of $q->[0] (" . ($q->[1] // 'all functions') . ') is what the original reports');
+}
+
+my $triggers = q(
+SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass
+   AND tgname LIKE 'scaler\_rollup\_%%' AND tgenabled = 'O');
+is($node->safe_psql('dst', sprintf($triggers, 'public.logs')), '4',
+	'the capture triggers of the user\'s table are restored');
+is($node->safe_psql('dst', sprintf($triggers, 'scaler.request_log')), '0',
+	'those of scaler.request_log are not (pg_dump leaves out an extension table\'s triggers)');
+
+# the first refresh puts them back and rebuilds; late rows are captured again
+$node->safe_psql('dst',
+	q(DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup() = 0; END LOOP; END $$));
+is($node->safe_psql('dst', sprintf($triggers, 'scaler.request_log')), '4',
+	'a refresh puts the triggers of scaler.request_log back');
+$node->safe_psql(
+	'dst', q(
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+VALUES (now() - interval '2 days', 'f1', 7, 200);
+CREATE TABLE public.request_log_raw AS SELECT * FROM scaler.request_log;
+CREATE TABLE public.logs_raw AS SELECT * FROM public.logs;
+));
+is($node->safe_psql('dst', q(SELECT invalid_slots FROM scaler.rollups WHERE source = 'scaler.request_log'::regclass)),
+	'1', 'a late row of scaler.request_log is captured after that refresh');
+is($node->safe_psql('dst', hours('scaler.request_log', undef)),
+	$node->safe_psql('dst', hours('public.request_log_raw', undef)),
+	'hourly_requests of scaler.request_log equals the raw rows after the rebuild');
+is($node->safe_psql('dst', hours('public.logs', undef)),
+	$node->safe_psql('dst', hours('public.logs_raw', undef)),
+	'and that of the user\'s table, refreshed after the restore');
+
+$node->stop;
+done_testing();
