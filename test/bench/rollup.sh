@@ -28,13 +28,16 @@ trap 'rm -rf "$work"' EXIT
 
 create_database
 echo "rollup bench: $rows rows, 90 days x 50 functions, $runs runs"
-kept=$(value <<'SQL'
-SELECT coalesce(obj_description('public.bench_rl'::regclass, 'pg_class'), '')
- WHERE to_regclass('public.bench_rl') IS NOT NULL
-   AND EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'scaler')
-   AND EXISTS (SELECT FROM scaler.rollups WHERE source = 'public.bench_rl'::regclass);
+# the table of an earlier run, kept if it has its rollup (asked only once
+# the extension exists: the query names scaler.rollups)
+kept=
+if [ "$(value <<< "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'scaler'")" = 1 ]; then
+	kept=$(value <<'SQL'
+SELECT coalesce(obj_description(to_regclass('public.bench_rl'), 'pg_class'), '')
+ WHERE EXISTS (SELECT FROM scaler.rollups WHERE source = to_regclass('public.bench_rl'));
 SQL
 )
+fi
 if [ "${BENCH_ROLLUP_FRESH:-0}" = 1 ] || [ "$kept" != "bench rows $rows" ]; then
 sql <<SQL
 SET client_min_messages = warning;
