@@ -185,10 +185,14 @@ put_hourly_row(ReturnSetInfo *rsinfo, HourStats *hour)
 							   (double) hour->errors / (double) hour->requests : 0.0);
 	if (hour->with_duration > 0)
 	{
+		static const double fractions[3] = {0.50, 0.95, 0.99};
+		double		quantiles[3];
+
 		/* A bin's representative may exceed the longest duration seen. */
-		values[4] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.50), hour->max_ms));
-		values[5] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.95), hour->max_ms));
-		values[6] = Float8GetDatum(Min(sketch_quantile(&hour->sketch, 0.99), hour->max_ms));
+		sketch_quantiles(&hour->sketch, fractions, 3, quantiles);
+		values[4] = Float8GetDatum(Min(quantiles[0], hour->max_ms));
+		values[5] = Float8GetDatum(Min(quantiles[1], hour->max_ms));
+		values[6] = Float8GetDatum(Min(quantiles[2], hour->max_ms));
 		values[7] = Float8GetDatum(hour->max_ms);
 	}
 	else

@@ -44,6 +44,7 @@
  */
 #include "postgres.h"
 
+
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
@@ -495,7 +496,7 @@ add_range(RollupCover *cover, TimestampTz from, TimestampTz until)
  * The part of a range that a rollup's slots hold: [from, to), from on a
  * quarter hour; to is the watermark or a quarter hour.  Its days are
  * [first_day, end_day); the slots of its first and last day may hold rows
- * outside it, and give only their quarters inside it (merge_quarters).
+ * outside it, and give only their quarters inside it (traffic_merge_range).
  */
 typedef struct CoverSpan
 {
@@ -629,46 +630,13 @@ cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
 }
 
 /*
- * Merge into dst the quarters of src numbered [first, end): summaries as
- * they are, the rows of sparse quarters row by row (fewer than a summary's
- * worth each, so they stay rows).  The quarters are whole, so dst gets
- * what traffic_agg of their rows gives.
- */
-static void
-merge_quarters(Traffic *dst, Traffic *src, int64 first, int64 end)
-{
-	int32		i;
-
-	for (i = 0; i < src->nquarters; i++)
-	{
-		const TrafficQuarter *q = &src->quarters[i];
-
-		CHECK_FOR_INTERRUPTS();
-		if (q->quarter >= first && q->quarter < end)
-			traffic_merge_summary(dst, q);
-	}
-	for (i = 0; i < src->nrows; i++)
-	{
-		const TrafficRow *row = &src->rows[i];
-		int64		quarter = row_quarter(row);
-
-		if ((i & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (quarter < first || quarter >= end)
-			continue;
-		traffic_add_row_slow(dst, row_minute(row) * USECS_PER_MINUTE,
-							 (row->key & ROW_ERROR) != 0,
-							 (row->key & ROW_DURATION) != 0, row_duration(row));
-	}
-}
-
-/*
  * Merge the valid slots of the span into a traffic value owned by context
  * (NULL when none has rows): the function's, or for every function the
  * days' merged values (scaler.rollup_day), one a day instead of one per
  * function.  A slot wholly inside the span is parsed straight into the
  * result (no aggregate state to flatten and parse again); one at an edge
- * gives its quarters inside the span.
+ * gives its quarters inside the span.  Days come in order, so the rows of
+ * one are appended after those of the day before and need no sort.
  */
 static Traffic *
 cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
@@ -691,10 +659,11 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
 					  "SELECT day, traffic FROM scaler.rollup_slot"
 					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
 					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
-					  " AND function_name OPERATOR(pg_catalog.=) $5" :
+					  " AND function_name OPERATOR(pg_catalog.=) $5 ORDER BY day" :
 					  "SELECT day, traffic FROM scaler.rollup_day"
 					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
-					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)",
+					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
+					  " ORDER BY day",
 					  4 + with_fn, argtypes);
 	}
 	args[0] = ObjectIdGetDatum(relid);
@@ -722,7 +691,7 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
 		if (day_start >= span->from && day_start + USECS_PER_DAY <= span->to)
 			traffic_add_datum(merged, d);
 		else
-			merge_quarters(merged, traffic_from_datum(d), first_quarter, end_quarter);
+			traffic_merge_range(merged, traffic_from_datum(d), first_quarter, end_quarter);
 	}
 	return merged;
 }
@@ -814,6 +783,27 @@ rollup_sources(int *nsources)
 }
 
 /*
+ * In a PG_CATCH of a transaction of the worker's own: the error, copied
+ * into oldcontext, with the transaction aborted.  A cancel or a shutdown is
+ * thrown on, so that the worker stops; any other error is the caller's to
+ * report, one rollup failing not stopping the others.
+ */
+static ErrorData *
+abort_failed_transaction(MemoryContext oldcontext)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(oldcontext);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+	return edata;
+}
+
+/*
  * One bounded refresh step of one rollup in a transaction of its own.
  * NULL when it went well; otherwise (the transaction aborted, a warning
  * logged) the error's message, in the caller's memory context.  A cancel
@@ -848,15 +838,8 @@ refresh_rollup_step(Oid source)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = abort_failed_transaction(oldcontext);
 
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("refreshing the rollup of relation %u failed: %s",
@@ -969,15 +952,8 @@ scaler_maintain_request_log(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = abort_failed_transaction(oldcontext);
 
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("maintaining scaler.request_log failed: %s", edata->message)));

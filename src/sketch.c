@@ -321,31 +321,46 @@ sketch_trimmed_range(const Sketch *sketch, int32 *lo, int32 *nbins)
 double
 sketch_quantile(const Sketch *sketch, double fraction)
 {
+	double		value;
+
+	sketch_quantiles(sketch, &fraction, 1, &value);
+	return value;
+}
+
+/*
+ * sketch_quantile of n fractions in ascending order, into values: one pass
+ * over the bins for all of them.
+ */
+void
+sketch_quantiles(const Sketch *sketch, const double *fractions, int n,
+				 double *values)
+{
 	uint64		total = sketch_total(sketch);
-	uint64		rank;
-	uint64		seen;
-	int32		i;
+	uint64		seen = sketch->zero_count;
+	int32		i = 0;
+	int			k;
 
-	if (total == 0)
-		return get_float8_nan();
-
-	rank = (uint64) ceil(fraction * (double) total);
-	if (rank < 1)
-		rank = 1;
-	if (rank > total)
-		rank = total;
-
-	seen = sketch->zero_count;
-	if (seen >= rank)
-		return 0.0;
-	for (i = 0; i < sketch->nbins; i++)
+	for (k = 0; k < n; k++)
 	{
-		int32		key = sketch->lo + i;
+		uint64		rank;
 
-		seen += sketch->bins[key - sketch->base];
-		if (seen >= rank)
-			return sketch_key_value(key);
+		Assert(k == 0 || fractions[k] >= fractions[k - 1]);
+		if (total == 0)
+		{
+			values[k] = get_float8_nan();
+			continue;
+		}
+		rank = (uint64) ceil(fractions[k] * (double) total);
+		rank = Max(rank, 1);
+		rank = Min(rank, total);
+		if (sketch->zero_count >= rank)
+		{
+			values[k] = 0.0;
+			continue;
+		}
+		/* the bins add up to total, so the walk stops at rank */
+		while (seen < rank && i < sketch->nbins)
+			seen += sketch->bins[sketch->lo - sketch->base + i++];
+		values[k] = sketch_key_value(sketch->lo + i - 1);
 	}
-	/* unreachable: the bins add up to total */
-	return get_float8_nan();
 }

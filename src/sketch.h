@@ -74,6 +74,8 @@ extern void sketch_load(Sketch *sketch, int32 lo, int32 nbins,
 extern void sketch_merge(Sketch *dst, const Sketch *src, MemoryContext cxt);
 extern uint64 sketch_total(const Sketch *sketch);
 extern double sketch_quantile(const Sketch *sketch, double fraction);
+extern void sketch_quantiles(const Sketch *sketch, const double *fractions,
+							 int n, double *values);
 
 /* Bins in use, trimmed of empty bins at either end (for serialization). */
 extern void sketch_trimmed_range(const Sketch *sketch, int32 *lo, int32 *nbins);

@@ -232,6 +232,17 @@ source_traffic_raw(Oid relid, TimestampTz since, TimestampTz until,
  * Where the source has a rollup the caller may use (rollup.c), its slots
  * stand in for the rows they cover: the value is the same, bit for bit.
  */
+/* part added to traffic (either may be NULL). */
+static Traffic *
+merge_part(Traffic *traffic, Traffic *part)
+{
+	if (traffic == NULL)
+		return part;
+	if (part != NULL)
+		traffic_merge(traffic, part);
+	return traffic;
+}
+
 Traffic *
 source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 			   text *function_name)
@@ -246,18 +257,28 @@ source_traffic(Oid relid, TimestampTz since, TimestampTz until,
 					  GetUserId(), &cover))
 		return source_traffic_raw(relid, since, until, function_name);
 
-	traffic = cover.slots;
-	for (i = 0; i < cover.nranges; i++)
+	/*
+	 * In time order: the raw rows before the slots (the partial quarters at
+	 * since), the slots, then the rest, so that rows are appended in order
+	 * and the value needs no sort.
+	 */
+	traffic = NULL;
+	for (i = 0; i <= cover.nranges; i++)
 	{
-		Traffic    *part = source_traffic_raw(relid, cover.from[i], cover.until[i],
-											  function_name);
+		Traffic    *part;
 
-		if (part == NULL)
-			continue;
-		if (traffic == NULL)
-			traffic = part;
-		else
-			traffic_merge(traffic, part);
+		if (cover.slots != NULL &&
+			(i == cover.nranges || cover.from[i] > since))
+		{
+			traffic = merge_part(traffic, cover.slots);
+			cover.slots = NULL;
+		}
+		if (i == cover.nranges)
+			break;
+		part = source_traffic_raw(relid, cover.from[i], cover.until[i],
+								  function_name);
+		if (part != NULL)
+			traffic = merge_part(traffic, part);
 	}
 	return traffic;
 }

@@ -363,12 +363,41 @@ rows_in_order(const Traffic *traffic)
 	return true;
 }
 
+/*
+ * Where compacting may start: after the settled rows, when no summary came
+ * since and the rows after them are in order and begin in a later quarter
+ * (a row in the last settled quarter could make it a summary's worth).
+ */
+static int32
+unsettled_start(const Traffic *traffic)
+{
+	int32		start = traffic->settled_rows;
+	int32		i;
+
+	if (start == 0 || start > traffic->nrows ||
+		traffic->settled_quarters != traffic->nquarters)
+		return 0;
+	if (start < traffic->nrows &&
+		row_quarter(&traffic->rows[start]) <= row_quarter(&traffic->rows[start - 1]))
+		return 0;
+	for (i = start + 1; i < traffic->nrows; i++)
+	{
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (row_cmp(&traffic->rows[i - 1], &traffic->rows[i]) > 0)
+			return 0;
+	}
+	return start;
+}
+
 static void
 compact_rows(Traffic *traffic)
 {
-	int32		kept = 0;
-	int32		i = 0;
-	bool		in_order = rows_in_order(traffic);
+	int32		start = unsettled_start(traffic);
+	int32		kept = start;
+	int32		i = start;
+	int32		last_kept = -1;
+	bool		in_order = start > 0 || rows_in_order(traffic);
 
 	if (!in_order)
 		sort_rows_by_quarter(traffic);
@@ -392,15 +421,39 @@ compact_rows(Traffic *traffic)
 		}
 		else
 		{
-			memmove(&traffic->rows[kept], &traffic->rows[i],
-					sizeof(TrafficRow) * (end - i));
+			if (kept != i)
+				memmove(&traffic->rows[kept], &traffic->rows[i],
+						sizeof(TrafficRow) * (end - i));
 			if (!in_order)
 				qsort(&traffic->rows[kept], end - i, sizeof(TrafficRow), row_cmp);
+			/* the last quarter may get more rows: not settled yet */
+			if (end == traffic->nrows)
+				last_kept = kept;
 			kept += end - i;
 			i = end;
 		}
 	}
 	traffic->nrows = kept;
+	traffic->settled_rows = last_kept >= 0 ? last_kept : kept;
+	traffic->settled_quarters = traffic->nquarters;
+}
+
+/* Make the row array hold capacity rows. */
+static void
+rows_resize(Traffic *traffic, int64 capacity)
+{
+	if (capacity > PG_INT32_MAX ||
+		(Size) capacity * sizeof(TrafficRow) > MaxAllocHugeSize / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("scaler.traffic value has too many rows")));
+	if (traffic->rows == NULL)
+		traffic->rows = MemoryContextAllocHuge(traffic->hdr.eoh_context,
+											   sizeof(TrafficRow) * capacity);
+	else
+		traffic->rows = repalloc_huge(traffic->rows,
+									  sizeof(TrafficRow) * capacity);
+	traffic->rows_capacity = (int32) capacity;
 }
 
 /*
@@ -426,25 +479,27 @@ append_row(Traffic *traffic, int32 key, double duration_ms)
 			 * two anyway), then grow by half: with thousands of values the
 			 * unused tails add up.
 			 */
-			int32		capacity = traffic->rows_capacity < ROWS_GROW_BY_HALF ?
-				Max(traffic->rows_capacity * 2, INITIAL_ROWS) :
-				traffic->rows_capacity + traffic->rows_capacity / 2;
-
-			if ((Size) capacity * sizeof(TrafficRow) > MaxAllocHugeSize / 2)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("scaler.traffic value has too many rows")));
-			if (traffic->rows == NULL)
-				traffic->rows = MemoryContextAllocHuge(traffic->hdr.eoh_context,
-													   sizeof(TrafficRow) * capacity);
-			else
-				traffic->rows = repalloc_huge(traffic->rows,
-											  sizeof(TrafficRow) * capacity);
-			traffic->rows_capacity = capacity;
+			rows_resize(traffic, traffic->rows_capacity < ROWS_GROW_BY_HALF ?
+						Max((int64) traffic->rows_capacity * 2, INITIAL_ROWS) :
+						(int64) traffic->rows_capacity + traffic->rows_capacity / 2);
 		}
 	}
 	row_set(&traffic->rows[traffic->nrows], key, duration_ms);
 	traffic->nrows++;
+	traffic->normalized = false;
+}
+
+/* Append n rows at once (none in a quarter with a summary). */
+void
+traffic_append_rows(Traffic *traffic, const TrafficRow *rows, int32 n)
+{
+	int64		needed = (int64) traffic->nrows + n;
+
+	if (needed > traffic->rows_capacity)
+		rows_resize(traffic, Max(needed, (int64) traffic->rows_capacity +
+								 traffic->rows_capacity / 2));
+	memcpy(&traffic->rows[traffic->nrows], rows, sizeof(TrafficRow) * n);
+	traffic->nrows += n;
 	traffic->normalized = false;
 }
 
@@ -504,29 +559,99 @@ traffic_merge_summary(Traffic *traffic, const TrafficQuarter *src)
 void
 traffic_merge(Traffic *dst, Traffic *src)
 {
+	traffic_merge_range(dst, src, PG_INT64_MIN, PG_INT64_MAX);
+}
+
+/*
+ * Add into dst the rows of src in quarters first .. end - 1.
+ *
+ * Two cases are cheap.  When src is in canonical order and what it adds
+ * all comes after dst's last quarter, with dst in canonical order too (a
+ * reader merging days in time order), everything is appended and dst stays
+ * in canonical order.  When dst has no summary and src is in canonical
+ * order, no row of src falls in a quarter with a summary, even after src's
+ * summaries are added, so its rows are copied at once.  Otherwise row by
+ * row.
+ */
+void
+traffic_merge_range(Traffic *dst, Traffic *src, int64 first, int64 end)
+{
+	int32		from_row = 0;
+	int32		end_row = src->nrows;
+	bool		in_order = false;
+	bool		bulk;
 	int32		i;
 
 	Assert(dst != src);
+	if (src->normalized)
+	{
+		int64		src_first = PG_INT64_MAX;
+
+		/* src's rows are sorted: the range is a slice of them */
+		while (from_row < end_row && row_quarter(&src->rows[from_row]) < first)
+		{
+			if ((from_row++ & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		while (end_row > from_row && row_quarter(&src->rows[end_row - 1]) >= end)
+		{
+			if ((end_row-- & 65535) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		if (from_row < end_row)
+			src_first = row_quarter(&src->rows[from_row]);
+		for (i = 0; i < src->nquarters; i++)
+			if (src->quarters[i].quarter >= first && src->quarters[i].quarter < end)
+			{
+				src_first = Min(src_first, src->quarters[i].quarter);
+				break;
+			}
+		if (traffic_is_empty(dst))
+			in_order = true;
+		else if (dst->normalized)
+		{
+			int64		dst_first;
+			int64		dst_last;
+
+			traffic_quarter_range(dst, &dst_first, &dst_last);
+			in_order = src_first > dst_last;
+		}
+	}
+	bulk = src->normalized && (in_order || dst->nquarters == 0);
+
 	for (i = 0; i < src->nquarters; i++)
 	{
 		const TrafficQuarter *from = &src->quarters[i];
 
 		CHECK_FOR_INTERRUPTS();
-		summary_merge(dst, traffic_get_summary(dst, from->quarter), from);
+		if (from->quarter >= first && from->quarter < end)
+			summary_merge(dst, traffic_get_summary(dst, from->quarter), from);
 	}
-	for (i = 0; i < src->nrows; i++)
+	if (bulk)
 	{
-		const TrafficRow *row = &src->rows[i];
-		TrafficQuarter *summary = traffic_find_summary(dst, row_quarter(row));
-
-		if ((i & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (summary != NULL)
-			fold_row(dst, summary, row);
-		else
-			append_row(dst, row->key, row_duration(row));
+		if (end_row > from_row)
+			traffic_append_rows(dst, &src->rows[from_row], end_row - from_row);
 	}
-	dst->normalized = false;
+	else
+	{
+		for (i = 0; i < src->nrows; i++)
+		{
+			const TrafficRow *row = &src->rows[i];
+			int64		quarter = row_quarter(row);
+			TrafficQuarter *summary;
+
+			if ((i & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (quarter < first || quarter >= end)
+				continue;
+			summary = traffic_find_summary(dst, quarter);
+			if (summary != NULL)
+				fold_row(dst, summary, row);
+			else
+				append_row(dst, row->key, row_duration(row));
+		}
+	}
+	dst->normalized = in_order;
 	dst->recent_from = dst->recent_to = 0;
 }
 

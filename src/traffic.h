@@ -181,6 +181,15 @@ typedef struct Traffic
 	int64		last_quarter;
 	int32		quarter_run;	/* rows in a row in last_quarter */
 
+	/*
+	 * Rows 0 .. settled_rows - 1 are in canonical order and stay rows (no
+	 * summary for their quarters, too few for one), as of when the value
+	 * had settled_quarters summaries: compacting rows appended after them
+	 * in order need not look at them again.
+	 */
+	int32		settled_rows;
+	int32		settled_quarters;
+
 	/* The minute counted last: rows mostly come in time order. */
 	TimestampTz recent_from;
 	TimestampTz recent_to;
@@ -204,6 +213,8 @@ extern Traffic *traffic_from_datum(Datum datum);
 extern Traffic *traffic_copy_into(Datum datum, MemoryContext parent);
 extern Datum traffic_flat_datum(Traffic *traffic);
 extern void traffic_merge(Traffic *dst, Traffic *src);
+extern void traffic_merge_range(Traffic *dst, Traffic *src, int64 first,
+								int64 end);
 extern void traffic_normalize(Traffic *traffic);
 extern bool traffic_is_empty(Traffic *traffic);
 extern int64 traffic_first_minute(Traffic *traffic);
@@ -212,6 +223,8 @@ extern void traffic_check_duration(double duration_ms);
 extern TrafficQuarter *traffic_find_summary(Traffic *traffic, int64 quarter);
 extern TrafficQuarter *traffic_get_summary(Traffic *traffic, int64 quarter);
 extern void traffic_merge_summary(Traffic *traffic, const TrafficQuarter *src);
+extern void traffic_append_rows(Traffic *traffic, const TrafficRow *rows,
+								int32 n);
 
 /* The slow path of traffic_add_row. */
 extern void traffic_add_row_slow(Traffic *traffic, TimestampTz ts,

@@ -277,6 +277,7 @@ typedef struct FlatReader
 	const uint8 *end;
 	int			errcode;
 	bool		canonical;		/* would be written back byte for byte */
+	int64		first_quarter;	/* of a version 2 value; PG_INT64_MAX if none */
 } FlatReader;
 
 static void pg_attribute_noreturn()
@@ -511,6 +512,8 @@ read_rows(FlatReader *reader, Traffic *traffic, int64 quarter)
 	int			n = flat_uint8(reader);
 	int64		prev_key = PG_INT64_MIN;
 	double		prev_ms = 0.0;
+	TrafficRow	rows[SUMMARY_MIN_ROWS];
+	bool		as_rows;
 	int			i;
 
 	if (n < 1 || n >= SUMMARY_MIN_ROWS)
@@ -518,6 +521,9 @@ read_rows(FlatReader *reader, Traffic *traffic, int64 quarter)
 	/* valid, but kept as a summary in memory, so not canonical */
 	if (!quarter_keeps_rows(quarter))
 		reader->canonical = false;
+	/* rows of a quarter without a summary are appended as they are */
+	as_rows = traffic != NULL && quarter_keeps_rows(quarter) &&
+		traffic_find_summary(traffic, quarter) == NULL;
 	for (i = 0; i < n; i++)
 	{
 		uint8		flags = flat_uint8(reader);
@@ -537,11 +543,17 @@ read_rows(FlatReader *reader, Traffic *traffic, int64 quarter)
 			flat_invalid(reader, "Rows out of order.");
 		prev_key = key;
 		prev_ms = duration_ms;
-		if (traffic != NULL)
+		if (as_rows)
+			row_set(&rows[i], row_key(minute, (flags & FLAG_DURATION) != 0,
+									  (flags & FLAG_ERROR) != 0),
+					duration_ms);
+		else if (traffic != NULL)
 			traffic_add_row(traffic, minute * USECS_PER_MINUTE,
 							(flags & FLAG_ERROR) != 0,
 							(flags & FLAG_DURATION) != 0, duration_ms);
 	}
+	if (as_rows)
+		traffic_append_rows(traffic, rows, n);
 }
 
 /*
@@ -619,6 +631,8 @@ read_v2(FlatReader *reader, Traffic *traffic)
 		if (!valid_quarter(quarter) || quarter <= prev)
 			flat_invalid(reader, "Quarters out of order or out of range.");
 		prev = quarter;
+		if (i == 0)
+			reader->first_quarter = quarter;
 		if (form == FORM_ROWS)
 			read_rows(reader, traffic, quarter);
 		else if (form == FORM_SUMMARY)
@@ -831,11 +845,20 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 	FlatReader	reader;
 	int32		version;
 	bool		was_empty = traffic_is_empty(traffic);
+	bool		was_normalized = traffic->normalized;
+	int64		last_before = PG_INT64_MIN;
 
 	reader.p = (const uint8 *) data;
 	reader.end = reader.p + len;
 	reader.errcode = errcode;
 	reader.canonical = true;
+	reader.first_quarter = PG_INT64_MAX;
+	if (!was_empty && was_normalized)
+	{
+		int64		first;
+
+		traffic_quarter_range(traffic, &first, &last_before);
+	}
 
 	version = flat_int32(&reader);
 	if (version == 2)
@@ -848,10 +871,12 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 		flat_invalid(&reader, "Trailing bytes.");
 
 	/*
-	 * A version 2 value read into an empty one is in canonical order
-	 * already (the reader checked it): the readers need not sort it again.
+	 * A version 2 value read into an empty one, or after the last quarter
+	 * of one in canonical order (a reader merging days in time order), is
+	 * in canonical order (the reader checked it): it need not be sorted.
 	 */
-	if (version == 2 && was_empty && reader.canonical)
+	if (version == 2 && reader.canonical && was_normalized &&
+		(was_empty || reader.first_quarter > last_before))
 	{
 		traffic->normalized = true;
 		traffic->recent_from = traffic->recent_to = 0;
@@ -875,6 +900,7 @@ flat_datum_of(const char *data, int len, int errcode)
 	reader.end = reader.p + len;
 	reader.errcode = errcode;
 	reader.canonical = true;
+	reader.first_quarter = PG_INT64_MAX;
 	if (flat_int32(&reader) != TRAFFIC_FORMAT_VERSION)
 		return traffic_flat_datum(traffic_parse(data, len, errcode,
 												CurrentMemoryContext));
