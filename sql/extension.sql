@@ -18,7 +18,7 @@ ORDER BY 1;
 SELECT c::regclass AS dumped_with_data
 FROM pg_extension e, unnest(e.extconfig) c
 WHERE e.extname = 'scaler' AND c::regclass::text IN ('scaler.request_log_default', 'scaler.decision')
-ORDER BY 1;
+ORDER BY c::regclass::text;
 
 -- SECURITY DEFINER functions pin their search_path
 SELECT p.oid::regprocedure AS definer_without_search_path

@@ -20,11 +20,10 @@ COMMENT ON TYPE scaler.traffic IS
 
 -- ---------------------------------------------------------------------------
 -- scaler.request_log becomes partitioned by UTC day, with its rows.  A
--- table cannot be partitioned in place: the 0.1 table is renamed, the new
--- one created exactly as a fresh 0.2 install creates it, the rows copied
--- (into the DEFAULT partition; the worker moves them into daily partitions,
--- one day a tick), the privileges granted on the old table granted on the
--- new one, and the old table dropped (95_cleanup.sql, once the functions
+-- table cannot be partitioned in place: the 0.1 table is renamed here, the
+-- new one created by the install's own src/sql/22_request_log.sql, the rows
+-- and privileges copied over (23_request_log_rows.sql), and the old table
+-- dropped (95_cleanup.sql, once the functions
 -- whose defaults name it have been re-created).  What pointed at the old
 -- table by OID is pointed at the new one: the policies' sources and the
 -- defaults of the functions that take a source.  A user's view on the old
@@ -34,51 +33,6 @@ COMMENT ON TYPE scaler.traffic IS
 ALTER TABLE scaler.request_log RENAME TO request_log_0_1;
 ALTER INDEX scaler.request_log_function_ts_idx RENAME TO request_log_0_1_function_ts_idx;
 ALTER TABLE scaler.request_log_0_1 RENAME CONSTRAINT request_log_duration_ms_check TO request_log_0_1_duration_ms_check;
-CREATE TABLE scaler.request_log (
-    ts            timestamptz,
-    function_name text,
-    duration_ms   float8 CHECK (duration_ms >= 0),
-    status        integer,
-    cold_start    boolean
-) PARTITION BY RANGE (ts);
-CREATE TABLE scaler.request_log_default PARTITION OF scaler.request_log DEFAULT;
-CREATE INDEX request_log_function_ts_idx ON scaler.request_log (function_name, ts);
--- The refresh of a rollup reads rows by time alone; a BRIN index costs
--- ingest next to nothing.
-CREATE INDEX request_log_ts_idx ON scaler.request_log USING brin (ts);
--- The rows are the user's data, not the extension's: pg_dump must keep them
--- (the daily partitions the worker creates are ordinary tables, dumped as such).
-SELECT pg_catalog.pg_extension_config_dump('scaler.request_log_default', '');
-COMMENT ON TABLE scaler.request_log IS
-    'request log rows: ts (request start), function_name, duration_ms (NULL = unknown), status (>= 500 is an error), cold_start';
-COMMENT ON COLUMN scaler.request_log.ts IS 'when the request started';
-COMMENT ON COLUMN scaler.request_log.duration_ms IS 'how long it ran, in milliseconds; NULL when unknown';
-COMMENT ON COLUMN scaler.request_log.status IS 'response status; 500 and above count as errors; NULL when unknown';
-COMMENT ON COLUMN scaler.request_log.cold_start IS 'whether the request started a new instance';
-COMMENT ON TABLE scaler.request_log_default IS
-    'rows of scaler.request_log for which no daily partition exists (yet); the worker moves them into daily partitions';
-
-INSERT INTO scaler.request_log (ts, function_name, duration_ms, status, cold_start)
-SELECT ts, function_name, duration_ms, status, cold_start FROM scaler.request_log_0_1;
-
-DO $$
-DECLARE
-    g record;
-BEGIN
-    FOR g IN
-        SELECT a.grantee, a.privilege_type, a.is_grantable
-          FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-         WHERE c.oid = 'scaler.request_log_0_1'::pg_catalog.regclass AND a.grantee <> c.relowner
-    LOOP
-        EXECUTE pg_catalog.format('GRANT %s ON scaler.request_log TO %s%s', g.privilege_type,
-                                  CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.grantee::regrole::text) END,
-                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-    END LOOP;
-END
-$$;
-UPDATE scaler.policy SET source = 'scaler.request_log'::pg_catalog.regclass
- WHERE source = 'scaler.request_log_0_1'::pg_catalog.regclass;
-
 -- ---------------------------------------------------------------------------
 -- Decisions record xid_bound, so that readers can stop at
 -- scaler._decision_horizon() without a lock held to commit (issue 8).
