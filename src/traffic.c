@@ -344,16 +344,16 @@ sort_rows_by_quarter(Traffic *traffic)
  * the rest as rows.  Afterwards the rows are in canonical order.
  */
 /*
- * Whether the rows are in canonical order already: values read one after
- * another in time order (a reader merging a rollup's days) append rows in
- * order, and one pass is cheaper than a sort.
+ * Whether the rows from "from" on are in canonical order already: values
+ * read one after another in time order (a reader merging a rollup's days)
+ * append rows in order, and one pass is cheaper than a sort.
  */
 static bool
-rows_in_order(const Traffic *traffic)
+rows_in_order(const Traffic *traffic, int32 from)
 {
 	int32		i;
 
-	for (i = 1; i < traffic->nrows; i++)
+	for (i = from + 1; i < traffic->nrows; i++)
 	{
 		if ((i & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -372,7 +372,6 @@ static int32
 unsettled_start(const Traffic *traffic)
 {
 	int32		start = traffic->settled_rows;
-	int32		i;
 
 	if (start == 0 || start > traffic->nrows ||
 		traffic->settled_quarters != traffic->nquarters)
@@ -380,14 +379,7 @@ unsettled_start(const Traffic *traffic)
 	if (start < traffic->nrows &&
 		row_quarter(&traffic->rows[start]) <= row_quarter(&traffic->rows[start - 1]))
 		return 0;
-	for (i = start + 1; i < traffic->nrows; i++)
-	{
-		if ((i & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (row_cmp(&traffic->rows[i - 1], &traffic->rows[i]) > 0)
-			return 0;
-	}
-	return start;
+	return rows_in_order(traffic, start) ? start : 0;
 }
 
 static void
@@ -397,7 +389,7 @@ compact_rows(Traffic *traffic)
 	int32		kept = start;
 	int32		i = start;
 	int32		last_kept = -1;
-	bool		in_order = start > 0 || rows_in_order(traffic);
+	bool		in_order = start > 0 || rows_in_order(traffic, 0);
 
 	if (!in_order)
 		sort_rows_by_quarter(traffic);
