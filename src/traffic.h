@@ -96,9 +96,15 @@ row_key(int64 minute, bool has_duration, bool is_error)
 }
 
 static inline int64
+key_minute(int32 key)
+{
+	return ((int64) key - (key & 3)) / 4;
+}
+
+static inline int64
 row_minute(const TrafficRow *row)
 {
-	return ((int64) row->key - (row->key & 3)) / 4;
+	return key_minute(row->key);
 }
 
 static inline int64

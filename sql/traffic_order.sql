@@ -1,0 +1,70 @@
+-- A value depends on its rows, not on their order: rows in time order take
+-- the in-order path, rows in random order are buffered and folded by
+-- quarter in batches (traffic.c, compact_rows).  Each case compares the
+-- text of the value built from the rows in time order, in reverse and in
+-- two random orders, and checks what it reports against plain SQL.
+SET timezone = 'UTC';
+SET max_parallel_workers_per_gather = 0;
+
+-- 300,000 rows over two days: quarters busy enough for summaries, some
+-- with errors; many batches of random rows.  Then the same span with every
+-- fourth hour sparse (a few rows a quarter, kept as rows while the busy
+-- quarters around them get summaries), and a span too wide for the
+-- quarter-by-quarter sort (a few rows a day over ten years).
+CREATE TABLE shapes AS
+SELECT 'busy' AS shape, i AS n, timestamptz '2026-03-01 00:00+00' + (i * 0.576) * interval '1 second' AS ts,
+       ((i::bigint * 7919) % 1000) / 10.0::float8 AS duration_ms,
+       CASE WHEN i % 97 = 0 THEN 503 ELSE 200 END AS status
+FROM generate_series(0, 299999) i
+UNION ALL
+SELECT 'mixed', i, timestamptz '2026-03-01 00:00+00' + (i * 0.576) * interval '1 second',
+       ((i::bigint * 104729) % 5000) / 7.0, CASE WHEN i % 31 = 0 THEN 500 ELSE 204 END
+FROM generate_series(0, 299999) i
+WHERE (i * 0.576 / 3600)::int % 4 <> 0 OR i % 200 = 0
+UNION ALL
+SELECT 'wide', i, timestamptz '2016-01-01 00:00+00' + (i * 2) * interval '1 day' + (i % 13) * interval '1 hour',
+       (i % 50) * 3.5, CASE WHEN i % 9 = 0 THEN 500 ELSE 200 END
+FROM generate_series(0, 1799) i;
+
+CREATE TABLE orders AS
+SELECT shape, kind,
+       (SELECT scaler.traffic_agg(ts, duration_ms, status)::text
+          FROM (SELECT ts, duration_ms, status FROM shapes s
+                 WHERE s.shape = k.shape
+                 ORDER BY CASE kind
+                          WHEN 'time' THEN n
+                          WHEN 'reverse' THEN -n
+                          WHEN 'random 1' THEN hashint4(n)
+                          ELSE hashint4(n + 1) END) o) AS t
+FROM (SELECT DISTINCT shape FROM shapes) k,
+     unnest(ARRAY['time', 'reverse', 'random 1', 'random 2']) kind;
+
+-- one value per shape, whatever the order
+SELECT shape, count(*) AS orders, count(DISTINCT t) AS distinct_values
+FROM orders GROUP BY shape ORDER BY shape;
+
+-- and the value counts what plain SQL counts, hour by hour
+WITH reported AS MATERIALIZED (
+    SELECT o.shape, h.hour, h.requests, h.errors
+      FROM orders o, scaler.hourly_requests(o.t::scaler.traffic) h
+     WHERE o.kind = 'random 1' AND h.requests > 0),
+plain AS MATERIALIZED (
+    SELECT shape, date_trunc('hour', ts) AS hour, count(*) AS requests,
+           count(*) FILTER (WHERE status >= 500) AS errors
+      FROM shapes GROUP BY 1, 2)
+SELECT shape, count(*) FILTER (WHERE r IS NULL OR p IS NULL) AS hours_missing,
+       count(*) FILTER (WHERE r.requests <> p.requests OR r.errors <> p.errors) AS hours_differing,
+       count(*) AS hours_with_rows
+FROM reported r FULL JOIN plain p USING (shape, hour)
+GROUP BY shape ORDER BY shape;
+
+-- a value of random rows merged with one of ordered rows equals one value
+-- of all of them
+SELECT (SELECT scaler.traffic_merge(t::scaler.traffic)::text FROM orders
+         WHERE shape <> 'wide' AND kind IN ('time', 'random 2')) =
+       (SELECT scaler.traffic_merge(v)::text
+          FROM (SELECT o.t::scaler.traffic AS v FROM orders o
+                 WHERE o.shape <> 'wide' AND o.kind IN ('random 1', 'reverse')) x)
+       AS merges_match;
+
+DROP TABLE orders, shapes;
