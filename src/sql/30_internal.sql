@@ -1193,12 +1193,10 @@ $$;
 COMMENT ON FUNCTION scaler._rollup_current(oid, uuid) IS
     'internal: whether the relation of that OID is still the source the rollup with this id was made for (scaler.request_log, or a table whose capture triggers carry the id)';
 
--- Whether the calling role may see how much traffic a source has: it may
--- read the source's ts and function_name (a count of its rows per function
--- and day tells no more), and no row-level security policy restricts it on
--- the source (the rollup sums every row, also those it may not see).  For
--- scaler.rollups; runs as the caller.
-CREATE OR REPLACE FUNCTION scaler._rollup_figures_visible(rel oid)
+-- Whether the calling role may read a source's ts and function_name (table
+-- or column SELECT): what a count of its rows per function and day, or its
+-- latest rows, needs.  For scaler.rollups; runs as the caller.
+CREATE OR REPLACE FUNCTION scaler._rollup_readable(rel oid)
 RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1211,12 +1209,11 @@ AS $$
         AND pg_catalog.has_column_privilege(rel, (SELECT a.attnum FROM pg_catalog.pg_attribute a
                                                    WHERE a.attrelid OPERATOR(pg_catalog.=) rel
                                                      AND a.attname OPERATOR(pg_catalog.=) 'function_name'
-                                                     AND NOT a.attisdropped), 'SELECT')
-        AND NOT pg_catalog.row_security_active(rel),
+                                                     AND NOT a.attisdropped), 'SELECT'),
         false)
 $$;
-COMMENT ON FUNCTION scaler._rollup_figures_visible(oid) IS
-    'internal: whether the caller may see a rollup''s figures: it may read the source''s ts and function_name, and no row-level security restricts it there';
+COMMENT ON FUNCTION scaler._rollup_readable(oid) IS
+    'internal: whether the caller may read a rollup source''s ts and function_name';
 
 -- A rollup's rows, slots, day values and invalidated slots, deleted (its
 -- source's triggers are the caller's business).

@@ -91,7 +91,7 @@ REVOKE ALL ON FUNCTION scaler._rollup_repair_triggers(oid, uuid, timestamptz) FR
 REVOKE ALL ON FUNCTION scaler._rollup_apply_retention(oid, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_recompute_invalid(oid, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_append(oid, timestamptz, timestamptz) FROM PUBLIC;
--- (scaler._rollup_current and scaler._rollup_figures_visible stay
+-- (scaler._rollup_current and scaler._rollup_readable stay
 -- executable: they run as their caller, read only the catalogs, and
 -- scaler.rollups calls them as the caller.)
 REVOKE ALL ON FUNCTION scaler._maintain_request_log() FROM PUBLIC;
