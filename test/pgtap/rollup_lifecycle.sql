@@ -10,8 +10,10 @@
 --     by the refresh (no triggers put on it, the stale slots deleted), and
 --     create_rollup on it starts afresh;
 --   - ALTER TABLE ... RENAME keeps the rollup working; TRUNCATE of the
---     source empties it; DROP of a partition of a partitioned source keeps
---     the parent's rollup and its slots of that partition's days;
+--     source empties it; DROP or TRUNCATE of a partition of a partitioned
+--     source keeps the parent's rollup and its slots of that partition's
+--     days; a table whose four capture triggers were all dropped loses its
+--     rollup at the next refresh;
 --   - DROP EXTENSION refuses while user tables carry capture triggers, and
 --     with CASCADE takes them along;
 --   - scaler.rollups shows the figures of traffic (watermark, slots, lag,
@@ -23,7 +25,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(39);
+SELECT plan(42);
 
 -- rows of three whole days long ago, of two functions
 CREATE FUNCTION public.lc_fill(rel regclass, first timestamptz) RETURNS void
@@ -198,7 +200,7 @@ SELECT is(public.lc_hours('public.lc_trunc', NULL, '2025-05-31', '2025-06-09'),
 SELECT is((SELECT slots FROM scaler.rollups WHERE source = 'public.lc_trunc'::regclass), 6::bigint,
           'with the new rows'' slots only');
 
--- 29-31: DROP of a partition of a partitioned source keeps the parent's
+-- 29-34: DROP and TRUNCATE of a partition of a partitioned source keeps the parent's
 -- rollup and the slots of that partition's days (retention's history)
 CREATE TABLE public.lc_part (LIKE scaler.request_log) PARTITION BY RANGE (ts);
 CREATE TABLE public.lc_part_1 PARTITION OF public.lc_part FOR VALUES FROM ('2025-06-01 00:00+00') TO ('2025-06-02 00:00+00');
@@ -214,8 +216,24 @@ SELECT is(scaler.refresh_rollup('public.lc_part'), 0, 'and refreshes as before')
 SELECT is(public.lc_hours('public.lc_part', 'b', '2025-05-31', '2025-06-04'),
           public.lc_hours('public.lc_part_raw', 'b', '2025-05-31', '2025-06-04'),
           'reads still give the dropped partition''s day from the slots');
+TRUNCATE public.lc_part_2;
+SELECT is((SELECT slots FROM scaler.rollups WHERE source = 'public.lc_part'::regclass), 6::bigint,
+          'TRUNCATE of a partition (not of the source) keeps the slots too');
 
--- 32-36: scaler.rollups shows the figures only to who may see the traffic
+-- all four capture triggers dropped by the table's owner: the table is no
+-- longer taken for the rollup's source
+CREATE TABLE public.lc_notrig (LIKE scaler.request_log);
+SELECT public.lc_fill('public.lc_notrig', '2025-06-01 00:00+00');
+SELECT scaler.create_rollup('public.lc_notrig');
+SELECT public.lc_refresh('public.lc_notrig');
+DROP TRIGGER scaler_rollup_insert ON public.lc_notrig;
+DROP TRIGGER scaler_rollup_update ON public.lc_notrig;
+DROP TRIGGER scaler_rollup_delete ON public.lc_notrig;
+DROP TRIGGER scaler_rollup_truncate ON public.lc_notrig;
+SELECT is(scaler.refresh_rollup('public.lc_notrig'), 0, 'all four triggers dropped: the refresh writes nothing');
+SELECT is(public.lc_kept('public.lc_notrig'::regclass), 0::bigint, 'and deletes the rollup');
+
+-- 35-39: scaler.rollups shows the figures only to who may see the traffic
 CREATE ROLE lc_cols;      -- SELECT on ts and function_name only
 CREATE ROLE lc_status;    -- SELECT on status only
 CREATE ROLE lc_rls;       -- SELECT on the table, restricted by a policy
@@ -248,7 +266,7 @@ SELECT is(public.lc_figures(), 'lc_trunc',
 RESET ROLE;
 ALTER TABLE public.lc_trunc DISABLE ROW LEVEL SECURITY;
 
--- 37-39: DROP EXTENSION
+-- 40-42: DROP EXTENSION
 CREATE TABLE public.lc_ext (LIKE scaler.request_log);
 SELECT scaler.create_rollup('public.lc_ext');
 SELECT throws_ok('DROP EXTENSION scaler', '2BP01', NULL,
