@@ -25,7 +25,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(42);
+SELECT plan(43);
 
 -- rows of three whole days long ago, of two functions
 CREATE FUNCTION public.lc_fill(rel regclass, first timestamptz) RETURNS void
@@ -91,6 +91,18 @@ DROP TABLE public.lc_own;
 RESET ROLE;
 SELECT is(public.lc_kept((SELECT rel FROM lc_oid WHERE name = 'lc_own')), 0::bigint,
           'its owner (no superuser) dropping the table deletes the rollup too');
+
+-- also in a session in replica mode (the event trigger fires ALWAYS)
+CREATE TABLE public.lc_repl (LIKE scaler.request_log);
+SELECT public.lc_fill('public.lc_repl', '2025-06-01 00:00+00');
+SELECT scaler.create_rollup('public.lc_repl');
+SELECT public.lc_refresh('public.lc_repl');
+INSERT INTO lc_oid VALUES ('lc_repl', 'public.lc_repl'::regclass);
+SET session_replication_role = replica;
+DROP TABLE public.lc_repl;
+RESET session_replication_role;
+SELECT is(public.lc_kept((SELECT rel FROM lc_oid WHERE name = 'lc_repl')), 0::bigint,
+          'a source dropped with session_replication_role = replica deletes its rollup too');
 
 -- 5-10: the event trigger did not fire: the rollup left behind
 CREATE TABLE public.lc_gone (LIKE scaler.request_log);
