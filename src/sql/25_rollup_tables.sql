@@ -18,9 +18,21 @@
 -- inserted, updated or deleted below the watermark, and a refresh
 -- recomputes just those slots.  See src/rollup.c for the locking that keeps
 -- concurrent ingest and refresh from losing or double counting a row.
+--
+-- A rollup belongs to the table it was made for, not to an OID: its
+-- capture triggers carry its id (scaler._rollup_current).  DROP TABLE of a
+-- source forgets its rollup at once (the event trigger scaler_rollup_drop,
+-- src/sql/60_event_triggers.sql, enabled ALWAYS).  Should it not have fired
+-- (single-user mode, a superuser who disabled it), a refresh, the view and
+-- create_rollup find that no trigger of the table with that OID carries
+-- the id and forget the rollup; readers never use it meanwhile, since such
+-- a table has no capture triggers (creating one needs EXECUTE on
+-- scaler._rollup_capture, which only scaler's own functions have).  So the
+-- slots of a dropped table are never read for another that got its OID.
 CREATE TABLE scaler.rollup (
     source       regclass PRIMARY KEY,
     owner        regrole NOT NULL,
+    id           uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid() UNIQUE,
     watermark    timestamptz,
     covered_from timestamptz,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -32,6 +44,7 @@ COMMENT ON TABLE scaler.rollup IS
     'one row per rollup: its source, the watermark below which rows are rolled up, and how its last refresh went; a refresh locks the row';
 COMMENT ON COLUMN scaler.rollup.source IS 'the source table';
 COMMENT ON COLUMN scaler.rollup.owner IS 'the role that created the rollup';
+COMMENT ON COLUMN scaler.rollup.id IS 'the rollup''s identity, also the argument of its capture triggers: a table that merely got the OID of a dropped source has no trigger with it';
 COMMENT ON COLUMN scaler.rollup.watermark IS 'rows with ts below it are in the slots (except invalidated ones); NULL before the first refresh';
 COMMENT ON COLUMN scaler.rollup.covered_from IS 'slots before this UTC day were dropped by scaler.rollup_retention; NULL = none dropped';
 COMMENT ON COLUMN scaler.rollup.created_at IS 'when the rollup was created';

@@ -1145,7 +1145,7 @@ COMMENT ON FUNCTION scaler._listen_policy_channels(oid) IS
     'internal: body of scaler.listen_policy_channels, called with the calling role';
 
 -- ---------------------------------------------------------------------------
--- Rollups (see the comment on scaler.rollup in src/sql/install/20_tables.sql).
+-- Rollups (see the comment on scaler.rollup in src/sql/25_rollup_tables.sql).
 -- ---------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION scaler._rollup_capture()
@@ -1169,10 +1169,99 @@ RETURN pg_catalog.timezone('UTC', day::pg_catalog.timestamp);
 COMMENT ON FUNCTION scaler._rollup_day_start(date) IS
     'internal: the first instant of a UTC day';
 
+-- Whether the relation with OID rel is the table that the rollup with this
+-- id was made for: scaler.request_log (a table of the extension, dropped
+-- only with it, whose triggers pg_dump leaves out), or a table with a
+-- capture trigger carrying the id, enabled or not (the id survives pg_dump,
+-- in the rollup's row and in the trigger's definition).  A table that
+-- merely got the OID of a dropped source has none: creating a trigger that
+-- calls scaler._rollup_capture needs EXECUTE on it, which only scaler's
+-- own functions have (scaler._rollup_ensure_triggers).
+CREATE OR REPLACE FUNCTION scaler._rollup_current(rel oid, id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT rel OPERATOR(pg_catalog.=) 'scaler.request_log'::pg_catalog.regclass::pg_catalog.oid
+        OR EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                    WHERE g.tgrelid OPERATOR(pg_catalog.=) rel
+                      AND g.tgfoid OPERATOR(pg_catalog.=) 'scaler._rollup_capture()'::pg_catalog.regprocedure
+                      AND g.tgnargs OPERATOR(pg_catalog.=) 1
+                      AND g.tgargs OPERATOR(pg_catalog.=)
+                          (pg_catalog.convert_to(id::pg_catalog.text, 'UTF8') OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex')))
+$$;
+COMMENT ON FUNCTION scaler._rollup_current(oid, uuid) IS
+    'internal: whether the relation of that OID is still the source the rollup with this id was made for (scaler.request_log, or a table whose capture triggers carry the id)';
+
+-- Whether the calling role may read a source's ts and function_name (table
+-- or column SELECT): what a count of its rows per function and day, or its
+-- latest rows, needs.  For scaler.rollups; runs as the caller.
+CREATE OR REPLACE FUNCTION scaler._rollup_readable(rel oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(
+        pg_catalog.has_column_privilege(rel, (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                                               WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+                                                 AND a.attname OPERATOR(pg_catalog.=) 'ts'
+                                                 AND NOT a.attisdropped), 'SELECT')
+        AND pg_catalog.has_column_privilege(rel, (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                                                   WHERE a.attrelid OPERATOR(pg_catalog.=) rel
+                                                     AND a.attname OPERATOR(pg_catalog.=) 'function_name'
+                                                     AND NOT a.attisdropped), 'SELECT'),
+        false)
+$$;
+COMMENT ON FUNCTION scaler._rollup_readable(oid) IS
+    'internal: whether the caller may read a rollup source''s ts and function_name';
+
+-- A rollup's rows, slots, day values and invalidated slots, deleted (its
+-- source's triggers are the caller's business).
+CREATE OR REPLACE FUNCTION scaler._rollup_forget(rel oid)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM scaler.rollup_slot s WHERE s.source = rel;
+    DELETE FROM scaler.rollup_day d WHERE d.source = rel;
+    DELETE FROM scaler.rollup_invalid i WHERE i.source = rel;
+    DELETE FROM scaler.rollup x WHERE x.source = rel;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_forget(oid) IS
+    'internal: delete a rollup and its slots, day values and invalidated slots';
+
+-- The event trigger scaler_rollup_drop (src/sql/60_event_triggers.sql): a
+-- dropped source takes its rollup with it, in the same transaction.  A
+-- dropped partition of a source is not a source: its rows stay in the
+-- parent's slots (that is how retention keeps the history).
+CREATE OR REPLACE FUNCTION scaler._rollup_on_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel oid;
+BEGIN
+    FOR rel IN
+        SELECT x.source::pg_catalog.oid FROM scaler.rollup x
+         WHERE x.source::pg_catalog.oid IN
+               (SELECT o.objid FROM pg_catalog.pg_event_trigger_dropped_objects() o
+                 WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0)
+    LOOP
+        PERFORM scaler._rollup_forget(rel);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_on_drop() IS
+    'internal: event trigger on sql_drop: the rollups of dropped tables are deleted with them';
+
 -- The capture triggers of a rollup's source, as _rollup_capture needs them
--- (and as src/rollup.c's readers check them): true when they were missing
--- or disabled and are created anew, false when they were all there.
-CREATE OR REPLACE FUNCTION scaler._rollup_ensure_triggers(source regclass)
+-- (and as src/rollup.c's readers check them), each with the rollup's id as
+-- its argument: true when they were missing or disabled and are created
+-- anew, false when they were all there.
+CREATE OR REPLACE FUNCTION scaler._rollup_ensure_triggers(source regclass, id uuid)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1184,6 +1273,7 @@ BEGIN
          WHERE g.tgrelid = source
            AND g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure
            AND g.tgenabled IN ('O', 'A')
+           AND g.tgargs = pg_catalog.convert_to(id::text, 'UTF8') || pg_catalog.decode('00', 'hex')
            AND (g.tgname::text, g.tgtype::integer, g.tgoldtable IS NOT NULL, g.tgnewtable IS NOT NULL) IN
                (('scaler_rollup_insert', 4, false, true), ('scaler_rollup_update', 16, true, true),
                 ('scaler_rollup_delete', 8, true, false), ('scaler_rollup_truncate', 32, false, false))) = 4 THEN
@@ -1194,21 +1284,21 @@ BEGIN
     END LOOP;
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture()', source);
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass) IS
-    'internal: create a rollup source''s capture triggers unless all four are there and enabled; true when it created them';
+COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) IS
+    'internal: create a rollup source''s capture triggers (with the rollup''s id) unless all four are there and enabled; true when it created them';
 
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void
@@ -1220,6 +1310,8 @@ DECLARE
     col   text;
     typ   regtype;
     coll  oid;
+    old   scaler.rollup;
+    made  scaler.rollup;
 BEGIN
     IF source IS NULL THEN
         RAISE EXCEPTION 'source must not be null' USING ERRCODE = '22004';
@@ -1267,11 +1359,16 @@ BEGIN
                       DETAIL = 'Slots are kept per exact function name.';
         END IF;
     END LOOP;
-    IF EXISTS (SELECT FROM scaler.rollup r WHERE r.source = _create_rollup.source) THEN
-        RAISE EXCEPTION 'source "%" already has a rollup', source USING ERRCODE = '42710';
+    SELECT * INTO old FROM scaler.rollup r WHERE r.source = _create_rollup.source FOR UPDATE;
+    IF FOUND THEN
+        IF scaler._rollup_current(old.source, old.id) THEN
+            RAISE EXCEPTION 'source "%" already has a rollup', source USING ERRCODE = '42710';
+        END IF;
+        -- the rollup of a dropped table whose OID this one got
+        PERFORM scaler._rollup_forget(old.source);
     END IF;
-    INSERT INTO scaler.rollup (source, owner) VALUES (source, invoker);
-    PERFORM scaler._rollup_ensure_triggers(source);
+    INSERT INTO scaler.rollup (source, owner) VALUES (source, invoker) RETURNING * INTO made;
+    PERFORM scaler._rollup_ensure_triggers(source, made.id);
 END
 $$;
 COMMENT ON FUNCTION scaler._create_rollup(oid, regclass) IS
@@ -1291,110 +1388,119 @@ BEGIN
         RAISE EXCEPTION 'source "%" has no rollup', source USING ERRCODE = '42704';
     END IF;
     IF NOT scaler._may_manage(invoker, r.owner)
-       AND NOT pg_catalog.pg_has_role(invoker, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = source), 'USAGE') THEN
+       AND NOT COALESCE(pg_catalog.pg_has_role(invoker, (SELECT relowner FROM pg_catalog.pg_class WHERE oid = source), 'USAGE'),
+                        false) THEN
         RAISE EXCEPTION 'must be owner of rollup of %', source USING ERRCODE = '42501';
     END IF;
-    FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
-    END LOOP;
-    DELETE FROM scaler.rollup_slot s WHERE s.source = r.source;
-    DELETE FROM scaler.rollup_day d WHERE d.source = r.source;
-    DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source;
-    DELETE FROM scaler.rollup x WHERE x.source = r.source;
+    -- (a table that only got the OID of the rollup's dropped source has no
+    -- triggers of it)
+    IF scaler._rollup_current(r.source, r.id) THEN
+        FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
+        END LOOP;
+    END IF;
+    PERFORM scaler._rollup_forget(r.source);
 END
 $$;
 COMMENT ON FUNCTION scaler._drop_rollup(oid, regclass) IS
     'internal: drop_rollup for the role invoker';
 
--- One bounded step of one rollup: at most 64 invalidated slots recomputed,
--- and the rows past the watermark appended for at most one UTC day that
--- has rows (days without rows are skipped).  Returns the number
--- of slots written; 0 means the rollup is up to date.  It reads every row
--- (row_security off: an error, not a partial rollup, should the definer
--- be subject to the source's policies), and without JIT: compiling costs
--- tens of milliseconds, more than a bounded step gains from it.
-CREATE OR REPLACE FUNCTION scaler._refresh_rollup_step(source oid)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
+-- A refresh of one rollup, one bounded step (scaler._refresh_rollup_step)
+-- made of the steps below, each of one concern and called only from it,
+-- in this order, inside its transaction (as the extension's owner, with
+-- row_security off).
+
+-- Refresh, the capture triggers: missing (a restored scaler.request_log)
+-- or disabled, rows may have changed unseen, so the slots that raw rows
+-- remain of are built again, from the UTC day of the first row on; older
+-- ones (their rows dropped by retention) are kept.  Returns the watermark,
+-- lowered to that day if it was above it.  Runs before the refresh's lock:
+-- creating triggers waits for the source's writers.
+CREATE OR REPLACE FUNCTION scaler._rollup_repair_triggers(rel oid, id uuid, watermark timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET row_security = off
-SET jit = off
 AS $$
 DECLARE
-    r          scaler.rollup;
-    src        text;
-    target     timestamptz := pg_catalog.now() - interval '1 minute';
-    retention  interval := pg_catalog.current_setting('scaler.rollup_retention')::interval;
-    cutoff     date;
+    first_ts  timestamptz;
+    first_day date;
+BEGIN
+    IF NOT scaler._rollup_ensure_triggers(rel::pg_catalog.regclass, id) OR watermark IS NULL THEN
+        RETURN watermark;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT min(ts) FROM %s', rel::pg_catalog.regclass) INTO first_ts;
+    IF first_ts IS NULL OR first_ts >= watermark THEN
+        RETURN watermark;
+    END IF;
+    first_day := pg_catalog.timezone('UTC', first_ts)::date;
+    DELETE FROM scaler.rollup_slot s WHERE s.source = rel AND s.day >= first_day;
+    DELETE FROM scaler.rollup_day d WHERE d.source = rel AND d.day >= first_day;
+    DELETE FROM scaler.rollup_invalid i WHERE i.source = rel AND i.day >= first_day;
+    RETURN scaler._rollup_day_start(first_day);
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_repair_triggers(oid, uuid, timestamptz) IS
+    'internal: refresh step: put a source''s missing or disabled capture triggers back and drop the slots its rows may have changed unseen; the watermark to go on from';
+
+-- Refresh, scaler.rollup_retention: the slots and day values of UTC days
+-- older than it deleted (once per new cutoff), and the invalidated slots
+-- of days no longer covered.  Returns the new covered_from.
+CREATE OR REPLACE FUNCTION scaler._rollup_apply_retention(rel oid, covered_from timestamptz)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    retention interval := pg_catalog.current_setting('scaler.rollup_retention')::interval;
+    cutoff    date;
+BEGIN
+    IF retention > interval '0' THEN
+        cutoff := pg_catalog.timezone('UTC', pg_catalog.now() - retention)::date;
+        IF covered_from IS NULL OR covered_from < scaler._rollup_day_start(cutoff) THEN
+            DELETE FROM scaler.rollup_slot s WHERE s.source = rel AND s.day < cutoff;
+            DELETE FROM scaler.rollup_day d WHERE d.source = rel AND d.day < cutoff;
+            covered_from := scaler._rollup_day_start(cutoff);
+        END IF;
+    END IF;
+    IF covered_from IS NOT NULL THEN
+        DELETE FROM scaler.rollup_invalid i WHERE i.source = rel
+           AND i.day < pg_catalog.timezone('UTC', covered_from)::date;
+    END IF;
+    RETURN covered_from;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_apply_retention(oid, timestamptz) IS
+    'internal: refresh step: scaler.rollup_retention applied to a rollup''s slots; the new covered_from';
+
+-- Refresh, late rows: at most 64 invalidated slots (the oldest days first)
+-- recomputed from the rows below the watermark, and the value of every
+-- function of each of their days merged again.  Returns the number of
+-- slots recomputed.
+CREATE OR REPLACE FUNCTION scaler._rollup_recompute_invalid(rel oid, watermark timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src        text := pg_catalog.format('%s', rel::pg_catalog.regclass);
     inv        record;
     t          scaler.traffic;
     from_ts    timestamptz;
     to_ts      timestamptz;
-    first_ts   timestamptz;
-    day        date;
     touched    date[] := '{}';
     recomputed date;
     n          integer := 0;
-    k          integer;
 BEGIN
-    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'refresh_rollup must run at isolation level READ COMMITTED'
-            USING ERRCODE = '25001',
-                  DETAIL = 'It reads the rows committed after it waits for the source''s writers.';
-    END IF;
-    -- A refresh at a time per rollup: the other one skips it.
-    SELECT * INTO r FROM scaler.rollup x WHERE x.source = _refresh_rollup_step.source
-       FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN 0;
-    END IF;
-    src := pg_catalog.format('%s', r.source::regclass);
-    IF src IS NULL OR src ~ '^[0-9]+$' THEN
-        RAISE EXCEPTION 'source of rollup % no longer exists', r.source USING ERRCODE = '42P01';
-    END IF;
-    -- Triggers missing (a restored scaler.request_log) or disabled: rows
-    -- may have changed unseen, so the slots that raw rows remain of are
-    -- built again; older ones (their rows dropped by retention) are kept.
-    -- Before the lock: creating triggers waits for the source's writers.
-    IF scaler._rollup_ensure_triggers(r.source) AND r.watermark IS NOT NULL THEN
-        EXECUTE pg_catalog.format('SELECT min(ts) FROM %s', src) INTO first_ts;
-        IF first_ts IS NOT NULL AND first_ts < r.watermark THEN
-            r.watermark := scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date);
-            DELETE FROM scaler.rollup_slot s WHERE s.source = r.source
-               AND s.day >= pg_catalog.timezone('UTC', r.watermark)::date;
-            DELETE FROM scaler.rollup_day d WHERE d.source = r.source
-               AND d.day >= pg_catalog.timezone('UTC', r.watermark)::date;
-            DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source
-               AND i.day >= pg_catalog.timezone('UTC', r.watermark)::date;
-        END IF;
-    END IF;
-    -- Every statement from here on sees the rows of the writers this waits
-    -- for; a writer that comes later sees the new watermark (src/rollup.c).
-    PERFORM scaler._rollup_lock(r.source);
-
-    IF retention > interval '0' THEN
-        cutoff := pg_catalog.timezone('UTC', pg_catalog.now() - retention)::date;
-        IF r.covered_from IS NULL OR r.covered_from < scaler._rollup_day_start(cutoff) THEN
-            DELETE FROM scaler.rollup_slot s WHERE s.source = r.source AND s.day < cutoff;
-            DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day < cutoff;
-            r.covered_from := scaler._rollup_day_start(cutoff);
-        END IF;
-    END IF;
-    IF r.covered_from IS NOT NULL THEN
-        DELETE FROM scaler.rollup_invalid i WHERE i.source = r.source
-           AND i.day < pg_catalog.timezone('UTC', r.covered_from)::date;
-    END IF;
-
     FOR inv IN
         DELETE FROM scaler.rollup_invalid i
          WHERE i.ctid = ANY (ARRAY(SELECT j.ctid FROM scaler.rollup_invalid j
-                                    WHERE j.source = r.source ORDER BY j.day LIMIT 64))
+                                    WHERE j.source = rel ORDER BY j.day LIMIT 64))
         RETURNING i.function_name, i.day
     LOOP
-        DELETE FROM scaler.rollup_slot s WHERE s.source = r.source
+        DELETE FROM scaler.rollup_slot s WHERE s.source = rel
            AND s.function_name IS NOT DISTINCT FROM inv.function_name AND s.day = inv.day;
         from_ts := scaler._rollup_day_start(inv.day);
-        to_ts := LEAST(scaler._rollup_day_start(inv.day + 1), r.watermark);
+        to_ts := LEAST(scaler._rollup_day_start(inv.day + 1), watermark);
         IF inv.function_name IS NULL THEN
             EXECUTE pg_catalog.format(
                 'SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) FROM %s'
@@ -1408,17 +1514,47 @@ BEGIN
         END IF;
         IF t IS NOT NULL THEN
             INSERT INTO scaler.rollup_slot (source, function_name, day, traffic)
-            VALUES (r.source, inv.function_name, inv.day, t);
+            VALUES (rel, inv.function_name, inv.day, t);
         END IF;
         touched := touched || inv.day;
         n := n + 1;
     END LOOP;
 
-    from_ts := r.watermark;
+    -- the days whose slots were recomputed: their value of all functions again
+    FOREACH recomputed IN ARRAY ARRAY(SELECT DISTINCT u FROM pg_catalog.unnest(touched) u) LOOP
+        DELETE FROM scaler.rollup_day d WHERE d.source = rel AND d.day = recomputed;
+        INSERT INTO scaler.rollup_day (source, day, traffic)
+        SELECT rel, s.day, scaler.traffic_merge(s.traffic) FROM scaler.rollup_slot s
+         WHERE s.source = rel AND s.day = recomputed
+         GROUP BY s.day;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_recompute_invalid(oid, timestamptz) IS
+    'internal: refresh step: recompute up to 64 invalidated slots of a rollup and their days'' values; the number of slots recomputed';
+
+-- Refresh, new rows: the rows from from_ts (the watermark; NULL on the
+-- first refresh: from the UTC day of the first row) up to target appended
+-- to the slots and day values, for at most one UTC day that has rows (days
+-- without rows are skipped).  Returns the new watermark and the number of
+-- slots written.
+CREATE OR REPLACE FUNCTION scaler._rollup_append(rel oid, from_ts timestamptz, target timestamptz,
+                                                 OUT watermark timestamptz, OUT slots integer)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src      text := pg_catalog.format('%s', rel::pg_catalog.regclass);
+    first_ts timestamptz;
+    day      date;
+    to_ts    timestamptz;
+    k        integer;
+BEGIN
+    slots := 0;
     IF from_ts IS NULL THEN
         EXECUTE pg_catalog.format('SELECT min(ts) FROM %s WHERE ts < $1', src) INTO first_ts USING target;
         from_ts := COALESCE(scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date), target);
-        r.watermark := from_ts;
     END IF;
     WHILE from_ts < target LOOP
         day := pg_catalog.timezone('UTC', from_ts)::date;
@@ -1439,8 +1575,8 @@ BEGIN
             '       ON CONFLICT (source, day) DO UPDATE SET traffic ='
             '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (d.traffic), (excluded.traffic)) v(t)))'
             ' SELECT pg_catalog.count(*) FROM s', src)
-           INTO k USING from_ts, to_ts, r.source, day;
-        n := n + k;
+           INTO k USING from_ts, to_ts, rel::pg_catalog.regclass, day;
+        slots := slots + k;
         from_ts := to_ts;
         EXIT WHEN k > 0 OR from_ts >= target;
         -- a day without rows: on to the next one that has some
@@ -1449,20 +1585,60 @@ BEGIN
         from_ts := COALESCE(GREATEST(from_ts, scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date)),
                             target);
     END LOOP;
+    watermark := from_ts;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_append(oid, timestamptz, timestamptz) IS
+    'internal: refresh step: append the rows past the watermark, for at most one UTC day with rows; the new watermark and the slots written';
 
-    -- the days whose slots were recomputed: their value of all functions again
-    FOREACH recomputed IN ARRAY ARRAY(SELECT DISTINCT u FROM pg_catalog.unnest(touched) u) LOOP
-        DELETE FROM scaler.rollup_day d WHERE d.source = r.source AND d.day = recomputed;
-        INSERT INTO scaler.rollup_day (source, day, traffic)
-        SELECT r.source, s.day, scaler.traffic_merge(s.traffic) FROM scaler.rollup_slot s
-         WHERE s.source = r.source AND s.day = recomputed
-         GROUP BY s.day;
-    END LOOP;
+-- One bounded step of one rollup: at most 64 invalidated slots recomputed,
+-- and the rows past the watermark appended for at most one UTC day that
+-- has rows, up to a minute ago.  Returns the number of slots written; 0
+-- means the rollup is up to date.  A rollup whose source is gone (or is
+-- another table that got its OID) is deleted instead.  It reads every row
+-- (row_security off: an error, not a partial rollup, should the definer
+-- be subject to the source's policies), and without JIT: compiling costs
+-- tens of milliseconds, more than a bounded step gains from it.
+CREATE OR REPLACE FUNCTION scaler._refresh_rollup_step(source oid)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+SET jit = off
+AS $$
+DECLARE
+    r          scaler.rollup;
+    recomputed integer;
+    appended   record;
+BEGIN
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'refresh_rollup must run at isolation level READ COMMITTED'
+            USING ERRCODE = '25001',
+                  DETAIL = 'It reads the rows committed after it waits for the source''s writers.';
+    END IF;
+    -- A refresh at a time per rollup: the other one skips it.
+    SELECT * INTO r FROM scaler.rollup x WHERE x.source = _refresh_rollup_step.source
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    IF NOT scaler._rollup_current(r.source, r.id) THEN
+        PERFORM scaler._rollup_forget(r.source);
+        RAISE LOG 'scaler: the source of rollup % (relation %) is gone: rollup deleted', r.id, r.source::oid;
+        RETURN 0;
+    END IF;
+    r.watermark := scaler._rollup_repair_triggers(r.source, r.id, r.watermark);
+    -- Every statement from here on sees the rows of the writers this waits
+    -- for; a writer that comes later sees the new watermark (src/rollup.c).
+    PERFORM scaler._rollup_lock(r.source);
+    r.covered_from := scaler._rollup_apply_retention(r.source, r.covered_from);
+    recomputed := scaler._rollup_recompute_invalid(r.source, r.watermark);
+    appended := scaler._rollup_append(r.source, r.watermark, pg_catalog.now() - interval '1 minute');
 
-    UPDATE scaler.rollup x SET watermark = from_ts, covered_from = r.covered_from,
+    UPDATE scaler.rollup x SET watermark = appended.watermark, covered_from = r.covered_from,
            last_refresh = pg_catalog.clock_timestamp(), last_error = NULL, last_error_at = NULL
      WHERE x.source = r.source;
-    RETURN n;
+    RETURN recomputed + appended.slots;
 END
 $$;
 COMMENT ON FUNCTION scaler._refresh_rollup_step(oid) IS

@@ -47,16 +47,31 @@ FROM scaler.subscription s;
 COMMENT ON VIEW scaler.subscriptions IS
     'each scaler-listen subscription: the id through which every decision is settled, how many decisions it ran (done) or skipped for a newer one (superseded), its owner, and the backend pid of the listener holding it (NULL: none)';
 
--- A role sees the rollups it manages and those of the sources it may read.
+-- A role sees the rollups it manages and those of the sources whose ts and
+-- function_name it may read,
+-- and only of sources that still are the tables they were made for
+-- (scaler._rollup_current).  The figures that tell how much traffic a
+-- source has and how recent it is (watermark, covered_from, slots,
+-- invalid_slots, lag) are shown only to a role that may read the source's
+-- ts and function_name (scaler._rollup_readable) and is not subject to
+-- row-level security on it (the rollup sums every row, also those its
+-- policies would hide); to others they are NULL.
 CREATE OR REPLACE VIEW scaler.rollups WITH (security_barrier) AS
     SELECT r.source::pg_catalog.regclass AS source, r.owner::pg_catalog.regrole AS owner,
-           r.watermark, r.covered_from,
-           (SELECT pg_catalog.count(*) FROM scaler.rollup_slot s WHERE s.source = r.source) AS slots,
-           (SELECT pg_catalog.count(*) FROM scaler.rollup_invalid i WHERE i.source = r.source) AS invalid_slots,
-           r.last_refresh, pg_catalog.now() OPERATOR(pg_catalog.-) r.watermark AS lag,
+           CASE WHEN v.shown THEN r.watermark END AS watermark,
+           CASE WHEN v.shown THEN r.covered_from END AS covered_from,
+           CASE WHEN v.shown THEN
+               (SELECT pg_catalog.count(*) FROM scaler.rollup_slot s WHERE s.source = r.source) END AS slots,
+           CASE WHEN v.shown THEN
+               (SELECT pg_catalog.count(*) FROM scaler.rollup_invalid i WHERE i.source = r.source) END AS invalid_slots,
+           r.last_refresh,
+           CASE WHEN v.shown THEN pg_catalog.now() OPERATOR(pg_catalog.-) r.watermark END AS lag,
            r.last_error, r.last_error_at
-      FROM scaler.rollup r
-     WHERE pg_catalog.pg_has_role(CURRENT_USER, r.owner, 'USAGE')
-        OR pg_catalog.has_table_privilege(r.source, 'SELECT');
+      FROM scaler.rollup r,
+           LATERAL (SELECT q.readable, q.readable AND NOT pg_catalog.row_security_active(r.source) AS shown
+                      FROM (SELECT scaler._rollup_readable(r.source) AS readable) q) v
+     WHERE scaler._rollup_current(r.source, r.id)
+       AND (pg_catalog.pg_has_role(CURRENT_USER, r.owner, 'USAGE')
+            OR v.readable);
 COMMENT ON VIEW scaler.rollups IS
-    'rollups the caller manages or whose source it may read: watermark, slots, invalidated slots, last refresh, lag (now - watermark) and last error';
+    'rollups the caller manages or whose source it may read: watermark, slots, invalidated slots, last refresh, lag (now - watermark) and last error; the figures of traffic are NULL unless the caller may read the source''s ts and function_name and is not subject to its row-level security';

@@ -84,7 +84,16 @@ REVOKE ALL ON FUNCTION scaler._refresh_rollup(oid, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._refresh_rollup_step(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_lock(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
-REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_forget(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_on_drop() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_repair_triggers(oid, uuid, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_apply_retention(oid, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_recompute_invalid(oid, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_append(oid, timestamptz, timestamptz) FROM PUBLIC;
+-- (scaler._rollup_current and scaler._rollup_readable stay
+-- executable: they run as their caller, read only the catalogs, and
+-- scaler.rollups calls them as the caller.)
 REVOKE ALL ON FUNCTION scaler._maintain_request_log() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._request_log_partition(date) FROM PUBLIC;
 

@@ -7,7 +7,9 @@
 # of the user's table come back with it; those of scaler.request_log (a
 # table of the extension, whose triggers pg_dump leaves out) do not, so
 # readers read that source raw until a refresh puts them back and rebuilds,
-# after which late rows are captured again.
+# after which late rows are captured again.  The restored rollups are
+# still their tables' (ids), and dropping a restored source deletes its
+# rollup.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -115,6 +117,18 @@ is($node->safe_psql('dst', hours('scaler.request_log', undef)),
 is($node->safe_psql('dst', hours('public.logs', undef)),
 	$node->safe_psql('dst', hours('public.logs_raw', undef)),
 	'and that of the user\'s table, refreshed after the restore');
+
+# the restored rollups still belong to their tables: the ids in the rows
+# and in the restored triggers agree, and the event trigger (made by
+# CREATE EXTENSION in the restore, not by the dump) is there once
+is($node->safe_psql('dst', q(SELECT string_agg(source::text || ' ' || scaler._rollup_current(source, id), ', ' ORDER BY source::text) FROM scaler.rollup)),
+	'logs true, scaler.request_log true',
+	'each restored rollup is its table\'s (the triggers carry the rollup\'s id)');
+is($node->safe_psql('dst', q(SELECT string_agg(evtname || ' ' || evtenabled::text, ', ') FROM pg_event_trigger)),
+	'scaler_rollup_drop A', 'the restored database has the event trigger once, enabled always');
+$node->safe_psql('dst', 'DROP TABLE public.logs');
+is($node->safe_psql('dst', q(SELECT count(*) FROM scaler.rollup_slot WHERE source::text !~ 'request_log')),
+	'0', 'dropping the restored source deletes its slots');
 
 $node->stop;
 done_testing();

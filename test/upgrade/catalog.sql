@@ -49,9 +49,16 @@ SELECT line FROM (
            ' comment=' || coalesce(pg_catalog.obj_description(t.oid, 'pg_type'), '-')
     FROM members m JOIN pg_catalog.pg_type t ON m.classid = 'pg_catalog.pg_type'::regclass AND t.oid = m.objid
     UNION ALL
+    -- event triggers: event, function, tags, whether they fire
+    SELECT 'event trigger ' || et.evtname || ' on ' || et.evtevent || ' ' || et.evtfoid::regprocedure::text ||
+           ' tags=' || coalesce(et.evttags::text, '-') || ' enabled=' || et.evtenabled::text ||
+           ' comment=' || coalesce(pg_catalog.obj_description(et.oid, 'pg_event_trigger'), '-')
+    FROM members m JOIN pg_catalog.pg_event_trigger et ON m.classid = 'pg_catalog.pg_event_trigger'::regclass AND et.oid = m.objid
+    UNION ALL
     SELECT 'other ' || pg_catalog.pg_describe_object(m.classid, m.objid, 0)
     FROM members m
-    WHERE m.classid NOT IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass)
+    WHERE m.classid NOT IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_class'::regclass, 'pg_catalog.pg_type'::regclass,
+                            'pg_catalog.pg_event_trigger'::regclass)
     UNION ALL
     SELECT 'schema ' || n.nspname || ' acl=' || coalesce(n.nspacl::text, '-') ||
            ' comment=' || coalesce(pg_catalog.obj_description(n.oid, 'pg_namespace'), '-')

@@ -1,0 +1,16 @@
+-- Event triggers, new in 0.2: one text for the install and the update from
+-- 0.1 (which had none).  CREATE EVENT TRIGGER needs a superuser, as does
+-- CREATE EXTENSION scaler (superuser = true in scaler.control).  They are
+-- members of the extension: pg_dump leaves them out and CREATE EXTENSION
+-- makes them again on restore; DROP EXTENSION drops them.
+
+-- DROP TABLE of a rollup's source deletes the rollup in the same
+-- transaction (scaler._rollup_on_drop).  It fires ALWAYS, also in sessions
+-- with session_replication_role = replica, since a rollup left behind
+-- would otherwise wait for the next refresh to be found out
+-- (scaler._rollup_current).
+CREATE EVENT TRIGGER scaler_rollup_drop ON sql_drop
+    EXECUTE FUNCTION scaler._rollup_on_drop();
+ALTER EVENT TRIGGER scaler_rollup_drop ENABLE ALWAYS;
+COMMENT ON EVENT TRIGGER scaler_rollup_drop IS
+    'deletes the rollup of a dropped table (scaler._rollup_on_drop)';
