@@ -347,9 +347,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p scaler.policy;
+    old scaler.policy;
 BEGIN
     PERFORM FROM scaler.policy q WHERE q.name = _alter_policy.name FOR UPDATE;
     p := scaler._managed_policy(invoker, _alter_policy.name, 'alter');
+    old := p;
     p.target := coalesce(target, p.target);
     p.metric := coalesce(metric, p.metric);
     -- '' switches the policy to all functions
@@ -378,6 +380,14 @@ BEGIN
            panic_threshold = p.panic_threshold, channel = p.channel, enabled = p.enabled,
            keep_alive = p.keep_alive, keep_alive_auto = p.keep_alive_auto
      WHERE q.name = p.name;
+    -- The idle times were learned from the traffic watched while 'auto':
+    -- a policy that leaves 'auto' or watches other traffic forgets them,
+    -- so that 'auto' learns afresh instead of from what it saw long ago.
+    IF (old.keep_alive_auto AND NOT p.keep_alive_auto)
+       OR old.source IS DISTINCT FROM p.source
+       OR old.function_name IS DISTINCT FROM p.function_name THEN
+        UPDATE scaler.policy_state s SET idle_histogram = NULL WHERE s.policy = p.name;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION scaler._alter_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS

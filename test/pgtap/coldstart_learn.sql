@@ -16,7 +16,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(22);
+SELECT plan(25);
 
 CREATE TABLE public.cl_log (LIKE scaler.request_log INCLUDING ALL);
 CREATE TEMP TABLE t0 AS SELECT date_trunc('minute', now()) - interval '4 hours' AS t0;
@@ -150,6 +150,19 @@ SELECT scaler.alter_policy('cl_switch', keep_alive => 'auto');
 SELECT scaler._evaluate_at('cl_switch', pg_temp.at(2));
 SELECT is(pg_temp.hist('cl_switch'), (SELECT h FROM expected),
           'after alter_policy(keep_alive => ''auto'') the next evaluation learns from the log');
+-- what was learned belongs to the traffic watched while 'auto': a change of
+-- other settings keeps it, leaving 'auto' or watching other traffic drops it
+SELECT scaler.alter_policy('cl_switch', target => 2);
+SELECT is(pg_temp.hist('cl_switch'), (SELECT h FROM expected),
+          'alter_policy of the target keeps the learned histogram');
+SELECT scaler.alter_policy('cl_switch', keep_alive => '10 minutes');
+SELECT is(pg_temp.hist('cl_switch'), NULL,
+          'leaving keep_alive ''auto'' forgets the histogram, so a later ''auto'' learns afresh');
+SELECT scaler.alter_policy('cl_switch', keep_alive => 'auto');
+SELECT scaler._evaluate_at('cl_switch', pg_temp.at(3));
+SELECT scaler.alter_policy('cl_switch', function_name => 'quiet');
+SELECT is(pg_temp.hist('cl_switch'), NULL,
+          'watching another function forgets the histogram learned from the first');
 
 -- ------------------------------------------------------------ as the owner
 -- the owner sees only the last 6 hours of the source (row-level security):
