@@ -75,9 +75,14 @@ $ret = $node->psql('up', "ALTER EXTENSION scaler UPDATE TO '0.2'", stderr => \$e
 isnt($ret, 0, 'nor once the schema is back, while it holds the squatter\'s objects');
 like($err, qr/holds objects of other roles.*\n.*function (scaler\.)?open_floor\(text,integer,text,text\) \(squatter\)/,
 	'listing them');
-$node->safe_psql('up', 'DROP FUNCTION scaler.open_floor(text, int, text, text)');
+$node->safe_psql('up', 'DROP FUNCTION scaler.open_floor(text, int, text, text); GRANT CREATE ON SCHEMA scaler TO squatter');
 $ret = $node->psql('up', "ALTER EXTENSION scaler UPDATE TO '0.2'", stderr => \$err);
-is($ret, 0, 'with them gone it updates');
+isnt($ret, 0, 'nor while another role may still create objects in it');
+like($err, qr/schema "scaler" lets other roles create objects in it.*\n.*CREATE is granted to squatter/,
+	'naming that role');
+$node->safe_psql('up', 'REVOKE CREATE ON SCHEMA scaler FROM squatter');
+$ret = $node->psql('up', "ALTER EXTENSION scaler UPDATE TO '0.2'", stderr => \$err);
+is($ret, 0, 'with the objects gone and the privilege revoked it updates');
 
 # --- pg_cron jobs run as the policy owner ------------------------------------
 $node->safe_psql('postgres', q(

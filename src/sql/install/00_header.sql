@@ -11,16 +11,16 @@
 -- SECURITY DEFINER functions and pg_cron jobs resolve, and could plant an
 -- overload there to become superuser.  So the schema must be what
 -- PostgreSQL creates here: owned by the role creating the extension, empty,
--- and closed to other roles' CREATE.  (The same holds for the empty schema
--- DROP EXTENSION leaves behind, which is accepted, so the extension can be
--- dropped and created again.)  This runs first, before anything exists in
--- the schema, and resolves nothing in it: every name and operator is
--- qualified.
+-- and closed to other roles' CREATE (that last check is shared with the
+-- update: src/sql/05_schema_writers.sql).  The same holds for the empty
+-- schema DROP EXTENSION leaves behind, which is accepted, so the extension
+-- can be dropped and created again.  This runs first, before anything
+-- exists in the schema, and resolves nothing in it: every name and operator
+-- is qualified.
 DO $$
 DECLARE
     nsp_owner  pg_catalog.oid;
     ext_owner  pg_catalog.oid;
-    writers    pg_catalog.text;
     objects    pg_catalog.int8;
 BEGIN
     SELECT n.nspowner, e.extowner INTO nsp_owner, ext_owner
@@ -48,19 +48,6 @@ BEGIN
             USING ERRCODE = '42P06',
                   DETAIL = pg_catalog.format('CREATE EXTENSION scaler needs an empty schema scaler; this one holds %s objects.', objects),
                   HINT = 'Objects in that schema could take over the extension''s functions and jobs. Drop or rename the schema, then run CREATE EXTENSION scaler again.';
-    END IF;
-    SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                                      ELSE a.grantee::pg_catalog.regrole::pg_catalog.text END, ', ')
-      INTO writers
-      FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
-     WHERE n.nspname OPERATOR(pg_catalog.=) 'scaler'::pg_catalog.name
-       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
-    IF writers IS NOT NULL THEN
-        RAISE EXCEPTION 'schema "scaler" lets other roles create objects in it'
-            USING ERRCODE = '42501',
-                  DETAIL = pg_catalog.format('CREATE is granted to %s (by a GRANT, or by default privileges for new schemas).', writers),
-                  HINT = 'Revoke it (REVOKE CREATE ON SCHEMA scaler FROM ..., or ALTER DEFAULT PRIVILEGES ... REVOKE CREATE ON SCHEMAS FROM ...), or drop the schema; then run CREATE EXTENSION scaler again.';
     END IF;
 END
 $$;

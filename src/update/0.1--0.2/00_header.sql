@@ -12,14 +12,14 @@
 -- already, whoever owned it; its owner (or a role with CREATE on it) could
 -- plant an overload that the extension's functions and pg_cron jobs
 -- resolve.  0.2's install script refuses such a schema (src/sql/install/00_header.sql);
--- the update refuses to go on until the schema is the extension owner's,
--- closed to other roles' CREATE, and holds no object of another role.
+-- the update refuses to go on until the schema is the extension owner's
+-- and holds no object of another role, and (src/sql/05_schema_writers.sql,
+-- shared with the install) is closed to other roles' CREATE.
 -- Runs first and resolves nothing in the schema: every name is qualified.
 DO $$
 DECLARE
     nsp_owner  pg_catalog.oid;
     ext_owner  pg_catalog.oid;
-    writers    pg_catalog.text;
     foreign_objects pg_catalog.text;
 BEGIN
     SELECT n.nspowner, e.extowner INTO nsp_owner, ext_owner
@@ -32,19 +32,6 @@ BEGIN
             USING ERRCODE = '42501',
                   DETAIL = 'The schema''s owner could take over the extension''s functions and jobs (scaler 0.1 installed into a schema scaler that existed already).',
                   HINT = 'Check the schema for objects you did not create, ALTER SCHEMA scaler OWNER TO the extension owner, then update again.';
-    END IF;
-    SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                                      ELSE a.grantee::pg_catalog.regrole::pg_catalog.text END, ', ')
-      INTO writers
-      FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
-     WHERE n.nspname OPERATOR(pg_catalog.=) 'scaler'::pg_catalog.name
-       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
-    IF writers IS NOT NULL THEN
-        RAISE EXCEPTION 'schema "scaler" lets other roles create objects in it'
-            USING ERRCODE = '42501',
-                  DETAIL = pg_catalog.format('CREATE is granted to %s.', writers),
-                  HINT = 'Check the schema for objects you did not create, REVOKE CREATE ON SCHEMA scaler FROM those roles, then update again.';
     END IF;
     SELECT pg_catalog.string_agg(o.what, ', ' ORDER BY o.what) INTO foreign_objects
       FROM (SELECT pg_catalog.format('relation %s (%s)', c.oid::pg_catalog.regclass, c.relowner::pg_catalog.regrole) AS what
