@@ -5,7 +5,7 @@
  *	  and the refresh, the reader's cover of a range, and the worker's
  *	  refresh of every rollup.
  *
- * A rollup (scaler.rollup, src/sql/install/20_tables.sql) keeps one
+ * A rollup (scaler.rollup, src/sql/25_rollup_tables.sql) keeps one
  * scaler.traffic value per (function_name, UTC day) of a source, for the
  * rows below its watermark, and per UTC day their merge (scaler.rollup_day)
  * for readers of every function.
@@ -33,7 +33,9 @@
  * below W'.  The refresh holds its lock for a bounded step (one day of
  * rows, 64 slots), and the worker commits each step on its own, so writers
  * wait at most that long.  Two refreshes of one rollup exclude each other
- * through the rollup's catalog row (FOR UPDATE SKIP LOCKED).
+ * through the rollup's catalog row (FOR UPDATE SKIP LOCKED).  A writer keeps
+ * the watermark it read until the refresh's invalidation says it moved
+ * (watermark_of), so a statement past the watermark costs no query.
  *
  * Readers take one snapshot for all their queries (SPI read-only), so they
  * see a refresh entirely or not at all.  A reader must be allowed to read
@@ -63,6 +65,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -92,11 +96,21 @@ rollup_lock(Oid source, LOCKMODE mode)
 	(void) LockAcquire(&tag, mode, false, false);
 }
 
-/* scaler._rollup_lock(source): the refresh's side, until the transaction ends. */
+/*
+ * scaler._rollup_lock(source): the refresh's side, until the transaction
+ * ends.  The refresh moves the watermark under this lock, so it also tells
+ * the writers' caches of the watermark (watermark_of) to read it again: a
+ * relcache invalidation of the source, which the commit sends before it
+ * releases the lock.
+ */
 Datum
 scaler_rollup_lock(PG_FUNCTION_ARGS)
 {
-	rollup_lock(PG_GETARG_OID(0), ExclusiveLock);
+	Oid			source = PG_GETARG_OID(0);
+
+	rollup_lock(source, ExclusiveLock);
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(source)))
+		CacheInvalidateRelcacheByRelid(source);
 	PG_RETURN_VOID();
 }
 
@@ -235,6 +249,69 @@ capture_rows(Tuplestorestate *rows, TupleDesc desc, TimestampTz watermark,
 static SPIPlanPtr plan_watermark = NULL;
 static SPIPlanPtr plan_invalidate = NULL;
 
+/*
+ * The watermark of each source this backend wrote to, as last read.  Most
+ * statements change rows past the watermark and need nothing else, so
+ * reading it with a query each time was most of what the trigger cost a
+ * single-row INSERT.  An entry stays valid until a relcache invalidation of
+ * its source: a refresh sends one when it takes the lock exclusively
+ * (scaler_rollup_lock) and its commit delivers it before the lock is
+ * released, so a writer that holds the share lock and has accepted the
+ * invalidations since never uses a watermark older than the committed one.
+ */
+typedef struct WatermarkEntry
+{
+	Oid			source;			/* hash key */
+	bool		valid;
+	bool		known;			/* the rollup has a watermark */
+	TimestampTz watermark;
+} WatermarkEntry;
+
+static HTAB *watermarks = NULL;
+
+static void
+watermarks_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	WatermarkEntry *entry;
+
+	if (watermarks == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(watermarks, &relid, HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->valid = false;
+		return;
+	}
+	hash_seq_init(&status, watermarks);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+static WatermarkEntry *
+watermark_entry(Oid source)
+{
+	WatermarkEntry *entry;
+	bool		found;
+
+	if (watermarks == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(WatermarkEntry);
+		ctl.hcxt = TopMemoryContext;
+		watermarks = hash_create("scaler rollup watermarks", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(watermarks_invalidate, (Datum) 0);
+	}
+	entry = hash_search(watermarks, &source, HASH_ENTER, &found);
+	if (!found)
+		entry->valid = false;
+	return entry;
+}
+
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
@@ -322,6 +399,81 @@ reset_rollup(Oid source)
 }
 
 /*
+ * The watermark of a source (false when it has none yet), read with a
+ * fresh snapshot: also in REPEATABLE READ, the watermark as it is now.  The
+ * caller holds the share lock and has accepted the invalidations since.
+ */
+static bool
+watermark_of(Oid source, Oid owner, TimestampTz *watermark)
+{
+	WatermarkEntry *entry = watermark_entry(source);
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum		args[1];
+	bool		isnull = true;
+	int			ret;
+
+	if (entry->valid)
+	{
+		*watermark = entry->watermark;
+		return entry->known;
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become(owner, &save_userid, &save_sec_context);
+	if (plan_watermark == NULL)
+	{
+		Oid			argtypes[1] = {OIDOID};
+
+		plan_watermark = keep_plan("SELECT watermark FROM scaler.rollup"
+								   " WHERE source OPERATOR(pg_catalog.=) $1",
+								   1, argtypes);
+	}
+	args[0] = ObjectIdGetDatum(source);
+	ret = SPI_execute_snapshot(plan_watermark, args, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the rollup watermark failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  1, &isnull);
+
+		if (!isnull)
+			entry->watermark = DatumGetTimestampTz(d);
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	entry->known = !isnull;
+	entry->valid = true;
+	*watermark = entry->watermark;
+	return entry->known;
+}
+
+/* Run what needs SPI as the owner of scaler's tables. */
+static void
+as_rollup_owner(Oid owner, void (*action) (Oid source, Capture *capture),
+				Oid source, Capture *capture)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	become(owner, &save_userid, &save_sec_context);
+	action(source, capture);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+}
+
+static void
+reset_rollup_action(Oid source, Capture *capture)
+{
+	reset_rollup(source);
+}
+
+/*
  * scaler._rollup_capture(): AFTER INSERT / UPDATE / DELETE / TRUNCATE, FOR
  * EACH STATEMENT, with the transition tables create_rollup declares.
  */
@@ -331,14 +483,9 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Oid			source;
 	Oid			owner;
-	Oid			save_userid;
-	int			save_sec_context;
-	Datum		args[1];
-	bool		isnull;
 	TimestampTz watermark;
 	Capture		capture = {NULL, 0, 0};
 	TupleDesc	desc;
-	int			ret;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
@@ -353,55 +500,26 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	if (!OidIsValid(owner))
 		return PointerGetDatum(NULL);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	become(owner, &save_userid, &save_sec_context);
-
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		reset_rollup(source);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-		SPI_finish();
+		watermark_entry(source)->valid = false;
+		as_rollup_owner(owner, reset_rollup_action, source, NULL);
 		return PointerGetDatum(NULL);
 	}
 
 	/* Before reading the watermark, and until we commit. */
 	rollup_lock(source, ShareLock);
+	/* what a refresh that held the lock before us sent (see watermarks) */
+	AcceptInvalidationMessages();
+	if (!watermark_of(source, owner, &watermark))
+		return PointerGetDatum(NULL);
 
-	if (plan_watermark == NULL)
-	{
-		Oid			argtypes[1] = {OIDOID};
-
-		plan_watermark = keep_plan("SELECT watermark FROM scaler.rollup"
-								   " WHERE source OPERATOR(pg_catalog.=) $1",
-								   1, argtypes);
-	}
-	args[0] = ObjectIdGetDatum(source);
-	/* A fresh snapshot: also in REPEATABLE READ, the watermark as it is now. */
-	ret = SPI_execute_snapshot(plan_watermark, args, NULL, GetLatestSnapshot(),
-							   InvalidSnapshot, true, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading the rollup watermark failed: %s",
-			 SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-									  1, &isnull);
-
-		if (!isnull)
-		{
-			watermark = DatumGetTimestampTz(d);
-			if (trigdata->tg_oldtable != NULL)
-				capture_rows(trigdata->tg_oldtable, desc, watermark, &capture);
-			if (trigdata->tg_newtable != NULL)
-				capture_rows(trigdata->tg_newtable, desc, watermark, &capture);
-			if (capture.n > 0)
-				record_invalid(source, &capture);
-		}
-	}
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
+	if (trigdata->tg_oldtable != NULL)
+		capture_rows(trigdata->tg_oldtable, desc, watermark, &capture);
+	if (trigdata->tg_newtable != NULL)
+		capture_rows(trigdata->tg_newtable, desc, watermark, &capture);
+	if (capture.n > 0)
+		as_rollup_owner(owner, record_invalid, source, &capture);
 	return PointerGetDatum(NULL);
 }
 
