@@ -22,6 +22,7 @@
 
 #include "hourly.h"
 #include "source.h"
+#include "traffic_stream.h"
 
 PG_FUNCTION_INFO_V1(traffic_hourly_requests);
 PG_FUNCTION_INFO_V1(source_hourly_requests);
@@ -30,21 +31,26 @@ PG_FUNCTION_INFO_V1(traffic_hour_of_week);
 
 /* ------------------------------------------------------------ the walk */
 
-/* Buckets that contain quarters first_quarter .. end_quarter - 1. */
+/*
+ * Buckets that contain quarters first_quarter .. end_quarter - 1 of the
+ * parts, read in their order.
+ */
 void
-hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
-			   int64 first_quarter, int64 end_quarter)
+hour_iter_init_parts(HourIter *iter, HourPart *parts, int nparts, pg_tz *tz,
+					 int64 first_quarter, int64 end_quarter)
 {
 	TimestampTz start;
 	int64		first;
 	int64		end;
 
-	traffic_normalize(traffic);
-	iter->traffic = traffic;
+	iter->parts = parts;
+	iter->nparts = nparts;
+	iter->part = 0;
+	iter->part_open = false;
 	iter->tz = tz;
 	iter->cxt = CurrentMemoryContext;
-	iter->summary = 0;
-	iter->row = 0;
+	iter->stream = NULL;
+	iter->detoasted = NULL;
 	iter->span.from = iter->span.until = 0;
 	iter->minutes_dirty = true;
 	if (first_quarter >= end_quarter)
@@ -55,14 +61,18 @@ hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
 	bucket_of_quarter(first_quarter, tz, &start, &first, &end);
 	iter->next_quarter = first;
 	iter->end_quarter = end_quarter;
+}
 
-	/* Skip what lies before the first bucket. */
-	while (iter->summary < traffic->nquarters &&
-		   traffic->quarters[iter->summary].quarter < first)
-		iter->summary++;
-	while (iter->row < traffic->nrows &&
-		   row_quarter(&traffic->rows[iter->row]) < first)
-		iter->row++;
+/* Buckets that contain quarters first_quarter .. end_quarter - 1. */
+void
+hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
+			   int64 first_quarter, int64 end_quarter)
+{
+	iter->single.traffic = traffic;
+	iter->single.flat = (Datum) 0;
+	iter->single.first_quarter = PG_INT64_MIN;
+	iter->single.end_quarter = PG_INT64_MAX;
+	hour_iter_init_parts(iter, &iter->single, 1, tz, first_quarter, end_quarter);
 }
 
 /* Every bucket from the first to the last quarter with rows. */
@@ -81,7 +91,7 @@ hour_iter_init_all(HourIter *iter, Traffic *traffic, pg_tz *tz)
 	hour_iter_init(iter, traffic, tz, first, last + 1);
 }
 
-static void
+static inline void
 add_minute(HourStats *hour, int64 minute, int64 requests, int64 busy_us)
 {
 	int64		i = minute - hour->first_minute;
@@ -93,11 +103,177 @@ add_minute(HourStats *hour, int64 minute, int64 requests, int64 busy_us)
 	traffic_add_count(&hour->busy_us, busy_us, "busy time");
 }
 
+/* One row, of a value or of a stream. */
+static inline void
+add_row(HourStats *hour, int64 minute, bool is_error, bool has_duration,
+		double duration_ms, MemoryContext cxt)
+{
+	add_minute(hour, minute, 1, has_duration ? duration_us(duration_ms) : 0);
+	if (is_error)
+		traffic_add_count(&hour->errors, 1, "error count");
+	if (has_duration)
+	{
+		traffic_add_count(&hour->with_duration, 1, "duration count");
+		hour->max_ms = Max(hour->max_ms, duration_ms);
+		sketch_add(&hour->sketch, duration_ms, cxt);
+	}
+}
+
+/* One summary, of a value or of a stream. */
+static void
+add_summary(HourStats *hour, const TrafficQuarter *q, MemoryContext cxt)
+{
+	int			m;
+
+	for (m = 0; m < MINUTES_PER_QUARTER; m++)
+		if (q->minutes[m].requests > 0)
+			add_minute(hour, q->quarter * MINUTES_PER_QUARTER + m,
+					   q->minutes[m].requests, q->minutes[m].busy_us);
+	traffic_add_count(&hour->errors, q->errors, "error count");
+	traffic_add_count(&hour->with_duration, q->with_duration, "duration count");
+	hour->max_ms = Max(hour->max_ms, q->max_ms);
+	sketch_merge(&hour->sketch, &q->sketch, cxt);
+}
+
+/*
+ * Add what a value part has in quarters [from, end) to the hour, skipping
+ * what lies before from (before the first bucket, or the part's clip);
+ * true when nothing of the part that counts is left.
+ */
+static bool
+add_value_part(HourIter *iter, HourStats *hour, const HourPart *part,
+			   int64 from, int64 end)
+{
+	Traffic    *traffic = part->traffic;
+	int64		stop = Min(end, part->end_quarter);
+
+	from = Max(from, part->first_quarter);
+	for (; iter->summary < traffic->nquarters &&
+		 traffic->quarters[iter->summary].quarter < stop; iter->summary++)
+	{
+		TrafficQuarter *q = &traffic->quarters[iter->summary];
+
+		if (q->quarter >= from)
+			add_summary(hour, q, iter->cxt);
+	}
+	for (; iter->row < traffic->nrows; iter->row++)
+	{
+		TrafficRow *row = &traffic->rows[iter->row];
+		int64		quarter = row_quarter(row);
+
+		if ((iter->row & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (quarter >= stop)
+			break;
+		if (quarter >= from)
+			add_row(hour, row_minute(row), (row->key & ROW_ERROR) != 0,
+					(row->key & ROW_DURATION) != 0, row_duration(row), iter->cxt);
+	}
+	return (iter->summary >= traffic->nquarters ||
+			traffic->quarters[iter->summary].quarter >= part->end_quarter) &&
+		(iter->row >= traffic->nrows ||
+		 row_quarter(&traffic->rows[iter->row]) >= part->end_quarter);
+}
+
+/*
+ * Add what a flat part has in quarters [from, end) to the hour, straight
+ * from its bytes; true when nothing of the part that counts is left.
+ */
+static bool
+add_flat_part(HourIter *iter, HourStats *hour, const HourPart *part,
+			  int64 from, int64 end)
+{
+	TrafficStream *stream = iter->stream;
+
+	from = Max(from, part->first_quarter);
+	for (;;)
+	{
+		int64		quarter = iter->pending;
+		int			i;
+
+		if (quarter >= part->end_quarter)
+			return true;
+		if (quarter >= end)
+			return false;
+		traffic_stream_read(stream);
+		if (quarter >= from && stream->is_summary)
+			add_summary(hour, &stream->summary, iter->cxt);
+		else if (quarter >= from)
+			for (i = 0; i < stream->nrows; i++)
+				add_row(hour, quarter * MINUTES_PER_QUARTER + stream->rows[i].minute,
+						stream->rows[i].is_error, stream->rows[i].has_duration,
+						stream->rows[i].duration_ms, iter->cxt);
+		iter->pending = traffic_stream_peek(stream);
+	}
+}
+
+/*
+ * Start reading a part: a value is normalized; a flat one is detoasted and
+ * streamed, unless it is in an older format, which is parsed into a value.
+ */
+static void
+open_part(HourIter *iter, HourPart *part)
+{
+	iter->summary = 0;
+	iter->row = 0;
+	iter->detoasted = NULL;
+	if (part->traffic == NULL)
+	{
+		struct varlena *flat = PG_DETOAST_DATUM(part->flat);
+
+		if (flat != (struct varlena *) DatumGetPointer(part->flat))
+			iter->detoasted = flat;
+		if (iter->stream == NULL)
+			iter->stream = MemoryContextAlloc(iter->cxt, sizeof(TrafficStream));
+		if (traffic_stream_begin(iter->stream, VARDATA_ANY(flat),
+								 VARSIZE_ANY_EXHDR(flat), ERRCODE_DATA_CORRUPTED))
+			iter->pending = traffic_stream_peek(iter->stream);
+		else
+			part->traffic = traffic_parse(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
+										  ERRCODE_DATA_CORRUPTED, iter->cxt);
+	}
+	if (part->traffic != NULL)
+		traffic_normalize(part->traffic);
+	iter->part_open = true;
+}
+
+/* Done with a part: its detoasted bytes are freed at once, for the next. */
+static void
+close_part(HourIter *iter)
+{
+	if (iter->detoasted != NULL)
+		pfree(iter->detoasted);
+	iter->detoasted = NULL;
+	iter->part_open = false;
+	iter->part++;
+}
+
+/* Add what the parts have in the bucket [first, end) to the hour. */
+static void
+add_parts(HourIter *iter, HourStats *hour, int64 first, int64 end)
+{
+	while (iter->part < iter->nparts)
+	{
+		HourPart   *part = &iter->parts[iter->part];
+		bool		done;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!iter->part_open)
+			open_part(iter, part);
+		if (part->traffic != NULL)
+			done = add_value_part(iter, hour, part, first, end);
+		else
+			done = add_flat_part(iter, hour, part, first, end);
+		if (!done)
+			return;
+		close_part(iter);
+	}
+}
+
 /* The next bucket's figures; false after the last one. */
 bool
 hour_iter_next(HourIter *iter, HourStats *hour)
 {
-	Traffic    *traffic = iter->traffic;
 	int64		first = iter->next_quarter;
 	int64		end;
 	int32		i;
@@ -123,39 +299,7 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 		iter->minutes_dirty = false;
 	}
 
-	for (; iter->summary < traffic->nquarters &&
-		 traffic->quarters[iter->summary].quarter < end; iter->summary++)
-	{
-		TrafficQuarter *q = &traffic->quarters[iter->summary];
-		int			m;
-
-		for (m = 0; m < MINUTES_PER_QUARTER; m++)
-			if (q->minutes[m].requests > 0)
-				add_minute(hour, q->quarter * MINUTES_PER_QUARTER + m,
-						   q->minutes[m].requests, q->minutes[m].busy_us);
-		traffic_add_count(&hour->errors, q->errors, "error count");
-		traffic_add_count(&hour->with_duration, q->with_duration, "duration count");
-		hour->max_ms = Max(hour->max_ms, q->max_ms);
-		sketch_merge(&hour->sketch, &q->sketch, iter->cxt);
-	}
-	for (; iter->row < traffic->nrows &&
-		 row_quarter(&traffic->rows[iter->row]) < end; iter->row++)
-	{
-		TrafficRow *row = &traffic->rows[iter->row];
-		bool		has_duration = (row->key & ROW_DURATION) != 0;
-		double		duration_ms = row_duration(row);
-
-		add_minute(hour, row_minute(row), 1,
-				   has_duration ? duration_us(duration_ms) : 0);
-		if (row->key & ROW_ERROR)
-			traffic_add_count(&hour->errors, 1, "error count");
-		if (has_duration)
-		{
-			traffic_add_count(&hour->with_duration, 1, "duration count");
-			hour->max_ms = Max(hour->max_ms, duration_ms);
-			sketch_add(&hour->sketch, duration_ms, iter->cxt);
-		}
-	}
+	add_parts(iter, hour, first, end);
 
 	if (hour->requests > 0)
 	{
@@ -242,7 +386,8 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	TimestampTz until;
 	text	   *function_name = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	Oid			source;
-	Traffic    *traffic;
+	HourPart   *parts;
+	int			nparts;
 	HourIter	iter;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
@@ -254,11 +399,9 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	source = PG_GETARG_OID(3);
 	source_check_report_range(since, until);
 
-	traffic = source_traffic(source, since, until, function_name);
-	if (traffic == NULL)
-		traffic = traffic_create(CurrentMemoryContext);
-	hour_iter_init(&iter, traffic, session_timezone, quarter_of(since),
-				   quarter_of(until - 1) + 1);
+	parts = source_hour_parts(source, since, until, function_name, &nparts);
+	hour_iter_init_parts(&iter, parts, nparts, session_timezone,
+						 quarter_of(since), quarter_of(until - 1) + 1);
 	emit_hourly_rows(fcinfo, &iter);
 	return (Datum) 0;
 }
