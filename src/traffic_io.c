@@ -407,7 +407,7 @@ flat_varcount(FlatReader *reader, const char *what)
 	return (int64) n;
 }
 
-static double
+static inline double
 flat_duration(FlatReader *reader)
 {
 	double		ms = flat_float8(reader);
