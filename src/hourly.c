@@ -53,6 +53,7 @@ hour_iter_init_parts(HourIter *iter, HourPart *parts, int nparts, pg_tz *tz,
 	iter->detoasted = NULL;
 	iter->span.from = iter->span.until = 0;
 	iter->minutes_dirty = true;
+	iter->dirty_minutes = MAX_BUCKET_MINUTES;
 	if (first_quarter >= end_quarter)
 	{
 		iter->next_quarter = iter->end_quarter = 0;
@@ -151,6 +152,10 @@ static void
 add_stream_rows(HourStats *hour, const TrafficStream *stream, MemoryContext cxt)
 {
 	int64		base = stream->quarter * MINUTES_PER_QUARTER - hour->first_minute;
+	int64		errors = 0;
+	int64		with_duration = 0;
+	int64		busy_us = 0;
+	double		max_ms = hour->max_ms;
 	int			i;
 
 	if (hour->requests > PG_INT64_MAX - SUMMARY_MIN_ROWS ||
@@ -163,25 +168,30 @@ add_stream_rows(HourStats *hour, const TrafficStream *stream, MemoryContext cxt)
 		return;
 	}
 	Assert(base >= 0 && base + MINUTES_PER_QUARTER <= hour->minutes);
+	/* in locals: the sketch's stores could alias the hour's fields */
 	for (i = 0; i < stream->nrows; i++)
 	{
 		const StreamRow *row = &stream->rows[i];
 		int64		m = base + row->minute;
 
 		hour->minute_requests[m]++;
-		hour->errors += row->is_error;
+		errors += row->is_error;
 		if (row->has_duration)
 		{
 			int64		us = duration_us(row->duration_ms);
 
 			hour->minute_busy_us[m] += us;
-			hour->busy_us += us;
-			hour->with_duration++;
-			hour->max_ms = Max(hour->max_ms, row->duration_ms);
+			busy_us += us;
+			with_duration++;
+			max_ms = Max(max_ms, row->duration_ms);
 			sketch_add(&hour->sketch, row->duration_ms, cxt);
 		}
 	}
 	hour->requests += stream->nrows;
+	hour->errors += errors;
+	hour->with_duration += with_duration;
+	hour->busy_us += busy_us;
+	hour->max_ms = max_ms;
 }
 
 /*
@@ -335,11 +345,14 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 	hour->requests = hour->errors = hour->with_duration = 0;
 	hour->busy_us = hour->peak_rpm = hour->peak_minute_busy_us = 0;
 	hour->max_ms = 0.0;
-	/* The minutes are all zero again unless the last bucket had rows. */
+	/*
+	 * The minutes are all zero again unless the last bucket had rows, and
+	 * then only its minutes need clearing (an hour, not the longest bucket).
+	 */
 	if (iter->minutes_dirty)
 	{
-		memset(hour->minute_requests, 0, sizeof(hour->minute_requests));
-		memset(hour->minute_busy_us, 0, sizeof(hour->minute_busy_us));
+		memset(hour->minute_requests, 0, sizeof(int64) * iter->dirty_minutes);
+		memset(hour->minute_busy_us, 0, sizeof(int64) * iter->dirty_minutes);
 		sketch_reset(&hour->sketch);
 		iter->minutes_dirty = false;
 	}
@@ -349,6 +362,7 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 	if (hour->requests > 0)
 	{
 		iter->minutes_dirty = true;
+		iter->dirty_minutes = hour->minutes;
 		for (i = 0; i < hour->minutes; i++)
 		{
 			hour->peak_rpm = Max(hour->peak_rpm, hour->minute_requests[i]);

@@ -66,6 +66,7 @@ typedef struct HourIter
 	int64		pending;		/* the quarter the stream holds next */
 	OffsetSpan	span;			/* the zone's offset, remembered */
 	bool		minutes_dirty;	/* the HourStats minutes need clearing */
+	int32		dirty_minutes;	/* how many of them, from the first */
 	MemoryContext cxt;			/* for the hour's sketch */
 } HourIter;
 

@@ -407,14 +407,20 @@ flat_varcount(FlatReader *reader, const char *what)
 	return (int64) n;
 }
 
+/* -0.0 is not canonical: rows and the transition store +0.0 */
+static inline bool
+duration_valid(double ms)
+{
+	return !isnan(ms) && ms >= 0.0 && ms <= TRAFFIC_MAX_DURATION_MS &&
+		!(ms == 0.0 && signbit(ms));
+}
+
 static inline double
 flat_duration(FlatReader *reader)
 {
 	double		ms = flat_float8(reader);
 
-	/* -0.0 is not canonical: rows and the transition store +0.0 */
-	if (isnan(ms) || ms < 0.0 || ms > TRAFFIC_MAX_DURATION_MS ||
-		(ms == 0.0 && signbit(ms)))
+	if (!duration_valid(ms))
 		flat_invalid(reader, "Bad duration.");
 	return ms;
 }
@@ -527,13 +533,19 @@ read_sketch_v1(FlatReader *reader, Traffic *traffic, Sketch *sketch)
 
 /*
  * The rows of a quarter kept as rows, checked (flags, durations, canonical
- * order) and decoded into rows[]; their number is returned.
+ * order) and decoded into rows[]; their number is returned.  A report over
+ * a rollup decodes every row it reads here, so the bytes are read through
+ * a local pointer (not the reader's, which the compiler would store back
+ * after every byte), and rows are ordered by their key within the quarter,
+ * (minute, has duration, is error), which orders them as the keys of the
+ * in-memory rows do.
  */
 static inline int
 decode_rows(FlatReader *reader, int64 quarter, StreamRow *rows)
 {
 	int			n = flat_uint8(reader);
-	int64		prev_key = PG_INT64_MIN;
+	const uint8 *p = reader->p;
+	int			prev_key = -1;
 	double		prev_ms = 0.0;
 	int			i;
 
@@ -541,18 +553,32 @@ decode_rows(FlatReader *reader, int64 quarter, StreamRow *rows)
 		flat_invalid(reader, "Bad number of rows in a quarter.");
 	for (i = 0; i < n; i++)
 	{
-		uint8		flags = flat_uint8(reader);
-		int64		key;
-		double		duration_ms;
+		uint8		flags;
+		int			key;
+		double		duration_ms = 0.0;
 
+		if (unlikely(p >= reader->end))
+			flat_invalid(reader, "The value is truncated.");
+		flags = *p++;
 		if ((flags & FLAG_MINUTE) >= MINUTES_PER_QUARTER ||
 			(flags & ~(FLAG_MINUTE | FLAG_ERROR | FLAG_DURATION)) != 0)
 			flat_invalid(reader, "Bad row flags.");
-		/* the order of in-memory keys, whatever the quarter */
-		key = (quarter * MINUTES_PER_QUARTER + (flags & FLAG_MINUTE)) * 4 +
+		key = (flags & FLAG_MINUTE) * 4 +
 			((flags & FLAG_DURATION) ? ROW_DURATION : 0) +
 			((flags & FLAG_ERROR) ? ROW_ERROR : 0);
-		duration_ms = (flags & FLAG_DURATION) ? flat_duration(reader) : 0.0;
+		if (flags & FLAG_DURATION)
+		{
+			uint64		bits;
+
+			if (unlikely(reader->end - p < (ptrdiff_t) sizeof(bits)))
+				flat_invalid(reader, "The value is truncated.");
+			memcpy(&bits, p, sizeof(bits));
+			p += sizeof(bits);
+			bits = pg_ntoh64(bits);
+			memcpy(&duration_ms, &bits, sizeof(duration_ms));
+			if (!duration_valid(duration_ms))
+				flat_invalid(reader, "Bad duration.");
+		}
 		if (key < prev_key || (key == prev_key && duration_ms < prev_ms))
 			flat_invalid(reader, "Rows out of order.");
 		prev_key = key;
@@ -562,6 +588,7 @@ decode_rows(FlatReader *reader, int64 quarter, StreamRow *rows)
 		rows[i].is_error = (flags & FLAG_ERROR) != 0;
 		rows[i].has_duration = (flags & FLAG_DURATION) != 0;
 	}
+	reader->p = p;
 	return n;
 }
 
