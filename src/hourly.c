@@ -43,6 +43,12 @@ hour_iter_init_parts(HourIter *iter, HourPart *parts, int nparts, pg_tz *tz,
 	int64		first;
 	int64		end;
 
+	/*
+	 * The hour's sketch takes rows' durations through sketch_key, whose
+	 * table traffic_create fills: a report straight from a rollup's bytes
+	 * may be the first thing a backend does with a duration.
+	 */
+	sketch_prepare_tables();
 	iter->parts = parts;
 	iter->nparts = nparts;
 	iter->part = 0;
