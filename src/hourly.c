@@ -218,6 +218,8 @@ add_value_part(HourIter *iter, HourStats *hour, const HourPart *part,
 	{
 		TrafficQuarter *q = &traffic->quarters[iter->summary];
 
+		if ((iter->summary & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (q->quarter >= from)
 			add_summary(hour, q, iter->cxt);
 	}
