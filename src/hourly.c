@@ -22,6 +22,7 @@
 
 #include "hourly.h"
 #include "source.h"
+#include "traffic_stream.h"
 
 PG_FUNCTION_INFO_V1(traffic_hourly_requests);
 PG_FUNCTION_INFO_V1(source_hourly_requests);
@@ -30,23 +31,35 @@ PG_FUNCTION_INFO_V1(traffic_hour_of_week);
 
 /* ------------------------------------------------------------ the walk */
 
-/* Buckets that contain quarters first_quarter .. end_quarter - 1. */
+/*
+ * Buckets that contain quarters first_quarter .. end_quarter - 1 of the
+ * parts, read in their order.
+ */
 void
-hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
-			   int64 first_quarter, int64 end_quarter)
+hour_iter_init_parts(HourIter *iter, HourPart *parts, int nparts, pg_tz *tz,
+					 int64 first_quarter, int64 end_quarter)
 {
 	TimestampTz start;
 	int64		first;
 	int64		end;
 
-	traffic_normalize(traffic);
-	iter->traffic = traffic;
+	/*
+	 * The hour's sketch takes rows' durations through sketch_key, whose
+	 * table traffic_create fills: a report straight from a rollup's bytes
+	 * may be the first thing a backend does with a duration.
+	 */
+	sketch_prepare_tables();
+	iter->parts = parts;
+	iter->nparts = nparts;
+	iter->part = 0;
+	iter->part_open = false;
 	iter->tz = tz;
 	iter->cxt = CurrentMemoryContext;
-	iter->summary = 0;
-	iter->row = 0;
+	iter->stream = NULL;
+	iter->detoasted = NULL;
 	iter->span.from = iter->span.until = 0;
 	iter->minutes_dirty = true;
+	iter->dirty_minutes = MAX_BUCKET_MINUTES;
 	if (first_quarter >= end_quarter)
 	{
 		iter->next_quarter = iter->end_quarter = 0;
@@ -55,14 +68,18 @@ hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
 	bucket_of_quarter(first_quarter, tz, &start, &first, &end);
 	iter->next_quarter = first;
 	iter->end_quarter = end_quarter;
+}
 
-	/* Skip what lies before the first bucket. */
-	while (iter->summary < traffic->nquarters &&
-		   traffic->quarters[iter->summary].quarter < first)
-		iter->summary++;
-	while (iter->row < traffic->nrows &&
-		   row_quarter(&traffic->rows[iter->row]) < first)
-		iter->row++;
+/* Buckets that contain quarters first_quarter .. end_quarter - 1. */
+void
+hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
+			   int64 first_quarter, int64 end_quarter)
+{
+	iter->single.traffic = traffic;
+	iter->single.flat = (Datum) 0;
+	iter->single.first_quarter = PG_INT64_MIN;
+	iter->single.end_quarter = PG_INT64_MAX;
+	hour_iter_init_parts(iter, &iter->single, 1, tz, first_quarter, end_quarter);
 }
 
 /* Every bucket from the first to the last quarter with rows. */
@@ -81,7 +98,7 @@ hour_iter_init_all(HourIter *iter, Traffic *traffic, pg_tz *tz)
 	hour_iter_init(iter, traffic, tz, first, last + 1);
 }
 
-static void
+static inline void
 add_minute(HourStats *hour, int64 minute, int64 requests, int64 busy_us)
 {
 	int64		i = minute - hour->first_minute;
@@ -93,11 +110,233 @@ add_minute(HourStats *hour, int64 minute, int64 requests, int64 busy_us)
 	traffic_add_count(&hour->busy_us, busy_us, "busy time");
 }
 
+/* One row, of a value or of a stream. */
+static inline void
+add_row(HourStats *hour, int64 minute, bool is_error, bool has_duration,
+		double duration_ms, MemoryContext cxt)
+{
+	add_minute(hour, minute, 1, has_duration ? duration_us(duration_ms) : 0);
+	if (is_error)
+		traffic_add_count(&hour->errors, 1, "error count");
+	if (has_duration)
+	{
+		traffic_add_count(&hour->with_duration, 1, "duration count");
+		hour->max_ms = Max(hour->max_ms, duration_ms);
+		sketch_add(&hour->sketch, duration_ms, cxt);
+	}
+}
+
+/* One summary, of a value or of a stream. */
+static void
+add_summary(HourStats *hour, const TrafficQuarter *q, MemoryContext cxt)
+{
+	int			m;
+
+	for (m = 0; m < MINUTES_PER_QUARTER; m++)
+		if (q->minutes[m].requests > 0)
+			add_minute(hour, q->quarter * MINUTES_PER_QUARTER + m,
+					   q->minutes[m].requests, q->minutes[m].busy_us);
+	traffic_add_count(&hour->errors, q->errors, "error count");
+	traffic_add_count(&hour->with_duration, q->with_duration, "duration count");
+	hour->max_ms = Max(hour->max_ms, q->max_ms);
+	sketch_merge(&hour->sketch, &q->sketch, cxt);
+}
+
+/* The most busy time the rows of one quarter can add up to. */
+#define QUARTER_ROWS_MAX_BUSY_US \
+	((int64) (SUMMARY_MIN_ROWS * TRAFFIC_MAX_DURATION_MS * 1000.0))
+
+/*
+ * The rows of the quarter a stream just read: a one-function report over a
+ * rollup is mostly these.  A quarter keeps fewer than SUMMARY_MIN_ROWS rows,
+ * none longer than TRAFFIC_MAX_DURATION_MS, so while the hour's totals are
+ * that far from the top of int64 no sum they enter can overflow (errors,
+ * durations and every minute are parts of the totals): they are added
+ * without a check a row.  Otherwise row by row, with the checks.
+ */
+static void
+add_stream_rows(HourStats *hour, const TrafficStream *stream, MemoryContext cxt)
+{
+	int64		base = stream->quarter * MINUTES_PER_QUARTER - hour->first_minute;
+	int64		errors = 0;
+	int64		with_duration = 0;
+	int64		busy_us = 0;
+	double		max_ms = hour->max_ms;
+	int			i;
+
+	if (hour->requests > PG_INT64_MAX - SUMMARY_MIN_ROWS ||
+		hour->busy_us > PG_INT64_MAX - QUARTER_ROWS_MAX_BUSY_US)
+	{
+		for (i = 0; i < stream->nrows; i++)
+			add_row(hour, stream->quarter * MINUTES_PER_QUARTER + stream->rows[i].minute,
+					stream->rows[i].is_error, stream->rows[i].has_duration,
+					stream->rows[i].duration_ms, cxt);
+		return;
+	}
+	Assert(base >= 0 && base + MINUTES_PER_QUARTER <= hour->minutes);
+	/* in locals: the sketch's stores could alias the hour's fields */
+	for (i = 0; i < stream->nrows; i++)
+	{
+		const StreamRow *row = &stream->rows[i];
+		int64		m = base + row->minute;
+
+		hour->minute_requests[m]++;
+		errors += row->is_error;
+		if (row->has_duration)
+		{
+			int64		us = duration_us(row->duration_ms);
+
+			hour->minute_busy_us[m] += us;
+			busy_us += us;
+			with_duration++;
+			max_ms = Max(max_ms, row->duration_ms);
+			sketch_add(&hour->sketch, row->duration_ms, cxt);
+		}
+	}
+	hour->requests += stream->nrows;
+	hour->errors += errors;
+	hour->with_duration += with_duration;
+	hour->busy_us += busy_us;
+	hour->max_ms = max_ms;
+}
+
+/*
+ * Add what a value part has in quarters [from, end) to the hour, skipping
+ * what lies before from (before the first bucket, or the part's clip);
+ * true when nothing of the part that counts is left.
+ */
+static bool
+add_value_part(HourIter *iter, HourStats *hour, const HourPart *part,
+			   int64 from, int64 end)
+{
+	Traffic    *traffic = part->traffic;
+	int64		stop = Min(end, part->end_quarter);
+
+	from = Max(from, part->first_quarter);
+	for (; iter->summary < traffic->nquarters &&
+		 traffic->quarters[iter->summary].quarter < stop; iter->summary++)
+	{
+		TrafficQuarter *q = &traffic->quarters[iter->summary];
+
+		if ((iter->summary & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (q->quarter >= from)
+			add_summary(hour, q, iter->cxt);
+	}
+	for (; iter->row < traffic->nrows; iter->row++)
+	{
+		TrafficRow *row = &traffic->rows[iter->row];
+		int64		quarter = row_quarter(row);
+
+		if ((iter->row & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (quarter >= stop)
+			break;
+		if (quarter >= from)
+			add_row(hour, row_minute(row), (row->key & ROW_ERROR) != 0,
+					(row->key & ROW_DURATION) != 0, row_duration(row), iter->cxt);
+	}
+	return (iter->summary >= traffic->nquarters ||
+			traffic->quarters[iter->summary].quarter >= part->end_quarter) &&
+		(iter->row >= traffic->nrows ||
+		 row_quarter(&traffic->rows[iter->row]) >= part->end_quarter);
+}
+
+/*
+ * Add what a flat part has in quarters [from, end) to the hour, straight
+ * from its bytes; true when nothing of the part that counts is left.
+ */
+static bool
+add_flat_part(HourIter *iter, HourStats *hour, const HourPart *part,
+			  int64 from, int64 end)
+{
+	TrafficStream *stream = iter->stream;
+
+	from = Max(from, part->first_quarter);
+	for (;;)
+	{
+		int64		quarter = iter->pending;
+
+		if (quarter >= part->end_quarter)
+			return true;
+		if (quarter >= end)
+			return false;
+		traffic_stream_read(stream);
+		if (quarter >= from && stream->is_summary)
+			add_summary(hour, &stream->summary, iter->cxt);
+		else if (quarter >= from)
+			add_stream_rows(hour, stream, iter->cxt);
+		iter->pending = traffic_stream_peek(stream);
+	}
+}
+
+/*
+ * Start reading a part: a value is normalized; a flat one is detoasted and
+ * streamed, unless it is in an older format, which is parsed into a value.
+ */
+static void
+open_part(HourIter *iter, HourPart *part)
+{
+	iter->summary = 0;
+	iter->row = 0;
+	iter->detoasted = NULL;
+	if (part->traffic == NULL)
+	{
+		struct varlena *flat = PG_DETOAST_DATUM(part->flat);
+
+		if (flat != (struct varlena *) DatumGetPointer(part->flat))
+			iter->detoasted = flat;
+		if (iter->stream == NULL)
+			iter->stream = MemoryContextAlloc(iter->cxt, sizeof(TrafficStream));
+		if (traffic_stream_begin(iter->stream, VARDATA_ANY(flat),
+								 VARSIZE_ANY_EXHDR(flat), ERRCODE_DATA_CORRUPTED))
+			iter->pending = traffic_stream_peek(iter->stream);
+		else
+			part->traffic = traffic_parse(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
+										  ERRCODE_DATA_CORRUPTED, iter->cxt);
+	}
+	if (part->traffic != NULL)
+		traffic_normalize(part->traffic);
+	iter->part_open = true;
+}
+
+/* Done with a part: its detoasted bytes are freed at once, for the next. */
+static void
+close_part(HourIter *iter)
+{
+	if (iter->detoasted != NULL)
+		pfree(iter->detoasted);
+	iter->detoasted = NULL;
+	iter->part_open = false;
+	iter->part++;
+}
+
+/* Add what the parts have in the bucket [first, end) to the hour. */
+static void
+add_parts(HourIter *iter, HourStats *hour, int64 first, int64 end)
+{
+	while (iter->part < iter->nparts)
+	{
+		HourPart   *part = &iter->parts[iter->part];
+		bool		done;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!iter->part_open)
+			open_part(iter, part);
+		if (part->traffic != NULL)
+			done = add_value_part(iter, hour, part, first, end);
+		else
+			done = add_flat_part(iter, hour, part, first, end);
+		if (!done)
+			return;
+		close_part(iter);
+	}
+}
+
 /* The next bucket's figures; false after the last one. */
 bool
 hour_iter_next(HourIter *iter, HourStats *hour)
 {
-	Traffic    *traffic = iter->traffic;
 	int64		first = iter->next_quarter;
 	int64		end;
 	int32		i;
@@ -114,52 +353,24 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 	hour->requests = hour->errors = hour->with_duration = 0;
 	hour->busy_us = hour->peak_rpm = hour->peak_minute_busy_us = 0;
 	hour->max_ms = 0.0;
-	/* The minutes are all zero again unless the last bucket had rows. */
+	/*
+	 * The minutes are all zero again unless the last bucket had rows, and
+	 * then only its minutes need clearing (an hour, not the longest bucket).
+	 */
 	if (iter->minutes_dirty)
 	{
-		memset(hour->minute_requests, 0, sizeof(hour->minute_requests));
-		memset(hour->minute_busy_us, 0, sizeof(hour->minute_busy_us));
+		memset(hour->minute_requests, 0, sizeof(int64) * iter->dirty_minutes);
+		memset(hour->minute_busy_us, 0, sizeof(int64) * iter->dirty_minutes);
 		sketch_reset(&hour->sketch);
 		iter->minutes_dirty = false;
 	}
 
-	for (; iter->summary < traffic->nquarters &&
-		 traffic->quarters[iter->summary].quarter < end; iter->summary++)
-	{
-		TrafficQuarter *q = &traffic->quarters[iter->summary];
-		int			m;
-
-		for (m = 0; m < MINUTES_PER_QUARTER; m++)
-			if (q->minutes[m].requests > 0)
-				add_minute(hour, q->quarter * MINUTES_PER_QUARTER + m,
-						   q->minutes[m].requests, q->minutes[m].busy_us);
-		traffic_add_count(&hour->errors, q->errors, "error count");
-		traffic_add_count(&hour->with_duration, q->with_duration, "duration count");
-		hour->max_ms = Max(hour->max_ms, q->max_ms);
-		sketch_merge(&hour->sketch, &q->sketch, iter->cxt);
-	}
-	for (; iter->row < traffic->nrows &&
-		 row_quarter(&traffic->rows[iter->row]) < end; iter->row++)
-	{
-		TrafficRow *row = &traffic->rows[iter->row];
-		bool		has_duration = (row->key & ROW_DURATION) != 0;
-		double		duration_ms = row_duration(row);
-
-		add_minute(hour, row_minute(row), 1,
-				   has_duration ? duration_us(duration_ms) : 0);
-		if (row->key & ROW_ERROR)
-			traffic_add_count(&hour->errors, 1, "error count");
-		if (has_duration)
-		{
-			traffic_add_count(&hour->with_duration, 1, "duration count");
-			hour->max_ms = Max(hour->max_ms, duration_ms);
-			sketch_add(&hour->sketch, duration_ms, iter->cxt);
-		}
-	}
+	add_parts(iter, hour, first, end);
 
 	if (hour->requests > 0)
 	{
 		iter->minutes_dirty = true;
+		iter->dirty_minutes = hour->minutes;
 		for (i = 0; i < hour->minutes; i++)
 		{
 			hour->peak_rpm = Max(hour->peak_rpm, hour->minute_requests[i]);
@@ -171,6 +382,64 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 }
 
 /* ------------------------------------------------------ hourly_requests */
+
+/*
+ * The key of the bin that holds rank ceil(fraction * total) of a sketch of
+ * total durations, none of them zero at that rank, found from the top bin
+ * down: the bin b with cum(b - 1) < rank <= cum(b), as a walk up finds it.
+ */
+static int32
+rank_key_from_top(const Sketch *sketch, uint64 total, uint64 rank)
+{
+	const uint32 *bins = sketch->bins + (sketch->lo - sketch->base);
+	uint64		above = 0;		/* durations in the bins above j */
+	int32		j = sketch->nbins - 1;
+
+	while (j > 0 && above + bins[j] <= total - rank)
+		above += bins[j--];
+	return sketch->lo + j;
+}
+
+/*
+ * The hour's p50, p95 and p99, exactly what sketch_quantiles answers (the
+ * rank percentile_disc picks, and the representative of its bin), cheaper:
+ * the total is the hour's duration count (every duration is in the sketch,
+ * so no pass to add up the bins), p50 is found from the bottom and p95 and
+ * p99 from the top, so a report touches half of each hour's bins instead
+ * of every bin twice.
+ */
+static void
+hour_quantiles(const HourStats *hour, double *quantiles)
+{
+	static const double fractions[3] = {0.50, 0.95, 0.99};
+	const Sketch *sketch = &hour->sketch;
+	uint64		total = (uint64) hour->with_duration;
+	int			k;
+
+	Assert(total > 0 && total == sketch_total(sketch));
+	for (k = 0; k < 3; k++)
+	{
+		uint64		rank = (uint64) ceil(fractions[k] * (double) total);
+
+		rank = Max(rank, 1);
+		rank = Min(rank, total);
+		if (sketch->zero_count >= rank)
+			quantiles[k] = 0.0;
+		else if (k > 0)
+			quantiles[k] = sketch_key_value(rank_key_from_top(sketch, total, rank));
+		else
+		{
+			const uint32 *bins = sketch->bins + (sketch->lo - sketch->base);
+			uint64		seen = sketch->zero_count;
+			int32		i = 0;
+
+			/* the bins add up to total, so the walk stops at rank */
+			while (seen < rank && i < sketch->nbins)
+				seen += bins[i++];
+			quantiles[k] = sketch_key_value(sketch->lo + i - 1);
+		}
+	}
+}
 
 static void
 put_hourly_row(ReturnSetInfo *rsinfo, HourStats *hour)
@@ -185,11 +454,10 @@ put_hourly_row(ReturnSetInfo *rsinfo, HourStats *hour)
 							   (double) hour->errors / (double) hour->requests : 0.0);
 	if (hour->with_duration > 0)
 	{
-		static const double fractions[3] = {0.50, 0.95, 0.99};
 		double		quantiles[3];
 
 		/* A bin's representative may exceed the longest duration seen. */
-		sketch_quantiles(&hour->sketch, fractions, 3, quantiles);
+		hour_quantiles(hour, quantiles);
 		values[4] = Float8GetDatum(Min(quantiles[0], hour->max_ms));
 		values[5] = Float8GetDatum(Min(quantiles[1], hour->max_ms));
 		values[6] = Float8GetDatum(Min(quantiles[2], hour->max_ms));
@@ -242,7 +510,8 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	TimestampTz until;
 	text	   *function_name = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	Oid			source;
-	Traffic    *traffic;
+	HourPart   *parts;
+	int			nparts;
 	HourIter	iter;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
@@ -254,11 +523,9 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	source = PG_GETARG_OID(3);
 	source_check_report_range(since, until);
 
-	traffic = source_traffic(source, since, until, function_name);
-	if (traffic == NULL)
-		traffic = traffic_create(CurrentMemoryContext);
-	hour_iter_init(&iter, traffic, session_timezone, quarter_of(since),
-				   quarter_of(until - 1) + 1);
+	parts = source_hour_parts(source, since, until, function_name, &nparts);
+	hour_iter_init_parts(&iter, parts, nparts, session_timezone,
+						 quarter_of(since), quarter_of(until - 1) + 1);
 	emit_hourly_rows(fcinfo, &iter);
 	return (Datum) 0;
 }

@@ -31,22 +31,50 @@ typedef struct HourStats
 	Sketch		sketch;			/* the hour's durations */
 } HourStats;
 
+/*
+ * A piece of what a report reads, in time order: a value, or the flat bytes
+ * of a rollup's slot (as stored: still toasted, detoasted only when the
+ * walk reaches it), of which only quarters [first_quarter, end_quarter)
+ * count.  Pieces do not overlap in time, except that one may end and the
+ * next begin inside the same quarter (a rollup's watermark).
+ */
+typedef struct HourPart
+{
+	Traffic    *traffic;		/* or NULL: flat is the piece */
+	Datum		flat;
+	int64		first_quarter;
+	int64		end_quarter;
+} HourPart;
+
+struct TrafficStream;
+
 /* Walks the buckets of [first quarter, end quarter), in time order. */
 typedef struct HourIter
 {
-	Traffic    *traffic;
+	HourPart   *parts;
+	int32		nparts;
+	int32		part;			/* the one being read */
+	bool		part_open;
+	HourPart	single;			/* the part of hour_iter_init */
 	pg_tz	   *tz;
 	int64		next_quarter;	/* first quarter of the next bucket */
 	int64		end_quarter;	/* no bucket starts at or after this */
-	int32		summary;		/* cursors into the normalized value */
+	int32		summary;		/* cursors into the part's normalized value */
 	int32		row;
+	struct TrafficStream *stream;	/* reads a flat part, made once */
+	struct varlena *detoasted;	/* the flat part's bytes, if copied */
+	int64		pending;		/* the quarter the stream holds next */
 	OffsetSpan	span;			/* the zone's offset, remembered */
 	bool		minutes_dirty;	/* the HourStats minutes need clearing */
+	int32		dirty_minutes;	/* how many of them, from the first */
 	MemoryContext cxt;			/* for the hour's sketch */
 } HourIter;
 
 extern void hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
 						   int64 first_quarter, int64 end_quarter);
+extern void hour_iter_init_parts(HourIter *iter, HourPart *parts, int nparts,
+								 pg_tz *tz, int64 first_quarter,
+								 int64 end_quarter);
 extern void hour_iter_init_all(HourIter *iter, Traffic *traffic, pg_tz *tz);
 extern bool hour_iter_next(HourIter *iter, HourStats *hour);
 

@@ -65,6 +65,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -748,25 +749,17 @@ cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
 }
 
 /*
- * Merge the valid slots of the span into a traffic value owned by context
- * (NULL when none has rows): the function's, or for every function the
- * days' merged values (scaler.rollup_day), one a day instead of one per
- * function.  A slot wholly inside the span is parsed straight into the
- * result (no aggregate state to flatten and parse again); one at an edge
- * gives its quarters inside the span.  Days come in order, so the rows of
- * one are appended after those of the day before and need no sort.
+ * Read the valid slots of the span, in day order, into SPI_tuptable
+ * (day, traffic): the function's, or for every function the days' merged
+ * values (scaler.rollup_day), one a day instead of one per function.
  */
-static Traffic *
-cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
-				  Datum bad, MemoryContext context)
+static void
+cover_read_slots(Oid relid, const char *function_name, const CoverSpan *span,
+				 Datum bad)
 {
 	int			with_fn = function_name != NULL ? 1 : 0;
-	int64		first_quarter = span->from / USECS_PER_QUARTER;
-	int64		end_quarter = -floor_div(-span->to, USECS_PER_QUARTER);
 	Datum		args[5];
-	Traffic    *merged = NULL;
 	int			ret;
-	uint64		i;
 
 	if (plan_slots[with_fn] == NULL)
 	{
@@ -792,6 +785,26 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
 	ret = SPI_execute_plan(plan_slots[with_fn], args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading rollup slots failed: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * Merge the valid slots of the span into a traffic value owned by context
+ * (NULL when none has rows).  A slot wholly inside the span is parsed
+ * straight into the result (no aggregate state to flatten and parse
+ * again); one at an edge gives its quarters inside the span.  Days come in
+ * order, so the rows of one are appended after those of the day before and
+ * need no sort.
+ */
+static Traffic *
+cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
+				  Datum bad, MemoryContext context)
+{
+	int64		first_quarter = span->from / USECS_PER_QUARTER;
+	int64		end_quarter = -floor_div(-span->to, USECS_PER_QUARTER);
+	Traffic    *merged = NULL;
+	uint64		i;
+
+	cover_read_slots(relid, function_name, span, bad);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -815,6 +828,43 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
 }
 
 /*
+ * The valid slots of the span one by one, into cover (arrays in context):
+ * their values are copied as stored, a toast pointer as a toast pointer,
+ * so that a reader detoasts one day at a time while it reports (the toast
+ * rows stay visible to the statement's snapshot).
+ */
+static void
+cover_list_slots(Oid relid, const char *function_name, const CoverSpan *span,
+				 Datum bad, MemoryContext context, RollupCover *cover)
+{
+	uint64		i;
+
+	cover_read_slots(relid, function_name, span, bad);
+	cover->first_quarter = span->from / USECS_PER_QUARTER;
+	cover->end_quarter = -floor_div(-span->to, USECS_PER_QUARTER);
+	cover->day_from = MemoryContextAlloc(context, sizeof(TimestampTz) * (SPI_processed + 1));
+	cover->day_values = MemoryContextAlloc(context, sizeof(Datum) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									  2, &isnull);
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		old = MemoryContextSwitchTo(context);
+		cover->day_values[cover->ndays] = datumCopy(d, false, -1);
+		MemoryContextSwitchTo(old);
+		cover->day_from[cover->ndays] = Max((int64) day * USECS_PER_DAY, span->from);
+		cover->ndays++;
+	}
+}
+
+/*
  * Whether [since, until) of a source (of one function, when given) can use
  * its rollup, read as userid.  If so, cover->slots is the merge of the
  * valid slots inside the range (NULL: none had rows), owned by the caller's
@@ -824,9 +874,10 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
  * nothing to gain) false: read it all raw.  Runs inside the caller's
  * snapshot.
  */
-bool
-rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
-			 const char *function_name, Oid userid, RollupCover *cover)
+static bool
+cover_internal(Oid relid, TimestampTz since, TimestampTz until,
+			   const char *function_name, Oid userid, bool by_day,
+			   RollupCover *cover)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	Oid			owner;
@@ -838,6 +889,9 @@ rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 
 	cover->slots = NULL;
 	cover->nranges = 0;
+	cover->ndays = 0;
+	cover->day_from = NULL;
+	cover->day_values = NULL;
 	if (!rollup_source_usable(relid, function_name != NULL, userid))
 		return false;
 	owner = rollup_tables_owner();
@@ -849,7 +903,9 @@ rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 	become(owner, &save_userid, &save_sec_context);
 	used = cover_span(relid, since, until, &span) &&
 		cover_raw_ranges(relid, function_name, since, until, &span, cover, &bad);
-	if (used)
+	if (used && by_day)
+		cover_list_slots(relid, function_name, &span, bad, caller, cover);
+	else if (used)
 		cover->slots = cover_merge_slots(relid, function_name, &span, bad, caller);
 	else
 		cover->nranges = 0;
@@ -857,6 +913,27 @@ rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
 	return used;
+}
+
+bool
+rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
+			 const char *function_name, Oid userid, RollupCover *cover)
+{
+	return cover_internal(relid, since, until, function_name, userid, false,
+						  cover);
+}
+
+/*
+ * As rollup_cover, but the slots one by one (cover->ndays, day_from,
+ * day_values) instead of merged, for a reader that reports them in time
+ * order without building the value.
+ */
+bool
+rollup_cover_days(Oid relid, TimestampTz since, TimestampTz until,
+				  const char *function_name, Oid userid, RollupCover *cover)
+{
+	return cover_internal(relid, since, until, function_name, userid, true,
+						  cover);
 }
 
 /* --------------------------------------------------------------- worker */

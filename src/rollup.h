@@ -24,11 +24,26 @@ typedef struct RollupCover
 	int			nranges;
 	TimestampTz from[ROLLUP_MAX_RANGES];
 	TimestampTz until[ROLLUP_MAX_RANGES];
+
+	/*
+	 * Of rollup_cover_days: the valid slots one by one instead of slots,
+	 * in time order.  Slot i holds the rows from day_from[i] in its values
+	 * (as stored, maybe a toast pointer), of which only the quarters
+	 * [first_quarter, end_quarter) belong to the range.
+	 */
+	int			ndays;
+	TimestampTz *day_from;
+	Datum	   *day_values;
+	int64		first_quarter;
+	int64		end_quarter;
 } RollupCover;
 
 extern bool rollup_cover(Oid relid, TimestampTz since, TimestampTz until,
 						 const char *function_name, Oid userid,
 						 RollupCover *cover);
+extern bool rollup_cover_days(Oid relid, TimestampTz since, TimestampTz until,
+							  const char *function_name, Oid userid,
+							  RollupCover *cover);
 extern void scaler_refresh_rollups(void);
 extern void scaler_maintain_request_log(void);
 

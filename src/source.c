@@ -21,6 +21,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "hourly.h"
 #include "rollup.h"
 #include "source.h"
 
@@ -226,59 +227,71 @@ source_traffic_raw(Oid relid, TimestampTz since, TimestampTz until,
 	return traffic;
 }
 
-/*
- * Aggregate the rows of [since, until) (of one function, when given) into a
- * traffic value owned by the current memory context; NULL when no rows.
- * Where the source has a rollup the caller may use (rollup.c), its slots
- * stand in for the rows they cover: the value is the same, bit for bit.
- */
-/* part added to traffic (either may be NULL). */
-static Traffic *
-merge_part(Traffic *traffic, Traffic *part)
+/* Add a part of a value (NULL: no rows, nothing to add). */
+static void
+add_value_part(HourPart *parts, int *nparts, Traffic *traffic)
 {
 	if (traffic == NULL)
-		return part;
-	if (part != NULL)
-		traffic_merge(traffic, part);
-	return traffic;
+		return;
+	parts[*nparts].traffic = traffic;
+	parts[*nparts].flat = (Datum) 0;
+	parts[*nparts].first_quarter = PG_INT64_MIN;
+	parts[*nparts].end_quarter = PG_INT64_MAX;
+	(*nparts)++;
 }
 
-Traffic *
-source_traffic(Oid relid, TimestampTz since, TimestampTz until,
-			   text *function_name)
+/*
+ * The rows of [since, until) (of one function, when given) as parts of a
+ * report, in time order (hourly.h), owned by the current memory context.
+ * Where the source has a rollup the caller may use (rollup.c), its slots
+ * stand in for the rows they cover, each slot a part read straight from its
+ * bytes; the raw rows of the rest (the partial quarters at since, the days
+ * invalidated, the tail past the watermark) are values between them.  The
+ * report is the same, bit for bit: every figure of an hour is a sum, a
+ * maximum or a sketch, whatever the order its rows come in.
+ */
+HourPart *
+source_hour_parts(Oid relid, TimestampTz since, TimestampTz until,
+				  text *function_name, int *nparts)
 {
 	RollupCover cover;
-	Traffic    *traffic;
-	int			i;
+	HourPart   *parts;
+	int			r = 0;
+	int			d = 0;
 
+	*nparts = 0;
 	source_check(relid, function_name != NULL, GetUserId());
-	if (!rollup_cover(relid, since, until,
-					  function_name ? text_to_cstring(function_name) : NULL,
-					  GetUserId(), &cover))
-		return source_traffic_raw(relid, since, until, function_name);
-
-	/*
-	 * In time order: the raw rows before the slots (the partial quarters at
-	 * since), the slots, then the rest, so that rows are appended in order
-	 * and the value needs no sort.
-	 */
-	traffic = NULL;
-	for (i = 0; i <= cover.nranges; i++)
+	if (!rollup_cover_days(relid, since, until,
+						   function_name ? text_to_cstring(function_name) : NULL,
+						   GetUserId(), &cover))
 	{
-		Traffic    *part;
-
-		if (cover.slots != NULL &&
-			(i == cover.nranges || cover.from[i] > since))
-		{
-			traffic = merge_part(traffic, cover.slots);
-			cover.slots = NULL;
-		}
-		if (i == cover.nranges)
-			break;
-		part = source_traffic_raw(relid, cover.from[i], cover.until[i],
-								  function_name);
-		if (part != NULL)
-			traffic = merge_part(traffic, part);
+		parts = palloc(sizeof(HourPart));
+		add_value_part(parts, nparts,
+					   source_traffic_raw(relid, since, until, function_name));
+		return parts;
 	}
-	return traffic;
+
+	/* The raw ranges and the slots do not overlap: order them by start. */
+	parts = palloc(sizeof(HourPart) * (cover.nranges + cover.ndays + 1));
+	while (r < cover.nranges || d < cover.ndays)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (d < cover.ndays &&
+			(r == cover.nranges || cover.day_from[d] < cover.from[r]))
+		{
+			parts[*nparts].traffic = NULL;
+			parts[*nparts].flat = cover.day_values[d++];
+			parts[*nparts].first_quarter = cover.first_quarter;
+			parts[*nparts].end_quarter = cover.end_quarter;
+			(*nparts)++;
+		}
+		else
+		{
+			add_value_part(parts, nparts,
+						   source_traffic_raw(relid, cover.from[r], cover.until[r],
+											  function_name));
+			r++;
+		}
+	}
+	return parts;
 }

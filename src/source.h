@@ -18,7 +18,9 @@ extern void source_check_window(TimestampTz since, TimestampTz until);
 #define SOURCE_MAX_REPORT_YEARS	100
 
 extern void source_check_report_range(TimestampTz since, TimestampTz until);
-extern Traffic *source_traffic(Oid relid, TimestampTz since, TimestampTz until,
-							   text *function_name);
+struct HourPart;
+extern struct HourPart *source_hour_parts(Oid relid, TimestampTz since,
+										  TimestampTz until,
+										  text *function_name, int *nparts);
 
 #endif							/* SCALER_SOURCE_H */

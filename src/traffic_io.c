@@ -43,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "traffic.h"
+#include "traffic_stream.h"
 
 PG_FUNCTION_INFO_V1(traffic_in);
 PG_FUNCTION_INFO_V1(traffic_out);
@@ -406,14 +407,20 @@ flat_varcount(FlatReader *reader, const char *what)
 	return (int64) n;
 }
 
-static double
+/* -0.0 is not canonical: rows and the transition store +0.0 */
+static inline bool
+duration_valid(double ms)
+{
+	return !isnan(ms) && ms >= 0.0 && ms <= TRAFFIC_MAX_DURATION_MS &&
+		!(ms == 0.0 && signbit(ms));
+}
+
+static inline double
 flat_duration(FlatReader *reader)
 {
 	double		ms = flat_float8(reader);
 
-	/* -0.0 is not canonical: rows and the transition store +0.0 */
-	if (isnan(ms) || ms < 0.0 || ms > TRAFFIC_MAX_DURATION_MS ||
-		(ms == 0.0 && signbit(ms)))
+	if (!duration_valid(ms))
 		flat_invalid(reader, "Bad duration.");
 	return ms;
 }
@@ -427,31 +434,31 @@ valid_quarter(int64 quarter)
 }
 
 /*
- * The sketch of a summary, loaded into an empty sketch "into" unless that
- * is NULL (checking only); its total is returned so the caller can check it
- * against the duration count.
+ * The bins of a summary's sketch: counts[0 .. *nbins - 1] for keys *first
+ * onwards (*nbins 0 when no bin is in use) and the zero durations in *zero;
+ * the total is returned so the caller can check it against the duration
+ * count.
  */
 static uint64
-read_sketch(FlatReader *reader, Sketch *into, MemoryContext cxt)
+read_sketch_bins(FlatReader *reader, uint32 *counts, uint64 *zero,
+				 int32 *first, int32 *nbins)
 {
-	uint32		counts[SKETCH_MAX_BINS];
 	uint64		total = flat_varint(reader);
 	uint64		used = flat_varint(reader);
-	int32		first = 0;
 	int64		key = 0;
 	int32		i;
 
 	if (used > SKETCH_MAX_BINS || used > (uint64) flat_remaining(reader) / 2)
 		flat_invalid(reader, "Bad sketch bins.");
-	if (into != NULL)
-		into->zero_count = total;
+	*zero = total;
+	*first = 0;
 	for (i = 0; i < (int32) used; i++)
 	{
 		uint64		count;
 		int64		prev = key;
 
 		if (i == 0)
-			key = first = flat_int32(reader);
+			key = *first = flat_int32(reader);
 		else
 		{
 			uint64		gap = flat_varint(reader);
@@ -461,7 +468,7 @@ read_sketch(FlatReader *reader, Sketch *into, MemoryContext cxt)
 			key += (int64) gap + 1;
 		}
 		if (key < -SKETCH_KEY_LIMIT || key > SKETCH_KEY_LIMIT ||
-			key - first >= SKETCH_MAX_BINS)
+			key - *first >= SKETCH_MAX_BINS)
 			flat_invalid(reader, "Bad sketch bins.");
 		count = flat_varint(reader);
 		if (count == 0 || count > PG_UINT32_MAX)
@@ -469,11 +476,33 @@ read_sketch(FlatReader *reader, Sketch *into, MemoryContext cxt)
 		total += count;
 		/* the bins between two in use are empty */
 		if (i > 0)
-			memset(&counts[prev - first + 1], 0, sizeof(uint32) * (key - prev - 1));
-		counts[key - first] = (uint32) count;
+			memset(&counts[prev - *first + 1], 0, sizeof(uint32) * (key - prev - 1));
+		counts[key - *first] = (uint32) count;
 	}
-	if (into != NULL && used > 0)
-		sketch_load(into, first, (int32) (key - first + 1), counts, cxt);
+	*nbins = used > 0 ? (int32) (key - *first + 1) : 0;
+	return total;
+}
+
+/*
+ * The sketch of a summary, loaded into an empty sketch "into" unless that
+ * is NULL (checking only); its total is returned so the caller can check it
+ * against the duration count.
+ */
+static uint64
+read_sketch(FlatReader *reader, Sketch *into, MemoryContext cxt)
+{
+	uint32		counts[SKETCH_MAX_BINS];
+	uint64		zero;
+	int32		first;
+	int32		nbins;
+	uint64		total = read_sketch_bins(reader, counts, &zero, &first, &nbins);
+
+	if (into != NULL)
+	{
+		into->zero_count = zero;
+		if (nbins > 0)
+			sketch_load(into, first, nbins, counts, cxt);
+	}
 	return total;
 }
 
@@ -503,85 +532,117 @@ read_sketch_v1(FlatReader *reader, Traffic *traffic, Sketch *sketch)
 }
 
 /*
+ * The rows of a quarter kept as rows, checked (flags, durations, canonical
+ * order) and decoded into rows[]; their number is returned.  A report over
+ * a rollup decodes every row it reads here, so the bytes are read through
+ * a local pointer (not the reader's, which the compiler would store back
+ * after every byte), and rows are ordered by their key within the quarter,
+ * (minute, has duration, is error), which orders them as the keys of the
+ * in-memory rows do.
+ */
+static inline int
+decode_rows(FlatReader *reader, int64 quarter, StreamRow *rows)
+{
+	int			n = flat_uint8(reader);
+	const uint8 *p = reader->p;
+	int			prev_key = -1;
+	double		prev_ms = 0.0;
+	int			i;
+
+	if (n < 1 || n >= SUMMARY_MIN_ROWS)
+		flat_invalid(reader, "Bad number of rows in a quarter.");
+	for (i = 0; i < n; i++)
+	{
+		uint8		flags;
+		int			key;
+		double		duration_ms = 0.0;
+
+		if (unlikely(p >= reader->end))
+			flat_invalid(reader, "The value is truncated.");
+		flags = *p++;
+		if ((flags & FLAG_MINUTE) >= MINUTES_PER_QUARTER ||
+			(flags & ~(FLAG_MINUTE | FLAG_ERROR | FLAG_DURATION)) != 0)
+			flat_invalid(reader, "Bad row flags.");
+		key = (flags & FLAG_MINUTE) * 4 +
+			((flags & FLAG_DURATION) ? ROW_DURATION : 0) +
+			((flags & FLAG_ERROR) ? ROW_ERROR : 0);
+		if (flags & FLAG_DURATION)
+		{
+			uint64		bits;
+
+			if (unlikely(reader->end - p < (ptrdiff_t) sizeof(bits)))
+				flat_invalid(reader, "The value is truncated.");
+			memcpy(&bits, p, sizeof(bits));
+			p += sizeof(bits);
+			bits = pg_ntoh64(bits);
+			memcpy(&duration_ms, &bits, sizeof(duration_ms));
+			if (!duration_valid(duration_ms))
+				flat_invalid(reader, "Bad duration.");
+		}
+		if (key < prev_key || (key == prev_key && duration_ms < prev_ms))
+			flat_invalid(reader, "Rows out of order.");
+		prev_key = key;
+		prev_ms = duration_ms;
+		rows[i].duration_ms = duration_ms;
+		rows[i].minute = flags & FLAG_MINUTE;
+		rows[i].is_error = (flags & FLAG_ERROR) != 0;
+		rows[i].has_duration = (flags & FLAG_DURATION) != 0;
+	}
+	reader->p = p;
+	return n;
+}
+
+/*
  * A quarter kept as rows: appended to the value in canonical order (or only
  * checked, when traffic is NULL).
  */
 static void
 read_rows(FlatReader *reader, Traffic *traffic, int64 quarter)
 {
-	int			n = flat_uint8(reader);
-	int64		prev_key = PG_INT64_MIN;
-	double		prev_ms = 0.0;
+	StreamRow	decoded[SUMMARY_MIN_ROWS];
 	TrafficRow	rows[SUMMARY_MIN_ROWS];
+	int			n = decode_rows(reader, quarter, decoded);
 	bool		as_rows;
 	int			i;
 
-	if (n < 1 || n >= SUMMARY_MIN_ROWS)
-		flat_invalid(reader, "Bad number of rows in a quarter.");
 	/* valid, but kept as a summary in memory, so not canonical */
 	if (!quarter_keeps_rows(quarter))
 		reader->canonical = false;
+	if (traffic == NULL)
+		return;
 	/* rows of a quarter without a summary are appended as they are */
-	as_rows = traffic != NULL && quarter_keeps_rows(quarter) &&
+	as_rows = quarter_keeps_rows(quarter) &&
 		traffic_find_summary(traffic, quarter) == NULL;
 	for (i = 0; i < n; i++)
 	{
-		uint8		flags = flat_uint8(reader);
-		int64		minute;
-		int64		key;
-		double		duration_ms;
+		int64		minute = quarter * MINUTES_PER_QUARTER + decoded[i].minute;
 
-		if ((flags & FLAG_MINUTE) >= MINUTES_PER_QUARTER ||
-			(flags & ~(FLAG_MINUTE | FLAG_ERROR | FLAG_DURATION)) != 0)
-			flat_invalid(reader, "Bad row flags.");
-		minute = quarter * MINUTES_PER_QUARTER + (flags & FLAG_MINUTE);
-		/* the order of in-memory keys, whatever the quarter */
-		key = minute * 4 + ((flags & FLAG_DURATION) ? ROW_DURATION : 0) +
-			((flags & FLAG_ERROR) ? ROW_ERROR : 0);
-		duration_ms = (flags & FLAG_DURATION) ? flat_duration(reader) : 0.0;
-		if (key < prev_key || (key == prev_key && duration_ms < prev_ms))
-			flat_invalid(reader, "Rows out of order.");
-		prev_key = key;
-		prev_ms = duration_ms;
 		if (as_rows)
-			row_set(&rows[i], row_key(minute, (flags & FLAG_DURATION) != 0,
-									  (flags & FLAG_ERROR) != 0),
-					duration_ms);
-		else if (traffic != NULL)
+			row_set(&rows[i], row_key(minute, decoded[i].has_duration,
+									  decoded[i].is_error),
+					decoded[i].duration_ms);
+		else
 			traffic_add_row(traffic, minute * USECS_PER_MINUTE,
-							(flags & FLAG_ERROR) != 0,
-							(flags & FLAG_DURATION) != 0, duration_ms);
+							decoded[i].is_error, decoded[i].has_duration,
+							decoded[i].duration_ms);
 	}
 	if (as_rows)
 		traffic_append_rows(traffic, rows, n);
 }
 
 /*
- * A quarter kept as a summary.  Read straight into the value when it has no
- * summary of that quarter yet (parsing a value, or the first partial state a
- * coordinator combines), else into a local one added to it; when traffic is
- * NULL, only checked.
+ * The counters of a summary (its minutes, errors, durations, longest
+ * duration) into q, whose minutes not in the mask must be zero, checked.
  */
 static void
-read_summary(FlatReader *reader, Traffic *traffic, int64 quarter)
+read_summary_counts(FlatReader *reader, TrafficQuarter *q)
 {
-	TrafficQuarter local;
-	TrafficQuarter *q = &local;
 	uint16		mask = flat_uint16(reader);
 	int64		requests = 0;
-	uint64		total;
 	int			m;
 
 	if (mask == 0 || mask >= (1 << MINUTES_PER_QUARTER))
 		flat_invalid(reader, "Bad minute mask.");
-	if (traffic != NULL && traffic_find_summary(traffic, quarter) == NULL)
-		q = traffic_get_summary(traffic, quarter);
-	else
-	{
-		memset(&local, 0, sizeof(local));
-		local.quarter = quarter;
-		sketch_init(&local.sketch);
-	}
 	for (m = 0; m < MINUTES_PER_QUARTER; m++)
 	{
 		if ((mask & (1 << m)) == 0)
@@ -600,6 +661,30 @@ read_summary(FlatReader *reader, Traffic *traffic, int64 quarter)
 		flat_invalid(reader, "A quarter has more errors or durations than requests.");
 	if (q->with_duration == 0 && q->max_ms != 0.0)
 		flat_invalid(reader, "A longest duration without durations.");
+}
+
+/*
+ * A quarter kept as a summary.  Read straight into the value when it has no
+ * summary of that quarter yet (parsing a value, or the first partial state a
+ * coordinator combines), else into a local one added to it; when traffic is
+ * NULL, only checked.
+ */
+static void
+read_summary(FlatReader *reader, Traffic *traffic, int64 quarter)
+{
+	TrafficQuarter local;
+	TrafficQuarter *q = &local;
+	uint64		total;
+
+	if (traffic != NULL && traffic_find_summary(traffic, quarter) == NULL)
+		q = traffic_get_summary(traffic, quarter);
+	else
+	{
+		memset(&local, 0, sizeof(local));
+		local.quarter = quarter;
+		sketch_init(&local.sketch);
+	}
+	read_summary_counts(reader, q);
 	total = read_sketch(reader, traffic != NULL ? &q->sketch : NULL,
 						traffic != NULL ? traffic->hdr.eoh_context : NULL);
 	if (total != (uint64) q->with_duration)
@@ -640,6 +725,121 @@ read_v2(FlatReader *reader, Traffic *traffic)
 		else
 			flat_invalid(reader, "Unknown quarter form.");
 	}
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* A reader at the stream's position; stream_close puts the position back. */
+static inline void
+stream_open(TrafficStream *stream, FlatReader *reader)
+{
+	reader->p = stream->p;
+	reader->end = stream->end;
+	reader->errcode = stream->errcode;
+	reader->canonical = true;
+	reader->first_quarter = PG_INT64_MAX;
+}
+
+static inline void
+stream_close(TrafficStream *stream, FlatReader *reader)
+{
+	stream->p = reader->p;
+}
+
+/*
+ * Start reading a flat value quarter by quarter; false (nothing read) when
+ * it is not in today's format, which the caller then parses whole.
+ */
+bool
+traffic_stream_begin(TrafficStream *stream, const char *data, int len,
+					 int errcode)
+{
+	FlatReader	reader;
+	int32		nquarters;
+
+	stream->p = (const uint8 *) data;
+	stream->end = stream->p + len;
+	stream->errcode = errcode;
+	stream->left = 0;
+	stream->prev = PG_INT64_MIN;
+	stream_open(stream, &reader);
+	if (flat_int32(&reader) != 2)
+		return false;
+	nquarters = flat_int32(&reader);
+	if (nquarters < 0 || nquarters > flat_remaining(&reader) / FLAT_QUARTER_MIN_BYTES)
+		flat_invalid(&reader, "Bad number of quarters.");
+	stream->left = nquarters;
+	stream_close(stream, &reader);
+	return true;
+}
+
+/*
+ * The next quarter the stream holds, checked but not read; PG_INT64_MAX
+ * once every quarter is read (and the value has no trailing bytes).
+ */
+int64
+traffic_stream_peek(TrafficStream *stream)
+{
+	FlatReader	reader;
+	int64		quarter;
+
+	stream_open(stream, &reader);
+	if (stream->left == 0)
+	{
+		if (reader.p != reader.end)
+			flat_invalid(&reader, "Trailing bytes.");
+		return PG_INT64_MAX;
+	}
+	quarter = flat_int64(&reader);
+	if (!valid_quarter(quarter) || quarter <= stream->prev)
+		flat_invalid(&reader, "Quarters out of order or out of range.");
+	return quarter;
+}
+
+/*
+ * Read the next quarter (traffic_stream_peek said there is one) into
+ * stream->rows or stream->summary, with the checks the parser makes.
+ */
+void
+traffic_stream_read(TrafficStream *stream)
+{
+	FlatReader	reader;
+	uint8		form;
+
+	CHECK_FOR_INTERRUPTS();
+	Assert(stream->left > 0);
+	stream_open(stream, &reader);
+	stream->quarter = flat_int64(&reader);
+	form = flat_uint8(&reader);
+	stream->prev = stream->quarter;
+	stream->left--;
+	if (form == FORM_ROWS)
+	{
+		stream->is_summary = false;
+		stream->nrows = decode_rows(&reader, stream->quarter, stream->rows);
+	}
+	else if (form == FORM_SUMMARY)
+	{
+		TrafficQuarter *q = &stream->summary;
+		Sketch	   *sketch = &q->sketch;
+		int32		first;
+		int32		nbins;
+
+		stream->is_summary = true;
+		memset(q->minutes, 0, sizeof(q->minutes));
+		q->quarter = stream->quarter;
+		read_summary_counts(&reader, q);
+		/* the sketch borrows the stream's bins: it is only read */
+		if (read_sketch_bins(&reader, stream->counts, &sketch->zero_count,
+							 &first, &nbins) != (uint64) q->with_duration)
+			flat_invalid(&reader, "Sketch does not match the duration count.");
+		sketch->lo = sketch->base = first;
+		sketch->nbins = sketch->capacity = nbins;
+		sketch->bins = stream->counts;
+	}
+	else
+		flat_invalid(&reader, "Unknown quarter form.");
+	stream_close(stream, &reader);
 }
 
 /*

@@ -11,7 +11,9 @@
 #     1,000 rows/s ingest (pgbench -R 1000)               (target <= 50 ms)
 #   - pgbench ingest (single-row INSERTs, 4 clients, 10 s) into a table with
 #     the rollup triggers and into one without          (target >= 90 %)
-# Prints medians and ratios; targets are reported, not enforced.  The table
+# Prints medians (with the peak memory of the reads' backends) and ratios;
+# targets are reported, not enforced.  BENCH_ROLLUP_READS_ONLY=1 stops
+# after the reads (for iterating on them against a kept table).  The table
 # and its rollup are kept for the next run with the same number of rows
 # (BENCH_ROLLUP_FRESH=1 builds them again).
 set -euo pipefail
@@ -67,30 +69,39 @@ fi
 # watermark a minute old, as the worker keeps it.
 while [ "$(value <<< "SELECT scaler.refresh_rollup('bench_rl')")" != 0 ]; do :; done
 
-# pg_temp does not outlive a session: one session for the timings
-timings=$(value <<SQL
-CREATE FUNCTION pg_temp.median_ms(q text, n int) RETURNS float8 LANGUAGE plpgsql AS \$\$
-DECLARE
-    t0 timestamptz;
-    times float8[] := '{}';
-BEGIN
-    EXECUTE q;
-    FOR i IN 1..n LOOP
-        t0 := clock_timestamp();
-        EXECUTE q;
-        times := times || extract(epoch FROM clock_timestamp() - t0) * 1000;
-    END LOOP;
-    RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(times) x);
-END \$\$;
-SELECT round(pg_temp.median_ms(\$q\$SELECT count(*) FROM scaler.hourly_requests(now() - interval '90 days', now(), 'f7', 'bench_rl')\$q\$, $runs)::numeric, 2)
-       || ' ' || round(pg_temp.median_ms(\$q\$SELECT count(*) FROM scaler.hourly_requests(now() - interval '90 days', now(), NULL, 'bench_rl')\$q\$, $runs)::numeric, 2)
-       || ' ' || round(pg_temp.median_ms(\$q\$SELECT count(*) FROM scaler.forecast('bench_rl', '24 hours', '14 days')\$q\$, $runs)::numeric, 2);
-SQL
-)
-read -r one all forecast <<< "$timings"
-echo "hourly_requests, one function, 90 days: median $one ms (target <= 10 ms)"
-echo "hourly_requests, all functions, 90 days: median $all ms, $(awk -v a="$all" -v o="$one" 'BEGIN { printf "%.1f", a / o }')x one (target <= 10x)"
-echo "forecast, 14-day lookback: median $forecast ms (target <= 20 ms)"
+# timed QUERY RUNS: the median time of RUNS runs of QUERY after one to warm
+# up, in a session of its own, and that backend's peak memory (VmHWM, from
+# /proc/<pid>/status, read as root or as the server's user; it counts the
+# shared buffers the backend touched); prints "ms MB".
+timed()
+{
+	"$psql_bin" -X -q -v ON_ERROR_STOP=1 -t -A -d "$db" <<-SQL | tr '\n' ' '
+	SELECT pg_backend_pid() AS pid \gset
+	\setenv BENCH_PID :pid
+	CREATE FUNCTION pg_temp.median_ms(q text, n int) RETURNS float8 LANGUAGE plpgsql AS \$\$
+	DECLARE
+	    t0 timestamptz;
+	    times float8[] := '{}';
+	BEGIN
+	    EXECUTE q;
+	    FOR i IN 1..n LOOP
+	        t0 := clock_timestamp();
+	        EXECUTE q;
+	        times := times || extract(epoch FROM clock_timestamp() - t0) * 1000;
+	    END LOOP;
+	    RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(times) x);
+	END \$\$;
+	SELECT round(pg_temp.median_ms(\$q\$$1\$q\$, $2)::numeric, 2);
+	\! awk '/^VmHWM/ { printf "%d\\n", \$2 / 1024 }' /proc/\$BENCH_PID/status
+	SQL
+}
+read -r one one_mb <<< "$(timed "SELECT count(*) FROM scaler.hourly_requests(now() - interval '90 days', now(), 'f7', 'bench_rl')" "$runs")"
+read -r all all_mb <<< "$(timed "SELECT count(*) FROM scaler.hourly_requests(now() - interval '90 days', now(), NULL, 'bench_rl')" "$runs")"
+read -r forecast forecast_mb <<< "$(timed "SELECT count(*) FROM scaler.forecast('bench_rl', '24 hours', '14 days')" "$runs")"
+echo "hourly_requests, one function, 90 days: median $one ms, peak $one_mb MB (target <= 10 ms)"
+echo "hourly_requests, all functions, 90 days: median $all ms, peak $all_mb MB, $(awk -v a="$all" -v o="$one" 'BEGIN { printf "%.1f", a / o }')x one (target <= 10x)"
+echo "forecast, 14-day lookback: median $forecast ms, peak $forecast_mb MB (target <= 20 ms)"
+[ "${BENCH_ROLLUP_READS_ONLY:-0}" = 1 ] && exit 0
 
 # A minute of 1,000 rows/s whose ts lie in the minute the next refresh
 # appends (ts = now() - 1 minute: past the watermark, before its target).
