@@ -787,6 +787,17 @@ cover_read_slots(Oid relid, const char *function_name, const CoverSpan *span,
 		elog(ERROR, "reading rollup slots failed: %s", SPI_result_code_string(ret));
 }
 
+/* Row i of cover_read_slots' result: its day, and its value (isnull). */
+static Datum
+slot_at(uint64 i, DateADT *day, bool *isnull)
+{
+	bool		day_null;
+
+	*day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 1, &day_null));
+	return SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, isnull);
+}
+
 /*
  * Merge the valid slots of the span into a traffic value owned by context
  * (NULL when none has rows).  A slot wholly inside the span is parsed
@@ -808,10 +819,8 @@ cover_merge_slots(Oid relid, const char *function_name, const CoverSpan *span,
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
-														SPI_tuptable->tupdesc, 1, &isnull));
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  2, &isnull);
+		DateADT		day;
+		Datum		d = slot_at(i, &day, &isnull);
 		TimestampTz day_start = (int64) day * USECS_PER_DAY;
 
 		CHECK_FOR_INTERRUPTS();
@@ -847,10 +856,8 @@ cover_list_slots(Oid relid, const char *function_name, const CoverSpan *span,
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		DateADT		day = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[i],
-														SPI_tuptable->tupdesc, 1, &isnull));
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-									  2, &isnull);
+		DateADT		day;
+		Datum		d = slot_at(i, &day, &isnull);
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
