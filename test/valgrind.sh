@@ -13,6 +13,14 @@
 #   VALGRIND_SUPP=/tmp/valgrind.supp test/valgrind.sh REGRESS=traffic_roundtrip
 #
 # Arguments are passed to `make installcheck` (REGRESS=... picks tests).
+# VALGRIND_PGTAP names pgTAP files to run too, after it, with pg_prove
+# (the rollup readers and the cold-start functions are tested only there):
+#
+#   VALGRIND_PGTAP="test/pgtap/rollup_*.sql" test/valgrind.sh REGRESS=traffic_order
+#
+# Under valgrind everything runs 20 to 50 times slower: an assertion about
+# wall-clock time (a cancel "within 1 second") may fail there and says
+# nothing about memory.
 #
 # Environment:
 #   SCALER_PGTREE   private PostgreSQL copy (default /tmp/pgtree-valgrind)
@@ -21,6 +29,8 @@
 #                   (not shipped here); without it, expect noise outside scaler.
 #                   test/valgrind-extra.supp is always used as well.
 #   VALGRIND_OPTS_EXTRA  more valgrind options
+#   VALGRIND_PGTAP  pgTAP files (globs) to run with pg_prove in database postgres;
+#                   none that needs pg_cron (it is not preloaded here)
 #
 # The cluster is always stopped and its data removed; the valgrind logs (one
 # per process, %p.log) stay in the directory printed at the end.  Exit status:
@@ -121,6 +131,11 @@ done
 rc=0
 # ISOLATION=: the pg_regress tests only (arguments may say otherwise).
 PGHOST=$dir/sock PGPORT=$port PGUSER=postgres "$make" installcheck ISOLATION= "$@" || rc=$?
+if [ -n "${VALGRIND_PGTAP:-}" ]; then
+	# shellcheck disable=SC2086  # the globs are to be expanded
+	PGHOST=$dir/sock PGPORT=$port PGUSER=postgres PGDATABASE=postgres \
+		pg_prove $VALGRIND_PGTAP || rc=$?
+fi
 cleanup
 elapsed=$(($(date +%s) - start))
 
