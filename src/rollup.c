@@ -13,15 +13,21 @@
  * integers, and merging the values of disjoint row sets gives the value of
  * all the rows, bit for bit.  A reader merges the quarter hours of the slots
  * that lie inside its range with traffic_agg of the rest (the partial
- * quarters at the edges, the tail past the watermark, invalidated slots),
+ * quarters at the edges, the tail past the watermark, the days that lost
+ * rows since their refresh),
  * which is the value the raw rows give; local hours, DST days and :30/:45
  * zones are unions of quarters, read from that value exactly as from the
  * raw one.
  *
  * Writers and the refresh.  The statement triggers (scaler._rollup_capture)
  * record the (function_name, day) of every row changed below the watermark
- * in scaler.rollup_invalid, in the writer's own transaction.  A row at or
- * above the watermark needs nothing: the refresh reads it.  The race is a
+ * in scaler.rollup_invalid, in the writer's own transaction, with the value
+ * of the rows inserted and the number of rows inserted and deleted.  The
+ * slot and those rows are what a reader reads of a day that only got rows,
+ * and what the refresh writes when the source no longer holds the slot's
+ * rows (a dropped partition, retention): a rollup is then the only history
+ * of them, which a recomputation from what is left would destroy.  A row at
+ * or above the watermark needs nothing: the refresh reads it.  The race is a
  * writer whose trigger saw the old watermark W while a refresh moved it to
  * W' and read the rows before the writer committed: such a row would be in
  * neither.  So the trigger holds a share lock (an advisory lock of its own
@@ -157,98 +163,50 @@ floor_day(TimestampTz ts)
 
 /* ------------------------------------------------------------- trigger */
 
-/* A changed row's slot. */
-typedef struct CapturedSlot
-{
-	DateADT		day;
-	text	   *function_name;	/* NULL for rows without one */
-} CapturedSlot;
-
+/* What the trigger hands to the part of it that runs as the tables' owner. */
 typedef struct Capture
 {
-	CapturedSlot *slots;
-	int			n;
-	int			max;
+	TriggerData *trigdata;
+	TimestampTz watermark;
 } Capture;
 
-static int
-captured_cmp(const void *a, const void *b)
-{
-	const CapturedSlot *x = a;
-	const CapturedSlot *y = b;
-
-	if (x->day != y->day)
-		return x->day < y->day ? -1 : 1;
-	if (x->function_name == NULL || y->function_name == NULL)
-		return (x->function_name == NULL) - (y->function_name == NULL);
-	return strcmp(text_to_cstring(x->function_name), text_to_cstring(y->function_name));
-}
-
+/*
+ * Whether a transition table has a row below the watermark: most
+ * statements change only rows past it, which need nothing, and this is
+ * all they cost.
+ */
 static bool
-captured_equal(const CapturedSlot *x, const CapturedSlot *y)
-{
-	if (x->day != y->day)
-		return false;
-	if (x->function_name == NULL || y->function_name == NULL)
-		return x->function_name == y->function_name;
-	return VARSIZE_ANY_EXHDR(x->function_name) == VARSIZE_ANY_EXHDR(y->function_name) &&
-		memcmp(VARDATA_ANY(x->function_name), VARDATA_ANY(y->function_name),
-			   VARSIZE_ANY_EXHDR(x->function_name)) == 0;
-}
-
-/* The slots of a transition table's rows below the watermark. */
-static void
-capture_rows(Tuplestorestate *rows, TupleDesc desc, TimestampTz watermark,
-			 Capture *capture)
+any_row_below(Tuplestorestate *rows, TupleDesc desc, TimestampTz watermark)
 {
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	int			ts_att = SPI_fnumber(desc, "ts");
-	int			fn_att = SPI_fnumber(desc, "function_name");
 	int			ptr;
 	int64		nrows = 0;
+	bool		found = false;
 
-	if (ts_att <= 0 || fn_att <= 0)
+	if (ts_att <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("rollup source has no column \"ts\" or \"function_name\"")));
+				 errmsg("rollup source has no column \"ts\"")));
 
 	ptr = tuplestore_alloc_read_pointer(rows, 0);
 	tuplestore_select_read_pointer(rows, ptr);
 	tuplestore_rescan(rows);
-	while (tuplestore_gettupleslot(rows, true, false, slot))
+	while (!found && tuplestore_gettupleslot(rows, true, false, slot))
 	{
 		bool		isnull;
 		Datum		ts = slot_getattr(slot, ts_att, &isnull);
-		Datum		fn;
-		CapturedSlot c;
 
 		if ((++nrows & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (isnull || DatumGetTimestampTz(ts) >= watermark)
-			continue;
-		c.day = (DateADT) floor_day(DatumGetTimestampTz(ts));
-		fn = slot_getattr(slot, fn_att, &isnull);
-		c.function_name = isnull ? NULL : DatumGetTextPP(fn);
-		/* rows mostly come in runs of one slot */
-		if (capture->n > 0 && captured_equal(&capture->slots[capture->n - 1], &c))
-			continue;
-		if (!isnull)
-			c.function_name = DatumGetTextPCopy(fn);
-		if (capture->n >= capture->max)
-		{
-			capture->max = Max(capture->max * 2, 16);
-			capture->slots = capture->slots == NULL ?
-				palloc(sizeof(CapturedSlot) * capture->max) :
-				repalloc_huge(capture->slots, sizeof(CapturedSlot) * capture->max);
-		}
-		capture->slots[capture->n++] = c;
+		found = !isnull && DatumGetTimestampTz(ts) < watermark;
 	}
 	tuplestore_select_read_pointer(rows, 0);
 	ExecDropSingleTupleTableSlot(slot);
+	return found;
 }
 
 static SPIPlanPtr plan_watermark = NULL;
-static SPIPlanPtr plan_invalidate = NULL;
 
 /*
  * The watermark of each source this backend wrote to, as last read.  Most
@@ -326,48 +284,75 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/*
+ * One part of the changes below the watermark: the rows of a transition
+ * table, with their slot, and their duration and status where the value can
+ * hold them (a bad one is not the writer's error here: the row is counted
+ * without it; reading the rows raw reports it).
+ */
+static void
+append_changes_part(StringInfo sql, const char *table, bool inserted)
+{
+	appendStringInfo(sql,
+					 "SELECT r.function_name::pg_catalog.text AS f,"
+					 " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date AS d, r.ts,"
+					 " CASE WHEN r.duration_ms >= 0 AND r.duration_ms <= %.0f"
+					 " THEN r.duration_ms::pg_catalog.float8 END AS ms,"
+					 " CASE WHEN r.status >= -2147483648 AND r.status <= 2147483647"
+					 " THEN r.status::pg_catalog.int4 END AS st, %s AS ins"
+					 " FROM %s r WHERE r.ts OPERATOR(pg_catalog.<) $2 AND pg_catalog.isfinite(r.ts)",
+					 TRAFFIC_MAX_DURATION_MS, inserted ? "true" : "false", table);
+}
+
+/*
+ * Record the slots of the rows changed below the watermark in
+ * scaler.rollup_invalid: per (function_name, day), the value of the rows
+ * inserted (merged into what earlier statements recorded) and how many
+ * rows were inserted and deleted (an UPDATE does both).  The refresh adds
+ * the inserted rows to the slot, which needs no raw row: the source may no
+ * longer hold the slot's rows (a dropped partition, retention), and the slot
+ * is then all that is left of them.  The transition tables are read through
+ * SPI, so the rows are not copied.
+ */
 static void
 record_invalid(Oid source, Capture *capture)
 {
-	Datum	   *names = palloc(sizeof(Datum) * capture->n);
-	bool	   *name_nulls = palloc(sizeof(bool) * capture->n);
-	Datum	   *days = palloc(sizeof(Datum) * capture->n);
-	int			dims[1];
-	int			lbs[1] = {1};
-	Datum		args[3];
-	int			n = 0;
-	int			i;
+	TriggerData *trigdata = capture->trigdata;
+	StringInfoData sql;
+	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
+	Datum		args[2];
 	int			ret;
 
-	qsort(capture->slots, capture->n, sizeof(CapturedSlot), captured_cmp);
-	for (i = 0; i < capture->n; i++)
-	{
-		if (n > 0 && captured_equal(&capture->slots[i], &capture->slots[i - 1]))
-			continue;
-		names[n] = PointerGetDatum(capture->slots[i].function_name);
-		name_nulls[n] = capture->slots[i].function_name == NULL;
-		days[n] = DateADTGetDatum(capture->slots[i].day);
-		n++;
-	}
-	dims[0] = n;
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "INSERT INTO scaler.rollup_invalid AS i"
+						   " (source, function_name, day, added, inserted, deleted)"
+						   " SELECT $1, c.f, c.d,"
+						   " scaler.traffic_agg(c.ts, c.ms, c.st) FILTER (WHERE c.ins),"
+						   " pg_catalog.count(*) FILTER (WHERE c.ins),"
+						   " pg_catalog.count(*) FILTER (WHERE NOT c.ins) FROM (");
+	if (trigdata->tg_newtable != NULL)
+		append_changes_part(&sql, "new_rows", true);
+	if (trigdata->tg_newtable != NULL && trigdata->tg_oldtable != NULL)
+		appendStringInfoString(&sql, " UNION ALL ");
+	if (trigdata->tg_oldtable != NULL)
+		append_changes_part(&sql, "old_rows", false);
+	appendStringInfoString(&sql,
+						   ") c GROUP BY c.f, c.d"
+						   " ON CONFLICT (source, function_name, day) DO UPDATE SET"
+						   " added = (SELECT scaler.traffic_merge(v.t)"
+						   " FROM (VALUES (i.added), (excluded.added)) v(t)),"
+						   " inserted = i.inserted OPERATOR(pg_catalog.+) excluded.inserted,"
+						   " deleted = i.deleted OPERATOR(pg_catalog.+) excluded.deleted");
 	args[0] = ObjectIdGetDatum(source);
-	args[1] = PointerGetDatum(construct_md_array(names, name_nulls, 1, dims, lbs,
-												 TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_md_array(days, NULL, 1, dims, lbs,
-												 DATEOID, 4, true, TYPALIGN_INT));
-	if (plan_invalidate == NULL)
-	{
-		Oid			argtypes[3] = {OIDOID, TEXTARRAYOID, DATEARRAYOID};
-
-		plan_invalidate = keep_plan("INSERT INTO scaler.rollup_invalid (source, function_name, day)"
-									" SELECT DISTINCT $1, u.f, u.d"
-									" FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(f, d)"
-									" ON CONFLICT DO NOTHING", 3, argtypes);
-	}
-	ret = SPI_execute_plan(plan_invalidate, args, NULL, false, 0);
+	args[1] = TimestampTzGetDatum(capture->watermark);
+	ret = SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "recording changed rollup slots failed: %s",
 			 SPI_result_code_string(ret));
+	pfree(sql.data);
 }
 
 /*
@@ -485,7 +470,7 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	Oid			source;
 	Oid			owner;
 	TimestampTz watermark;
-	Capture		capture = {NULL, 0, 0};
+	Capture		capture = {NULL, 0};
 	TupleDesc	desc;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
@@ -515,12 +500,15 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	if (!watermark_of(source, owner, &watermark))
 		return PointerGetDatum(NULL);
 
-	if (trigdata->tg_oldtable != NULL)
-		capture_rows(trigdata->tg_oldtable, desc, watermark, &capture);
-	if (trigdata->tg_newtable != NULL)
-		capture_rows(trigdata->tg_newtable, desc, watermark, &capture);
-	if (capture.n > 0)
+	if ((trigdata->tg_oldtable != NULL &&
+		 any_row_below(trigdata->tg_oldtable, desc, watermark)) ||
+		(trigdata->tg_newtable != NULL &&
+		 any_row_below(trigdata->tg_newtable, desc, watermark)))
+	{
+		capture.trigdata = trigdata;
+		capture.watermark = watermark;
 		as_rollup_owner(owner, record_invalid, source, &capture);
+	}
 	return PointerGetDatum(NULL);
 }
 
@@ -712,10 +700,12 @@ cover_raw_ranges(Oid relid, const char *function_name, TimestampTz since,
 					  "SELECT DISTINCT day FROM scaler.rollup_invalid"
 					  " WHERE source OPERATOR(pg_catalog.=) $1"
 					  " AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
+					  " AND deleted OPERATOR(pg_catalog.>) 0"
 					  " AND function_name OPERATOR(pg_catalog.=) $4 ORDER BY day" :
 					  "SELECT DISTINCT day FROM scaler.rollup_invalid"
 					  " WHERE source OPERATOR(pg_catalog.=) $1"
 					  " AND day OPERATOR(pg_catalog.>=) $2 AND day OPERATOR(pg_catalog.<) $3"
+					  " AND deleted OPERATOR(pg_catalog.>) 0"
 					  " ORDER BY day",
 					  3 + with_fn, argtypes);
 	}
@@ -765,16 +755,46 @@ cover_read_slots(Oid relid, const char *function_name, const CoverSpan *span,
 	{
 		Oid			argtypes[5] = {OIDOID, DATEOID, DATEOID, DATEARRAYOID, TEXTOID};
 
+		/*
+		 * A day that only got rows since its refresh reads its value with
+		 * theirs added (the days that lost rows are read raw, in $4).
+		 */
 		plan_slots[with_fn] =
 			keep_plan(with_fn ?
-					  "SELECT day, traffic FROM scaler.rollup_slot"
-					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
-					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
-					  " AND function_name OPERATOR(pg_catalog.=) $5 ORDER BY day" :
-					  "SELECT day, traffic FROM scaler.rollup_day"
-					  " WHERE source OPERATOR(pg_catalog.=) $1 AND day OPERATOR(pg_catalog.>=) $2"
-					  " AND day OPERATOR(pg_catalog.<) $3 AND day OPERATOR(pg_catalog.<>) ALL ($4)"
-					  " ORDER BY day",
+					  "SELECT v.day, v.traffic FROM ("
+					  "SELECT s.day, s.traffic FROM scaler.rollup_slot s"
+					  " WHERE s.source OPERATOR(pg_catalog.=) $1 AND s.day OPERATOR(pg_catalog.>=) $2"
+					  " AND s.day OPERATOR(pg_catalog.<) $3 AND s.day OPERATOR(pg_catalog.<>) ALL ($4)"
+					  " AND s.function_name OPERATOR(pg_catalog.=) $5"
+					  " AND NOT EXISTS (SELECT FROM scaler.rollup_invalid i"
+					  " WHERE i.source OPERATOR(pg_catalog.=) $1 AND i.day OPERATOR(pg_catalog.=) s.day"
+					  " AND i.function_name OPERATOR(pg_catalog.=) $5)"
+					  " UNION ALL "
+					  "SELECT i.day, (SELECT scaler.traffic_merge(u.t) FROM ("
+					  "SELECT i.added UNION ALL SELECT s.traffic FROM scaler.rollup_slot s"
+					  " WHERE s.source OPERATOR(pg_catalog.=) $1 AND s.day OPERATOR(pg_catalog.=) i.day"
+					  " AND s.function_name OPERATOR(pg_catalog.=) $5) u(t))"
+					  " FROM scaler.rollup_invalid i"
+					  " WHERE i.source OPERATOR(pg_catalog.=) $1 AND i.day OPERATOR(pg_catalog.>=) $2"
+					  " AND i.day OPERATOR(pg_catalog.<) $3 AND i.day OPERATOR(pg_catalog.<>) ALL ($4)"
+					  " AND i.function_name OPERATOR(pg_catalog.=) $5"
+					  ") v WHERE v.traffic IS NOT NULL ORDER BY v.day" :
+					  "SELECT v.day, v.traffic FROM ("
+					  "SELECT d.day, d.traffic FROM scaler.rollup_day d"
+					  " WHERE d.source OPERATOR(pg_catalog.=) $1 AND d.day OPERATOR(pg_catalog.>=) $2"
+					  " AND d.day OPERATOR(pg_catalog.<) $3 AND d.day OPERATOR(pg_catalog.<>) ALL ($4)"
+					  " AND NOT EXISTS (SELECT FROM scaler.rollup_invalid i"
+					  " WHERE i.source OPERATOR(pg_catalog.=) $1 AND i.day OPERATOR(pg_catalog.=) d.day)"
+					  " UNION ALL "
+					  "SELECT i.day, (SELECT scaler.traffic_merge(u.t) FROM ("
+					  "SELECT j.added FROM scaler.rollup_invalid j"
+					  " WHERE j.source OPERATOR(pg_catalog.=) $1 AND j.day OPERATOR(pg_catalog.=) i.day"
+					  " UNION ALL SELECT d.traffic FROM scaler.rollup_day d"
+					  " WHERE d.source OPERATOR(pg_catalog.=) $1 AND d.day OPERATOR(pg_catalog.=) i.day) u(t))"
+					  " FROM (SELECT DISTINCT j.day FROM scaler.rollup_invalid j"
+					  " WHERE j.source OPERATOR(pg_catalog.=) $1 AND j.day OPERATOR(pg_catalog.>=) $2"
+					  " AND j.day OPERATOR(pg_catalog.<) $3 AND j.day OPERATOR(pg_catalog.<>) ALL ($4)) i"
+					  ") v WHERE v.traffic IS NOT NULL ORDER BY v.day",
 					  4 + with_fn, argtypes);
 	}
 	args[0] = ObjectIdGetDatum(relid);

@@ -91,6 +91,9 @@ CREATE TABLE scaler.rollup_invalid (
     source        regclass NOT NULL,
     function_name text,
     day           date NOT NULL,
+    added         scaler.traffic,
+    inserted      bigint NOT NULL DEFAULT 0,
+    deleted       bigint NOT NULL DEFAULT 0,
     UNIQUE NULLS NOT DISTINCT (source, function_name, day)
 );
 COMMENT ON TABLE scaler.rollup_invalid IS
@@ -98,6 +101,9 @@ COMMENT ON TABLE scaler.rollup_invalid IS
 COMMENT ON COLUMN scaler.rollup_invalid.source IS 'the source table';
 COMMENT ON COLUMN scaler.rollup_invalid.function_name IS 'the changed rows'' function_name';
 COMMENT ON COLUMN scaler.rollup_invalid.day IS 'the changed rows'' UTC day';
+COMMENT ON COLUMN scaler.rollup_invalid.added IS 'traffic_agg of the rows inserted (by INSERT or UPDATE) since the slot was last refreshed; NULL if none';
+COMMENT ON COLUMN scaler.rollup_invalid.inserted IS 'how many rows were inserted (by INSERT or UPDATE) since then';
+COMMENT ON COLUMN scaler.rollup_invalid.deleted IS 'how many rows were deleted (by DELETE or UPDATE) since then';
 
 -- pg_dump keeps the rollups: the four tables are dumped from one snapshot
 -- with the sources' rows, so slots, invalidated slots and watermark agree

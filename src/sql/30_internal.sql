@@ -1483,9 +1483,15 @@ COMMENT ON FUNCTION scaler._rollup_apply_retention(oid, timestamptz) IS
     'internal: refresh step: scaler.rollup_retention applied to a rollup''s slots; the new covered_from';
 
 -- Refresh, late rows: at most 64 invalidated slots (the oldest days first)
--- recomputed from the rows below the watermark, and the value of every
--- function of each of their days merged again.  Returns the number of
--- slots recomputed.
+-- brought up to date, and the value of every function of each of their
+-- days merged again.  A slot is recomputed from the rows below the
+-- watermark, unless those are fewer than the slot counted plus the rows
+-- inserted minus those deleted since: then the source no longer holds all
+-- of the slot's rows (a dropped partition, scaler.log_retention), the slot
+-- is all that is left of them, and it keeps them, with the rows inserted
+-- since added (what the trigger recorded); a WARNING says so when rows were
+-- also deleted or updated there, which the slot then does not reflect.
+-- Returns the number of slots written.
 CREATE OR REPLACE FUNCTION scaler._rollup_recompute_invalid(rel oid, watermark timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
@@ -1494,6 +1500,8 @@ AS $$
 DECLARE
     src        text := pg_catalog.format('%s', rel::pg_catalog.regclass);
     inv        record;
+    stored     scaler.traffic;
+    raw        scaler.traffic;
     t          scaler.traffic;
     from_ts    timestamptz;
     to_ts      timestamptz;
@@ -1505,22 +1513,32 @@ BEGIN
         DELETE FROM scaler.rollup_invalid i
          WHERE i.ctid = ANY (ARRAY(SELECT j.ctid FROM scaler.rollup_invalid j
                                     WHERE j.source = rel ORDER BY j.day LIMIT 64))
-        RETURNING i.function_name, i.day
+        RETURNING i.function_name, i.day, i.added, i.inserted, i.deleted
     LOOP
         DELETE FROM scaler.rollup_slot s WHERE s.source = rel
-           AND s.function_name IS NOT DISTINCT FROM inv.function_name AND s.day = inv.day;
+           AND s.function_name IS NOT DISTINCT FROM inv.function_name AND s.day = inv.day
+        RETURNING s.traffic INTO stored;
+        -- the slot as the changes the trigger saw make it, inserts only
+        t := (SELECT scaler.traffic_merge(v.t) FROM (VALUES (stored), (inv.added)) v(t));
         from_ts := scaler._rollup_day_start(inv.day);
         to_ts := LEAST(scaler._rollup_day_start(inv.day + 1), watermark);
         IF inv.function_name IS NULL THEN
             EXECUTE pg_catalog.format(
                 'SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) FROM %s'
                 ' WHERE function_name IS NULL AND ts >= $1 AND ts < $2', src)
-               INTO t USING from_ts, to_ts;
+               INTO raw USING from_ts, to_ts;
         ELSE
             EXECUTE pg_catalog.format(
                 'SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) FROM %s'
                 ' WHERE function_name::pg_catalog.text = $3 AND ts >= $1 AND ts < $2', src)
-               INTO t USING from_ts, to_ts, inv.function_name;
+               INTO raw USING from_ts, to_ts, inv.function_name;
+        END IF;
+        IF scaler._traffic_requests(raw) >= scaler._traffic_requests(t) - inv.deleted THEN
+            t := raw;
+        ELSIF inv.deleted > 0 THEN
+            RAISE WARNING 'rows of function % on % are no longer all in "%": its rollup slot keeps them',
+                COALESCE(pg_catalog.quote_literal(inv.function_name), 'NULL'), inv.day, src
+                USING DETAIL = pg_catalog.format('The slot counts the rows inserted since, not the %s rows deleted or updated.', inv.deleted);
         END IF;
         IF t IS NOT NULL THEN
             INSERT INTO scaler.rollup_slot (source, function_name, day, traffic)
@@ -1542,7 +1560,20 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scaler._rollup_recompute_invalid(oid, timestamptz) IS
-    'internal: refresh step: recompute up to 64 invalidated slots of a rollup and their days'' values; the number of slots recomputed';
+    'internal: refresh step: bring up to date up to 64 invalidated slots of a rollup and their days'' values; the number of slots written';
+
+-- The number of rows a traffic value counts (0 for NULL).
+CREATE OR REPLACE FUNCTION scaler._traffic_requests(t scaler.traffic)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN COALESCE((SELECT pg_catalog.sum(h.requests)::bigint FROM scaler.hourly_requests(t) h), 0);
+END
+$$;
+COMMENT ON FUNCTION scaler._traffic_requests(scaler.traffic) IS
+    'internal: how many rows a traffic value counts';
 
 -- Refresh, new rows: the rows from from_ts (the watermark; NULL on the
 -- first refresh: from the UTC day of the first row) up to target appended

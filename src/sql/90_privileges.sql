@@ -93,7 +93,8 @@ REVOKE ALL ON FUNCTION scaler._rollup_recompute_invalid(oid, timestamptz) FROM P
 REVOKE ALL ON FUNCTION scaler._rollup_append(oid, timestamptz, timestamptz) FROM PUBLIC;
 -- (scaler._rollup_current and scaler._rollup_readable stay
 -- executable: they run as their caller, read only the catalogs, and
--- scaler.rollups calls them as the caller.)
+-- scaler.rollups calls them as the caller; so does scaler._traffic_requests,
+-- a function of its argument alone.)
 REVOKE ALL ON FUNCTION scaler._maintain_request_log() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._request_log_partition(date) FROM PUBLIC;
 

@@ -109,10 +109,14 @@ SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 00:00+00
           'the whole quarter hours of a partial day are read from its slot');
 SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-03-08 10:02+00', '2025-03-08 10:13+00', NULL, 'public.rl')),
           0::numeric, 'a part of a quarter hour is read from the rows');
+-- Put back behind its back too: the slots hold those rows already, and a
+-- captured insert would add them to the slots once more.
+ALTER TABLE public.rl DISABLE TRIGGER scaler_rollup_insert;
 INSERT INTO public.rl SELECT * FROM public.rl_raw
  WHERE ts >= '2025-03-08 00:00+00' AND ts < '2025-03-09 00:00+00';
-SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'public.rl'::regclass), 3::bigint,
-          'putting them back invalidates that day''s three slots (busy, quiet, no function)');
+ALTER TABLE public.rl ENABLE TRIGGER scaler_rollup_insert;
+SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'public.rl'::regclass), 0::bigint,
+          'rows changed with the triggers disabled invalidate no slot');
 
 -- Late inserts, updates and deletes below the watermark, on both tables.
 CREATE FUNCTION public.rl_change(t regclass) RETURNS void LANGUAGE plpgsql AS $$
@@ -134,7 +138,9 @@ BEGIN
 END $$;
 SELECT public.rl_change('public.rl');
 SELECT public.rl_change('public.rl_raw');
-SELECT ok((SELECT invalid_slots >= 8 FROM scaler.rollups WHERE source = 'public.rl'::regclass),
+-- busy on 03-09, 04-05 and 04-06; late on 10-05; no function on 04-05 and
+-- 10-04; quiet on 11-01
+SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'public.rl'::regclass), 7::bigint,
           'late changes invalidate their slots');
 SELECT public.rl_all_same('with invalidated slots: identical');
 
