@@ -312,7 +312,9 @@ append_changes_part(StringInfo sql, const char *table, bool inserted)
  * the inserted rows to the slot, which needs no raw row: the source may no
  * longer hold the slot's rows (a dropped partition, retention), and the slot
  * is then all that is left of them.  The transition tables are read through
- * SPI, so the rows are not copied.
+ * SPI, so the rows are not copied.  Slots are written in (day, function)
+ * order, so that two writers of the same slots wait for each other rather
+ * than deadlock.
  */
 static void
 record_invalid(Oid source, Capture *capture)
@@ -340,7 +342,7 @@ record_invalid(Oid source, Capture *capture)
 	if (trigdata->tg_oldtable != NULL)
 		append_changes_part(&sql, "old_rows", false);
 	appendStringInfoString(&sql,
-						   ") c GROUP BY c.f, c.d"
+						   ") c GROUP BY c.f, c.d ORDER BY c.d, c.f"
 						   " ON CONFLICT (source, function_name, day) DO UPDATE SET"
 						   " added = (SELECT scaler.traffic_merge(v.t)"
 						   " FROM (VALUES (i.added), (excluded.added)) v(t)),"
