@@ -57,6 +57,7 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -85,6 +86,7 @@
 
 PG_FUNCTION_INFO_V1(scaler_rollup_capture);
 PG_FUNCTION_INFO_V1(scaler_rollup_lock);
+PG_FUNCTION_INFO_V1(scaler_rollup_adopt);
 
 /*
  * The lock between a source's writers and its refresh: an advisory lock
@@ -163,10 +165,17 @@ floor_day(TimestampTz ts)
 
 /* ------------------------------------------------------------- trigger */
 
-/* What the trigger hands to the part of it that runs as the tables' owner. */
+/*
+ * What the trigger (or the adoption of a partition) hands to the part of it
+ * that runs as the tables' owner: the rows inserted and deleted, as
+ * relations a query can name (transition tables, or a table), NULL for
+ * none, and the trigger data that makes transition tables visible.
+ */
 typedef struct Capture
 {
-	TriggerData *trigdata;
+	TriggerData *trigdata;		/* or NULL */
+	const char *inserted_rows;
+	const char *deleted_rows;
 	TimestampTz watermark;
 } Capture;
 
@@ -285,10 +294,10 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * One part of the changes below the watermark: the rows of a transition
- * table, with their slot, and their duration and status where the value can
- * hold them (a bad one is not the writer's error here: the row is counted
- * without it; reading the rows raw reports it).
+ * One part of the changes below the watermark: the rows of a relation, with
+ * their slot, and their duration and status where the value can hold them
+ * (a bad one is not the writer's error here: the row is counted without
+ * it; reading the rows raw reports it).
  */
 static void
 append_changes_part(StringInfo sql, const char *table, bool inserted)
@@ -311,7 +320,7 @@ append_changes_part(StringInfo sql, const char *table, bool inserted)
  * rows were inserted and deleted (an UPDATE does both).  The refresh adds
  * the inserted rows to the slot, which needs no raw row: the source may no
  * longer hold the slot's rows (a dropped partition, retention), and the slot
- * is then all that is left of them.  The transition tables are read through
+ * is then all that is left of them.  Transition tables are read through
  * SPI, so the rows are not copied.  Slots are written in (day, function)
  * order, so that two writers of the same slots wait for each other rather
  * than deadlock.
@@ -319,13 +328,13 @@ append_changes_part(StringInfo sql, const char *table, bool inserted)
 static void
 record_invalid(Oid source, Capture *capture)
 {
-	TriggerData *trigdata = capture->trigdata;
 	StringInfoData sql;
 	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
 	Datum		args[2];
 	int			ret;
 
-	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+	if (capture->trigdata != NULL &&
+		SPI_register_trigger_data(capture->trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
 	initStringInfo(&sql);
 	appendStringInfoString(&sql,
@@ -335,12 +344,12 @@ record_invalid(Oid source, Capture *capture)
 						   " scaler.traffic_agg(c.ts, c.ms, c.st) FILTER (WHERE c.ins),"
 						   " pg_catalog.count(*) FILTER (WHERE c.ins),"
 						   " pg_catalog.count(*) FILTER (WHERE NOT c.ins) FROM (");
-	if (trigdata->tg_newtable != NULL)
-		append_changes_part(&sql, "new_rows", true);
-	if (trigdata->tg_newtable != NULL && trigdata->tg_oldtable != NULL)
+	if (capture->inserted_rows != NULL)
+		append_changes_part(&sql, capture->inserted_rows, true);
+	if (capture->inserted_rows != NULL && capture->deleted_rows != NULL)
 		appendStringInfoString(&sql, " UNION ALL ");
-	if (trigdata->tg_oldtable != NULL)
-		append_changes_part(&sql, "old_rows", false);
+	if (capture->deleted_rows != NULL)
+		append_changes_part(&sql, capture->deleted_rows, false);
 	appendStringInfoString(&sql,
 						   ") c GROUP BY c.f, c.d ORDER BY c.d, c.f"
 						   " ON CONFLICT (source, function_name, day) DO UPDATE SET"
@@ -472,7 +481,7 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	Oid			source;
 	Oid			owner;
 	TimestampTz watermark;
-	Capture		capture = {NULL, 0};
+	Capture		capture = {NULL, NULL, NULL, 0};
 	TupleDesc	desc;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
@@ -487,6 +496,18 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	owner = rollup_tables_owner();
 	if (!OidIsValid(owner))
 		return PointerGetDatum(NULL);
+
+	/*
+	 * A statement that names a partition fires the partition's triggers and
+	 * not its parents': its rows are the partitioned source's.  (TRUNCATE of
+	 * a partition, like DROP, keeps its days in the slots: retention.)
+	 */
+	if (trigdata->tg_relation->rd_rel->relispartition)
+	{
+		if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+			return PointerGetDatum(NULL);
+		source = llast_oid(get_partition_ancestors(source));
+	}
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
@@ -508,10 +529,41 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 		 any_row_below(trigdata->tg_newtable, desc, watermark)))
 	{
 		capture.trigdata = trigdata;
+		capture.inserted_rows = trigdata->tg_newtable != NULL ? "new_rows" : NULL;
+		capture.deleted_rows = trigdata->tg_oldtable != NULL ? "old_rows" : NULL;
 		capture.watermark = watermark;
 		as_rollup_owner(owner, record_invalid, source, &capture);
 	}
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * scaler._rollup_adopt(source, part): a table that just became a partition
+ * of source (ATTACH PARTITION) brought rows the triggers never saw; those
+ * below the watermark are recorded as inserted, as a writer's would be,
+ * under the writers' lock.  Called by the event trigger before it puts the
+ * capture triggers on the new partition.
+ */
+Datum
+scaler_rollup_adopt(PG_FUNCTION_ARGS)
+{
+	Oid			source = PG_GETARG_OID(0);
+	Oid			part = PG_GETARG_OID(1);
+	Oid			owner = rollup_tables_owner();
+	TimestampTz watermark;
+	Capture		capture = {NULL, NULL, NULL, 0};
+
+	if (!OidIsValid(owner))
+		PG_RETURN_VOID();
+	rollup_lock(source, ShareLock);
+	AcceptInvalidationMessages();
+	if (!watermark_of(source, owner, &watermark))
+		PG_RETURN_VOID();
+	capture.inserted_rows = quote_qualified_identifier(get_namespace_name(get_rel_namespace(part)),
+													   get_rel_name(part));
+	capture.watermark = watermark;
+	as_rollup_owner(owner, record_invalid, source, &capture);
+	PG_RETURN_VOID();
 }
 
 /* -------------------------------------------------------------- readers */

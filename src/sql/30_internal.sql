@@ -1172,6 +1172,13 @@ LANGUAGE C STRICT;
 COMMENT ON FUNCTION scaler._rollup_lock(oid) IS
     'internal: waits for the source''s writers that passed the capture trigger, and holds off new ones, until the transaction ends';
 
+CREATE OR REPLACE FUNCTION scaler._rollup_adopt(source oid, part regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'scaler_rollup_adopt'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION scaler._rollup_adopt(oid, regclass) IS
+    'internal: records the rows below the watermark of a table that just became a partition of a rollup''s source as inserted';
+
 CREATE OR REPLACE FUNCTION scaler._rollup_day_start(day date)
 RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -1279,6 +1286,9 @@ AS $$
 DECLARE
     t text;
 BEGIN
+    -- (a partition missing its triggers had its rows when it lost them:
+    -- they are not recorded again)
+    PERFORM scaler._rollup_ensure_partition_triggers(source, id, false);
     IF (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
          WHERE g.tgrelid = source
            AND g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure
@@ -1309,6 +1319,99 @@ END
 $$;
 COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) IS
     'internal: create a rollup source''s capture triggers (with the rollup''s id) unless all four are there and enabled; true when it created them';
+
+-- The capture triggers of a partitioned source's partitions: a statement
+-- that names a partition (or a partitioned partition) fires its triggers
+-- and not those of the source.  Each partition of the source, at any depth,
+-- gets insert, update and delete triggers carrying the rollup's id (no
+-- TRUNCATE trigger: truncating a partition, like dropping it, keeps its
+-- days in the slots); a partition without them that adopt says is new to
+-- the source has the rows it brought recorded first (scaler._rollup_adopt).
+-- A table that carries them and is no longer a partition of the source
+-- (DETACH PARTITION) loses them.  Runs as the extension's owner.
+CREATE OR REPLACE FUNCTION scaler._rollup_ensure_partition_triggers(source regclass, id uuid, adopt boolean)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part  regclass;
+    t     text;
+    idarg bytea := pg_catalog.convert_to(id::text, 'UTF8') || pg_catalog.decode('00', 'hex');
+BEGIN
+    FOR part IN
+        SELECT p.relid FROM pg_catalog.pg_partition_tree(source) p
+         WHERE p.relid OPERATOR(pg_catalog.<>) source
+           AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
+                 WHERE g.tgrelid = p.relid
+                   AND g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure
+                   AND g.tgenabled IN ('O', 'A') AND g.tgargs = idarg
+                   AND (g.tgname::text, g.tgtype::integer, g.tgoldtable IS NOT NULL, g.tgnewtable IS NOT NULL) IN
+                       (('scaler_rollup_insert', 4, false, true), ('scaler_rollup_update', 16, true, true),
+                        ('scaler_rollup_delete', 8, true, false))) <> 3
+         ORDER BY p.level, p.relid
+    LOOP
+        IF adopt THEN
+            PERFORM scaler._rollup_adopt(source, part);
+        END IF;
+        FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, part);
+        END LOOP;
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', part, id);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', part, id);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', part, id);
+    END LOOP;
+    FOR part IN
+        SELECT DISTINCT g.tgrelid::regclass FROM pg_catalog.pg_trigger g
+         WHERE g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure AND g.tgargs = idarg
+           AND g.tgrelid OPERATOR(pg_catalog.<>) source
+           -- (empty for a table that is not partitioned)
+           AND g.tgrelid NOT IN (SELECT p.relid FROM pg_catalog.pg_partition_tree(source) p)
+    LOOP
+        FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, part);
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_ensure_partition_triggers(regclass, uuid, boolean) IS
+    'internal: put capture triggers on the partitions of a rollup''s source (recording the rows of new ones if adopt), take them off tables detached from it';
+
+-- The event trigger scaler_rollup_partitions (src/sql/60_event_triggers.sql):
+-- after CREATE TABLE ... PARTITION OF or ALTER TABLE ... ATTACH / DETACH
+-- PARTITION of a table under a rollup's source, its partitions' capture
+-- triggers are brought up to date, and the rows of an attached table below
+-- the watermark are recorded: without that, the rollup would not count
+-- them, and a direct DML of them would go unseen.
+CREATE OR REPLACE FUNCTION scaler._rollup_on_ddl()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT x.source, x.id FROM scaler.rollup x
+         WHERE x.source::pg_catalog.oid IN
+               (SELECT pg_catalog.pg_partition_root(c.objid) FROM pg_catalog.pg_event_trigger_ddl_commands() c
+                 WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objsubid = 0)
+           AND scaler._rollup_current(x.source, x.id)
+           AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = x.source) = 'p'
+         ORDER BY x.source
+    LOOP
+        PERFORM scaler._rollup_ensure_partition_triggers(r.source, r.id, true);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_on_ddl() IS
+    'internal: event trigger on ddl_command_end: capture triggers for the new partitions of rollup sources, and their rows';
 
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void

@@ -14,3 +14,14 @@ CREATE EVENT TRIGGER scaler_rollup_drop ON sql_drop
 ALTER EVENT TRIGGER scaler_rollup_drop ENABLE ALWAYS;
 COMMENT ON EVENT TRIGGER scaler_rollup_drop IS
     'deletes the rollup of a dropped table (scaler._rollup_on_drop)';
+
+-- CREATE TABLE ... PARTITION OF and ALTER TABLE ... ATTACH / DETACH
+-- PARTITION under a rollup's source: the partitions' capture triggers, and
+-- the rows an attached table brings (scaler._rollup_on_ddl).  ALWAYS, for
+-- the same reason.
+CREATE EVENT TRIGGER scaler_rollup_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION scaler._rollup_on_ddl();
+ALTER EVENT TRIGGER scaler_rollup_partitions ENABLE ALWAYS;
+COMMENT ON EVENT TRIGGER scaler_rollup_partitions IS
+    'keeps the capture triggers of the partitions of rollup sources (scaler._rollup_on_ddl)';

@@ -119,13 +119,14 @@ is($node->safe_psql('dst', hours('public.logs', undef)),
 	'and that of the user\'s table, refreshed after the restore');
 
 # the restored rollups still belong to their tables: the ids in the rows
-# and in the restored triggers agree, and the event trigger (made by
-# CREATE EXTENSION in the restore, not by the dump) is there once
+# and in the restored triggers agree, and the event triggers (made by
+# CREATE EXTENSION in the restore, not by the dump) are there once
 is($node->safe_psql('dst', q(SELECT string_agg(source::text || ' ' || scaler._rollup_current(source, id), ', ' ORDER BY source::text) FROM scaler.rollup)),
 	'logs true, scaler.request_log true',
 	'each restored rollup is its table\'s (the triggers carry the rollup\'s id)');
-is($node->safe_psql('dst', q(SELECT string_agg(evtname || ' ' || evtenabled::text, ', ') FROM pg_event_trigger)),
-	'scaler_rollup_drop A', 'the restored database has the event trigger once, enabled always');
+is($node->safe_psql('dst', q(SELECT string_agg(evtname || ' ' || evtenabled::text, ', ' ORDER BY evtname) FROM pg_event_trigger)),
+	'scaler_rollup_drop A, scaler_rollup_partitions A',
+	'the restored database has the event triggers once each, enabled always');
 $node->safe_psql('dst', 'DROP TABLE public.logs');
 is($node->safe_psql('dst', q(SELECT count(*) FROM scaler.rollup_slot WHERE source::text !~ 'request_log')),
 	'0', 'dropping the restored source deletes its slots');

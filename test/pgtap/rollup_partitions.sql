@@ -1,0 +1,140 @@
+-- A partitioned rollup source sees the changes of statements that name its
+-- partitions: those fire the partitions' triggers, not the source's.
+--   - create_rollup puts insert, update and delete capture triggers on every
+--     partition, at any depth (no TRUNCATE trigger: truncating a partition,
+--     like dropping it, keeps its days in the slots);
+--   - late INSERT, UPDATE and DELETE naming a partition, or a partitioned
+--     partition, read exactly as the raw rows, before and after the refresh;
+--   - CREATE TABLE ... PARTITION OF gets the triggers (the event trigger
+--     scaler_rollup_partitions), and so does a table attached with ATTACH
+--     PARTITION, whose rows below the watermark are counted from then on;
+--   - DETACH PARTITION takes the triggers off the detached table and keeps
+--     its days in the slots;
+--   - the refresh puts back the triggers of a partition that lost them.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS scaler;
+SET search_path = scaler, public;
+SET TimeZone = 'UTC';
+SELECT plan(16);
+
+CREATE TABLE public.rp (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
+    PARTITION BY RANGE (ts);
+CREATE TABLE public.rp_d1 PARTITION OF public.rp FOR VALUES FROM ('2026-11-01 00:00+00') TO ('2026-11-02 00:00+00');
+-- day 2 is partitioned again, by function
+CREATE TABLE public.rp_d2 PARTITION OF public.rp FOR VALUES FROM ('2026-11-02 00:00+00') TO ('2026-11-03 00:00+00')
+    PARTITION BY LIST (function_name);
+CREATE TABLE public.rp_d2_a PARTITION OF public.rp_d2 FOR VALUES IN ('a');
+CREATE TABLE public.rp_d2_rest PARTITION OF public.rp_d2 DEFAULT;
+CREATE TABLE public.rp_rest PARTITION OF public.rp DEFAULT;
+INSERT INTO public.rp
+SELECT d + i * interval '97 seconds', (ARRAY['a', 'a', 'b', NULL])[1 + i % 4], 1 + (i % 300),
+       CASE WHEN i % 13 = 0 THEN 500 ELSE 200 END
+  FROM unnest(ARRAY['2026-11-01 00:00+00', '2026-11-02 00:00+00']::timestamptz[]) d,
+       generate_series(0, 399) i;
+CREATE TABLE public.rp_raw AS SELECT * FROM public.rp;
+
+SELECT scaler.create_rollup('public.rp');
+CREATE FUNCTION public.rp_refresh() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('public.rp') = 0; END LOOP;
+END $$;
+SELECT public.rp_refresh();
+
+-- the capture triggers of a table: their names, comma-separated
+CREATE FUNCTION public.rp_triggers(t regclass) RETURNS text LANGUAGE sql AS $$
+    SELECT COALESCE(string_agg(tgname, ',' ORDER BY tgname), '') FROM pg_trigger
+     WHERE tgrelid = t AND tgfoid = 'scaler._rollup_capture()'::regprocedure
+$$;
+-- the reports of days 1 to 3, through the rollup and from the raw copy
+CREATE FUNCTION public.rp_same() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    z text;
+    fn text;
+    a text;
+    b text;
+BEGIN
+    FOREACH z IN ARRAY ARRAY['UTC', 'Asia/Kathmandu'] LOOP
+        PERFORM set_config('TimeZone', z, true);
+        FOREACH fn IN ARRAY ARRAY[NULL, 'a', 'b', 'c'] LOOP
+            SELECT string_agg(h::text, E'\n' ORDER BY h.hour) INTO a
+              FROM scaler.hourly_requests('2026-10-30 00:00+00', '2026-11-03 00:00+00', fn, 'public.rp') h;
+            SELECT string_agg(h::text, E'\n' ORDER BY h.hour) INTO b
+              FROM scaler.hourly_requests('2026-10-30 00:00+00', '2026-11-03 00:00+00', fn, 'public.rp_raw') h;
+            IF a IS DISTINCT FROM b THEN
+                PERFORM set_config('TimeZone', 'UTC', true);
+                RETURN format('%s %s differ', z, fn);
+            END IF;
+        END LOOP;
+    END LOOP;
+    PERFORM set_config('TimeZone', 'UTC', true);
+    RETURN 'same';
+END $$;
+
+SELECT is(public.rp_triggers('public.rp_d1'), 'scaler_rollup_delete,scaler_rollup_insert,scaler_rollup_update',
+          'a partition gets insert, update and delete triggers');
+SELECT is(public.rp_triggers('public.rp_d2_a'), 'scaler_rollup_delete,scaler_rollup_insert,scaler_rollup_update',
+          'so does a partition of a partition');
+SELECT is(public.rp_same(), 'same', 'refreshed: rollup and raw the same');
+
+-- late changes that name partitions
+CREATE FUNCTION public.rp_change(d1 regclass, d2 regclass, d2a regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format($q$INSERT INTO %s VALUES ('2026-11-01 05:00:01+00', 'a', 7.5, 200),
+                                          ('2026-11-01 05:00:02+00', 'c', 1, 503)$q$, d1);
+    EXECUTE format($q$UPDATE %s SET status = 502, duration_ms = duration_ms * 3
+                      WHERE function_name = 'a' AND ts >= '2026-11-02 00:00+00'
+                        AND ts < '2026-11-02 04:00+00'$q$, d2a);
+    EXECUTE format($q$DELETE FROM %s WHERE function_name IS NULL AND ts >= '2026-11-02 00:00+00'
+                      AND ts < '2026-11-02 06:00+00'$q$, d2);
+END $$;
+SELECT public.rp_change('public.rp_d1', 'public.rp_d2', 'public.rp_d2_a');
+SELECT public.rp_change('public.rp_raw', 'public.rp_raw', 'public.rp_raw');
+SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'public.rp'::regclass), 4::bigint,
+          'the changes invalidate their slots: a and c on day 1, a and none on day 2');
+SELECT is(public.rp_same(), 'same', 'changes naming partitions: the same before the refresh');
+SELECT public.rp_refresh();
+SELECT is(public.rp_same(), 'same', 'and after it');
+
+-- a new partition, and a table attached with rows of its own
+CREATE TABLE public.rp_d0 PARTITION OF public.rp FOR VALUES FROM ('2026-10-31 00:00+00') TO ('2026-11-01 00:00+00');
+SELECT is(public.rp_triggers('public.rp_d0'), 'scaler_rollup_delete,scaler_rollup_insert,scaler_rollup_update',
+          'CREATE TABLE ... PARTITION OF gets the triggers');
+INSERT INTO public.rp_d0 VALUES ('2026-10-31 10:00+00', 'a', 4, 200);
+INSERT INTO public.rp_raw VALUES ('2026-10-31 10:00+00', 'a', 4, 200);
+CREATE TABLE public.rp_old (LIKE public.rp);
+INSERT INTO public.rp_old VALUES ('2026-10-30 08:00+00', 'a', 3, 200), ('2026-10-30 08:30+00', 'b', 9, 500),
+                                 ('2026-10-30 09:00+00', NULL, NULL, NULL);
+INSERT INTO public.rp_raw SELECT * FROM public.rp_old;
+ALTER TABLE public.rp ATTACH PARTITION public.rp_old FOR VALUES FROM ('2026-10-30 00:00+00') TO ('2026-10-31 00:00+00');
+SELECT is(public.rp_triggers('public.rp_old'), 'scaler_rollup_delete,scaler_rollup_insert,scaler_rollup_update',
+          'ATTACH PARTITION gets the triggers');
+SELECT is(public.rp_same(), 'same', 'the rows of the new and the attached partition count, before the refresh');
+SELECT public.rp_refresh();
+SELECT is(public.rp_same(), 'same', 'and after it');
+
+-- DETACH: the triggers go, the days stay in the slots
+ALTER TABLE public.rp DETACH PARTITION public.rp_old;
+SELECT is(public.rp_triggers('public.rp_old'), '', 'DETACH PARTITION takes the triggers off');
+SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2026-10-30 00:00+00', '2026-10-31 00:00+00', NULL, 'public.rp')),
+          3::numeric, 'the detached days stay in the slots');
+INSERT INTO public.rp_old VALUES ('2026-10-30 10:00+00', 'a', 3, 200);
+SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'public.rp'::regclass), 0::bigint,
+          'rows written to the detached table are not the source''s');
+
+-- a partition that lost its triggers gets them back from the refresh
+DROP TRIGGER scaler_rollup_insert ON public.rp_d1;
+SELECT public.rp_refresh();
+SELECT is(public.rp_triggers('public.rp_d1'), 'scaler_rollup_delete,scaler_rollup_insert,scaler_rollup_update',
+          'the refresh puts a partition''s triggers back');
+SELECT is(public.rp_same(), 'same', 'without counting its rows again');
+
+-- TRUNCATE of a partition keeps its days (retention)
+TRUNCATE public.rp_d1;
+SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2026-11-01 00:00+00', '2026-11-02 00:00+00', NULL, 'public.rp')),
+          (SELECT count(*)::numeric FROM public.rp_raw WHERE ts >= '2026-11-01 00:00+00' AND ts < '2026-11-02 00:00+00'),
+          'TRUNCATE of a partition keeps its days in the slots');
+
+SELECT * FROM finish();
+ROLLBACK;
