@@ -26,8 +26,11 @@
  * slot and those rows are what a reader reads of a day that only got rows,
  * and what the refresh writes when the source no longer holds the slot's
  * rows (a dropped partition, retention): a rollup is then the only history
- * of them, which a recomputation from what is left would destroy.  A row at
- * or above the watermark needs nothing: the refresh reads it.  The race is a
+ * of them, which a recomputation from what is left would destroy.  Each
+ * partition of a partitioned source carries the triggers too (a statement
+ * that names a partition fires only the partition's), and a table attached
+ * to it has its rows recorded like a writer's (scaler_rollup_adopt).  A row
+ * at or above the watermark needs nothing: the refresh reads it.  The race is a
  * writer whose trigger saw the old watermark W while a refresh moved it to
  * W' and read the rows before the writer committed: such a row would be in
  * neither.  So the trigger holds a share lock (an advisory lock of its own
