@@ -300,7 +300,9 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
  * One part of the changes below the watermark: the rows of a relation, with
  * their slot, and their duration and status where the value can hold them
  * (a bad one is not the writer's error here: the row is counted without
- * it; reading the rows raw reports it).
+ * it; reading the rows raw reports it).  The query runs as the tables'
+ * owner under the writer's search_path: every operator is qualified (no
+ * literal is negated, which is an operator too).
  */
 static void
 append_changes_part(StringInfo sql, const char *table, bool inserted)
@@ -308,9 +310,11 @@ append_changes_part(StringInfo sql, const char *table, bool inserted)
 	appendStringInfo(sql,
 					 "SELECT r.function_name::pg_catalog.text AS f,"
 					 " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date AS d, r.ts,"
-					 " CASE WHEN r.duration_ms >= 0 AND r.duration_ms <= %.0f"
+					 " CASE WHEN r.duration_ms OPERATOR(pg_catalog.>=) 0"
+					 " AND r.duration_ms OPERATOR(pg_catalog.<=) %.0f"
 					 " THEN r.duration_ms::pg_catalog.float8 END AS ms,"
-					 " CASE WHEN r.status >= -2147483648 AND r.status <= 2147483647"
+					 " CASE WHEN r.status OPERATOR(pg_catalog.>=) '-2147483648'::pg_catalog.int8"
+					 " AND r.status OPERATOR(pg_catalog.<=) 2147483647"
 					 " THEN r.status::pg_catalog.int4 END AS st, %s AS ins"
 					 " FROM %s r WHERE r.ts OPERATOR(pg_catalog.<) $2 AND pg_catalog.isfinite(r.ts)",
 					 TRAFFIC_MAX_DURATION_MS, inserted ? "true" : "false", table);

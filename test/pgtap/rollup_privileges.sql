@@ -16,7 +16,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(22);
+SELECT plan(24);
 
 CREATE TABLE public.rp (LIKE scaler.request_log);
 ALTER TABLE public.rp ADD COLUMN secret text;
@@ -177,6 +177,36 @@ CREATE TABLE public.rp_rls (LIKE scaler.request_log);
 ALTER TABLE public.rp_rls ENABLE ROW LEVEL SECURITY;
 SELECT throws_ok($$SELECT scaler.create_rollup('public.rp_rls')$$, '0A000', NULL,
                  'no rollup of a table with row-level security');
+
+-- The capture trigger's query runs as the extension's owner, under the
+-- writer's search_path: a writer's own operators (an exact match of the
+-- argument types wins over pg_catalog's wherever it stands in the path)
+-- must not be what it calls.
+CREATE TABLE public.rpw (LIKE scaler.request_log);
+INSERT INTO public.rpw (ts, function_name, duration_ms, status) VALUES ('2025-05-01 10:00+00', 'f', 1, 200);
+SELECT scaler.create_rollup('public.rpw');
+DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('public.rpw') = 0; END LOOP; END $$;
+CREATE ROLE rp_writer;
+CREATE SCHEMA rp_evil AUTHORIZATION rp_writer;
+GRANT INSERT ON public.rpw TO rp_writer;
+SET ROLE rp_writer;
+CREATE FUNCTION rp_evil.trap(float8, integer) RETURNS boolean LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'rp_evil called as %', current_user; END $$;
+CREATE FUNCTION rp_evil.trap(integer, bigint) RETURNS boolean LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'rp_evil called as %', current_user; END $$;
+CREATE FUNCTION rp_evil.trap(bigint) RETURNS bigint LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'rp_evil called as %', current_user; END $$;
+CREATE OPERATOR rp_evil.>= (LEFTARG = float8, RIGHTARG = integer, FUNCTION = rp_evil.trap);
+CREATE OPERATOR rp_evil.>= (LEFTARG = integer, RIGHTARG = bigint, FUNCTION = rp_evil.trap);
+CREATE OPERATOR rp_evil.- (RIGHTARG = bigint, FUNCTION = rp_evil.trap);
+SET search_path = pg_catalog, public, rp_evil;
+SELECT lives_ok($$INSERT INTO public.rpw (ts, function_name, duration_ms, status)
+                  VALUES ('2025-05-01 11:00+00', 'f', 2, 200)$$,
+                'the capture trigger does not call a writer''s operators');
+RESET search_path;
+RESET ROLE;
+SELECT is((SELECT inserted FROM scaler.rollup_invalid WHERE source = 'public.rpw'::regclass), 1::bigint,
+          'and the late row is recorded');
 
 SELECT * FROM finish();
 ROLLBACK;
