@@ -183,6 +183,55 @@ typedef struct Capture
 } Capture;
 
 /*
+ * Reject a source whose columns are no longer of the types a rollup reads
+ * (create_rollup checked them; ALTER COLUMN ... TYPE may have changed them
+ * since).  The capture query runs as the tables' owner: a type of the
+ * source owner's, with an implicit cast of theirs to float8, would run
+ * their code with those rights.
+ */
+static void
+check_source_columns(TupleDesc desc)
+{
+	static const char *const names[] = {"ts", "function_name", "duration_ms", "status"};
+	int			i;
+
+	for (i = 0; i < lengthof(names); i++)
+	{
+		int			attno = SPI_fnumber(desc, names[i]);
+		Oid			type;
+		bool		ok;
+
+		if (attno <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("rollup source has no column \"%s\"", names[i])));
+		type = TupleDescAttr(desc, attno - 1)->atttypid;
+		switch (i)
+		{
+			case 0:
+				ok = type == TIMESTAMPTZOID;
+				break;
+			case 1:
+				ok = type == TEXTOID || type == VARCHAROID;
+				break;
+			case 2:
+				ok = type == FLOAT8OID || type == FLOAT4OID || type == NUMERICOID ||
+					type == INT8OID || type == INT4OID || type == INT2OID;
+				break;
+			default:
+				ok = type == INT4OID || type == INT2OID || type == INT8OID;
+				break;
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of a rollup source has type %s, which a rollup cannot use",
+							names[i], format_type_be(type)),
+					 errhint("Change the column back, or drop the rollup.")));
+	}
+}
+
+/*
  * Whether a transition table has a row below the watermark: most
  * statements change only rows past it, which need nothing, and this is
  * all they cost.
@@ -535,6 +584,7 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 		(trigdata->tg_newtable != NULL &&
 		 any_row_below(trigdata->tg_newtable, desc, watermark)))
 	{
+		check_source_columns(desc);
 		capture.trigdata = trigdata;
 		capture.inserted_rows = trigdata->tg_newtable != NULL ? "new_rows" : NULL;
 		capture.deleted_rows = trigdata->tg_oldtable != NULL ? "old_rows" : NULL;
@@ -559,6 +609,7 @@ scaler_rollup_adopt(PG_FUNCTION_ARGS)
 	Oid			owner = rollup_tables_owner();
 	TimestampTz watermark;
 	Capture		capture = {NULL, NULL, NULL, 0};
+	Relation	rel;
 
 	if (!OidIsValid(owner))
 		PG_RETURN_VOID();
@@ -566,8 +617,11 @@ scaler_rollup_adopt(PG_FUNCTION_ARGS)
 	AcceptInvalidationMessages();
 	if (!watermark_of(source, owner, &watermark))
 		PG_RETURN_VOID();
-	capture.inserted_rows = quote_qualified_identifier(get_namespace_name(get_rel_namespace(part)),
-													   get_rel_name(part));
+	rel = relation_open(part, AccessShareLock);
+	check_source_columns(RelationGetDescr(rel));
+	capture.inserted_rows = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													   RelationGetRelationName(rel));
+	relation_close(rel, NoLock);
 	capture.watermark = watermark;
 	as_rollup_owner(owner, record_invalid, source, &capture);
 	PG_RETURN_VOID();

@@ -1413,6 +1413,49 @@ $$;
 COMMENT ON FUNCTION scaler._rollup_on_ddl() IS
     'internal: event trigger on ddl_command_end: capture triggers for the new partitions of rollup sources, and their rows';
 
+-- The columns a rollup reads, of the types it can read: checked when it is
+-- made, and before every refresh, which reads them as the extension's
+-- owner: a column altered since to a type of the owner's, with a cast of
+-- the owner's to float8, would otherwise run the owner's code with the
+-- extension owner's rights.  (The capture trigger checks the same in C.)
+CREATE OR REPLACE FUNCTION scaler._rollup_check_columns(source regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col  text;
+    typ  regtype;
+    coll oid;
+BEGIN
+    FOREACH col IN ARRAY ARRAY['ts', 'function_name', 'duration_ms', 'status'] LOOP
+        typ := NULL;
+        SELECT a.atttypid, a.attcollation INTO typ, coll FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF typ IS NULL THEN
+            RAISE EXCEPTION 'source "%" has no column "%"', source, col
+                USING ERRCODE = '42703';
+        END IF;
+        IF (col = 'ts' AND typ <> 'timestamptz'::regtype)
+           OR (col = 'function_name' AND typ NOT IN ('text'::regtype, 'varchar'::regtype))
+           OR (col = 'duration_ms' AND typ NOT IN ('float8'::regtype, 'float4'::regtype, 'numeric'::regtype,
+                                                   'int8'::regtype, 'int4'::regtype, 'int2'::regtype))
+           OR (col = 'status' AND typ NOT IN ('int4'::regtype, 'int2'::regtype, 'int8'::regtype)) THEN
+            RAISE EXCEPTION 'column "%" of source "%" has type %, which a rollup cannot use', col, source, typ
+                USING ERRCODE = '42804',
+                      HINT = 'A rollup needs ts timestamptz and function_name text or varchar.';
+        END IF;
+        IF col = 'function_name' AND coll <> 0 AND NOT (SELECT collisdeterministic FROM pg_catalog.pg_collation WHERE oid = coll) THEN
+            RAISE EXCEPTION 'column "function_name" of source "%" has a nondeterministic collation', source
+                USING ERRCODE = '0A000',
+                      DETAIL = 'Slots are kept per exact function name.';
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_check_columns(regclass) IS
+    'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read';
+
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1420,9 +1463,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rel   pg_catalog.pg_class;
-    col   text;
-    typ   regtype;
-    coll  oid;
     old   scaler.rollup;
     made  scaler.rollup;
 BEGIN
@@ -1450,28 +1490,7 @@ BEGIN
             USING ERRCODE = '0A000',
                   DETAIL = 'The triggers of a parent do not see changes made to its children.';
     END IF;
-    FOREACH col IN ARRAY ARRAY['ts', 'function_name', 'duration_ms', 'status'] LOOP
-        SELECT a.atttypid, a.attcollation INTO typ, coll FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid = source AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-        IF typ IS NULL THEN
-            RAISE EXCEPTION 'source "%" has no column "%"', source, col
-                USING ERRCODE = '42703';
-        END IF;
-        IF (col = 'ts' AND typ <> 'timestamptz'::regtype)
-           OR (col = 'function_name' AND typ NOT IN ('text'::regtype, 'varchar'::regtype))
-           OR (col = 'duration_ms' AND typ NOT IN ('float8'::regtype, 'float4'::regtype, 'numeric'::regtype,
-                                                   'int8'::regtype, 'int4'::regtype, 'int2'::regtype))
-           OR (col = 'status' AND typ NOT IN ('int4'::regtype, 'int2'::regtype, 'int8'::regtype)) THEN
-            RAISE EXCEPTION 'column "%" of source "%" has type %, which a rollup cannot use', col, source, typ
-                USING ERRCODE = '42804',
-                      HINT = 'A rollup needs ts timestamptz and function_name text or varchar.';
-        END IF;
-        IF col = 'function_name' AND coll <> 0 AND NOT (SELECT collisdeterministic FROM pg_catalog.pg_collation WHERE oid = coll) THEN
-            RAISE EXCEPTION 'column "function_name" of source "%" has a nondeterministic collation', source
-                USING ERRCODE = '0A000',
-                      DETAIL = 'Slots are kept per exact function name.';
-        END IF;
-    END LOOP;
+    PERFORM scaler._rollup_check_columns(source);
     SELECT * INTO old FROM scaler.rollup r WHERE r.source = _create_rollup.source FOR UPDATE;
     IF FOUND THEN
         IF scaler._rollup_current(old.source, old.id) THEN
@@ -1771,6 +1790,7 @@ BEGIN
         RAISE LOG 'scaler: the source of rollup % (relation %) is gone: rollup deleted', r.id, r.source::oid;
         RETURN 0;
     END IF;
+    PERFORM scaler._rollup_check_columns(r.source);
     r.watermark := scaler._rollup_repair_triggers(r.source, r.id, r.watermark);
     -- Every statement from here on sees the rows of the writers this waits
     -- for; a writer that comes later sees the new watermark (src/rollup.c).

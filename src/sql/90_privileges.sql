@@ -87,6 +87,7 @@ REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_ensure_partition_triggers(regclass, uuid, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_adopt(oid, regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_check_columns(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_on_ddl() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_forget(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_on_drop() FROM PUBLIC;

@@ -16,7 +16,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(24);
+SELECT plan(28);
 
 CREATE TABLE public.rp (LIKE scaler.request_log);
 ALTER TABLE public.rp ADD COLUMN secret text;
@@ -207,6 +207,35 @@ RESET search_path;
 RESET ROLE;
 SELECT is((SELECT inserted FROM scaler.rollup_invalid WHERE source = 'public.rpw'::regclass), 1::bigint,
           'and the late row is recorded');
+
+-- The owner of a source with a rollup changes a column to a type of their
+-- own with an implicit cast to float8: neither the capture trigger nor the
+-- refresh, which read the rows as the extension's owner, may call it.
+CREATE ROLE rp_owner;
+CREATE SCHEMA rp_own AUTHORIZATION rp_owner;
+GRANT EXECUTE ON FUNCTION scaler.create_rollup(regclass), scaler.refresh_rollup(regclass) TO rp_owner;
+SET ROLE rp_owner;
+CREATE TABLE rp_own.log (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int);
+INSERT INTO rp_own.log (ts, function_name, duration_ms, status) VALUES ('2025-05-01 10:00+00', 'f', 1, 200);
+SELECT scaler.create_rollup('rp_own.log');
+DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('rp_own.log') = 0; END LOOP; END $$;
+-- a late row, whose slot the refresh is to recompute from the rows
+INSERT INTO rp_own.log (ts, function_name, duration_ms, status) VALUES ('2025-05-01 10:30+00', 'f', 1, 200);
+CREATE TYPE rp_own.ms AS (v float8);
+CREATE FUNCTION rp_own.ms_float8(rp_own.ms) RETURNS float8 LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'rp_own called as %', current_user; END $$;
+CREATE CAST (rp_own.ms AS float8) WITH FUNCTION rp_own.ms_float8(rp_own.ms) AS IMPLICIT;
+ALTER TABLE rp_own.log ALTER COLUMN duration_ms TYPE rp_own.ms USING ROW(duration_ms)::rp_own.ms;
+SELECT throws_ok($$INSERT INTO rp_own.log (ts, function_name, duration_ms, status)
+                   VALUES ('2025-05-01 11:00+00', 'f', ROW(2)::rp_own.ms, 200)$$,
+                 '42804', NULL, 'a late row: the trigger refuses the column''s new type');
+SELECT throws_ok($$SELECT scaler.refresh_rollup('rp_own.log')$$,
+                 '42804', NULL, 'so does the refresh, with a slot to recompute');
+RESET ROLE;
+SELECT throws_ok($$SELECT scaler.refresh_rollup('rp_own.log')$$,
+                 '42804', NULL, 'also a superuser''s');
+SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'rp_own.log'::regclass), 1::bigint,
+          'the slot is still to recompute');
 
 SELECT * FROM finish();
 ROLLBACK;
