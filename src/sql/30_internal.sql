@@ -1274,6 +1274,39 @@ $$;
 COMMENT ON FUNCTION scaler._rollup_on_drop() IS
     'internal: event trigger on sql_drop: the rollups of dropped tables are deleted with them';
 
+-- (Re)create the capture triggers of a table, each with the rollup's id as
+-- its argument: insert, update and delete, with their transition tables,
+-- and TRUNCATE if asked (a source's, not a partition's).
+CREATE OR REPLACE FUNCTION scaler._rollup_make_triggers(rel regclass, id uuid, with_truncate boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, rel);
+    END LOOP;
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', rel, id);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', rel, id);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
+        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', rel, id);
+    IF with_truncate THEN
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', rel, id);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_make_triggers(regclass, uuid, boolean) IS
+    'internal: (re)create the capture triggers of a rollup source or of one of its partitions';
+
 -- The capture triggers of a rollup's source, as _rollup_capture needs them
 -- (and as src/rollup.c's readers check them), each with the rollup's id as
 -- its argument: true when they were missing or disabled and are created
@@ -1283,8 +1316,6 @@ RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    t text;
 BEGIN
     -- (a partition missing its triggers had its rows when it lost them:
     -- they are not recorded again)
@@ -1299,21 +1330,7 @@ BEGIN
                 ('scaler_rollup_delete', 8, true, false), ('scaler_rollup_truncate', 32, false, false))) = 4 THEN
         RETURN false;
     END IF;
-    FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-        EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
-    END LOOP;
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
-    EXECUTE pg_catalog.format(
-        'CREATE TRIGGER scaler_rollup_truncate AFTER TRUNCATE ON %s'
-        ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', source, id);
+    PERFORM scaler._rollup_make_triggers(source, id, true);
     RETURN true;
 END
 $$;
@@ -1354,18 +1371,7 @@ BEGIN
         IF adopt THEN
             PERFORM scaler._rollup_adopt(source, part);
         END IF;
-        FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-            EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, part);
-        END LOOP;
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER scaler_rollup_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows'
-            ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', part, id);
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER scaler_rollup_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-            ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', part, id);
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER scaler_rollup_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS old_rows'
-            ' FOR EACH STATEMENT EXECUTE FUNCTION scaler._rollup_capture(%L)', part, id);
+        PERFORM scaler._rollup_make_triggers(part, id, false);
     END LOOP;
     FOR part IN
         SELECT DISTINCT g.tgrelid::regclass FROM pg_catalog.pg_trigger g

@@ -85,6 +85,7 @@ REVOKE ALL ON FUNCTION scaler._refresh_rollup_step(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_lock(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_make_triggers(regclass, uuid, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_ensure_partition_triggers(regclass, uuid, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_adopt(oid, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_check_columns(regclass) FROM PUBLIC;
