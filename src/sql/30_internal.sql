@@ -1342,10 +1342,11 @@ COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) IS
 -- and not those of the source.  Each partition of the source, at any depth,
 -- gets insert, update and delete triggers carrying the rollup's id (no
 -- TRUNCATE trigger: truncating a partition, like dropping it, keeps its
--- days in the slots); a partition without them that adopt says is new to
--- the source has the rows it brought recorded first (scaler._rollup_adopt).
--- A table that carries them and is no longer a partition of the source
--- (DETACH PARTITION) loses them.  Runs as the extension's owner.
+-- days in the slots).  Called for DDL (adopt), a partition without them is
+-- new to the source and has the rows it brought recorded first
+-- (scaler._rollup_adopt), and a table that carries them and is no longer a
+-- partition of the source (DETACH PARTITION) loses them.  Runs as the
+-- extension's owner.
 CREATE OR REPLACE FUNCTION scaler._rollup_ensure_partition_triggers(source regclass, id uuid, adopt boolean)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1373,6 +1374,10 @@ BEGIN
         END IF;
         PERFORM scaler._rollup_make_triggers(part, id, false);
     END LOOP;
+    -- Only DDL detaches a partition: the refresh need not scan pg_trigger.
+    IF NOT adopt THEN
+        RETURN;
+    END IF;
     FOR part IN
         SELECT DISTINCT g.tgrelid::regclass FROM pg_catalog.pg_trigger g
          WHERE g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure AND g.tgargs = idarg
