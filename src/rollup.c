@@ -179,6 +179,7 @@ typedef struct Capture
 	TriggerData *trigdata;		/* or NULL */
 	const char *inserted_rows;
 	const char *deleted_rows;
+	const char *returned_rows;	/* rows the slots count already, see adopt */
 	TimestampTz watermark;
 } Capture;
 
@@ -349,13 +350,18 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
  * One part of the changes below the watermark: the rows of a relation, with
  * their slot, and their duration and status where the value can hold them
  * (a bad one is not the writer's error here: the row is counted without
- * it; reading the rows raw reports it).  The query runs as the tables'
- * owner under the writer's search_path: every operator is qualified (no
- * literal is negated, which is an operator too).
+ * it; reading the rows raw reports it), and whether they are to be added to
+ * the slot (add), counted as inserted (ins) and as deleted (del).  The
+ * query runs as the tables' owner under the writer's search_path: every
+ * operator is qualified (no literal is negated, which is an operator too).
  */
 static void
-append_changes_part(StringInfo sql, const char *table, bool inserted)
+append_changes_part(StringInfo sql, const char *table, bool add, bool ins,
+					bool del)
 {
+	/* (a part after the first follows the opening parenthesis) */
+	if (sql->data[sql->len - 1] != '(')
+		appendStringInfoString(sql, " UNION ALL ");
 	appendStringInfo(sql,
 					 "SELECT r.function_name::pg_catalog.text AS f,"
 					 " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date AS d, r.ts,"
@@ -364,9 +370,11 @@ append_changes_part(StringInfo sql, const char *table, bool inserted)
 					 " THEN r.duration_ms::pg_catalog.float8 END AS ms,"
 					 " CASE WHEN r.status OPERATOR(pg_catalog.>=) '-2147483648'::pg_catalog.int8"
 					 " AND r.status OPERATOR(pg_catalog.<=) 2147483647"
-					 " THEN r.status::pg_catalog.int4 END AS st, %s AS ins"
+					 " THEN r.status::pg_catalog.int4 END AS st,"
+					 " %s AS add, %s AS ins, %s AS del"
 					 " FROM %s r WHERE r.ts OPERATOR(pg_catalog.<) $2 AND pg_catalog.isfinite(r.ts)",
-					 TRAFFIC_MAX_DURATION_MS, inserted ? "true" : "false", table);
+					 TRAFFIC_MAX_DURATION_MS, add ? "true" : "false",
+					 ins ? "true" : "false", del ? "true" : "false", table);
 }
 
 /*
@@ -397,15 +405,15 @@ record_invalid(Oid source, Capture *capture)
 						   "INSERT INTO scaler.rollup_invalid AS i"
 						   " (source, function_name, day, added, inserted, deleted)"
 						   " SELECT $1, c.f, c.d,"
-						   " scaler.traffic_agg(c.ts, c.ms, c.st) FILTER (WHERE c.ins),"
+						   " scaler.traffic_agg(c.ts, c.ms, c.st) FILTER (WHERE c.add),"
 						   " pg_catalog.count(*) FILTER (WHERE c.ins),"
-						   " pg_catalog.count(*) FILTER (WHERE NOT c.ins) FROM (");
+						   " pg_catalog.count(*) FILTER (WHERE c.del) FROM (");
 	if (capture->inserted_rows != NULL)
-		append_changes_part(&sql, capture->inserted_rows, true);
-	if (capture->inserted_rows != NULL && capture->deleted_rows != NULL)
-		appendStringInfoString(&sql, " UNION ALL ");
+		append_changes_part(&sql, capture->inserted_rows, true, true, false);
 	if (capture->deleted_rows != NULL)
-		append_changes_part(&sql, capture->deleted_rows, false);
+		append_changes_part(&sql, capture->deleted_rows, false, false, true);
+	if (capture->returned_rows != NULL)
+		append_changes_part(&sql, capture->returned_rows, false, true, true);
 	appendStringInfoString(&sql,
 						   ") c GROUP BY c.f, c.d ORDER BY c.d, c.f"
 						   " ON CONFLICT (source, function_name, day) DO UPDATE SET"
@@ -441,6 +449,10 @@ reset_rollup(Oid source)
 									1, argtypes, args, NULL, false, 0);
 	if (ret == SPI_OK_DELETE)
 		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_invalid WHERE source OPERATOR(pg_catalog.=) $1",
+									1, argtypes, args, NULL, false, 0);
+	/* a table detached before brings rows the slots no longer count */
+	if (ret == SPI_OK_DELETE)
+		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_detached WHERE source OPERATOR(pg_catalog.=) $1",
 									1, argtypes, args, NULL, false, 0);
 	if (ret == SPI_OK_DELETE)
 		ret = SPI_execute_with_args("UPDATE scaler.rollup SET watermark = NULL, covered_from = NULL"
@@ -537,7 +549,7 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	Oid			source;
 	Oid			owner;
 	TimestampTz watermark;
-	Capture		capture = {NULL, NULL, NULL, 0};
+	Capture		capture = {NULL, NULL, NULL, NULL, 0};
 	TupleDesc	desc;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
@@ -595,21 +607,28 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 }
 
 /*
- * scaler._rollup_adopt(source, part): a table that just became a partition
- * of source (ATTACH PARTITION) brought rows the triggers never saw; those
- * below the watermark are recorded as inserted, as a writer's would be,
- * under the writers' lock.  Called by the event trigger before it puts the
- * capture triggers on the new partition.
+ * scaler._rollup_adopt(source, part, returned): a table that just became a
+ * partition of source (ATTACH PARTITION) brought rows the triggers never
+ * saw; those below the watermark are recorded as inserted, as a writer's
+ * would be, under the writers' lock.  A table detached from source before
+ * (returned) brings back rows its slots still count, changed or not while
+ * it was away: they are recorded as deleted and inserted alike, with no
+ * value to add, so that readers read those slots raw and the refresh
+ * recounts them.  Only the table's own rows count (ONLY): the event trigger
+ * calls this for each new partition, at every level, before it puts the
+ * capture triggers on it.
  */
 Datum
 scaler_rollup_adopt(PG_FUNCTION_ARGS)
 {
 	Oid			source = PG_GETARG_OID(0);
 	Oid			part = PG_GETARG_OID(1);
+	bool		returned = PG_GETARG_BOOL(2);
 	Oid			owner = rollup_tables_owner();
 	TimestampTz watermark;
-	Capture		capture = {NULL, NULL, NULL, 0};
+	Capture		capture = {NULL, NULL, NULL, NULL, 0};
 	Relation	rel;
+	char	   *rows;
 
 	if (!OidIsValid(owner))
 		PG_RETURN_VOID();
@@ -619,9 +638,14 @@ scaler_rollup_adopt(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	rel = relation_open(part, AccessShareLock);
 	check_source_columns(RelationGetDescr(rel));
-	capture.inserted_rows = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-													   RelationGetRelationName(rel));
+	rows = psprintf("ONLY %s",
+					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+											   RelationGetRelationName(rel)));
 	relation_close(rel, NoLock);
+	if (returned)
+		capture.returned_rows = rows;
+	else
+		capture.inserted_rows = rows;
 	capture.watermark = watermark;
 	as_rollup_owner(owner, record_invalid, source, &capture);
 	PG_RETURN_VOID();

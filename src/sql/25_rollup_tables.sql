@@ -105,7 +105,24 @@ COMMENT ON COLUMN scaler.rollup_invalid.added IS 'traffic_agg of the rows insert
 COMMENT ON COLUMN scaler.rollup_invalid.inserted IS 'how many rows were inserted (by INSERT or UPDATE) since then';
 COMMENT ON COLUMN scaler.rollup_invalid.deleted IS 'how many rows were deleted (by DELETE or UPDATE) since then';
 
--- pg_dump keeps the rollups: the four tables are dumped from one snapshot
+-- Tables that DETACH PARTITION took out of a partitioned source.  Their
+-- rows stay in the source's slots (detaching, like dropping, is how
+-- retention keeps history), so when such a table is attached again it
+-- brings back rows the slots already count: its slots are then recounted
+-- from the raw rows instead of having its rows added a second time
+-- (scaler._rollup_ensure_partition_triggers).  An entry goes when the table
+-- is attached again or dropped, or with its rollup.
+CREATE TABLE scaler.rollup_detached (
+    source regclass NOT NULL,
+    relid  regclass NOT NULL,
+    PRIMARY KEY (source, relid)
+);
+COMMENT ON TABLE scaler.rollup_detached IS
+    'tables detached from a rollup''s partitioned source, whose rows its slots still count';
+COMMENT ON COLUMN scaler.rollup_detached.source IS 'the source table';
+COMMENT ON COLUMN scaler.rollup_detached.relid IS 'the detached table (a partition of source once)';
+
+-- pg_dump keeps the rollups: the five tables are dumped from one snapshot
 -- with the sources' rows, so slots, invalidated slots and watermark agree
 -- with the rows restored beside them (sources and owners are kept by name,
 -- regclass and regrole).  The triggers of a user's source are dumped with
@@ -117,3 +134,4 @@ SELECT pg_catalog.pg_extension_config_dump('scaler.rollup', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_slot', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_day', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_invalid', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_detached', '');

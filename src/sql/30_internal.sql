@@ -1172,12 +1172,12 @@ LANGUAGE C STRICT;
 COMMENT ON FUNCTION scaler._rollup_lock(oid) IS
     'internal: waits for the source''s writers that passed the capture trigger, and holds off new ones, until the transaction ends';
 
-CREATE OR REPLACE FUNCTION scaler._rollup_adopt(source oid, part regclass)
+CREATE OR REPLACE FUNCTION scaler._rollup_adopt(source oid, part regclass, returned boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'scaler_rollup_adopt'
 LANGUAGE C STRICT;
-COMMENT ON FUNCTION scaler._rollup_adopt(oid, regclass) IS
-    'internal: records the rows below the watermark of a table that just became a partition of a rollup''s source as inserted';
+COMMENT ON FUNCTION scaler._rollup_adopt(oid, regclass, boolean) IS
+    'internal: records the rows below the watermark of a table that just became a partition of a rollup''s source: as inserted, or, for a table detached from it before (returned), as rows to recount from the source';
 
 CREATE OR REPLACE FUNCTION scaler._rollup_day_start(day date)
 RETURNS timestamptz
@@ -1232,8 +1232,8 @@ $$;
 COMMENT ON FUNCTION scaler._rollup_readable(oid) IS
     'internal: whether the caller may read a rollup source''s ts and function_name';
 
--- A rollup's rows, slots, day values and invalidated slots, deleted (its
--- source's triggers are the caller's business).
+-- A rollup's rows, slots, day values, invalidated slots and detached tables,
+-- deleted (its source's triggers are the caller's business).
 CREATE OR REPLACE FUNCTION scaler._rollup_forget(rel oid)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1243,16 +1243,18 @@ BEGIN
     DELETE FROM scaler.rollup_slot s WHERE s.source = rel;
     DELETE FROM scaler.rollup_day d WHERE d.source = rel;
     DELETE FROM scaler.rollup_invalid i WHERE i.source = rel;
+    DELETE FROM scaler.rollup_detached d WHERE d.source = rel;
     DELETE FROM scaler.rollup x WHERE x.source = rel;
 END
 $$;
 COMMENT ON FUNCTION scaler._rollup_forget(oid) IS
-    'internal: delete a rollup and its slots, day values and invalidated slots';
+    'internal: delete a rollup and its slots, day values, invalidated slots and detached tables';
 
 -- The event trigger scaler_rollup_drop (src/sql/60_event_triggers.sql): a
 -- dropped source takes its rollup with it, in the same transaction.  A
 -- dropped partition of a source is not a source: its rows stay in the
--- parent's slots (that is how retention keeps the history).
+-- parent's slots (that is how retention keeps the history).  A dropped
+-- table that was detached from a source will not come back to it.
 CREATE OR REPLACE FUNCTION scaler._rollup_on_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1261,6 +1263,10 @@ AS $$
 DECLARE
     rel oid;
 BEGIN
+    DELETE FROM scaler.rollup_detached d
+     WHERE d.relid::pg_catalog.oid IN
+           (SELECT o.objid FROM pg_catalog.pg_event_trigger_dropped_objects() o
+             WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0);
     FOR rel IN
         SELECT x.source::pg_catalog.oid FROM scaler.rollup x
          WHERE x.source::pg_catalog.oid IN
@@ -1344,9 +1350,12 @@ COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) IS
 -- TRUNCATE trigger: truncating a partition, like dropping it, keeps its
 -- days in the slots).  Called for DDL (adopt), a partition without them is
 -- new to the source and has the rows it brought recorded first
--- (scaler._rollup_adopt), and a table that carries them and is no longer a
--- partition of the source (DETACH PARTITION) loses them.  Runs as the
--- extension's owner.
+-- (scaler._rollup_adopt): as inserted, or, if it was detached from the
+-- source before and its rows are still in the slots, as rows whose slots
+-- are recounted from the source.  A table that carries them and is no
+-- longer a partition of the source (DETACH PARTITION) loses them and is
+-- remembered as detached (scaler.rollup_detached).  Runs as the extension's
+-- owner.
 CREATE OR REPLACE FUNCTION scaler._rollup_ensure_partition_triggers(source regclass, id uuid, adopt boolean)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1370,7 +1379,9 @@ BEGIN
          ORDER BY p.level, p.relid
     LOOP
         IF adopt THEN
-            PERFORM scaler._rollup_adopt(source, part);
+            DELETE FROM scaler.rollup_detached d
+             WHERE d.source = _rollup_ensure_partition_triggers.source AND d.relid = part;
+            PERFORM scaler._rollup_adopt(source, part, FOUND);
         END IF;
         PERFORM scaler._rollup_make_triggers(part, id, false);
     END LOOP;
@@ -1388,6 +1399,9 @@ BEGIN
         FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
             EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, part);
         END LOOP;
+        INSERT INTO scaler.rollup_detached (source, relid)
+        VALUES (_rollup_ensure_partition_triggers.source, part)
+        ON CONFLICT DO NOTHING;
     END LOOP;
 END
 $$;

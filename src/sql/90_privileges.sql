@@ -15,7 +15,8 @@ GRANT USAGE ON SCHEMA scaler TO PUBLIC;
 -- scaler's own functions (the readers check the caller's rights on the
 -- source first, src/rollup.c).  A role sees the rollups it manages, and
 -- those of the sources it may read, in the view.
-REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_day, scaler.rollup_invalid FROM PUBLIC;
+REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_day, scaler.rollup_invalid,
+    scaler.rollup_detached FROM PUBLIC;
 GRANT SELECT ON scaler.rollups TO PUBLIC;
 
 -- The API that changes things is a right to grant per role: managing
@@ -87,7 +88,7 @@ REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_make_triggers(regclass, uuid, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_ensure_partition_triggers(regclass, uuid, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION scaler._rollup_adopt(oid, regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_adopt(oid, regclass, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_check_columns(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_on_ddl() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_forget(oid) FROM PUBLIC;

@@ -9,7 +9,10 @@
 --     scaler_rollup_partitions), and so does a table attached with ATTACH
 --     PARTITION, whose rows below the watermark are counted from then on;
 --   - DETACH PARTITION takes the triggers off the detached table and keeps
---     its days in the slots;
+--     its days in the slots; attached again, the table's rows count once
+--     (scaler.rollup_detached remembers it until then, or until it is
+--     dropped), and so do those of a partitioned table attached with rows
+--     in its partitions;
 --   - the refresh puts back the triggers of a partition that lost them.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
@@ -17,7 +20,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(16);
+SELECT plan(25);
 
 CREATE TABLE public.rp (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
     PARTITION BY RANGE (ts);
@@ -130,11 +133,51 @@ SELECT is(public.rp_triggers('public.rp_d1'), 'scaler_rollup_delete,scaler_rollu
           'the refresh puts a partition''s triggers back');
 SELECT is(public.rp_same(), 'same', 'without counting its rows again');
 
+-- ATTACH again of the detached table, which got a row while away: its rows
+-- are in the slots already, and are recounted rather than added again
+SELECT is((SELECT count(*) FROM scaler.rollup_detached WHERE source = 'public.rp'::regclass AND relid = 'public.rp_old'::regclass),
+          1::bigint, 'the detached table is remembered');
+INSERT INTO public.rp_raw VALUES ('2026-10-30 10:00+00', 'a', 3, 200);
+ALTER TABLE public.rp ATTACH PARTITION public.rp_old FOR VALUES FROM ('2026-10-30 00:00+00') TO ('2026-10-31 00:00+00');
+SELECT is(public.rp_same(), 'same', 'a table attached again counts once, with what changed while it was away');
+SELECT is((SELECT count(*) FROM scaler.rollup_detached WHERE source = 'public.rp'::regclass), 0::bigint,
+          'and is no longer remembered as detached');
+SELECT public.rp_refresh();
+SELECT is(public.rp_same(), 'same', 'also after the refresh');
+
+-- a partitioned table attached with rows in its partitions: each row once
+CREATE TABLE public.rp_d29 (LIKE public.rp) PARTITION BY LIST (function_name);
+CREATE TABLE public.rp_d29_a PARTITION OF public.rp_d29 FOR VALUES IN ('a');
+CREATE TABLE public.rp_d29_rest PARTITION OF public.rp_d29 DEFAULT;
+INSERT INTO public.rp_d29 SELECT '2026-10-29 00:00+00'::timestamptz + i * interval '7 minutes',
+                                 (ARRAY['a', 'b', NULL])[1 + i % 3], i % 50, 200
+                            FROM generate_series(0, 99) i;
+INSERT INTO public.rp_raw SELECT * FROM public.rp_d29;
+ALTER TABLE public.rp ATTACH PARTITION public.rp_d29 FOR VALUES FROM ('2026-10-29 00:00+00') TO ('2026-10-30 00:00+00');
+SELECT is(public.rp_same(), 'same', 'the rows of an attached partitioned table count once each');
+SELECT public.rp_refresh();
+SELECT is(public.rp_same(), 'same', 'also after the refresh');
+
+-- a detached table that is dropped will not come back
+ALTER TABLE public.rp DETACH PARTITION public.rp_d29;
+SELECT is((SELECT count(*) FROM scaler.rollup_detached WHERE source = 'public.rp'::regclass), 3::bigint,
+          'DETACH of a partitioned partition remembers it and its partitions');
+DROP TABLE public.rp_d29;
+SELECT is((SELECT count(*) FROM scaler.rollup_detached WHERE source = 'public.rp'::regclass), 0::bigint,
+          'DROP TABLE of a detached table forgets it');
+
 -- TRUNCATE of a partition keeps its days (retention)
 TRUNCATE public.rp_d1;
 SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2026-11-01 00:00+00', '2026-11-02 00:00+00', NULL, 'public.rp')),
           (SELECT count(*)::numeric FROM public.rp_raw WHERE ts >= '2026-11-01 00:00+00' AND ts < '2026-11-02 00:00+00'),
           'TRUNCATE of a partition keeps its days in the slots');
+
+-- TRUNCATE of the source empties the rollup: a table detached before
+-- brings rows the slots no longer count
+ALTER TABLE public.rp DETACH PARTITION public.rp_old;
+TRUNCATE public.rp;
+SELECT is((SELECT count(*) FROM scaler.rollup_detached WHERE source = 'public.rp'::regclass), 0::bigint,
+          'TRUNCATE of the source forgets its detached tables');
 
 SELECT * FROM finish();
 ROLLBACK;
