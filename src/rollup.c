@@ -632,16 +632,25 @@ scaler_rollup_adopt(PG_FUNCTION_ARGS)
 
 	if (!OidIsValid(owner))
 		PG_RETURN_VOID();
-	rollup_lock(source, ShareLock);
-	AcceptInvalidationMessages();
-	if (!watermark_of(source, owner, &watermark))
-		PG_RETURN_VOID();
 	rel = relation_open(part, AccessShareLock);
+	/* read as the extension's owner, it would connect with their mapping */
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("a rollup source cannot have a foreign table partition (\"%s\")",
+						RelationGetRelationName(rel)),
+				 errdetail("A rollup reads its source's rows as the extension's owner, whose user mappings a foreign table would connect with."),
+				 errhint("Drop the rollup of the source first.")));
 	check_source_columns(RelationGetDescr(rel));
 	rows = psprintf("ONLY %s",
 					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 											   RelationGetRelationName(rel)));
 	relation_close(rel, NoLock);
+
+	rollup_lock(source, ShareLock);
+	AcceptInvalidationMessages();
+	if (!watermark_of(source, owner, &watermark))
+		PG_RETURN_VOID();
 	if (returned)
 		capture.returned_rows = rows;
 	else

@@ -1443,6 +1443,9 @@ COMMENT ON FUNCTION scaler._rollup_on_ddl() IS
 -- owner: a column altered since to a type of the owner's, with a cast of
 -- the owner's to float8, would otherwise run the owner's code with the
 -- extension owner's rights.  (The capture trigger checks the same in C.)
+-- For the same reason no partition may be a foreign table: read as the
+-- extension's owner, it would connect with that role's user mapping, which
+-- the table's owner may not have (scaler._rollup_adopt checks it too).
 CREATE OR REPLACE FUNCTION scaler._rollup_check_columns(source regclass)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -1452,7 +1455,18 @@ DECLARE
     col  text;
     typ  regtype;
     coll oid;
+    part regclass;
 BEGIN
+    SELECT p.relid INTO part FROM pg_catalog.pg_partition_tree(source) p
+      JOIN pg_catalog.pg_class c ON c.oid = p.relid
+     WHERE c.relkind = 'f'
+     LIMIT 1;
+    IF part IS NOT NULL THEN
+        RAISE EXCEPTION 'partition "%" of rollup source "%" is a foreign table', part, source
+            USING ERRCODE = '42809',
+                  DETAIL = 'A rollup reads its source''s rows as the extension''s owner, whose user mappings a foreign table would connect with.',
+                  HINT = 'Detach the foreign table, or drop the rollup.';
+    END IF;
     FOREACH col IN ARRAY ARRAY['ts', 'function_name', 'duration_ms', 'status'] LOOP
         typ := NULL;
         SELECT a.atttypid, a.attcollation INTO typ, coll FROM pg_catalog.pg_attribute a
@@ -1479,7 +1493,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scaler._rollup_check_columns(regclass) IS
-    'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read';
+    'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read, and no foreign table among its partitions';
 
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void

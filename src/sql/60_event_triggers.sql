@@ -17,10 +17,11 @@ COMMENT ON EVENT TRIGGER scaler_rollup_drop IS
 
 -- CREATE TABLE ... PARTITION OF and ALTER TABLE ... ATTACH / DETACH
 -- PARTITION under a rollup's source: the partitions' capture triggers, and
--- the rows an attached table brings (scaler._rollup_on_ddl).  ALWAYS, for
+-- the rows an attached table brings (scaler._rollup_on_ddl); CREATE FOREIGN
+-- TABLE ... PARTITION OF, to refuse it (scaler._rollup_adopt).  ALWAYS, for
 -- the same reason.
 CREATE EVENT TRIGGER scaler_rollup_partitions ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    WHEN TAG IN ('CREATE TABLE', 'CREATE FOREIGN TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION scaler._rollup_on_ddl();
 ALTER EVENT TRIGGER scaler_rollup_partitions ENABLE ALWAYS;
 COMMENT ON EVENT TRIGGER scaler_rollup_partitions IS

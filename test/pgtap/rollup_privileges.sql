@@ -9,14 +9,16 @@
 --     policy's forecast), and the rollup is not used even by a role that
 --     bypasses the policies (shown with slots made stale on purpose);
 --   - capture triggers disabled: readers leave the rollup alone; a refresh
---     puts the triggers back and rebuilds, after which reads agree again.
+--     puts the triggers back and rebuilds, after which reads agree again;
+--   - a foreign table partition, which the extension's owner would read
+--     with its own user mapping, is refused unread.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(28);
+SELECT plan(31);
 
 CREATE TABLE public.rp (LIKE scaler.request_log);
 ALTER TABLE public.rp ADD COLUMN secret text;
@@ -236,6 +238,41 @@ SELECT throws_ok($$SELECT scaler.refresh_rollup('rp_own.log')$$,
                  '42804', NULL, 'also a superuser''s');
 SELECT is((SELECT invalid_slots FROM scaler.rollups WHERE source = 'rp_own.log'::regclass), 1::bigint,
           'the slot is still to recompute');
+
+-- A partition that is a foreign table would be read as the extension's
+-- owner, connecting with that role's user mapping: refused before anything
+-- is read (the server has no listener: a read would fail with 08001).
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+CREATE SERVER rp_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '/nonexistent', port '1');
+CREATE USER MAPPING FOR CURRENT_USER SERVER rp_remote;
+CREATE ROLE rp_fdw;
+GRANT USAGE ON FOREIGN SERVER rp_remote TO rp_fdw;
+GRANT CREATE ON SCHEMA public TO rp_fdw;
+GRANT EXECUTE ON FUNCTION scaler.create_rollup(regclass), scaler.refresh_rollup(regclass) TO rp_fdw;
+SET ROLE rp_fdw;
+CREATE TABLE public.rpf (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
+    PARTITION BY RANGE (ts);
+CREATE TABLE public.rpf_d1 PARTITION OF public.rpf FOR VALUES FROM ('2025-05-01 00:00+00') TO ('2025-05-02 00:00+00');
+INSERT INTO public.rpf VALUES ('2025-05-01 10:00+00', 'f', 1, 200);
+SELECT scaler.create_rollup('public.rpf');
+DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('public.rpf') = 0; END LOOP; END $$;
+SELECT throws_ok($$CREATE FOREIGN TABLE public.rpf_d0 PARTITION OF public.rpf
+                   FOR VALUES FROM ('2025-04-30 00:00+00') TO ('2025-05-01 00:00+00') SERVER rp_remote$$,
+                 '42809', NULL, 'CREATE FOREIGN TABLE ... PARTITION OF a rollup''s source is refused');
+CREATE FOREIGN TABLE public.rpf_far (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
+    SERVER rp_remote;
+SELECT throws_ok($$ALTER TABLE public.rpf ATTACH PARTITION public.rpf_far
+                   FOR VALUES FROM ('2025-04-30 00:00+00') TO ('2025-05-01 00:00+00')$$,
+                 '42809', NULL, 'so is ATTACH PARTITION of a foreign table, unread');
+RESET ROLE;
+-- attached while the event trigger was off: the refresh refuses the source
+ALTER EVENT TRIGGER scaler_rollup_partitions DISABLE;
+ALTER TABLE public.rpf ATTACH PARTITION public.rpf_far FOR VALUES FROM ('2025-04-30 00:00+00') TO ('2025-05-01 00:00+00');
+ALTER EVENT TRIGGER scaler_rollup_partitions ENABLE ALWAYS;
+SET ROLE rp_fdw;
+SELECT throws_ok($$SELECT scaler.refresh_rollup('public.rpf')$$,
+                 '42809', NULL, 'and the refresh refuses a source with a foreign partition');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
