@@ -171,15 +171,16 @@ floor_day(TimestampTz ts)
 /*
  * What the trigger (or the adoption of a partition) hands to the part of it
  * that runs as the tables' owner: the rows inserted and deleted, as
- * relations a query can name (transition tables, or a table), NULL for
- * none, and the trigger data that makes transition tables visible.
+ * transition tables a query can name, NULL for none, and the trigger data
+ * that makes them visible; or the table adopted.
  */
 typedef struct Capture
 {
-	TriggerData *trigdata;		/* or NULL */
+	TriggerData *trigdata;
 	const char *inserted_rows;
 	const char *deleted_rows;
-	const char *returned_rows;	/* rows the slots count already, see adopt */
+	Oid			adopted;		/* or a table new to the source, see adopt */
+	bool		returned;		/* it was a partition of the source before */
 	TimestampTz watermark;
 } Capture;
 
@@ -347,21 +348,18 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
- * One part of the changes below the watermark: the rows of a relation, with
- * their slot, and their duration and status where the value can hold them
- * (a bad one is not the writer's error here: the row is counted without
- * it; reading the rows raw reports it), and whether they are to be added to
- * the slot (add), counted as inserted (ins) and as deleted (del).  The
- * query runs as the tables' owner under the writer's search_path: every
- * operator is qualified (no literal is negated, which is an operator too).
+ * One part of the changes below the watermark: the rows of a transition
+ * table, with their slot, and their duration and status where the value
+ * can hold them (a bad one is not the writer's error here: the row is
+ * counted without it; reading the rows raw reports it), as in
+ * scaler._rollup_read.  The query runs as the tables' owner under the
+ * writer's search_path: every operator is qualified (no literal is negated,
+ * which is an operator too).  A transition table has no index or
+ * constraint whose code planning could run.
  */
 static void
-append_changes_part(StringInfo sql, const char *table, bool add, bool ins,
-					bool del)
+append_changes_part(StringInfo sql, const char *table, bool inserted)
 {
-	/* (a part after the first follows the opening parenthesis) */
-	if (sql->data[sql->len - 1] != '(')
-		appendStringInfoString(sql, " UNION ALL ");
 	appendStringInfo(sql,
 					 "SELECT r.function_name::pg_catalog.text AS f,"
 					 " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date AS d, r.ts,"
@@ -370,11 +368,28 @@ append_changes_part(StringInfo sql, const char *table, bool add, bool ins,
 					 " THEN r.duration_ms::pg_catalog.float8 END AS ms,"
 					 " CASE WHEN r.status OPERATOR(pg_catalog.>=) '-2147483648'::pg_catalog.int8"
 					 " AND r.status OPERATOR(pg_catalog.<=) 2147483647"
-					 " THEN r.status::pg_catalog.int4 END AS st,"
-					 " %s AS add, %s AS ins, %s AS del"
+					 " THEN r.status::pg_catalog.int4 END AS st, %s AS ins"
 					 " FROM %s r WHERE r.ts OPERATOR(pg_catalog.<) $2 AND pg_catalog.isfinite(r.ts)",
-					 TRAFFIC_MAX_DURATION_MS, add ? "true" : "false",
-					 ins ? "true" : "false", del ? "true" : "false", table);
+					 TRAFFIC_MAX_DURATION_MS, inserted ? "true" : "false", table);
+}
+
+/* How a recorded slot takes what an earlier statement recorded of it. */
+#define INVALID_UPSERT \
+	" ON CONFLICT (source, function_name, day) DO UPDATE SET" \
+	" added = (SELECT scaler.traffic_merge(v.t)" \
+	" FROM (VALUES (i.added), (excluded.added)) v(t))," \
+	" inserted = i.inserted OPERATOR(pg_catalog.+) excluded.inserted," \
+	" deleted = i.deleted OPERATOR(pg_catalog.+) excluded.deleted"
+
+static void
+execute_record(const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL,
+											false, 0);
+
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "recording changed rollup slots failed: %s",
+			 SPI_result_code_string(ret));
 }
 
 /*
@@ -395,39 +410,54 @@ record_invalid(Oid source, Capture *capture)
 	StringInfoData sql;
 	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
 	Datum		args[2];
-	int			ret;
 
-	if (capture->trigdata != NULL &&
-		SPI_register_trigger_data(capture->trigdata) != SPI_OK_TD_REGISTER)
+	if (SPI_register_trigger_data(capture->trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
 	initStringInfo(&sql);
 	appendStringInfoString(&sql,
 						   "INSERT INTO scaler.rollup_invalid AS i"
 						   " (source, function_name, day, added, inserted, deleted)"
 						   " SELECT $1, c.f, c.d,"
-						   " scaler.traffic_agg(c.ts, c.ms, c.st) FILTER (WHERE c.add),"
+						   " scaler.traffic_agg(c.ts, c.ms, c.st) FILTER (WHERE c.ins),"
 						   " pg_catalog.count(*) FILTER (WHERE c.ins),"
-						   " pg_catalog.count(*) FILTER (WHERE c.del) FROM (");
+						   " pg_catalog.count(*) FILTER (WHERE NOT c.ins) FROM (");
 	if (capture->inserted_rows != NULL)
-		append_changes_part(&sql, capture->inserted_rows, true, true, false);
+		append_changes_part(&sql, capture->inserted_rows, true);
+	if (capture->inserted_rows != NULL && capture->deleted_rows != NULL)
+		appendStringInfoString(&sql, " UNION ALL ");
 	if (capture->deleted_rows != NULL)
-		append_changes_part(&sql, capture->deleted_rows, false, false, true);
-	if (capture->returned_rows != NULL)
-		append_changes_part(&sql, capture->returned_rows, false, true, true);
-	appendStringInfoString(&sql,
-						   ") c GROUP BY c.f, c.d ORDER BY c.d, c.f"
-						   " ON CONFLICT (source, function_name, day) DO UPDATE SET"
-						   " added = (SELECT scaler.traffic_merge(v.t)"
-						   " FROM (VALUES (i.added), (excluded.added)) v(t)),"
-						   " inserted = i.inserted OPERATOR(pg_catalog.+) excluded.inserted,"
-						   " deleted = i.deleted OPERATOR(pg_catalog.+) excluded.deleted");
+		append_changes_part(&sql, capture->deleted_rows, false);
+	appendStringInfoString(&sql, ") c GROUP BY c.f, c.d ORDER BY c.d, c.f" INVALID_UPSERT);
 	args[0] = ObjectIdGetDatum(source);
 	args[1] = TimestampTzGetDatum(capture->watermark);
-	ret = SPI_execute_with_args(sql.data, 2, argtypes, args, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "recording changed rollup slots failed: %s",
-			 SPI_result_code_string(ret));
+	execute_record(sql.data, 2, argtypes, args);
 	pfree(sql.data);
+}
+
+/*
+ * Record the rows below the watermark of a table new to a partitioned
+ * source, as scaler._rollup_read reads them, as its owner: as inserted, or,
+ * for a table that comes back (capture->returned), as inserted and deleted
+ * alike, with nothing to add.
+ */
+static void
+record_adopted(Oid source, Capture *capture)
+{
+	Oid			argtypes[4] = {OIDOID, TIMESTAMPTZOID, OIDOID, BOOLOID};
+	Datum		args[4];
+
+	args[0] = ObjectIdGetDatum(source);
+	args[1] = TimestampTzGetDatum(capture->watermark);
+	args[2] = ObjectIdGetDatum(capture->adopted);
+	args[3] = BoolGetDatum(capture->returned);
+	execute_record("INSERT INTO scaler.rollup_invalid AS i"
+				   " (source, function_name, day, added, inserted, deleted)"
+				   " SELECT $1, r.function_name, r.day,"
+				   " CASE WHEN NOT $4 THEN r.traffic END, r.requests,"
+				   " CASE WHEN $4 THEN r.requests ELSE 0 END"
+				   " FROM scaler._rollup_read($3, NULL, $2, false, NULL, true) r"
+				   " ORDER BY r.day, r.function_name" INVALID_UPSERT,
+				   4, argtypes, args);
 }
 
 /*
@@ -549,7 +579,7 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
 	Oid			source;
 	Oid			owner;
 	TimestampTz watermark;
-	Capture		capture = {NULL, NULL, NULL, NULL, 0};
+	Capture		capture = {NULL, NULL, NULL, InvalidOid, false, 0};
 	TupleDesc	desc;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
@@ -616,7 +646,8 @@ scaler_rollup_capture(PG_FUNCTION_ARGS)
  * value to add, so that readers read those slots raw and the refresh
  * recounts them.  Only the table's own rows count (ONLY): the event trigger
  * calls this for each new partition, at every level, before it puts the
- * capture triggers on it.
+ * capture triggers on it.  The rows are read as the table's owner
+ * (scaler._rollup_read).
  */
 Datum
 scaler_rollup_adopt(PG_FUNCTION_ARGS)
@@ -626,9 +657,8 @@ scaler_rollup_adopt(PG_FUNCTION_ARGS)
 	bool		returned = PG_GETARG_BOOL(2);
 	Oid			owner = rollup_tables_owner();
 	TimestampTz watermark;
-	Capture		capture = {NULL, NULL, NULL, NULL, 0};
+	Capture		capture = {NULL, NULL, NULL, InvalidOid, false, 0};
 	Relation	rel;
-	char	   *rows;
 
 	if (!OidIsValid(owner))
 		PG_RETURN_VOID();
@@ -642,21 +672,16 @@ scaler_rollup_adopt(PG_FUNCTION_ARGS)
 				 errdetail("A rollup reads its source's rows as the extension's owner, whose user mappings a foreign table would connect with."),
 				 errhint("Drop the rollup of the source first.")));
 	check_source_columns(RelationGetDescr(rel));
-	rows = psprintf("ONLY %s",
-					quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-											   RelationGetRelationName(rel)));
 	relation_close(rel, NoLock);
 
 	rollup_lock(source, ShareLock);
 	AcceptInvalidationMessages();
 	if (!watermark_of(source, owner, &watermark))
 		PG_RETURN_VOID();
-	if (returned)
-		capture.returned_rows = rows;
-	else
-		capture.inserted_rows = rows;
+	capture.adopted = part;
+	capture.returned = returned;
 	capture.watermark = watermark;
-	as_rollup_owner(owner, record_invalid, source, &capture);
+	as_rollup_owner(owner, record_adopted, source, &capture);
 	PG_RETURN_VOID();
 }
 

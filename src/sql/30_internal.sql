@@ -1172,6 +1172,25 @@ LANGUAGE C STRICT;
 COMMENT ON FUNCTION scaler._rollup_lock(oid) IS
     'internal: waits for the source''s writers that passed the capture trigger, and holds off new ones, until the transaction ends';
 
+-- What a refresh or an adoption reads of a source, read as the table's
+-- owner (src/rollup_read.c): planning a query on a table runs code its
+-- owner wrote (index expressions, partition constraints), which must never
+-- run as the extension's owner.
+CREATE OR REPLACE FUNCTION scaler._rollup_first_ts(rel regclass, since timestamptz, until timestamptz)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'scaler_rollup_first_ts'
+LANGUAGE C;
+COMMENT ON FUNCTION scaler._rollup_first_ts(regclass, timestamptz, timestamptz) IS
+    'internal: the earliest finite ts of a table''s rows in [since, until), read as the table''s owner';
+
+CREATE OR REPLACE FUNCTION scaler._rollup_read(rel regclass, since timestamptz, until timestamptz,
+                                               one_function boolean, function_name text, only_rel boolean)
+RETURNS TABLE (function_name text, day date, traffic scaler.traffic, requests bigint)
+AS 'MODULE_PATHNAME', 'scaler_rollup_read'
+LANGUAGE C ROWS 100;
+COMMENT ON FUNCTION scaler._rollup_read(regclass, timestamptz, timestamptz, boolean, text, boolean) IS
+    'internal: traffic and row count per (function_name, UTC day) of a table''s rows in [since, until), read as the table''s owner';
+
 CREATE OR REPLACE FUNCTION scaler._rollup_adopt(source oid, part regclass, returned boolean)
 RETURNS void
 AS 'MODULE_PATHNAME', 'scaler_rollup_adopt'
@@ -1599,7 +1618,7 @@ BEGIN
     IF NOT scaler._rollup_ensure_triggers(rel::pg_catalog.regclass, id) OR watermark IS NULL THEN
         RETURN watermark;
     END IF;
-    EXECUTE pg_catalog.format('SELECT min(ts) FROM %s', rel::pg_catalog.regclass) INTO first_ts;
+    first_ts := scaler._rollup_first_ts(rel::pg_catalog.regclass, NULL, NULL);
     IF first_ts IS NULL OR first_ts >= watermark THEN
         RETURN watermark;
     END IF;
@@ -1683,17 +1702,8 @@ BEGIN
         t := (SELECT scaler.traffic_merge(v.t) FROM (VALUES (stored), (inv.added)) v(t));
         from_ts := scaler._rollup_day_start(inv.day);
         to_ts := LEAST(scaler._rollup_day_start(inv.day + 1), watermark);
-        IF inv.function_name IS NULL THEN
-            EXECUTE pg_catalog.format(
-                'SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) FROM %s'
-                ' WHERE function_name IS NULL AND ts >= $1 AND ts < $2', src)
-               INTO raw USING from_ts, to_ts;
-        ELSE
-            EXECUTE pg_catalog.format(
-                'SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) FROM %s'
-                ' WHERE function_name::pg_catalog.text = $3 AND ts >= $1 AND ts < $2', src)
-               INTO raw USING from_ts, to_ts, inv.function_name;
-        END IF;
+        raw := (SELECT r.traffic
+                  FROM scaler._rollup_read(rel::pg_catalog.regclass, from_ts, to_ts, true, inv.function_name, false) r);
         IF scaler._traffic_requests(raw) >= scaler._traffic_requests(t) - inv.deleted THEN
             t := raw;
         ELSIF inv.deleted > 0 THEN
@@ -1747,43 +1757,39 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    src      text := pg_catalog.format('%s', rel::pg_catalog.regclass);
+    src      regclass := rel::pg_catalog.regclass;
     first_ts timestamptz;
-    day      date;
+    slot_day date;
     to_ts    timestamptz;
     k        integer;
 BEGIN
     slots := 0;
     IF from_ts IS NULL THEN
-        EXECUTE pg_catalog.format('SELECT min(ts) FROM %s WHERE ts < $1', src) INTO first_ts USING target;
+        first_ts := scaler._rollup_first_ts(src, NULL, target);
         from_ts := COALESCE(scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date), target);
     END IF;
     WHILE from_ts < target LOOP
-        day := pg_catalog.timezone('UTC', from_ts)::date;
-        to_ts := LEAST(scaler._rollup_day_start(day + 1), target);
+        slot_day := pg_catalog.timezone('UTC', from_ts)::date;
+        to_ts := LEAST(scaler._rollup_day_start(slot_day + 1), target);
         -- each function's slot of the day, and the day's value of all of
         -- them, take the new rows
-        EXECUTE pg_catalog.format(
-            'WITH g AS (SELECT function_name::pg_catalog.text AS f,'
-            '                  scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, status::pg_catalog.int4) AS t'
-            '             FROM %s WHERE ts >= $1 AND ts < $2 GROUP BY function_name::pg_catalog.text),'
-            ' s AS (INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)'
-            '       SELECT $3, g.f, $4, g.t FROM g'
-            '       ON CONFLICT (source, function_name, day) DO UPDATE SET traffic ='
-            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))'
-            '       RETURNING 1),'
-            ' d AS (INSERT INTO scaler.rollup_day AS d (source, day, traffic)'
-            '       SELECT $3, $4, scaler.traffic_merge(g.t) FROM g HAVING pg_catalog.count(*) > 0'
-            '       ON CONFLICT (source, day) DO UPDATE SET traffic ='
-            '         (SELECT scaler.traffic_merge(v.t) FROM (VALUES (d.traffic), (excluded.traffic)) v(t)))'
-            ' SELECT pg_catalog.count(*) FROM s', src)
-           INTO k USING from_ts, to_ts, rel::pg_catalog.regclass, day;
+        WITH g AS (SELECT r.function_name AS f, r.traffic AS t
+                     FROM scaler._rollup_read(src, from_ts, to_ts, false, NULL, false) r),
+             s AS (INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)
+                   SELECT src, g.f, slot_day, g.t FROM g
+                   ON CONFLICT (source, function_name, day) DO UPDATE SET traffic =
+                     (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))
+                   RETURNING 1),
+             d AS (INSERT INTO scaler.rollup_day AS d (source, day, traffic)
+                   SELECT src, slot_day, scaler.traffic_merge(g.t) FROM g HAVING pg_catalog.count(*) > 0
+                   ON CONFLICT (source, day) DO UPDATE SET traffic =
+                     (SELECT scaler.traffic_merge(v.t) FROM (VALUES (d.traffic), (excluded.traffic)) v(t)))
+        SELECT pg_catalog.count(*) INTO k FROM s;
         slots := slots + k;
         from_ts := to_ts;
         EXIT WHEN k > 0 OR from_ts >= target;
         -- a day without rows: on to the next one that has some
-        EXECUTE pg_catalog.format('SELECT min(ts) FROM %s WHERE ts >= $1 AND ts < $2', src)
-           INTO first_ts USING from_ts, target;
+        first_ts := scaler._rollup_first_ts(src, from_ts, target);
         from_ts := COALESCE(GREATEST(from_ts, scaler._rollup_day_start(pg_catalog.timezone('UTC', first_ts)::date)),
                             target);
     END LOOP;

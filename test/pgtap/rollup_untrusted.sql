@@ -1,0 +1,98 @@
+-- What a source's rows and its owner's code can do to a rollup's refresh,
+-- which runs as the extension's owner (a superuser), also in the worker:
+--   - planning a query on the source runs code the owner wrote (here a
+--     partition's CHECK constraint, which constraint exclusion evaluates at
+--     every plan): the refresh and the adoption of an attached table run it
+--     as the table's owner, never as the extension's, whoever refreshes;
+--   - rows with an infinite ts, a duration or a status a traffic value
+--     cannot hold do not stop the refresh (an infinite ts once made it loop
+--     for ever under the lock every writer waits for): they are counted
+--     without what the value cannot hold, infinite ones not at all.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS scaler;
+SET TimeZone = 'UTC';
+SELECT plan(9);
+
+CREATE ROLE ru_owner;
+CREATE SCHEMA ru AUTHORIZATION ru_owner;
+GRANT EXECUTE ON FUNCTION scaler.create_rollup(regclass), scaler.refresh_rollup(regclass) TO ru_owner;
+SET ROLE ru_owner;
+CREATE TABLE ru.seen (who name);
+CREATE FUNCTION ru.note() RETURNS void LANGUAGE sql VOLATILE AS $$
+    INSERT INTO ru.seen VALUES (current_user)
+$$;
+-- IMMUTABLE with a constant argument: planning folds it, so it runs then
+CREATE FUNCTION ru.spy(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM ru.note();
+    RETURN t;
+END $$;
+CREATE TABLE ru.log (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
+    PARTITION BY RANGE (ts);
+CREATE TABLE ru.log_d1 PARTITION OF ru.log FOR VALUES FROM ('2025-05-01 00:00+00') TO ('2025-05-02 00:00+00');
+CREATE TABLE ru.log_rest PARTITION OF ru.log DEFAULT;
+INSERT INTO ru.log SELECT '2025-05-01 00:00+00'::timestamptz + i * interval '5 minutes', 'f', i, 200
+  FROM generate_series(0, 99) i;
+SELECT scaler.create_rollup('ru.log');
+ALTER TABLE ru.log_d1 ADD CONSTRAINT spy CHECK (ru.spy('x') IS NOT NULL);
+CREATE PROCEDURE ru.refresh() LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('ru.log') = 0; END LOOP;
+END $$;
+DELETE FROM ru.seen;
+CALL ru.refresh();
+RESET ROLE;
+SELECT ok((SELECT count(*) FROM ru.seen WHERE who = 'ru_owner') > 0,
+          'planning the refresh''s reads runs the owner''s CHECK constraint ...');
+SELECT is((SELECT count(*) FROM ru.seen WHERE who <> 'ru_owner'), 0::bigint,
+          '... as the owner, never as the extension''s owner');
+
+-- a superuser's refresh (the worker's), with a late row to recompute
+INSERT INTO ru.log VALUES ('2025-05-01 10:00:30+00', 'f', 1, 200);
+DELETE FROM ru.seen;
+CALL ru.refresh();
+SELECT ok((SELECT count(*) FROM ru.seen WHERE who = 'ru_owner') > 0
+          AND (SELECT count(*) FROM ru.seen WHERE who <> 'ru_owner') = 0,
+          'a superuser''s refresh runs it as the owner too');
+
+-- ATTACH PARTITION of a table with such a constraint: its rows are read as
+-- its owner (constraint exclusion on, so that planning a read of the table
+-- alone evaluates its constraint)
+SET ROLE ru_owner;
+CREATE TABLE ru.log_d0 (LIKE ru.log);
+INSERT INTO ru.log_d0 VALUES ('2025-04-30 12:00+00', 'f', 2, 200);
+ALTER TABLE ru.log_d0 ADD CONSTRAINT spy CHECK (ru.spy('y') IS NOT NULL);
+DELETE FROM ru.seen;
+SET constraint_exclusion = on;
+ALTER TABLE ru.log ATTACH PARTITION ru.log_d0 FOR VALUES FROM ('2025-04-30 00:00+00') TO ('2025-05-01 00:00+00');
+RESET constraint_exclusion;
+RESET ROLE;
+SELECT ok((SELECT count(*) FROM ru.seen WHERE who = 'ru_owner') > 0
+          AND (SELECT count(*) FROM ru.seen WHERE who <> 'ru_owner') = 0,
+          'the rows of an attached table are read as its owner');
+SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-04-30 00:00+00', '2025-05-02 00:00+00', NULL, 'ru.log')),
+          102::numeric, 'and count');
+
+-- rows a traffic value cannot hold, or no day has
+CREATE TABLE public.ru_bad (ts timestamptz, function_name text, duration_ms float8, status bigint);
+INSERT INTO public.ru_bad VALUES
+    ('-infinity', 'f', 1, 200), ('infinity', 'f', 1, 200),
+    ('2025-05-01 10:00+00', 'f', -5, 200), ('2025-05-01 10:01+00', 'f', 'NaN', 200),
+    ('2025-05-01 10:02+00', 'f', 1, 99999999999), ('2025-05-01 10:03+00', 'f', 1, 503);
+SELECT scaler.create_rollup('public.ru_bad');
+SET LOCAL statement_timeout = '20s';
+SELECT lives_ok($q$DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('public.ru_bad') = 0; END LOOP; END $$$q$,
+                'a refresh over infinite timestamps, bad durations and statuses finishes');
+RESET statement_timeout;
+SELECT is((SELECT watermark > now() - interval '1 hour' FROM scaler.rollup WHERE source = 'public.ru_bad'::regclass),
+          true, 'and moves the watermark up to now');
+SELECT is((SELECT sum(requests)::bigint || ' ' || sum(errors)::bigint
+             FROM scaler.hourly_requests('2025-05-01 00:00+00', '2025-05-02 00:00+00', NULL, 'public.ru_bad')),
+          '4 1', 'the finite rows count, without what the value cannot hold');
+SELECT is((SELECT count(*) FROM scaler.rollup_slot WHERE source = 'public.ru_bad'::regclass), 1::bigint,
+          'in the one slot of their day');
+
+SELECT * FROM finish();
+ROLLBACK;
