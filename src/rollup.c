@@ -482,7 +482,8 @@ reset_rollup(Oid source)
 									1, argtypes, args, NULL, false, 0);
 	/* a table detached before brings rows the slots no longer count */
 	if (ret == SPI_OK_DELETE)
-		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_detached WHERE source OPERATOR(pg_catalog.=) $1",
+		ret = SPI_execute_with_args("DELETE FROM scaler.rollup_partition"
+									" WHERE source OPERATOR(pg_catalog.=) $1 AND NOT attached",
 									1, argtypes, args, NULL, false, 0);
 	if (ret == SPI_OK_DELETE)
 		ret = SPI_execute_with_args("UPDATE scaler.rollup SET watermark = NULL, covered_from = NULL"
@@ -688,26 +689,26 @@ scaler_rollup_adopt(PG_FUNCTION_ARGS)
 /* -------------------------------------------------------------- readers */
 
 /*
- * Whether rel's capture triggers are all there and fire: AFTER statement
- * triggers calling scaler._rollup_capture on INSERT (with its new rows),
- * UPDATE (old and new), DELETE (old) and TRUNCATE.  Without them changes go
- * unseen (a restored scaler.request_log, whose triggers pg_dump does not
- * keep; a disabled trigger), so the slots cannot be trusted until a refresh
- * has put them back and rebuilt what it must (_rollup_ensure_triggers).
+ * The capture triggers of rel that are there and fire, as a set of
+ * CAPTURE_* bits: AFTER statement triggers calling scaler._rollup_capture
+ * on INSERT (with its new rows), UPDATE (old and new), DELETE (old) and
+ * TRUNCATE.
  */
-static bool
-rollup_triggers_ready(Relation rel)
+#define CAPTURE_INSERT		1
+#define CAPTURE_UPDATE		2
+#define CAPTURE_DELETE		4
+#define CAPTURE_TRUNCATE	8
+#define CAPTURE_DML			(CAPTURE_INSERT | CAPTURE_UPDATE | CAPTURE_DELETE)
+
+static int
+capture_triggers(Relation rel, Oid capture)
 {
 	TriggerDesc *trigdesc = rel->trigdesc;
-	Oid			capture;
 	int			events = 0;
 	int			i;
 
 	if (trigdesc == NULL)
-		return false;
-	capture = LookupFuncName(list_make2(makeString("scaler"),
-										makeString("_rollup_capture")),
-							 0, NULL, true);
+		return 0;
 	for (i = 0; i < trigdesc->numtriggers; i++)
 	{
 		Trigger    *t = &trigdesc->triggers[i];
@@ -718,16 +719,36 @@ rollup_triggers_ready(Relation rel)
 			 t->tgenabled != TRIGGER_FIRES_ALWAYS))
 			continue;
 		if (TRIGGER_FOR_INSERT(t->tgtype) && t->tgnewtable != NULL)
-			events |= 1;
+			events |= CAPTURE_INSERT;
 		if (TRIGGER_FOR_UPDATE(t->tgtype) && t->tgnewtable != NULL &&
 			t->tgoldtable != NULL)
-			events |= 2;
+			events |= CAPTURE_UPDATE;
 		if (TRIGGER_FOR_DELETE(t->tgtype) && t->tgoldtable != NULL)
-			events |= 4;
+			events |= CAPTURE_DELETE;
 		if (TRIGGER_FOR_TRUNCATE(t->tgtype))
-			events |= 8;
+			events |= CAPTURE_TRUNCATE;
 	}
-	return events == 15;
+	return events;
+}
+
+/*
+ * Whether rel's four capture triggers are all there and fire.  Without them
+ * changes go unseen (a restored scaler.request_log, whose triggers pg_dump
+ * does not keep; a disabled trigger), so the slots cannot be trusted until
+ * a refresh has put them back and rebuilt what it must
+ * (_rollup_ensure_triggers).  Partitions are not looked at: the refresh
+ * puts back their triggers and recounts their days, and until then the
+ * slots keep what reading the raw rows would lose, the days of dropped and
+ * detached partitions.
+ */
+static bool
+rollup_triggers_ready(Relation rel)
+{
+	Oid			capture = LookupFuncName(list_make2(makeString("scaler"),
+													makeString("_rollup_capture")),
+										 0, NULL, true);
+
+	return capture_triggers(rel, capture) == (CAPTURE_DML | CAPTURE_TRUNCATE);
 }
 
 /*

@@ -105,22 +105,27 @@ COMMENT ON COLUMN scaler.rollup_invalid.added IS 'traffic_agg of the rows insert
 COMMENT ON COLUMN scaler.rollup_invalid.inserted IS 'how many rows were inserted (by INSERT or UPDATE) since then';
 COMMENT ON COLUMN scaler.rollup_invalid.deleted IS 'how many rows were deleted (by DELETE or UPDATE) since then';
 
--- Tables that DETACH PARTITION took out of a partitioned source.  Their
--- rows stay in the source's slots (detaching, like dropping, is how
--- retention keeps history), so when such a table is attached again it
--- brings back rows the slots already count: its slots are then recounted
--- from the raw rows instead of having its rows added a second time
--- (scaler._rollup_ensure_partition_triggers).  An entry goes when the table
--- is attached again or dropped, or with its rollup.
-CREATE TABLE scaler.rollup_detached (
-    source regclass NOT NULL,
-    relid  regclass NOT NULL,
+-- The partitions of a partitioned source, at any depth, that the rollup
+-- knows, and the tables detached from it (attached = false).  A partition
+-- new to the source (CREATE TABLE ... PARTITION OF, ATTACH PARTITION) has
+-- its rows below the watermark recorded once, when it comes; one known
+-- already only gets back triggers it lost.  A detached table's rows stay in
+-- the source's slots (detaching, like dropping, is how retention keeps
+-- history), so when it is attached again it brings back rows the slots
+-- already count: its slots are then recounted from the raw rows instead of
+-- having its rows added a second time (_rollup_ensure_partition_triggers).
+-- An entry goes when the table is dropped, or with its rollup.
+CREATE TABLE scaler.rollup_partition (
+    source   regclass NOT NULL,
+    relid    regclass NOT NULL,
+    attached boolean NOT NULL,
     PRIMARY KEY (source, relid)
 );
-COMMENT ON TABLE scaler.rollup_detached IS
-    'tables detached from a rollup''s partitioned source, whose rows its slots still count';
-COMMENT ON COLUMN scaler.rollup_detached.source IS 'the source table';
-COMMENT ON COLUMN scaler.rollup_detached.relid IS 'the detached table (a partition of source once)';
+COMMENT ON TABLE scaler.rollup_partition IS
+    'the partitions of a rollup''s partitioned source the rollup knows, and the tables detached from it, whose rows its slots still count';
+COMMENT ON COLUMN scaler.rollup_partition.source IS 'the source table';
+COMMENT ON COLUMN scaler.rollup_partition.relid IS 'a partition of source, at any depth, or a table detached from it';
+COMMENT ON COLUMN scaler.rollup_partition.attached IS 'false once DETACH PARTITION took the table out of source';
 
 -- pg_dump keeps the rollups: the five tables are dumped from one snapshot
 -- with the sources' rows, so slots, invalidated slots and watermark agree
@@ -134,4 +139,4 @@ SELECT pg_catalog.pg_extension_config_dump('scaler.rollup', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_slot', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_day', '');
 SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_invalid', '');
-SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_detached', '');
+SELECT pg_catalog.pg_extension_config_dump('scaler.rollup_partition', '');

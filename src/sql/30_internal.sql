@@ -1262,7 +1262,7 @@ BEGIN
     DELETE FROM scaler.rollup_slot s WHERE s.source = rel;
     DELETE FROM scaler.rollup_day d WHERE d.source = rel;
     DELETE FROM scaler.rollup_invalid i WHERE i.source = rel;
-    DELETE FROM scaler.rollup_detached d WHERE d.source = rel;
+    DELETE FROM scaler.rollup_partition m WHERE m.source = rel;
     DELETE FROM scaler.rollup x WHERE x.source = rel;
 END
 $$;
@@ -1272,8 +1272,8 @@ COMMENT ON FUNCTION scaler._rollup_forget(oid) IS
 -- The event trigger scaler_rollup_drop (src/sql/60_event_triggers.sql): a
 -- dropped source takes its rollup with it, in the same transaction.  A
 -- dropped partition of a source is not a source: its rows stay in the
--- parent's slots (that is how retention keeps the history).  A dropped
--- table that was detached from a source will not come back to it.
+-- parent's slots (that is how retention keeps the history), and a dropped
+-- partition or detached table is no longer the rollup's to know.
 CREATE OR REPLACE FUNCTION scaler._rollup_on_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1282,8 +1282,8 @@ AS $$
 DECLARE
     rel oid;
 BEGIN
-    DELETE FROM scaler.rollup_detached d
-     WHERE d.relid::pg_catalog.oid IN
+    DELETE FROM scaler.rollup_partition m
+     WHERE m.relid::pg_catalog.oid IN
            (SELECT o.objid FROM pg_catalog.pg_event_trigger_dropped_objects() o
              WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objsubid = 0);
     FOR rel IN
@@ -1367,65 +1367,86 @@ COMMENT ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) IS
 -- and not those of the source.  Each partition of the source, at any depth,
 -- gets insert, update and delete triggers carrying the rollup's id (no
 -- TRUNCATE trigger: truncating a partition, like dropping it, keeps its
--- days in the slots).  Called for DDL (adopt), a partition without them is
--- new to the source and has the rows it brought recorded first
--- (scaler._rollup_adopt): as inserted, or, if it was detached from the
--- source before and its rows are still in the slots, as rows whose slots
--- are recounted from the source.  A table that carries them and is no
--- longer a partition of the source (DETACH PARTITION) loses them and is
--- remembered as detached (scaler.rollup_detached).  Runs as the extension's
--- owner.
+-- days in the slots), and is known to the rollup (scaler.rollup_partition).
+-- Called for DDL (adopt), a partition new to the source has the rows it
+-- brought below the watermark recorded (scaler._rollup_adopt): as inserted,
+-- or, if it was detached from the source before and its rows are still in
+-- the slots, as rows whose slots are recounted from the source.  Called by
+-- the refresh, a partition it does not know was made while the event
+-- trigger did not fire: its rows are taken as counted.  A known partition
+-- that lost triggers gets them back from the refresh, not from DDL (which
+-- may be a restore disabling triggers while it loads rows), and has its
+-- days recounted, since what was written to it meanwhile went unseen (the
+-- triggers come first: no writer comes between the count and them).  A
+-- known table no longer in the source (DETACH PARTITION) loses its
+-- triggers and is remembered as detached.  Runs as the extension's owner.
 CREATE OR REPLACE FUNCTION scaler._rollup_ensure_partition_triggers(source regclass, id uuid, adopt boolean)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    part  regclass;
-    t     text;
-    idarg bytea := pg_catalog.convert_to(id::text, 'UTF8') || pg_catalog.decode('00', 'hex');
+    part     regclass;
+    complete boolean;
+    known    boolean;
+    t        text;
+    idarg    bytea := pg_catalog.convert_to(id::text, 'UTF8') || pg_catalog.decode('00', 'hex');
 BEGIN
-    FOR part IN
-        SELECT p.relid FROM pg_catalog.pg_partition_tree(source) p
-         WHERE p.relid OPERATOR(pg_catalog.<>) source
-           AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
+    FOR part, complete, known IN
+        SELECT p.relid,
+               (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger g
                  WHERE g.tgrelid = p.relid
                    AND g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure
                    AND g.tgenabled IN ('O', 'A') AND g.tgargs = idarg
                    AND (g.tgname::text, g.tgtype::integer, g.tgoldtable IS NOT NULL, g.tgnewtable IS NOT NULL) IN
                        (('scaler_rollup_insert', 4, false, true), ('scaler_rollup_update', 16, true, true),
-                        ('scaler_rollup_delete', 8, true, false))) <> 3
+                        ('scaler_rollup_delete', 8, true, false))) = 3,
+               (SELECT m.attached FROM scaler.rollup_partition m
+                 WHERE m.source = _rollup_ensure_partition_triggers.source AND m.relid = p.relid)
+          FROM pg_catalog.pg_partition_tree(_rollup_ensure_partition_triggers.source) p
+         WHERE p.relid OPERATOR(pg_catalog.<>) _rollup_ensure_partition_triggers.source
          ORDER BY p.level, p.relid
     LOOP
-        IF adopt THEN
-            DELETE FROM scaler.rollup_detached d
-             WHERE d.source = _rollup_ensure_partition_triggers.source AND d.relid = part;
-            PERFORM scaler._rollup_adopt(source, part, FOUND);
+        CONTINUE WHEN known AND (complete OR adopt);
+        IF NOT complete THEN
+            PERFORM scaler._rollup_make_triggers(part, id, false);
         END IF;
-        PERFORM scaler._rollup_make_triggers(part, id, false);
+        IF known IS NOT TRUE THEN
+            -- new to the source (NULL), or back after a DETACH (false)
+            IF adopt THEN
+                PERFORM scaler._rollup_adopt(_rollup_ensure_partition_triggers.source, part, known IS NOT NULL);
+            END IF;
+            INSERT INTO scaler.rollup_partition AS m (source, relid, attached)
+            VALUES (_rollup_ensure_partition_triggers.source, part, true)
+            ON CONFLICT ON CONSTRAINT rollup_partition_pkey DO UPDATE SET attached = true;
+        ELSE
+            PERFORM scaler._rollup_adopt(_rollup_ensure_partition_triggers.source, part, true);
+        END IF;
     END LOOP;
-    -- Only DDL detaches a partition: the refresh need not scan pg_trigger.
+    -- Only DDL detaches a partition: the refresh need not look.
     IF NOT adopt THEN
         RETURN;
     END IF;
+    -- (a table dropped while scaler_rollup_drop did not fire is gone)
+    DELETE FROM scaler.rollup_partition m
+     WHERE m.source = _rollup_ensure_partition_triggers.source
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = m.relid);
     FOR part IN
-        SELECT DISTINCT g.tgrelid::regclass FROM pg_catalog.pg_trigger g
-         WHERE g.tgfoid = 'scaler._rollup_capture()'::pg_catalog.regprocedure AND g.tgargs = idarg
-           AND g.tgrelid OPERATOR(pg_catalog.<>) source
+        SELECT m.relid FROM scaler.rollup_partition m
+         WHERE m.source = _rollup_ensure_partition_triggers.source AND m.attached
            -- (empty for a table that is not partitioned)
-           AND g.tgrelid NOT IN (SELECT p.relid FROM pg_catalog.pg_partition_tree(source) p)
+           AND m.relid NOT IN (SELECT p.relid FROM pg_catalog.pg_partition_tree(_rollup_ensure_partition_triggers.source) p)
     LOOP
         FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
             EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, part);
         END LOOP;
-        INSERT INTO scaler.rollup_detached (source, relid)
-        VALUES (_rollup_ensure_partition_triggers.source, part)
-        ON CONFLICT DO NOTHING;
+        UPDATE scaler.rollup_partition m SET attached = false
+         WHERE m.source = _rollup_ensure_partition_triggers.source AND m.relid = part;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION scaler._rollup_ensure_partition_triggers(regclass, uuid, boolean) IS
-    'internal: put capture triggers on the partitions of a rollup''s source (recording the rows of new ones if adopt), take them off tables detached from it';
+    'internal: put capture triggers on the partitions of a rollup''s source (recording the rows of new ones if adopt, recounting those of known ones that lost them), take them off tables detached from it';
 
 -- The event trigger scaler_rollup_partitions (src/sql/60_event_triggers.sql):
 -- after CREATE TABLE ... PARTITION OF or ALTER TABLE ... ATTACH / DETACH

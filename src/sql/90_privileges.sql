@@ -16,7 +16,7 @@ GRANT USAGE ON SCHEMA scaler TO PUBLIC;
 -- source first, src/rollup.c).  A role sees the rollups it manages, and
 -- those of the sources it may read, in the view.
 REVOKE ALL ON scaler.rollup, scaler.rollup_slot, scaler.rollup_day, scaler.rollup_invalid,
-    scaler.rollup_detached FROM PUBLIC;
+    scaler.rollup_partition FROM PUBLIC;
 GRANT SELECT ON scaler.rollups TO PUBLIC;
 
 -- The API that changes things is a right to grant per role: managing
