@@ -766,8 +766,11 @@ rollup_source_usable(Oid relid, bool need_function_name, Oid userid)
 
 	if (rel == NULL)
 		return false;
-	usable = (rel->rd_rel->relkind == RELKIND_RELATION ||
-			  rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) &&
+	/* (a partition's or inheritance parent's changes may go unseen) */
+	usable = (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
+			  (rel->rd_rel->relkind == RELKIND_RELATION &&
+			   !rel->rd_rel->relhassubclass)) &&
+		!rel->rd_rel->relispartition &&
 		!rel->rd_rel->relrowsecurity &&
 		rollup_triggers_ready(rel);
 	relation_close(rel, NoLock);

@@ -1306,6 +1306,7 @@ CREATE OR REPLACE FUNCTION scaler._rollup_make_triggers(rel regclass, id uuid, w
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning   -- (no NOTICE per trigger not there to drop)
 AS $$
 DECLARE
     t text;
@@ -1384,6 +1385,7 @@ CREATE OR REPLACE FUNCTION scaler._rollup_ensure_partition_triggers(source regcl
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $$
 DECLARE
     part     regclass;
@@ -1462,6 +1464,18 @@ AS $$
 DECLARE
     r record;
 BEGIN
+    -- a source that this command made a partition, or put in an
+    -- inheritance tree, is refused (scaler._rollup_check_columns says why)
+    FOR r IN
+        WITH touched AS (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+                          WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objsubid = 0)
+        SELECT x.source FROM scaler.rollup x
+         WHERE x.source::pg_catalog.oid IN (SELECT t.objid FROM touched t
+                                            UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i, touched t WHERE i.inhparent = t.objid
+                                            UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i, touched t WHERE i.inhrelid = t.objid)
+    LOOP
+        PERFORM scaler._rollup_check_columns(r.source);
+    END LOOP;
     FOR r IN
         SELECT x.source, x.id FROM scaler.rollup x
          WHERE x.source::pg_catalog.oid IN
@@ -1501,6 +1515,28 @@ BEGIN
       JOIN pg_catalog.pg_class c ON c.oid = p.relid
      WHERE c.relkind = 'f'
      LIMIT 1;
+    -- Statements on the parent of a partition, or of an inheritance child,
+    -- fire the parent's triggers, not the source's: changes would go unseen.
+    IF (SELECT c.relispartition FROM pg_catalog.pg_class c WHERE c.oid = source) THEN
+        RAISE EXCEPTION 'rollup source "%" is a partition', source
+            USING ERRCODE = '42809',
+                  DETAIL = 'Statements on its partitioned table would change its rows unseen.',
+                  HINT = 'Create the rollup on the partitioned table, or detach the table.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = source)
+       AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = source) = 'r' THEN
+        RAISE EXCEPTION 'rollup source "%" has inheritance children', source
+            USING ERRCODE = '0A000',
+                  DETAIL = 'Their rows are read with the source''s, but their changes fire their own triggers.',
+                  HINT = 'Use declarative partitioning, or drop the rollup.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhparent
+                WHERE i.inhrelid = source AND c.relkind = 'r') THEN
+        RAISE EXCEPTION 'rollup source "%" is an inheritance child', source
+            USING ERRCODE = '42809',
+                  DETAIL = 'Statements on its parent would change its rows unseen.',
+                  HINT = 'Drop the rollup, or the inheritance (ALTER TABLE ... NO INHERIT).';
+    END IF;
     IF part IS NOT NULL THEN
         RAISE EXCEPTION 'partition "%" of rollup source "%" is a foreign table', part, source
             USING ERRCODE = '42809',
@@ -1533,7 +1569,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scaler._rollup_check_columns(regclass) IS
-    'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read, and no foreign table among its partitions';
+    'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read, is no partition and no part of an inheritance tree, and has no foreign table among its partitions';
 
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void
@@ -1589,10 +1625,12 @@ CREATE OR REPLACE FUNCTION scaler._drop_rollup(invoker oid, source regclass)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $$
 DECLARE
-    r scaler.rollup;
-    t text;
+    r    scaler.rollup;
+    t    text;
+    part regclass;
 BEGIN
     SELECT * INTO r FROM scaler.rollup x WHERE x.source = _drop_rollup.source FOR UPDATE;
     IF NOT FOUND THEN
@@ -1608,6 +1646,16 @@ BEGIN
     IF scaler._rollup_current(r.source, r.id) THEN
         FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
             EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, source);
+        END LOOP;
+        -- and those of its partitions, which would keep DROP EXTENSION off
+        FOR part IN
+            SELECT m.relid FROM scaler.rollup_partition m
+             WHERE m.source = r.source AND m.attached
+               AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = m.relid)
+        LOOP
+            FOREACH t IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+                EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'scaler_rollup_' || t, part);
+            END LOOP;
         END LOOP;
     END IF;
     PERFORM scaler._rollup_forget(r.source);
@@ -1936,7 +1984,10 @@ BEGIN
         END IF;
     END LOOP;
 
-    SELECT pg_catalog.min(l.ts) INTO first_ts FROM ONLY scaler.request_log_default l WHERE l.ts IS NOT NULL;
+    -- Only days a partition name (request_log_pYYYYMMDD) can tell apart:
+    -- rows with an infinite ts, or outside years 1 to 9999, stay in DEFAULT.
+    SELECT pg_catalog.min(l.ts) INTO first_ts FROM ONLY scaler.request_log_default l
+     WHERE l.ts >= '0001-01-01 00:00+00' AND l.ts < '10000-01-01 00:00+00';
     IF first_ts IS NOT NULL THEN
         d := pg_catalog.timezone('UTC', first_ts)::date;
         part := 'request_log_p' || pg_catalog.to_char(d, 'YYYYMMDD');

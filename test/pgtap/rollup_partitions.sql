@@ -22,7 +22,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(28);
+SELECT plan(29);
 
 CREATE TABLE public.rp (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
     PARTITION BY RANGE (ts);
@@ -195,6 +195,13 @@ ALTER TABLE public.rp DETACH PARTITION public.rp_old;
 TRUNCATE public.rp;
 SELECT is((SELECT count(*) FROM scaler.rollup_partition WHERE NOT attached AND source = 'public.rp'::regclass), 0::bigint,
           'TRUNCATE of the source forgets its detached tables');
+
+-- drop_rollup takes the partitions' triggers too (else DROP EXTENSION
+-- would still be refused), quietly
+SELECT scaler.drop_rollup('public.rp');
+SELECT is((SELECT count(*) FROM pg_trigger g, pg_partition_tree('public.rp') p
+            WHERE g.tgrelid = p.relid AND g.tgfoid = 'scaler._rollup_capture()'::regprocedure),
+          0::bigint, 'drop_rollup takes the capture triggers off every partition');
 
 SELECT * FROM finish();
 ROLLBACK;

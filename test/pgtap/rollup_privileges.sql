@@ -18,7 +18,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(31);
+SELECT plan(32);
 
 CREATE TABLE public.rp (LIKE scaler.request_log);
 ALTER TABLE public.rp ADD COLUMN secret text;
@@ -227,7 +227,16 @@ CREATE TYPE rp_own.ms AS (v float8);
 CREATE FUNCTION rp_own.ms_float8(rp_own.ms) RETURNS float8 LANGUAGE plpgsql
     AS $$ BEGIN RAISE EXCEPTION 'rp_own called as %', current_user; END $$;
 CREATE CAST (rp_own.ms AS float8) WITH FUNCTION rp_own.ms_float8(rp_own.ms) AS IMPLICIT;
+SELECT throws_ok($$ALTER TABLE rp_own.log ALTER COLUMN duration_ms TYPE rp_own.ms USING ROW(duration_ms)::rp_own.ms$$,
+                 '42804', NULL, 'the change of the column''s type is refused (the event trigger)');
+-- made while the event trigger was off, the checks behind it hold
+RESET ROLE;
+ALTER EVENT TRIGGER scaler_rollup_partitions DISABLE;
+SET ROLE rp_owner;
 ALTER TABLE rp_own.log ALTER COLUMN duration_ms TYPE rp_own.ms USING ROW(duration_ms)::rp_own.ms;
+RESET ROLE;
+ALTER EVENT TRIGGER scaler_rollup_partitions ENABLE ALWAYS;
+SET ROLE rp_owner;
 SELECT throws_ok($$INSERT INTO rp_own.log (ts, function_name, duration_ms, status)
                    VALUES ('2025-05-01 11:00+00', 'f', ROW(2)::rp_own.ms, 200)$$,
                  '42804', NULL, 'a late row: the trigger refuses the column''s new type');

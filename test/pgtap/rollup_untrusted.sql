@@ -7,13 +7,16 @@
 --   - rows with an infinite ts, a duration or a status a traffic value
 --     cannot hold do not stop the refresh (an infinite ts once made it loop
 --     for ever under the lock every writer waits for): they are counted
---     without what the value cannot hold, infinite ones not at all.
+--     without what the value cannot hold, infinite ones not at all; nor do
+--     they stop the worker's upkeep of scaler.request_log;
+--   - a source cannot be a partition or part of an inheritance tree, whose
+--     parent's statements would change its rows unseen.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET TimeZone = 'UTC';
-SELECT plan(9);
+SELECT plan(15);
 
 CREATE ROLE ru_owner;
 CREATE SCHEMA ru AUTHORIZATION ru_owner;
@@ -93,6 +96,31 @@ SELECT is((SELECT sum(requests)::bigint || ' ' || sum(errors)::bigint
           '4 1', 'the finite rows count, without what the value cannot hold');
 SELECT is((SELECT count(*) FROM scaler.rollup_slot WHERE source = 'public.ru_bad'::regclass), 1::bigint,
           'in the one slot of their day');
+
+-- the worker's upkeep of scaler.request_log moves rows out of DEFAULT into
+-- daily partitions: rows no partition name can hold stay there
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+VALUES ('-infinity', 'f', 1, 200), ('infinity', 'f', 1, 200), ('20000-01-01 00:00+00', 'f', 1, 200),
+       ('2025-01-01 10:00+00', 'f', 1, 200);
+SELECT lives_ok($$SELECT scaler._maintain_request_log()$$,
+                'the upkeep of scaler.request_log goes on past infinite and far timestamps');
+SELECT is((SELECT tableoid::regclass::text FROM scaler.request_log WHERE ts = '2025-01-01 10:00+00'),
+          'scaler.request_log_p20250101', 'and moves the rows it can into their day''s partition');
+SELECT is((SELECT count(*) FROM ONLY scaler.request_log_default), 3::bigint, 'leaving the others in DEFAULT');
+
+-- a source that is a partition, or in an inheritance tree: statements on
+-- the parent fire the parent's triggers, so its changes would go unseen
+CREATE TABLE public.ru_plain (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int);
+SELECT scaler.create_rollup('public.ru_plain');
+SELECT throws_ok($$CREATE TABLE public.ru_child () INHERITS (public.ru_plain)$$, '0A000', NULL,
+                 'a source cannot get inheritance children');
+CREATE TABLE public.ru_parted (LIKE public.ru_plain) PARTITION BY RANGE (ts);
+SELECT throws_ok($$ALTER TABLE public.ru_parted ATTACH PARTITION public.ru_plain
+                   FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2021-01-01 00:00+00')$$, '42809', NULL,
+                 'nor become a partition');
+CREATE TABLE public.ru_part PARTITION OF public.ru_parted FOR VALUES FROM ('2021-01-01 00:00+00') TO ('2022-01-01 00:00+00');
+SELECT throws_ok($$SELECT scaler.create_rollup('public.ru_part')$$, '42809', NULL,
+                 'and a partition cannot get a rollup of its own');
 
 SELECT * FROM finish();
 ROLLBACK;
