@@ -119,7 +119,7 @@ SELECT (SELECT t FROM bin_in)::text = (SELECT t FROM good)::text AS binary_ok;
 CREATE FUNCTION damage(byte_offset text, byte_value text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
-        format('cp scaler_regress_good.bin scaler_regress_bad.bin && '
+        format('cat > /dev/null && cp scaler_regress_good.bin scaler_regress_bad.bin && '
                'printf "\%s" | dd of=scaler_regress_bad.bin bs=1 seek=$((%s)) conv=notrunc 2>/dev/null',
                byte_value, byte_offset));
 END $$;
@@ -140,4 +140,4 @@ SELECT damage('$(stat -c %s scaler_regress_good.bin) - 3', '377');
 COPY bin_in FROM 'scaler_regress_bad.bin' WITH (FORMAT binary);
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS still_one_row FROM bin_in;
-COPY (SELECT 1) TO PROGRAM 'rm -f scaler_regress_good.bin scaler_regress_bad.bin';
+COPY (SELECT 1) TO PROGRAM 'cat > /dev/null && rm -f scaler_regress_good.bin scaler_regress_bad.bin';
