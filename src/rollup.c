@@ -351,26 +351,22 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
  * One part of the changes below the watermark: the rows of a transition
  * table, with their slot, and their duration and status where the value
  * can hold them (a bad one is not the writer's error here: the row is
- * counted without it; reading the rows raw reports it), as in
- * scaler._rollup_read.  The query runs as the tables' owner under the
- * writer's search_path: every operator is qualified (no literal is negated,
- * which is an operator too).  A transition table has no index or
- * constraint whose code planning could run.
+ * counted without it), as scaler._rollup_read reads them.  The query runs
+ * as the tables' owner under the writer's search_path: every operator is
+ * qualified.  A transition table has no index or constraint whose code
+ * planning could run.
  */
 static void
 append_changes_part(StringInfo sql, const char *table, bool inserted)
 {
+	appendStringInfoString(sql,
+						   "SELECT r.function_name::pg_catalog.text AS f,"
+						   " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date AS d, r.ts, ");
+	rollup_append_row_values(sql, true);
 	appendStringInfo(sql,
-					 "SELECT r.function_name::pg_catalog.text AS f,"
-					 " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date AS d, r.ts,"
-					 " CASE WHEN r.duration_ms OPERATOR(pg_catalog.>=) 0"
-					 " AND r.duration_ms OPERATOR(pg_catalog.<=) %.0f"
-					 " THEN r.duration_ms::pg_catalog.float8 END AS ms,"
-					 " CASE WHEN r.status OPERATOR(pg_catalog.>=) '-2147483648'::pg_catalog.int8"
-					 " AND r.status OPERATOR(pg_catalog.<=) 2147483647"
-					 " THEN r.status::pg_catalog.int4 END AS st, %s AS ins"
+					 ", %s AS ins"
 					 " FROM %s r WHERE r.ts OPERATOR(pg_catalog.<) $2 AND pg_catalog.isfinite(r.ts)",
-					 TRAFFIC_MAX_DURATION_MS, inserted ? "true" : "false", table);
+					 inserted ? "true" : "false", table);
 }
 
 /* How a recorded slot takes what an earlier statement recorded of it. */

@@ -47,4 +47,7 @@ extern bool rollup_cover_days(Oid relid, TimestampTz since, TimestampTz until,
 extern void scaler_refresh_rollups(void);
 extern void scaler_maintain_request_log(void);
 
+/* rollup_read.c: a source row r's duration and status, as a value takes them */
+extern void rollup_append_row_values(StringInfo sql, bool named);
+
 #endif							/* SCALER_ROLLUP_H */

@@ -30,6 +30,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "rollup.h"
 #include "traffic.h"
 
 PG_FUNCTION_INFO_V1(scaler_rollup_first_ts);
@@ -94,6 +95,27 @@ execute_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes,
 			 SPI_result_code_string(ret));
 	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
+ * A source row r's duration and status as a traffic value takes them, two
+ * expressions (named ms and st if asked): NULL where the value cannot hold them (the row still counts;
+ * reading it raw reports it).  Every operator is qualified: the capture
+ * trigger runs this under the writer's search_path (no literal is negated,
+ * which is an operator too).
+ */
+void
+rollup_append_row_values(StringInfo sql, bool named)
+{
+	appendStringInfo(sql,
+					 "CASE WHEN r.duration_ms OPERATOR(pg_catalog.>=) 0"
+					 " AND r.duration_ms OPERATOR(pg_catalog.<=) %.0f"
+					 " THEN r.duration_ms::pg_catalog.float8 END%s,"
+					 " CASE WHEN r.status OPERATOR(pg_catalog.>=) '-2147483648'::pg_catalog.int8"
+					 " AND r.status OPERATOR(pg_catalog.<=) 2147483647"
+					 " THEN r.status::pg_catalog.int4 END%s",
+					 TRAFFIC_MAX_DURATION_MS, named ? " AS ms" : "",
+					 named ? " AS st" : "");
 }
 
 /* The conditions on ts of the bounds given ($1 and $2, each may be NULL). */
@@ -194,20 +216,13 @@ scaler_rollup_read(PG_FUNCTION_ARGS)
 		nulls[2] = 'n';
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT r.function_name::pg_catalog.text,"
-					 " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date,"
-					 " scaler.traffic_agg(r.ts,"
-					 " CASE WHEN r.duration_ms OPERATOR(pg_catalog.>=) 0"
-					 " AND r.duration_ms OPERATOR(pg_catalog.<=) %.0f"
-					 " THEN r.duration_ms::pg_catalog.float8 END,"
-					 " CASE WHEN r.status OPERATOR(pg_catalog.>=) '-2147483648'::pg_catalog.int8"
-					 " AND r.status OPERATOR(pg_catalog.<=) 2147483647"
-					 " THEN r.status::pg_catalog.int4 END),"
-					 " pg_catalog.count(*)"
-					 " FROM %s%s r",
-					 TRAFFIC_MAX_DURATION_MS, only_rel ? "ONLY " : "",
-					 source_name(relid, &owner));
+	appendStringInfoString(&sql,
+						   "SELECT r.function_name::pg_catalog.text,"
+						   " pg_catalog.timezone('UTC', r.ts)::pg_catalog.date,"
+						   " scaler.traffic_agg(r.ts, ");
+	rollup_append_row_values(&sql, false);
+	appendStringInfo(&sql, "), pg_catalog.count(*) FROM %s%s r",
+					 only_rel ? "ONLY " : "", source_name(relid, &owner));
 	append_range(&sql, has_since, has_until);
 	if (one_function && no_function)
 		appendStringInfoString(&sql, " AND r.function_name IS NULL");

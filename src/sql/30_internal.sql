@@ -1465,7 +1465,7 @@ DECLARE
     r record;
 BEGIN
     -- a source that this command made a partition, or put in an
-    -- inheritance tree, is refused (scaler._rollup_check_columns says why)
+    -- inheritance tree, is refused (scaler._rollup_check_source says why)
     FOR r IN
         WITH touched AS (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
                           WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objsubid = 0)
@@ -1474,7 +1474,7 @@ BEGIN
                                             UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i, touched t WHERE i.inhparent = t.objid
                                             UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i, touched t WHERE i.inhrelid = t.objid)
     LOOP
-        PERFORM scaler._rollup_check_columns(r.source);
+        PERFORM scaler._rollup_check_source(r.source);
     END LOOP;
     FOR r IN
         SELECT x.source, x.id FROM scaler.rollup x
@@ -1492,15 +1492,16 @@ $$;
 COMMENT ON FUNCTION scaler._rollup_on_ddl() IS
     'internal: event trigger on ddl_command_end: capture triggers for the new partitions of rollup sources, and their rows';
 
--- The columns a rollup reads, of the types it can read: checked when it is
--- made, and before every refresh, which reads them as the extension's
--- owner: a column altered since to a type of the owner's, with a cast of
--- the owner's to float8, would otherwise run the owner's code with the
--- extension owner's rights.  (The capture trigger checks the same in C.)
--- For the same reason no partition may be a foreign table: read as the
--- extension's owner, it would connect with that role's user mapping, which
--- the table's owner may not have (scaler._rollup_adopt checks it too).
-CREATE OR REPLACE FUNCTION scaler._rollup_check_columns(source regclass)
+-- What a rollup needs of its source, checked when it is made, by DDL on it
+-- (the event trigger) and before every refresh: no partition of another
+-- table and no part of an inheritance tree (statements on the parent would
+-- change its rows unseen), no foreign table among its partitions (no
+-- capture trigger can see their changes), and the columns a rollup reads,
+-- of the types it can read: the capture trigger reads transition tables as
+-- the extension's owner, and a column altered to a type of the owner's,
+-- with a cast of the owner's to float8, would run the owner's code with
+-- those rights (the trigger checks the types in C too).
+CREATE OR REPLACE FUNCTION scaler._rollup_check_source(source regclass)
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1568,7 +1569,7 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION scaler._rollup_check_columns(regclass) IS
+COMMENT ON FUNCTION scaler._rollup_check_source(regclass) IS
     'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read, is no partition and no part of an inheritance tree, and has no foreign table among its partitions';
 
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
@@ -1605,7 +1606,7 @@ BEGIN
             USING ERRCODE = '0A000',
                   DETAIL = 'The triggers of a parent do not see changes made to its children.';
     END IF;
-    PERFORM scaler._rollup_check_columns(source);
+    PERFORM scaler._rollup_check_source(source);
     SELECT * INTO old FROM scaler.rollup r WHERE r.source = _create_rollup.source FOR UPDATE;
     IF FOUND THEN
         IF scaler._rollup_current(old.source, old.id) THEN
@@ -1904,7 +1905,7 @@ BEGIN
         RAISE LOG 'scaler: the source of rollup % (relation %) is gone: rollup deleted', r.id, r.source::oid;
         RETURN 0;
     END IF;
-    PERFORM scaler._rollup_check_columns(r.source);
+    PERFORM scaler._rollup_check_source(r.source);
     r.watermark := scaler._rollup_repair_triggers(r.source, r.id, r.watermark);
     -- Every statement from here on sees the rows of the writers this waits
     -- for; a writer that comes later sees the new watermark (src/rollup.c).
