@@ -1,6 +1,7 @@
 -- A value depends on its rows, not on their order: rows in time order take
 -- the in-order path, rows in random order are buffered and folded by
--- quarter in batches (traffic.c, compact_rows).  Each case compares the
+-- quarter in batches (traffic.c, compact_rows), and rows without duration
+-- or error are counted in a tally once they are dense.  Each case compares the
 -- text of the value built from the rows in time order, in reverse and in
 -- two random orders, and checks what it reports against plain SQL.
 SET timezone = 'UTC';
@@ -24,7 +25,22 @@ WHERE (i * 0.576 / 3600)::int % 4 <> 0 OR i % 200 = 0
 UNION ALL
 SELECT 'wide', i, timestamptz '2016-01-01 00:00+00' + (i * 2) * interval '1 day' + (i % 13) * interval '1 hour',
        (i % 50) * 3.5, CASE WHEN i % 9 = 0 THEN 500 ELSE 200 END
-FROM generate_series(0, 1799) i;
+FROM generate_series(0, 1799) i
+UNION ALL
+-- rows without durations (some with errors or durations among them), every
+-- fourth hour sparse: a tally's quarters become summaries or rows
+SELECT 'plain', i, timestamptz '2026-03-01 00:00+00' + (i * 0.576) * interval '1 second',
+       CASE WHEN i % 11 = 0 THEN (i % 300) / 3.0 END, CASE WHEN i % 53 = 0 THEN 500 ELSE 200 END
+FROM generate_series(0, 299999) i
+WHERE (i * 0.576 / 3600)::int % 4 <> 0 OR i % 200 = 0
+UNION ALL
+-- 70,000 rows in one minute among 30,000 over a day: in random order, that
+-- minute's count in the tally wraps past 65,535
+SELECT 'hot minute', i,
+       CASE WHEN i % 10 < 7 THEN timestamptz '2026-03-01 12:34:56+00'
+            ELSE timestamptz '2026-03-01 00:00+00' + (i * 0.864) * interval '1 second' END,
+       NULL, 200
+FROM generate_series(0, 99999) i;
 
 CREATE TABLE orders AS
 SELECT shape, kind,

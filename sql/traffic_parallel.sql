@@ -27,6 +27,13 @@ CREATE TABLE serial_values AS
 SELECT function_name, md5(scaler.traffic_agg(ts, duration_ms, status)::text) AS digest
 FROM par_rows GROUP BY 1;
 
+-- and the same for rows without duration or error, which a value counts
+-- in a tally once they are dense (par_rows is in random time order)
+CREATE TABLE serial_plain AS
+SELECT function_name, md5(scaler.traffic_agg(ts)::text) AS digest
+FROM par_rows GROUP BY 1
+UNION ALL SELECT NULL, md5(scaler.traffic_agg(ts)::text) FROM par_rows;
+
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -48,6 +55,10 @@ SELECT NOT EXISTS (
 SELECT NOT EXISTS (
     SELECT function_name, md5(scaler.traffic_agg(ts, duration_ms, status)::text) FROM par_rows GROUP BY 1
     EXCEPT ALL SELECT * FROM serial_values) AS parallel_values_equal_serial;
+SELECT NOT EXISTS (
+    SELECT function_name, md5(scaler.traffic_agg(ts)::text) FROM par_rows GROUP BY 1
+    UNION ALL SELECT NULL, md5(scaler.traffic_agg(ts)::text) FROM par_rows
+    EXCEPT ALL SELECT * FROM serial_plain) AS parallel_plain_values_equal_serial;
 RESET enable_hashagg;
 
 -- partitionwise: partial aggregation per partition, combined above
@@ -74,6 +85,10 @@ SELECT NOT EXISTS (
 SELECT NOT EXISTS (
     SELECT function_name, md5(scaler.traffic_agg(ts, duration_ms, status)::text) FROM part_rows GROUP BY 1
     EXCEPT ALL SELECT * FROM serial_values) AS partitionwise_values_equal_serial;
+SELECT NOT EXISTS (
+    SELECT function_name, md5(scaler.traffic_agg(ts)::text) FROM part_rows GROUP BY 1
+    EXCEPT ALL SELECT * FROM serial_plain WHERE function_name IS NOT NULL)
+    AS partitionwise_plain_values_equal_serial;
 
 -- hash aggregation that spills to disk gives the same states
 SET max_parallel_workers_per_gather = 0;

@@ -96,10 +96,12 @@ traffic_create_in(MemoryContext cxt)
 	return traffic;
 }
 
+/* (a tally is set up only in a value that has rows already) */
 bool
 traffic_is_empty(Traffic *traffic)
 {
-	return traffic->nquarters == 0 && traffic->nrows == 0;
+	return traffic->nquarters == 0 && traffic->nrows == 0 &&
+		traffic->tally == NULL;
 }
 
 /* ------------------------------------------------------------ summaries */
@@ -226,6 +228,144 @@ summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
 	traffic_add_count(&dst->with_duration, src->with_duration, "duration count");
 	dst->max_ms = Max(dst->max_ms, src->max_ms);
 	sketch_merge(&dst->sketch, &src->sketch, traffic->hdr.eoh_context);
+}
+
+/* ----------------------------------------------------------------- tally */
+
+/*
+ * A tally costs 2 bytes a minute, a kept row 12: over a span with at least
+ * one plain row (no duration, no error) every TALLY_MINUTES_PER_ROW
+ * minutes, a tally costs no more than its rows would.
+ */
+#define TALLY_MINUTES_PER_ROW	6
+/* The longest tally (MaxAllocSize: about 1,000 years). */
+#define TALLY_MAX_MINUTES		(MaxAllocSize / sizeof(TallyCount))
+
+/*
+ * Add the tally's counts to the value, and drop it.  A quarter's count goes
+ * into its summary if it has one, or if the count alone is enough for one;
+ * otherwise its rows are kept (the next compaction gives the quarter a
+ * summary if those and rows kept before come to enough).  So a row counted
+ * in the tally ends where it would have without one.
+ */
+void
+traffic_tally_flush(Traffic *traffic)
+{
+	TallyCount *tally = traffic->tally;
+	int64		first_minute = traffic->tally_from / USECS_PER_MINUTE;
+	int64		nquarters = traffic->tally_span / (USECS_PER_MINUTE * MINUTES_PER_QUARTER);
+	int64		q;
+
+	if (tally == NULL)
+		return;
+	traffic->tally = NULL;
+	for (q = 0; q < nquarters; q++)
+	{
+		const TallyCount *counts = &tally[q * MINUTES_PER_QUARTER];
+		int64		quarter = first_minute / MINUTES_PER_QUARTER + q;
+		uint64		total = 0;
+		TrafficQuarter *summary;
+		int			m;
+
+		if ((q & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (m = 0; m < MINUTES_PER_QUARTER; m++)
+			total += counts[m];
+		if (total == 0)
+			continue;
+		summary = traffic_find_summary(traffic, quarter);
+		if (summary == NULL &&
+			(total >= SUMMARY_MIN_ROWS || !quarter_keeps_rows(quarter)))
+			summary = traffic_get_summary(traffic, quarter);
+		if (summary != NULL)
+		{
+			for (m = 0; m < MINUTES_PER_QUARTER; m++)
+				traffic_add_count(&summary->minutes[m].requests, counts[m],
+								  "request count");
+		}
+		else
+		{
+			TrafficRow	rows[SUMMARY_MIN_ROWS];
+			int32		n = 0;
+
+			for (m = 0; m < MINUTES_PER_QUARTER; m++)
+			{
+				int32		c;
+
+				for (c = 0; c < counts[m]; c++)
+					row_set(&rows[n++],
+							row_key(quarter * MINUTES_PER_QUARTER + m, false, false),
+							0.0);
+			}
+			traffic_append_rows(traffic, rows, n);
+		}
+	}
+	pfree(tally);
+	traffic->normalized = false;
+	traffic->recent_from = traffic->recent_to = 0;
+}
+
+/*
+ * After rows in random order were compacted: count plain rows in a tally
+ * from now on, over the quarters first .. first + range - 1 those rows
+ * spanned (and the span of the tally there is), if plain rows were dense
+ * enough there for the tally to cost no more than they did.  Summed over
+ * every call, the tally's minutes stay within TALLY_MINUTES_PER_ROW times
+ * the plain rows that called for them.
+ */
+static void
+tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain)
+{
+	int64		from = first * MINUTES_PER_QUARTER;
+	int64		end = (first + range) * MINUTES_PER_QUARTER;
+	int64		allowed = (int64) plain * TALLY_MINUTES_PER_ROW;
+	int64		old_from = 0;
+	int64		old_minutes = 0;
+	TallyCount *tally;
+
+	if (traffic->tally != NULL)
+	{
+		old_from = traffic->tally_from / USECS_PER_MINUTE;
+		old_minutes = traffic->tally_span / USECS_PER_MINUTE;
+		if (from >= old_from && end <= old_from + old_minutes)
+			return;
+		from = Min(from, old_from);
+		end = Max(end, old_from + old_minutes);
+		allowed += old_minutes;
+
+		/*
+		 * Grow by half at least, toward the new rows, as far as they allow:
+		 * rows in reverse time order extend the tally at every compaction,
+		 * and growing by a batch's span at a time would copy it each time.
+		 */
+		if (end - from < allowed)
+		{
+			int64		grow = Min(old_minutes / 2 - (end - from - old_minutes),
+								   allowed - (end - from));
+
+			grow -= grow % MINUTES_PER_QUARTER;
+			if (grow > 0 && from < old_from)
+				from -= grow;
+			else if (grow > 0)
+				end += grow;
+		}
+	}
+	if (end - from > allowed || end - from > TALLY_MAX_MINUTES ||
+		!quarter_keeps_rows(from / MINUTES_PER_QUARTER) ||
+		!quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1))
+		return;
+
+	tally = MemoryContextAllocZero(traffic->hdr.eoh_context,
+								   sizeof(TallyCount) * (end - from));
+	if (traffic->tally != NULL)
+	{
+		memcpy(&tally[old_from - from], traffic->tally,
+			   sizeof(TallyCount) * old_minutes);
+		pfree(traffic->tally);
+	}
+	traffic->tally = tally;
+	traffic->tally_from = from * USECS_PER_MINUTE;
+	traffic->tally_span = (uint64) (end - from) * USECS_PER_MINUTE;
 }
 
 /* ------------------------------------------------------------------ rows */
@@ -423,6 +563,7 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	TrafficRow *sorted;
 	int32		kept = 0;
 	int32		last_kept = -1;
+	int32		plain = 0;
 	int32		i;
 
 	for (i = 0; i < n; i++)
@@ -431,6 +572,7 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 			CHECK_FOR_INTERRUPTS();
 		min_key = Min(min_key, rows[i].key);
 		max_key = Max(max_key, rows[i].key);
+		plain += (rows[i].key & (ROW_ERROR | ROW_DURATION)) == 0;
 	}
 	first = floor_div(key_minute(min_key), MINUTES_PER_QUARTER);
 	range = floor_div(key_minute(max_key), MINUTES_PER_QUARTER) - first + 1;
@@ -487,6 +629,8 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	if (canonical)
 		traffic->settled_rows = last_kept >= 0 ? last_kept : kept;
 	traffic->settled_quarters = traffic->nquarters;
+	if (!canonical)
+		tally_consider(traffic, first, range, plain);
 	return true;
 }
 
@@ -589,6 +733,20 @@ traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
 	bool		same_quarter = (quarter == traffic->last_quarter);
 	TrafficQuarter *summary;
 
+	/*
+	 * A plain row within the tally's span comes here only when its count
+	 * wrapped: the count's 65,536 rows (this one the last) go to the
+	 * quarter's summary, which so many rows call for anyway.
+	 */
+	if (unlikely(traffic->tally != NULL) && !has_duration && !is_error &&
+		(uint64) ts - (uint64) traffic->tally_from < traffic->tally_span)
+	{
+		summary = traffic_get_summary(traffic, quarter);
+		traffic_add_count(&summary->minutes[minute - quarter * MINUTES_PER_QUARTER].requests,
+						  TALLY_COUNT_WRAP, "request count");
+		traffic->normalized = false;
+		return;
+	}
 	traffic->last_quarter = quarter;
 	traffic->quarter_run = same_quarter ? traffic->quarter_run + 1 : 1;
 	/* Rows in time order: a quarter that fills up gets its summary now. */
@@ -654,6 +812,7 @@ traffic_merge_range(Traffic *dst, Traffic *src, int64 first, int64 end)
 	int32		i;
 
 	Assert(dst != src);
+	traffic_tally_flush(src);
 	if (src->normalized)
 	{
 		int64		src_first = PG_INT64_MAX;
@@ -746,6 +905,7 @@ traffic_normalize(Traffic *traffic)
 {
 	if (traffic->normalized)
 		return;
+	traffic_tally_flush(traffic);
 	if (traffic->nrows > 0)
 		compact_rows(traffic, true);
 	qsort(traffic->quarters, traffic->nquarters, sizeof(TrafficQuarter),
@@ -753,6 +913,7 @@ traffic_normalize(Traffic *traffic)
 	if (traffic->index_size > 0)
 		index_rebuild(traffic, traffic->index_size);
 	traffic->recent_from = traffic->recent_to = 0;
+	Assert(traffic->tally == NULL);
 	traffic->normalized = true;
 }
 

@@ -156,6 +156,13 @@ typedef struct QuarterSlot
 	int32		pos;			/* in quarters, or -1 */
 } QuarterSlot;
 
+/*
+ * A count of the tally (below).  Small, so that more of the tally stays in
+ * the cache; a count that wraps is added to its quarter's summary.
+ */
+typedef uint16 TallyCount;
+#define TALLY_COUNT_WRAP	(PG_UINT16_MAX + 1)
+
 typedef struct Traffic
 {
 	ExpandedObjectHeader hdr;
@@ -202,6 +209,20 @@ typedef struct Traffic
 	TrafficQuarter *recent_quarter;
 	TrafficMinute *recent_minute;
 
+	/*
+	 * The tally: per-minute counts of rows with neither duration nor error,
+	 * over a span where such rows are dense (set up by the compaction of
+	 * rows in random order, see tally_consider).  Counting one is a single
+	 * increment in an array small enough to stay in the cache, where a row
+	 * kept for folding later costs a write, a scatter in the counting sort
+	 * and a read back.  The counts are rows not yet in the value proper:
+	 * tally_flush adds them as summaries' requests or as rows, by the rules
+	 * every row follows, before anything reads the value.
+	 */
+	TallyCount *tally;			/* NULL when there is none */
+	TimestampTz tally_from;		/* start of its first minute */
+	uint64		tally_span;		/* its length, in microseconds */
+
 	/* Flat image computed by get_flat_size for flatten_into. */
 	StringInfoData flat;
 } Traffic;
@@ -236,6 +257,7 @@ extern void traffic_append_rows(Traffic *traffic, const TrafficRow *rows,
 extern void traffic_add_row_slow(Traffic *traffic, TimestampTz ts,
 								 bool is_error, bool has_duration,
 								 double duration_ms);
+extern void traffic_tally_flush(Traffic *traffic);
 
 /* Overflow-checked counting: an error (22003) names what overflowed. */
 extern void traffic_overflow(const char *what) pg_attribute_noreturn();
@@ -288,10 +310,18 @@ static inline void
 traffic_add_row(Traffic *traffic, TimestampTz ts, bool is_error,
 				bool has_duration, double duration_ms)
 {
+	uint64		tally_offset;
+
 	if (likely(ts >= traffic->recent_from && ts < traffic->recent_to))
 		traffic_count_in_summary(traffic, traffic->recent_quarter,
 								 traffic->recent_minute, is_error,
 								 has_duration, duration_ms);
+	/* (unsigned: a ts before tally_from wraps to far past its span) */
+	else if (!has_duration && !is_error && traffic->tally != NULL &&
+			 (tally_offset = (uint64) ts - (uint64) traffic->tally_from) <
+			 traffic->tally_span &&
+			 likely(++traffic->tally[tally_offset / USECS_PER_MINUTE] != 0))
+		 /* counted */ ;
 	else
 		traffic_add_row_slow(traffic, ts, is_error, has_duration, duration_ms);
 }

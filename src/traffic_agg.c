@@ -50,29 +50,15 @@ states_context(MemoryContext aggcxt)
 }
 
 /*
- * The state argument as a read-write object we may update in place.  By the
- * expanded-object convention a read-write pointer hands us the right to
- * modify; nodeAgg passes one from the second row on, so the common case is
- * a single test.  Otherwise (first row, or a flat state) the aggregate gets
- * its own expanded copy in its context.  Nothing is cached in fn_extra:
- * Citus calls the transition function through a new FmgrInfo for every row.
+ * The aggregate's own expanded copy of the state argument (NULL or flat:
+ * the first row, or a state read back), in its context.  Out of line, so
+ * that the transition function's hot path stays small.
  */
-static inline Traffic *
-state_for_update(FunctionCallInfo fcinfo)
+static pg_noinline Traffic *
+state_create(FunctionCallInfo fcinfo)
 {
 	MemoryContext aggcxt;
 	Traffic    *traffic;
-
-	if (!PG_ARGISNULL(0) &&
-		likely(VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0)))))
-	{
-		/* what DatumGetEOHP does, without a call into the server per row */
-		varatt_expanded ptr;
-
-		memcpy(&ptr, VARDATA_EXTERNAL(DatumGetPointer(PG_GETARG_DATUM(0))),
-			   sizeof(ptr));
-		return (Traffic *) ptr.eohptr;
-	}
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		ereport(ERROR,
@@ -83,6 +69,29 @@ state_for_update(FunctionCallInfo fcinfo)
 	if (!PG_ARGISNULL(0))
 		traffic_add_datum(traffic, PG_GETARG_DATUM(0));
 	return traffic;
+}
+
+/*
+ * The state argument as a read-write object we may update in place.  By the
+ * expanded-object convention a read-write pointer hands us the right to
+ * modify; nodeAgg passes one from the second row on, so the common case is
+ * a single test.  Nothing is cached in fn_extra: Citus calls the transition
+ * function through a new FmgrInfo for every row.
+ */
+static inline Traffic *
+state_for_update(FunctionCallInfo fcinfo)
+{
+	if (!PG_ARGISNULL(0) &&
+		likely(VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(PG_GETARG_DATUM(0)))))
+	{
+		/* what DatumGetEOHP does, without a call into the server per row */
+		varatt_expanded ptr;
+
+		memcpy(&ptr, VARDATA_EXTERNAL(DatumGetPointer(PG_GETARG_DATUM(0))),
+			   sizeof(ptr));
+		return (Traffic *) ptr.eohptr;
+	}
+	return state_create(fcinfo);
 }
 
 /*
