@@ -90,6 +90,7 @@
 PG_FUNCTION_INFO_V1(scaler_rollup_capture);
 PG_FUNCTION_INFO_V1(scaler_rollup_lock);
 PG_FUNCTION_INFO_V1(scaler_rollup_adopt);
+PG_FUNCTION_INFO_V1(scaler_rollup_name_key);
 
 /*
  * The lock between a source's writers and its refresh: an advisory lock
@@ -124,6 +125,21 @@ scaler_rollup_lock(PG_FUNCTION_ARGS)
 	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(source)))
 		CacheInvalidateRelcacheByRelid(source);
 	PG_RETURN_VOID();
+}
+
+/*
+ * scaler._rollup_name_key(function_name): the SHA-256 of a function name's
+ * bytes, which the unique indexes of rollup_slot and rollup_invalid key
+ * slots by.  A B-tree entry cannot hold a name of more than about 2,700
+ * bytes, and one such row written to a source would otherwise stop its
+ * rollup's refresh (and, below the watermark, fail the writer's statement).
+ * A collision of SHA-256 is not to be found, so the key is the name.
+ */
+Datum
+scaler_rollup_name_key(PG_FUNCTION_ARGS)
+{
+	/* text and bytea share their varlena layout: hash the bytes as they are */
+	return DirectFunctionCall1(sha256_bytea, PG_GETARG_DATUM(0));
 }
 
 /*
@@ -371,7 +387,7 @@ append_changes_part(StringInfo sql, const char *table, bool inserted)
 
 /* How a recorded slot takes what an earlier statement recorded of it. */
 #define INVALID_UPSERT \
-	" ON CONFLICT (source, function_name, day) DO UPDATE SET" \
+	" ON CONFLICT (source, scaler._rollup_name_key(function_name), day) DO UPDATE SET" \
 	" added = (SELECT scaler.traffic_merge(v.t)" \
 	" FROM (VALUES (i.added), (excluded.added)) v(t))," \
 	" inserted = i.inserted OPERATOR(pg_catalog.+) excluded.inserted," \
@@ -946,7 +962,7 @@ cover_read_slots(Oid relid, const char *function_name, const CoverSpan *span,
 
 	if (plan_slots[with_fn] == NULL)
 	{
-		Oid			argtypes[5] = {OIDOID, DATEOID, DATEOID, DATEARRAYOID, TEXTOID};
+		Oid			argtypes[5] = {OIDOID, DATEOID, DATEOID, DATEARRAYOID, BYTEAOID};
 
 		/*
 		 * A day that only got rows since its refresh reads its value with
@@ -958,19 +974,19 @@ cover_read_slots(Oid relid, const char *function_name, const CoverSpan *span,
 					  "SELECT s.day, s.traffic FROM scaler.rollup_slot s"
 					  " WHERE s.source OPERATOR(pg_catalog.=) $1 AND s.day OPERATOR(pg_catalog.>=) $2"
 					  " AND s.day OPERATOR(pg_catalog.<) $3 AND s.day OPERATOR(pg_catalog.<>) ALL ($4)"
-					  " AND s.function_name OPERATOR(pg_catalog.=) $5"
+					  " AND scaler._rollup_name_key(s.function_name) OPERATOR(pg_catalog.=) $5"
 					  " AND NOT EXISTS (SELECT FROM scaler.rollup_invalid i"
 					  " WHERE i.source OPERATOR(pg_catalog.=) $1 AND i.day OPERATOR(pg_catalog.=) s.day"
-					  " AND i.function_name OPERATOR(pg_catalog.=) $5)"
+					  " AND scaler._rollup_name_key(i.function_name) OPERATOR(pg_catalog.=) $5)"
 					  " UNION ALL "
 					  "SELECT i.day, (SELECT scaler.traffic_merge(u.t) FROM ("
 					  "SELECT i.added UNION ALL SELECT s.traffic FROM scaler.rollup_slot s"
 					  " WHERE s.source OPERATOR(pg_catalog.=) $1 AND s.day OPERATOR(pg_catalog.=) i.day"
-					  " AND s.function_name OPERATOR(pg_catalog.=) $5) u(t))"
+					  " AND scaler._rollup_name_key(s.function_name) OPERATOR(pg_catalog.=) $5) u(t))"
 					  " FROM scaler.rollup_invalid i"
 					  " WHERE i.source OPERATOR(pg_catalog.=) $1 AND i.day OPERATOR(pg_catalog.>=) $2"
 					  " AND i.day OPERATOR(pg_catalog.<) $3 AND i.day OPERATOR(pg_catalog.<>) ALL ($4)"
-					  " AND i.function_name OPERATOR(pg_catalog.=) $5"
+					  " AND scaler._rollup_name_key(i.function_name) OPERATOR(pg_catalog.=) $5"
 					  ") v WHERE v.traffic IS NOT NULL ORDER BY v.day" :
 					  "SELECT v.day, v.traffic FROM ("
 					  "SELECT d.day, d.traffic FROM scaler.rollup_day d"
@@ -994,7 +1010,9 @@ cover_read_slots(Oid relid, const char *function_name, const CoverSpan *span,
 	args[1] = DateADTGetDatum(span->first_day);
 	args[2] = DateADTGetDatum(span->end_day);
 	args[3] = bad;
-	args[4] = with_fn ? CStringGetTextDatum(function_name) : (Datum) 0;
+	args[4] = with_fn ?
+		DirectFunctionCall1(scaler_rollup_name_key,
+							CStringGetTextDatum(function_name)) : (Datum) 0;
 	ret = SPI_execute_plan(plan_slots[with_fn], args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading rollup slots failed: %s", SPI_result_code_string(ret));

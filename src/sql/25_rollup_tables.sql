@@ -52,13 +52,23 @@ COMMENT ON COLUMN scaler.rollup.last_refresh IS 'the end of the last successful 
 COMMENT ON COLUMN scaler.rollup.last_error IS 'the error of the last failed refresh by the worker; NULL after a success';
 COMMENT ON COLUMN scaler.rollup.last_error_at IS 'when the last refresh failed';
 
+-- Slots are keyed by a hash of the function name, not the name itself: a
+-- B-tree entry holds at most about 2,700 bytes, and one row with a longer
+-- name would stop the refresh (src/rollup.c, scaler_rollup_name_key).
+CREATE FUNCTION scaler._rollup_name_key(function_name text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'scaler_rollup_name_key'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION scaler._rollup_name_key(text) IS
+    'internal: the key of a function name in the rollup tables'' unique indexes (SHA-256 of its bytes)';
+
 CREATE TABLE scaler.rollup_slot (
     source        regclass NOT NULL,
     function_name text,
     day           date NOT NULL,
-    traffic       scaler.traffic NOT NULL,
-    UNIQUE NULLS NOT DISTINCT (source, function_name, day)
+    traffic       scaler.traffic NOT NULL
 );
+CREATE UNIQUE INDEX rollup_slot_key ON scaler.rollup_slot
+    (source, scaler._rollup_name_key(function_name), day) NULLS NOT DISTINCT;
 CREATE INDEX rollup_slot_day_idx ON scaler.rollup_slot (source, day);
 COMMENT ON TABLE scaler.rollup_slot IS
     'rolled-up traffic: traffic_agg(ts, duration_ms, status) of a source''s rows of one function (NULL: rows without one) and UTC day, below the rollup''s watermark';
@@ -93,9 +103,10 @@ CREATE TABLE scaler.rollup_invalid (
     day           date NOT NULL,
     added         scaler.traffic,
     inserted      bigint NOT NULL DEFAULT 0,
-    deleted       bigint NOT NULL DEFAULT 0,
-    UNIQUE NULLS NOT DISTINCT (source, function_name, day)
+    deleted       bigint NOT NULL DEFAULT 0
 );
+CREATE UNIQUE INDEX rollup_invalid_key ON scaler.rollup_invalid
+    (source, scaler._rollup_name_key(function_name), day) NULLS NOT DISTINCT;
 COMMENT ON TABLE scaler.rollup_invalid IS
     'slots whose rows changed below the watermark (late inserts, updates, deletes): readers read them raw until a refresh recomputes them';
 COMMENT ON COLUMN scaler.rollup_invalid.source IS 'the source table';

@@ -1847,7 +1847,7 @@ BEGIN
                      FROM scaler._rollup_read(src, from_ts, to_ts, false, NULL, false) r),
              s AS (INSERT INTO scaler.rollup_slot AS s (source, function_name, day, traffic)
                    SELECT src, g.f, slot_day, g.t FROM g
-                   ON CONFLICT (source, function_name, day) DO UPDATE SET traffic =
+                   ON CONFLICT (source, scaler._rollup_name_key(function_name), day) DO UPDATE SET traffic =
                      (SELECT scaler.traffic_merge(v.t) FROM (VALUES (s.traffic), (excluded.traffic)) v(t))
                    RETURNING 1),
              d AS (INSERT INTO scaler.rollup_day AS d (source, day, traffic)

@@ -10,13 +10,16 @@
 --     without what the value cannot hold, infinite ones not at all; nor do
 --     they stop the worker's upkeep of scaler.request_log;
 --   - a source cannot be a partition or part of an inheritance tree, whose
---     parent's statements would change its rows unseen.
+--     parent's statements would change its rows unseen;
+--   - a function name too long for a B-tree entry (one row of one) neither
+--     stops the refresh nor fails a late writer: slots are keyed by its
+--     hash.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET TimeZone = 'UTC';
-SELECT plan(15);
+SELECT plan(20);
 
 CREATE ROLE ru_owner;
 CREATE SCHEMA ru AUTHORIZATION ru_owner;
@@ -107,6 +110,39 @@ SELECT lives_ok($$SELECT scaler._maintain_request_log()$$,
 SELECT is((SELECT tableoid::regclass::text FROM scaler.request_log WHERE ts = '2025-01-01 10:00+00'),
           'scaler.request_log_p20250101', 'and moves the rows it can into their day''s partition');
 SELECT is((SELECT count(*) FROM ONLY scaler.request_log_default), 3::bigint, 'leaving the others in DEFAULT');
+
+-- a function name of about 4,800 bytes compressed, past the 2,704 a B-tree
+-- entry holds
+CREATE TABLE public.ru_names (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int);
+CREATE TEMP TABLE long_name AS
+SELECT string_agg(md5(i::text), '' ORDER BY i) AS name FROM generate_series(1, 300) i;
+INSERT INTO public.ru_names
+SELECT '2025-06-01 00:00+00'::timestamptz + i * interval '7 minutes', CASE WHEN i % 3 = 0 THEN 'short' ELSE l.name END, i, 200
+  FROM generate_series(0, 599) i, long_name l;
+SELECT scaler.create_rollup('public.ru_names');
+SELECT lives_ok($q$DO $do$ BEGIN
+                    FOR i IN 1..20 LOOP EXIT WHEN scaler.refresh_rollup('public.ru_names') = 0; END LOOP;
+                  END $do$$q$,
+                'a function name too long for a B-tree entry does not stop the refresh');
+SELECT is((SELECT count(*) FROM scaler.rollup_slot s, long_name l
+            WHERE s.source = 'public.ru_names'::regclass AND s.function_name = l.name), 3::bigint,
+          'and gets its slots, one a day');
+SELECT lives_ok($$INSERT INTO public.ru_names SELECT '2025-06-01 10:00+00', name, 1, 500 FROM long_name;
+                  INSERT INTO public.ru_names SELECT '2025-06-01 11:00+00', name, 2, 200 FROM long_name$$,
+                'rows of it written late, in two statements, are recorded');
+SELECT is((SELECT i.inserted FROM scaler.rollup_invalid i, long_name l
+            WHERE i.source = 'public.ru_names'::regclass AND i.function_name = l.name), 2::bigint,
+          'in one record of their slot');
+SELECT is((SELECT string_agg(h::text, ',' ORDER BY h.hour)
+             FROM long_name l, scaler.hourly_requests('2025-06-01 00:00+00', '2025-06-04 00:00+00', l.name,
+                                                      'public.ru_names') h
+            WHERE h.requests > 0),
+          (SELECT string_agg(h::text, ',' ORDER BY h.hour)
+             FROM (SELECT scaler.traffic_agg(ts, duration_ms, status) AS t FROM public.ru_names, long_name l
+                    WHERE function_name = l.name) a,
+                  scaler.hourly_requests(a.t) h
+            WHERE h.requests > 0),
+          'and its hours read from the slots are those of its rows');
 
 -- a source that is a partition, or in an inheritance tree: statements on
 -- the parent fire the parent's triggers, so its changes would go unseen
