@@ -40,7 +40,13 @@ SELECT 'hot minute', i,
        CASE WHEN i % 10 < 7 THEN timestamptz '2026-03-01 12:34:56+00'
             ELSE timestamptz '2026-03-01 00:00+00' + (i * 0.864) * interval '1 second' END,
        NULL, 200
-FROM generate_series(0, 99999) i;
+FROM generate_series(0, 99999) i
+UNION ALL
+-- plain rows over four hours across 2000-01-01 00:00 UTC, where the minutes
+-- a value counts from turn negative
+SELECT 'epoch', i, timestamptz '1999-12-31 22:00+00' + (i * 0.36) * interval '1 second',
+       NULL, CASE WHEN i % 101 = 0 THEN 500 ELSE 200 END
+FROM generate_series(0, 39999) i;
 
 CREATE TABLE orders AS
 SELECT shape, kind,
