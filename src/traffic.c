@@ -308,8 +308,8 @@ traffic_tally_flush(Traffic *traffic)
 /*
  * After rows in random order were compacted: count plain rows in a tally
  * from now on, over the quarters first .. first + range - 1 those rows
- * spanned (and the span of the tally there is), if plain rows were dense
- * enough there for the tally to cost no more than they did.  Summed over
+ * spanned (and over the tally's own span, if there is one), if plain rows
+ * were dense enough there for the tally to cost no more than they did.  Summed over
  * every call, the tally's minutes stay within TALLY_MINUTES_PER_ROW times
  * the plain rows that called for them.
  */
