@@ -248,7 +248,7 @@ summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
  * summary if those and rows kept before come to enough).  So a row counted
  * in the tally ends where it would have without one.
  */
-void
+static void
 traffic_tally_flush(Traffic *traffic)
 {
 	TallyCount *tally = traffic->tally;
@@ -303,6 +303,23 @@ traffic_tally_flush(Traffic *traffic)
 	pfree(tally);
 	traffic->normalized = false;
 	traffic->recent_from = traffic->recent_to = 0;
+}
+
+/*
+ * A minute's count in the tally wrapped to 0: its 65,536 rows (the row just
+ * counted the last) go to the quarter's summary, which so many rows call
+ * for anyway.
+ */
+void
+traffic_tally_wrapped(Traffic *traffic, TimestampTz ts)
+{
+	int64		minute = floor_div(ts, USECS_PER_MINUTE);
+	int64		quarter = floor_div(minute, MINUTES_PER_QUARTER);
+	TrafficQuarter *summary = traffic_get_summary(traffic, quarter);
+
+	traffic_add_count(&summary->minutes[minute - quarter * MINUTES_PER_QUARTER].requests,
+					  TALLY_COUNT_WRAP, "request count");
+	traffic->normalized = false;
 }
 
 /*
@@ -733,20 +750,6 @@ traffic_add_row_slow(Traffic *traffic, TimestampTz ts, bool is_error,
 	bool		same_quarter = (quarter == traffic->last_quarter);
 	TrafficQuarter *summary;
 
-	/*
-	 * A plain row within the tally's span comes here only when its count
-	 * wrapped: the count's 65,536 rows (this one the last) go to the
-	 * quarter's summary, which so many rows call for anyway.
-	 */
-	if (unlikely(traffic->tally != NULL) && !has_duration && !is_error &&
-		(uint64) ts - (uint64) traffic->tally_from < traffic->tally_span)
-	{
-		summary = traffic_get_summary(traffic, quarter);
-		traffic_add_count(&summary->minutes[minute - quarter * MINUTES_PER_QUARTER].requests,
-						  TALLY_COUNT_WRAP, "request count");
-		traffic->normalized = false;
-		return;
-	}
 	traffic->last_quarter = quarter;
 	traffic->quarter_run = same_quarter ? traffic->quarter_run + 1 : 1;
 	/* Rows in time order: a quarter that fills up gets its summary now. */

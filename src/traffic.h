@@ -257,7 +257,7 @@ extern void traffic_append_rows(Traffic *traffic, const TrafficRow *rows,
 extern void traffic_add_row_slow(Traffic *traffic, TimestampTz ts,
 								 bool is_error, bool has_duration,
 								 double duration_ms);
-extern void traffic_tally_flush(Traffic *traffic);
+extern void traffic_tally_wrapped(Traffic *traffic, TimestampTz ts);
 
 /* Overflow-checked counting: an error (22003) names what overflowed. */
 extern void traffic_overflow(const char *what) pg_attribute_noreturn();
@@ -319,9 +319,11 @@ traffic_add_row(Traffic *traffic, TimestampTz ts, bool is_error,
 	/* (unsigned: a ts before tally_from wraps to far past its span) */
 	else if (!has_duration && !is_error && traffic->tally != NULL &&
 			 (tally_offset = (uint64) ts - (uint64) traffic->tally_from) <
-			 traffic->tally_span &&
-			 likely(++traffic->tally[tally_offset / USECS_PER_MINUTE] != 0))
-		 /* counted */ ;
+			 traffic->tally_span)
+	{
+		if (unlikely(++traffic->tally[tally_offset / USECS_PER_MINUTE] == 0))
+			traffic_tally_wrapped(traffic, ts);
+	}
 	else
 		traffic_add_row_slow(traffic, ts, is_error, has_duration, duration_ms);
 }
