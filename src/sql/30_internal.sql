@@ -1600,12 +1600,6 @@ BEGIN
             USING ERRCODE = '0A000',
                   DETAIL = 'A rollup sums every row, so reading it would bypass the row policies.';
     END IF;
-    IF EXISTS (SELECT FROM pg_catalog.pg_inherits i WHERE i.inhparent = source)
-       AND rel.relkind = 'r' THEN
-        RAISE EXCEPTION 'cannot create a rollup of "%": it has inheritance children', source
-            USING ERRCODE = '0A000',
-                  DETAIL = 'The triggers of a parent do not see changes made to its children.';
-    END IF;
     PERFORM scaler._rollup_check_source(source);
     SELECT * INTO old FROM scaler.rollup r WHERE r.source = _create_rollup.source FOR UPDATE;
     IF FOUND THEN
