@@ -1,9 +1,11 @@
 -- A value depends on its rows, not on their order: rows in time order take
 -- the in-order path, rows in random order are buffered and folded by
--- quarter in batches (traffic.c, compact_rows), and rows without duration
--- or error are counted in a tally once they are dense.  Each case compares the
--- text of the value built from the rows in time order, in reverse and in
--- two random orders, and checks what it reports against plain SQL.
+-- quarter in batches (traffic.c, compact_rows), and rows without an error
+-- are counted in a tally once they are dense (rows with a duration in its
+-- timed part, where their quarter has a summary).  Each case compares the
+-- text of the value built from the rows in time order, in reverse, in two
+-- random orders and in time order with jitter, and checks what it reports
+-- against plain SQL.
 SET timezone = 'UTC';
 SET max_parallel_workers_per_gather = 0;
 
@@ -46,7 +48,24 @@ UNION ALL
 -- a value counts from turn negative
 SELECT 'epoch', i, timestamptz '1999-12-31 22:00+00' + (i * 0.36) * interval '1 second',
        NULL, CASE WHEN i % 101 = 0 THEN 500 ELSE 200 END
-FROM generate_series(0, 39999) i;
+FROM generate_series(0, 39999) i
+UNION ALL
+-- rows with durations, dense, counted in the tally's timed part in random
+-- order: 60,000 of one duration in one quarter (a byte of its bins wraps),
+-- minutes of 1,000-second requests (a minute's busy time passes 2^32
+-- microseconds), zero durations, and durations from 10 ns to 11 days (more
+-- sketch keys than a sketch keeps), a few of them far above the rest (the
+-- part's keys grow after it is laid out)
+SELECT 'timed', i,
+       CASE WHEN i % 5 < 3 THEN timestamptz '2026-03-01 12:30+00' + (i % 900) * interval '1 second'
+            ELSE timestamptz '2026-03-01 00:00+00' + (i * 0.864) * interval '1 second' END,
+       CASE WHEN i % 5 < 3 THEN 42.0
+            WHEN i % 50 = 3 THEN 0.0
+            WHEN i % 50 = 4 THEN 1.0e6
+            WHEN i % 25000 = 8 THEN 1.0e9
+            ELSE 1.0e-5 * 10 ^ ((i % 997) / 997.0 * 11) END,
+       CASE WHEN i % 89 = 0 THEN 500 ELSE 200 END
+FROM generate_series(0, 99999) i;
 
 CREATE TABLE orders AS
 SELECT shape, kind,
@@ -57,9 +76,11 @@ SELECT shape, kind,
                           WHEN 'time' THEN n
                           WHEN 'reverse' THEN -n
                           WHEN 'random 1' THEN hashint4(n)
-                          ELSE hashint4(n + 1) END) o) AS t
+                          WHEN 'random 2' THEN hashint4(n + 1)
+                          -- time order, each row up to about 5,000 rows off
+                          ELSE n + abs(hashint4(n)) % 5000 END) o) AS t
 FROM (SELECT DISTINCT shape FROM shapes) k,
-     unnest(ARRAY['time', 'reverse', 'random 1', 'random 2']) kind;
+     unnest(ARRAY['time', 'reverse', 'random 1', 'random 2', 'jittered']) kind;
 
 -- one value per shape, whatever the order
 SELECT shape, count(*) AS orders, count(DISTINCT t) AS distinct_values

@@ -242,6 +242,275 @@ summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
 #define TALLY_MAX_MINUTES		(MaxAllocSize / sizeof(TallyCount))
 
 /*
+ * The timed part costs 4 bytes a minute for busy time (besides the tally's
+ * 2), so it needs a timed row every TIMED_MINUTES_PER_ROW minutes of the
+ * span; a slot costs a byte per sketch key, less than the summary it counts
+ * for, which has SUMMARY_MIN_ROWS rows at least.
+ */
+#define TIMED_MINUTES_PER_ROW	2
+
+/* The summary of a slot of the timed part. */
+static inline TrafficQuarter *
+slot_summary(Traffic *traffic, int32 slot)
+{
+	return &traffic->quarters[traffic->tally_slot_pos[slot]];
+}
+
+/*
+ * Give a slot of the timed part to every summary in the tally's span that
+ * has none, so that its rows are counted there from now on.  Summaries
+ * only ever join the end of the array (until traffic_normalize, which
+ * flushes the tally first), so positions seen before need no second look.
+ */
+static void
+tally_timed_add_slots(Traffic *traffic)
+{
+	int64		first_quarter = traffic->tally_from / (USECS_PER_MINUTE * MINUTES_PER_QUARTER);
+	int64		nquarters = traffic->tally_span / (USECS_PER_MINUTE * MINUTES_PER_QUARTER);
+	int32		pos;
+
+	for (pos = traffic->tally_scanned; pos < traffic->nquarters; pos++)
+	{
+		int64		q = traffic->quarters[pos].quarter - first_quarter;
+
+		if ((pos & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (q < 0 || q >= nquarters || traffic->tally_slot_of[q] >= 0)
+			continue;
+		/* (bins are found by a 32-bit offset; past that, rows stay rows) */
+		if ((uint64) (traffic->tally_nslots + 1) * traffic->tally_nkeys > PG_UINT32_MAX)
+			break;
+		if (traffic->tally_nslots == traffic->tally_slots_capacity)
+		{
+			int32		capacity = traffic->tally_slots_capacity * 2;
+
+			traffic->tally_slot_pos = repalloc_huge(traffic->tally_slot_pos,
+													sizeof(int32) * capacity);
+			traffic->tally_max_ms = repalloc_huge(traffic->tally_max_ms,
+												  sizeof(double) * capacity);
+			traffic->tally_bins = repalloc_huge(traffic->tally_bins,
+												(Size) capacity * traffic->tally_nkeys);
+			traffic->tally_slots_capacity = capacity;
+		}
+		traffic->tally_slot_of[q] = traffic->tally_nslots;
+		traffic->tally_slot_pos[traffic->tally_nslots] = pos;
+		traffic->tally_max_ms[traffic->tally_nslots] = 0.0;
+		memset(&traffic->tally_bins[(Size) traffic->tally_nslots * traffic->tally_nkeys],
+			   0, traffic->tally_nkeys);
+		traffic->tally_nslots++;
+	}
+	traffic->tally_scanned = traffic->nquarters;
+}
+
+/*
+ * Lay the timed part out over the tally's span, which may have grown from
+ * old_minutes minutes starting at minute old_from, and over sketch keys
+ * key_lo .. key_hi, which must include the keys of the timed part there is,
+ * if any: what it counted so far is moved, not flushed.
+ */
+static void
+tally_timed_layout(Traffic *traffic, int64 old_from, int64 old_minutes,
+				   int32 key_lo, int32 key_hi)
+{
+	MemoryContext cxt = traffic->hdr.eoh_context;
+	int64		from = traffic->tally_from / USECS_PER_MINUTE;
+	int64		minutes = traffic->tally_span / USECS_PER_MINUTE;
+	uint32		nkeys = (uint32) (key_hi - key_lo + 1);
+	TallyMinute *counts;
+	int32	   *slot_of;
+
+	Assert(traffic->tally != NULL);
+	Assert(key_hi >= key_lo && key_hi - key_lo < SKETCH_MAX_BINS);
+	counts = MemoryContextAllocExtended(cxt, sizeof(TallyMinute) * minutes,
+										MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	slot_of = MemoryContextAllocHuge(cxt, sizeof(int32) * (minutes / MINUTES_PER_QUARTER));
+	memset(slot_of, -1, sizeof(int32) * (minutes / MINUTES_PER_QUARTER));
+
+	if (traffic->tally_nkeys == 0)
+	{
+		traffic->tally_slots_capacity = 64;
+		traffic->tally_slot_pos = MemoryContextAlloc(cxt, sizeof(int32) * 64);
+		traffic->tally_max_ms = MemoryContextAlloc(cxt, sizeof(double) * 64);
+		traffic->tally_bins = MemoryContextAlloc(cxt, (Size) 64 * nkeys);
+		traffic->tally_pending = MemoryContextAlloc(cxt, sizeof(TallyPending) * TALLY_PENDING_ROWS);
+		traffic->tally_npending = 0;
+		traffic->tally_nslots = 0;
+	}
+	else
+	{
+		/* pending rows are in the span and bins as they are laid out now */
+		traffic_tally_count_pending(traffic);
+		Assert(old_from >= from && old_from + old_minutes <= from + minutes);
+		memcpy(&counts[old_from - from], traffic->tally_minutes,
+			   sizeof(TallyMinute) * old_minutes);
+		memcpy(&slot_of[(old_from - from) / MINUTES_PER_QUARTER],
+			   traffic->tally_slot_of,
+			   sizeof(int32) * (old_minutes / MINUTES_PER_QUARTER));
+		pfree(traffic->tally_minutes);
+		pfree(traffic->tally_slot_of);
+		if (key_lo != traffic->tally_key_lo || nkeys != traffic->tally_nkeys)
+		{
+			uint8	   *bins = MemoryContextAllocExtended(cxt,
+														  (Size) traffic->tally_slots_capacity * nkeys,
+														  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+			int32		shift = traffic->tally_key_lo - key_lo;
+			int32		slot;
+
+			Assert(shift >= 0 && shift + traffic->tally_nkeys <= nkeys);
+			for (slot = 0; slot < traffic->tally_nslots; slot++)
+			{
+				if ((slot & 1023) == 0)
+					CHECK_FOR_INTERRUPTS();
+				memcpy(&bins[(Size) slot * nkeys + shift],
+					   &traffic->tally_bins[(Size) slot * traffic->tally_nkeys],
+					   traffic->tally_nkeys);
+			}
+			pfree(traffic->tally_bins);
+			traffic->tally_bins = bins;
+		}
+	}
+	traffic->tally_minutes = counts;
+	traffic->tally_slot_of = slot_of;
+	traffic->tally_key_lo = key_lo;
+	traffic->tally_nkeys = nkeys;
+	/* the span moved: every summary may be in it now */
+	traffic->tally_scanned = 0;
+	tally_timed_add_slots(traffic);
+}
+
+/*
+ * Add what the timed part counted to the summaries, and drop it (the rows'
+ * requests are in the tally's counts, which stay).
+ */
+static void
+tally_timed_flush(Traffic *traffic)
+{
+	int64		first_minute = traffic->tally_from / USECS_PER_MINUTE;
+	int32		slot;
+
+	if (traffic->tally_nkeys == 0)
+		return;
+	traffic_tally_count_pending(traffic);
+	for (slot = 0; slot < traffic->tally_nslots; slot++)
+	{
+		TrafficQuarter *summary = slot_summary(traffic, slot);
+		const uint8 *bins = &traffic->tally_bins[(Size) slot * traffic->tally_nkeys];
+		const TallyMinute *counts = &traffic->tally_minutes[summary->quarter * MINUTES_PER_QUARTER - first_minute];
+		uint64		counted = 0;
+		uint32		k;
+		int			m;
+
+		if ((slot & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (k = 0; k < traffic->tally_nkeys; k++)
+		{
+			if (bins[k] == 0)
+				continue;
+			sketch_add_key(&summary->sketch, traffic->tally_key_lo + (int32) k,
+						   bins[k], traffic->hdr.eoh_context);
+			counted += bins[k];
+		}
+		traffic_add_count(&summary->with_duration, (int64) counted, "duration count");
+		summary->max_ms = Max(summary->max_ms, traffic->tally_max_ms[slot]);
+		for (m = 0; m < MINUTES_PER_QUARTER; m++)
+		{
+			traffic_add_count(&summary->minutes[m].requests, counts[m].requests,
+							  "request count");
+			traffic_add_count(&summary->minutes[m].busy_us, counts[m].busy_us,
+							  "busy time");
+		}
+	}
+	pfree(traffic->tally_minutes);
+	pfree(traffic->tally_slot_of);
+	pfree(traffic->tally_slot_pos);
+	pfree(traffic->tally_max_ms);
+	pfree(traffic->tally_bins);
+	pfree(traffic->tally_pending);
+	traffic->tally_pending = NULL;
+	traffic->tally_minutes = NULL;
+	traffic->tally_slot_of = NULL;
+	traffic->tally_slot_pos = NULL;
+	traffic->tally_max_ms = NULL;
+	traffic->tally_bins = NULL;
+	traffic->tally_nslots = traffic->tally_slots_capacity = 0;
+	traffic->tally_nkeys = 0;
+	traffic->normalized = false;
+}
+
+/*
+ * A minute of the timed part would count more than 2^32 - 1 rows or
+ * microseconds with the row being counted: the row and what the minute
+ * counted so far (busy_us, with the row's) go to its summary.
+ */
+static void
+tally_minute_spill(Traffic *traffic, uint32 minute, uint64 busy_us)
+{
+	int32		slot = traffic->tally_slot_of[minute / MINUTES_PER_QUARTER];
+	TrafficMinute *to = &slot_summary(traffic, slot)->minutes[minute % MINUTES_PER_QUARTER];
+	TallyMinute *counts = &traffic->tally_minutes[minute];
+
+	traffic_add_count(&to->requests, (int64) counts->requests + 1, "request count");
+	traffic_add_count(&to->busy_us, (int64) busy_us, "busy time");
+	counts->requests = 0;
+	counts->busy_us = 0;
+}
+
+/* A byte of a slot's bins wrapped to 0: its 256 durations go to the sketch. */
+static void
+tally_bin_wrapped(Traffic *traffic, int32 slot, uint32 bin)
+{
+	TrafficQuarter *summary = slot_summary(traffic, slot);
+	int32		key = traffic->tally_key_lo + (int32) (bin % traffic->tally_nkeys);
+
+	sketch_add_key(&summary->sketch, key, 256, traffic->hdr.eoh_context);
+	traffic_add_count(&summary->with_duration, 256, "duration count");
+}
+
+/*
+ * Count the rows left pending.  The minute and bin of each are fetched some
+ * rows ahead, so that many cache misses are under way at once.
+ */
+#define PENDING_PREFETCH_DISTANCE	16
+
+void
+traffic_tally_count_pending(Traffic *traffic)
+{
+	const TallyPending *pending = traffic->tally_pending;
+	int32		n = traffic->tally_npending;
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		const TallyPending *row = &pending[i];
+		TallyMinute *counts = &traffic->tally_minutes[row->minute];
+		int32		slot = traffic->tally_slot_of[row->minute / MINUTES_PER_QUARTER];
+		uint64		busy_us = (uint64) counts->busy_us + duration_us(row->duration_ms);
+
+#ifdef __GNUC__
+		if (i + PENDING_PREFETCH_DISTANCE < n)
+		{
+			const TallyPending *ahead = &pending[i + PENDING_PREFETCH_DISTANCE];
+
+			__builtin_prefetch(&traffic->tally_minutes[ahead->minute], 1);
+			__builtin_prefetch(&traffic->tally_bins[ahead->bin], 1);
+		}
+#endif
+		if (unlikely(counts->requests == PG_UINT32_MAX || busy_us > PG_UINT32_MAX))
+			tally_minute_spill(traffic, row->minute, busy_us);
+		else
+		{
+			counts->requests++;
+			counts->busy_us = (uint32) busy_us;
+		}
+		if (unlikely(++traffic->tally_bins[row->bin] == 0))
+			tally_bin_wrapped(traffic, slot, row->bin);
+		if (row->duration_ms > traffic->tally_max_ms[slot])
+			traffic->tally_max_ms[slot] = row->duration_ms;
+	}
+	traffic->tally_npending = 0;
+}
+
+/*
  * Add the tally's counts to the value, and drop it.  A quarter's count goes
  * into its summary if it has one, or if the count alone is enough for one;
  * otherwise its rows are kept (the next compaction gives the quarter a
@@ -258,6 +527,7 @@ traffic_tally_flush(Traffic *traffic)
 
 	if (tally == NULL)
 		return;
+	tally_timed_flush(traffic);
 	traffic->tally = NULL;
 	for (q = 0; q < nquarters; q++)
 	{
@@ -323,66 +593,161 @@ traffic_tally_wrapped(Traffic *traffic, TimestampTz ts)
 }
 
 /*
- * After rows in random order were compacted: count plain rows in a tally
- * from now on, over the quarters first .. first + range - 1 those rows
- * spanned (and over the tally's own span, if there is one), if plain rows
- * were dense enough there for the tally to cost no more than they did.  Summed over
- * every call, the tally's minutes stay within TALLY_MINUTES_PER_ROW times
- * the plain rows that called for them.
+ * The sketch keys a timed part should cover to count keys key_lo .. key_hi
+ * too: what it covers already and those, with a quarter of the width to
+ * spare on the side that grew (durations a little longer than the longest
+ * so far come, and each change of keys copies every slot's bins), within
+ * the SKETCH_MAX_BINS highest keys.  False when the keys it covers do not
+ * fit in that with the new ones.
+ */
+static bool
+tally_timed_keys(Traffic *traffic, int32 *key_lo, int32 *key_hi)
+{
+	int32		lo = *key_lo;
+	int32		hi = *key_hi;
+
+	if (traffic->tally_nkeys > 0)
+	{
+		int32		old_lo = traffic->tally_key_lo;
+		int32		old_hi = old_lo + (int32) traffic->tally_nkeys - 1;
+		int32		spare;
+
+		if (lo >= old_lo && hi <= old_hi)
+		{
+			*key_lo = old_lo;
+			*key_hi = old_hi;
+			return true;
+		}
+		lo = Min(lo, old_lo);
+		hi = Max(hi, old_hi);
+		spare = (hi - lo + 1) / 4;
+		if (hi > old_hi)
+			hi += spare;
+		if (lo < old_lo)
+			lo -= spare;
+		hi = Min(hi, SKETCH_KEY_LIMIT);
+		lo = Max(lo, -SKETCH_KEY_LIMIT);
+		lo = Max(lo, hi - SKETCH_MAX_BINS + 1);
+		if (lo > old_lo)
+			return false;
+	}
+	else
+		lo = Max(lo, hi - SKETCH_MAX_BINS + 1);
+	*key_lo = lo;
+	*key_hi = hi;
+	return true;
+}
+
+/*
+ * After rows in random order were compacted: count rows in a tally from now
+ * on, over the quarters first .. first + range - 1 those rows spanned (and
+ * over the tally's own span, if there is one), if they were dense enough
+ * there for the tally to cost no more than they did.  Of the batch, plain
+ * rows (no duration, no error) and timed rows (a duration above zero, no
+ * error; their sketch keys key_lo .. key_hi) count: plain ones call for
+ * TALLY_MINUTES_PER_ROW minutes each, timed ones for TIMED_MINUTES_PER_ROW,
+ * and timed ones alone call for the timed part.  Summed over every call,
+ * the tally's minutes stay within what the rows that called for them allow.
  */
 static void
-tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain)
+tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
+			   int32 timed, int32 key_lo, int32 key_hi)
 {
 	int64		from = first * MINUTES_PER_QUARTER;
 	int64		end = (first + range) * MINUTES_PER_QUARTER;
-	int64		allowed = (int64) plain * TALLY_MINUTES_PER_ROW;
+	int64		allowed = (int64) plain * TALLY_MINUTES_PER_ROW +
+		(int64) timed * TIMED_MINUTES_PER_ROW;
+	int64		timed_allowed = (int64) timed * TIMED_MINUTES_PER_ROW;
 	int64		old_from = 0;
 	int64		old_minutes = 0;
+	bool		grow = true;
 	TallyCount *tally;
+
+	if (timed == 0 && traffic->tally_nkeys > 0)
+	{
+		key_lo = traffic->tally_key_lo;
+		key_hi = key_lo + (int32) traffic->tally_nkeys - 1;
+	}
+	if ((timed > 0 || traffic->tally_nkeys > 0) &&
+		!tally_timed_keys(traffic, &key_lo, &key_hi))
+	{
+		/* the new keys are far above the old: count the old ones out */
+		tally_timed_flush(traffic);
+		key_lo = Max(key_lo, key_hi - SKETCH_MAX_BINS + 1);
+	}
 
 	if (traffic->tally != NULL)
 	{
 		old_from = traffic->tally_from / USECS_PER_MINUTE;
 		old_minutes = traffic->tally_span / USECS_PER_MINUTE;
+		if (traffic->tally_nkeys > 0)
+			timed_allowed += old_minutes;
 		if (from >= old_from && end <= old_from + old_minutes)
-			return;
-		from = Min(from, old_from);
-		end = Max(end, old_from + old_minutes);
-		allowed += old_minutes;
-
-		/*
-		 * Grow by half at least, toward the new rows, as far as they allow:
-		 * rows in reverse time order extend the tally at every compaction,
-		 * and growing by a batch's span at a time would copy it each time.
-		 */
-		if (end - from < allowed)
+			grow = false;
+		else
 		{
-			int64		grow = Min(old_minutes / 2 - (end - from - old_minutes),
-								   allowed - (end - from));
+			int64		more;
 
-			grow -= grow % MINUTES_PER_QUARTER;
-			if (grow > 0 && from < old_from)
-				from -= grow;
-			else if (grow > 0)
-				end += grow;
+			from = Min(from, old_from);
+			end = Max(end, old_from + old_minutes);
+			allowed += old_minutes;
+
+			/*
+			 * Grow by half at least, toward the new rows, as far as they
+			 * allow: rows in reverse time order extend the tally at every
+			 * compaction, and growing by a batch's span at a time would copy
+			 * it each time.
+			 */
+			if (end - from < allowed)
+			{
+				more = Min(old_minutes / 2 - (end - from - old_minutes),
+						   allowed - (end - from));
+				more -= more % MINUTES_PER_QUARTER;
+				if (more > 0 && from < old_from)
+					from -= more;
+				else if (more > 0)
+					end += more;
+			}
+			if (end - from > allowed || end - from > TALLY_MAX_MINUTES ||
+				!quarter_keeps_rows(from / MINUTES_PER_QUARTER) ||
+				!quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1))
+				grow = false;
+		}
+		if (!grow)
+		{
+			/* the span stays; the timed part may come, or change keys */
+			from = old_from;
+			end = old_from + old_minutes;
 		}
 	}
-	if (end - from > allowed || end - from > TALLY_MAX_MINUTES ||
-		!quarter_keeps_rows(from / MINUTES_PER_QUARTER) ||
-		!quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1))
+	else if (end - from > allowed || end - from > TALLY_MAX_MINUTES ||
+			 !quarter_keeps_rows(from / MINUTES_PER_QUARTER) ||
+			 !quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1))
 		return;
 
-	tally = MemoryContextAllocZero(traffic->hdr.eoh_context,
-								   sizeof(TallyCount) * (end - from));
-	if (traffic->tally != NULL)
+	if (grow)
 	{
-		memcpy(&tally[old_from - from], traffic->tally,
-			   sizeof(TallyCount) * old_minutes);
-		pfree(traffic->tally);
+		tally = MemoryContextAllocZero(traffic->hdr.eoh_context,
+									   sizeof(TallyCount) * (end - from));
+		if (traffic->tally != NULL)
+		{
+			memcpy(&tally[old_from - from], traffic->tally,
+				   sizeof(TallyCount) * old_minutes);
+			pfree(traffic->tally);
+		}
+		traffic->tally = tally;
+		traffic->tally_from = from * USECS_PER_MINUTE;
+		traffic->tally_span = (uint64) (end - from) * USECS_PER_MINUTE;
 	}
-	traffic->tally = tally;
-	traffic->tally_from = from * USECS_PER_MINUTE;
-	traffic->tally_span = (uint64) (end - from) * USECS_PER_MINUTE;
+
+	if (traffic->tally_nkeys > 0 && end - from > timed_allowed)
+		tally_timed_flush(traffic);
+	if (traffic->tally_nkeys > 0 && !grow &&
+		key_lo == traffic->tally_key_lo &&
+		key_hi == traffic->tally_key_lo + (int32) traffic->tally_nkeys - 1)
+		tally_timed_add_slots(traffic);
+	else if ((timed > 0 || traffic->tally_nkeys > 0) && end - from <= timed_allowed)
+		tally_timed_layout(traffic, old_from, old_minutes, key_lo, key_hi);
 }
 
 /* ------------------------------------------------------------------ rows */
@@ -581,15 +946,32 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	int32		kept = 0;
 	int32		last_kept = -1;
 	int32		plain = 0;
+	int32		timed = 0;
+	int32		min_sketch_key = PG_INT32_MAX;
+	int32		max_sketch_key = PG_INT32_MIN;
+	int32		switches = 0;
 	int32		i;
 
 	for (i = 0; i < n; i++)
 	{
+		int32		flags = rows[i].key & (ROW_ERROR | ROW_DURATION);
+
 		if ((i & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
 		min_key = Min(min_key, rows[i].key);
 		max_key = Max(max_key, rows[i].key);
-		plain += (rows[i].key & (ROW_ERROR | ROW_DURATION)) == 0;
+		if (i > 0 && (rows[i].key ^ rows[i - 1].key) >= 4 &&
+			row_quarter(&rows[i]) != row_quarter(&rows[i - 1]))
+			switches++;
+		plain += flags == 0;
+		if (flags == ROW_DURATION && row_duration(&rows[i]) > 0.0)
+		{
+			int32		key = sketch_key(row_duration(&rows[i]));
+
+			timed++;
+			min_sketch_key = Min(min_sketch_key, key);
+			max_sketch_key = Max(max_sketch_key, key);
+		}
 	}
 	first = floor_div(key_minute(min_key), MINUTES_PER_QUARTER);
 	range = floor_div(key_minute(max_key), MINUTES_PER_QUARTER) - first + 1;
@@ -646,8 +1028,16 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	if (canonical)
 		traffic->settled_rows = last_kept >= 0 ? last_kept : kept;
 	traffic->settled_quarters = traffic->nquarters;
+	/*
+	 * Rows with a duration are worth a timed part only when they come in no
+	 * order across quarters: in time order the minute counted last takes
+	 * them, and a batch here is then the start of a quarter.
+	 */
+	if (switches < n / 4)
+		timed = 0;
 	if (!canonical)
-		tally_consider(traffic, first, range, plain);
+		tally_consider(traffic, first, range, plain, timed, min_sketch_key,
+					   max_sketch_key);
 	return true;
 }
 

@@ -163,6 +163,26 @@ typedef struct QuarterSlot
 typedef uint16 TallyCount;
 #define TALLY_COUNT_WRAP	(PG_UINT16_MAX + 1)
 
+/* A minute of the tally's timed part: its rows, and their busy time. */
+typedef struct TallyMinute
+{
+	uint32		requests;
+	uint32		busy_us;
+} TallyMinute;
+
+/*
+ * A row waiting to be counted in the timed part: its minute in the tally's
+ * span, its bin (an offset in tally_bins) and its duration.
+ */
+typedef struct TallyPending
+{
+	uint32		minute;
+	uint32		bin;
+	double		duration_ms;
+} TallyPending;
+
+#define TALLY_PENDING_ROWS	1024
+
 typedef struct Traffic
 {
 	ExpandedObjectHeader hdr;
@@ -223,6 +243,33 @@ typedef struct Traffic
 	TimestampTz tally_from;		/* start of its first minute */
 	uint64		tally_span;		/* its length, in microseconds */
 
+	/*
+	 * The tally's timed part, for rows with a duration (and no error) in a
+	 * quarter of its span that has a summary: such a row can be counted in
+	 * any order without changing the value.  It is counted in dense arrays,
+	 * 8 bytes a minute and a byte per sketch key of a quarter, where its
+	 * summary would cost a cache miss on each of the summary's header,
+	 * minute and sketch bin; and it is counted there in batches, from
+	 * tally_pending, so that those misses overlap, where a kept row would
+	 * cost a counting sort by quarter too.  Slots are the summaries the
+	 * timed part counts for.  tally_nkeys is 0 when there is no timed part;
+	 * a duration whose sketch key is outside tally_key_lo .. tally_key_lo +
+	 * tally_nkeys - 1 is kept as a row, as without a tally.  Everything is
+	 * added to the summaries before anything reads the value.
+	 */
+	struct TallyMinute *tally_minutes;	/* per minute of the span */
+	int32	   *tally_slot_of;	/* per quarter of the span: a slot, or -1 */
+	int32	   *tally_slot_pos;	/* per slot: its summary, in quarters */
+	double	   *tally_max_ms;	/* per slot: the longest duration counted */
+	uint8	   *tally_bins;		/* per slot, tally_nkeys counts of sketch keys */
+	TallyPending *tally_pending;	/* rows to count */
+	int32		tally_npending;
+	int32		tally_nslots;
+	int32		tally_slots_capacity;
+	int32		tally_scanned;	/* summaries looked at for a slot */
+	int32		tally_key_lo;
+	uint32		tally_nkeys;
+
 	/* Flat image computed by get_flat_size for flatten_into. */
 	StringInfoData flat;
 } Traffic;
@@ -258,6 +305,7 @@ extern void traffic_add_row_slow(Traffic *traffic, TimestampTz ts,
 								 bool is_error, bool has_duration,
 								 double duration_ms);
 extern void traffic_tally_wrapped(Traffic *traffic, TimestampTz ts);
+extern void traffic_tally_count_pending(Traffic *traffic);
 
 /* Overflow-checked counting: an error (22003) names what overflowed. */
 extern void traffic_overflow(const char *what) pg_attribute_noreturn();
@@ -303,6 +351,33 @@ traffic_count_in_summary(Traffic *traffic, TrafficQuarter *quarter,
 }
 
 /*
+ * Count a row with a (checked) duration and no error in the tally's timed
+ * part, minute minutes into the tally's span; false when the timed part
+ * does not take it.  (A zero duration goes to its sketch's zero count, so
+ * it takes the way of rows.)
+ */
+static inline bool
+traffic_tally_timed(Traffic *traffic, uint64 minute, double duration_ms)
+{
+	uint32		key_offset = (uint32) (sketch_key(duration_ms) - traffic->tally_key_lo);
+	int32		slot;
+	TallyPending *pending;
+
+	if (key_offset >= traffic->tally_nkeys || duration_ms == 0.0)
+		return false;
+	slot = traffic->tally_slot_of[minute / MINUTES_PER_QUARTER];
+	if (slot < 0)
+		return false;
+	pending = &traffic->tally_pending[traffic->tally_npending++];
+	pending->minute = (uint32) minute;
+	pending->bin = (uint32) slot * traffic->tally_nkeys + key_offset;
+	pending->duration_ms = duration_ms;
+	if (unlikely(traffic->tally_npending == TALLY_PENDING_ROWS))
+		traffic_tally_count_pending(traffic);
+	return true;
+}
+
+/*
  * Count one row.  This is the aggregate's inner loop, hence inline: a row in
  * the minute of the previous row touches only that minute and its quarter.
  */
@@ -317,11 +392,19 @@ traffic_add_row(Traffic *traffic, TimestampTz ts, bool is_error,
 								 traffic->recent_minute, is_error,
 								 has_duration, duration_ms);
 	/* (unsigned: a ts before tally_from wraps to far past its span) */
-	else if (!has_duration && !is_error && traffic->tally != NULL &&
+	else if (!is_error && traffic->tally != NULL &&
 			 (tally_offset = (uint64) ts - (uint64) traffic->tally_from) <
 			 traffic->tally_span)
 	{
-		if (unlikely(++traffic->tally[tally_offset / USECS_PER_MINUTE] == 0))
+		uint64		minute = tally_offset / USECS_PER_MINUTE;
+
+		if (has_duration)
+		{
+			if (!traffic_tally_timed(traffic, minute, duration_ms))
+				traffic_add_row_slow(traffic, ts, is_error, has_duration,
+									 duration_ms);
+		}
+		else if (unlikely(++traffic->tally[minute] == 0))
 			traffic_tally_wrapped(traffic, ts);
 	}
 	else
