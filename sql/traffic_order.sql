@@ -65,7 +65,17 @@ SELECT 'timed', i,
             WHEN i % 25000 = 8 THEN 1.0e9
             ELSE 1.0e-5 * 10 ^ ((i % 997) / 997.0 * 11) END,
        CASE WHEN i % 89 = 0 THEN 500 ELSE 200 END
-FROM generate_series(0, 99999) i;
+FROM generate_series(0, 99999) i
+UNION ALL
+-- in the order of n: rows with durations in no order over a day, then
+-- plain rows in no order over the two days before (the tally grows back
+-- past what its timed part may cover, which is counted out first)
+SELECT 'grown', i,
+       CASE WHEN i < 100000 THEN timestamptz '2026-03-03 00:00+00'
+            ELSE timestamptz '2026-03-01 00:00+00' END +
+       (abs(hashint4(i)) % 86400000) * interval '1 millisecond' * (CASE WHEN i < 100000 THEN 1 ELSE 2 END),
+       CASE WHEN i < 100000 THEN 1.0 + i % 700 END, 200
+FROM generate_series(0, 299999) i;
 
 CREATE TABLE orders AS
 SELECT shape, kind,

@@ -725,6 +725,9 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 			 !quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1))
 		return;
 
+	/* a timed part the wider span does not allow is counted out first */
+	if (traffic->tally_nkeys > 0 && end - from > timed_allowed)
+		tally_timed_flush(traffic);
 	if (grow)
 	{
 		tally = MemoryContextAllocZero(traffic->hdr.eoh_context,
@@ -740,8 +743,6 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 		traffic->tally_span = (uint64) (end - from) * USECS_PER_MINUTE;
 	}
 
-	if (traffic->tally_nkeys > 0 && end - from > timed_allowed)
-		tally_timed_flush(traffic);
 	if (traffic->tally_nkeys > 0 && !grow &&
 		key_lo == traffic->tally_key_lo &&
 		key_hi == traffic->tally_key_lo + (int32) traffic->tally_nkeys - 1)
