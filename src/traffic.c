@@ -923,6 +923,31 @@ quarter_offset(const TrafficRow *row, int64 base_minute)
 }
 
 /*
+ * Count, of rows just folded into their summary, those the tally's timed
+ * part would have taken (a duration above zero, no error), and widen
+ * *key_lo .. *key_hi to their sketch keys.
+ */
+static void
+count_timed_rows(const TrafficRow *rows, int32 n, int32 *timed,
+				 int32 *key_lo, int32 *key_hi)
+{
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		if ((rows[i].key & (ROW_ERROR | ROW_DURATION)) == ROW_DURATION &&
+			row_duration(&rows[i]) > 0.0)
+		{
+			int32		key = sketch_key(row_duration(&rows[i]));
+
+			(*timed)++;
+			*key_lo = Min(*key_lo, key);
+			*key_hi = Max(*key_hi, key);
+		}
+	}
+}
+
+/*
  * Compact rows in no particular order whose quarters are few for them (rows
  * in random order over a busy span): a counting sort by quarter into a
  * scratch array, then each quarter's rows are folded or kept from there.
@@ -951,12 +976,11 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	int32		min_sketch_key = PG_INT32_MAX;
 	int32		max_sketch_key = PG_INT32_MIN;
 	int32		switches = 0;
+	bool		want_timed;
 	int32		i;
 
 	for (i = 0; i < n; i++)
 	{
-		int32		flags = rows[i].key & (ROW_ERROR | ROW_DURATION);
-
 		if ((i & 65535) == 0)
 			CHECK_FOR_INTERRUPTS();
 		min_key = Min(min_key, rows[i].key);
@@ -964,16 +988,14 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 		if (i > 0 && (rows[i].key ^ rows[i - 1].key) >= 4 &&
 			row_quarter(&rows[i]) != row_quarter(&rows[i - 1]))
 			switches++;
-		plain += flags == 0;
-		if (flags == ROW_DURATION && row_duration(&rows[i]) > 0.0)
-		{
-			int32		key = sketch_key(row_duration(&rows[i]));
-
-			timed++;
-			min_sketch_key = Min(min_sketch_key, key);
-			max_sketch_key = Max(max_sketch_key, key);
-		}
+		plain += (rows[i].key & (ROW_ERROR | ROW_DURATION)) == 0;
 	}
+	/*
+	 * Rows with a duration are worth a timed part only when they come in no
+	 * order across quarters: in time order the minute counted last takes
+	 * them, and a batch here is then the start of a quarter.
+	 */
+	want_timed = !canonical && switches >= n / 4;
 	first = floor_div(key_minute(min_key), MINUTES_PER_QUARTER);
 	range = floor_div(key_minute(max_key), MINUTES_PER_QUARTER) - first + 1;
 	/* (the second bound keeps every minute offset within a uint32) */
@@ -1021,6 +1043,9 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 			if (i == range - 1)
 				last_kept = at;
 		}
+		else if (want_timed)
+			count_timed_rows(&sorted[begin], ends[i] - begin, &timed,
+							 &min_sketch_key, &max_sketch_key);
 	}
 	pfree(sorted);
 	pfree(ends);
@@ -1029,13 +1054,6 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	if (canonical)
 		traffic->settled_rows = last_kept >= 0 ? last_kept : kept;
 	traffic->settled_quarters = traffic->nquarters;
-	/*
-	 * Rows with a duration are worth a timed part only when they come in no
-	 * order across quarters: in time order the minute counted last takes
-	 * them, and a batch here is then the start of a quarter.
-	 */
-	if (switches < n / 4)
-		timed = 0;
 	if (!canonical)
 		tally_consider(traffic, first, range, plain, timed, min_sketch_key,
 					   max_sketch_key);
