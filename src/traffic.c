@@ -242,10 +242,11 @@ summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
 #define TALLY_MAX_MINUTES		(MaxAllocSize / sizeof(TallyCount))
 
 /*
- * The timed part costs 4 bytes a minute for busy time (besides the tally's
- * 2), so it needs a timed row every TIMED_MINUTES_PER_ROW minutes of the
- * span; a slot costs a byte per sketch key, less than the summary it counts
- * for, which has SUMMARY_MIN_ROWS rows at least.
+ * The timed part costs 8 bytes a minute (besides the tally's 2), so it
+ * needs a timed row every TIMED_MINUTES_PER_ROW minutes of the span: 20
+ * bytes a row at most, against 12 for a row buffered for a fold and as
+ * much again for sorting it.  A slot costs a byte per sketch key, 1 kB at
+ * most, for a summary of SUMMARY_MIN_ROWS rows at least: 16 bytes a row.
  */
 #define TIMED_MINUTES_PER_ROW	2
 
@@ -379,8 +380,8 @@ tally_timed_layout(Traffic *traffic, int64 old_from, int64 old_minutes,
 }
 
 /*
- * Add what the timed part counted to the summaries, and drop it (the rows'
- * requests are in the tally's counts, which stay).
+ * Add what the timed part counted (requests, busy time, durations) to the
+ * summaries, and drop it; the tally's own counts stay.
  */
 static void
 tally_timed_flush(Traffic *traffic)
