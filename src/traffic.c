@@ -254,7 +254,7 @@ summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
 static inline TrafficQuarter *
 slot_summary(Traffic *traffic, int32 slot)
 {
-	return &traffic->quarters[traffic->tally_slot_pos[slot]];
+	return &traffic->quarters[traffic->timed.slot_pos[slot]];
 }
 
 /*
@@ -270,37 +270,37 @@ tally_timed_add_slots(Traffic *traffic)
 	int64		nquarters = traffic->tally_span / (USECS_PER_MINUTE * MINUTES_PER_QUARTER);
 	int32		pos;
 
-	for (pos = traffic->tally_scanned; pos < traffic->nquarters; pos++)
+	for (pos = traffic->timed.scanned; pos < traffic->nquarters; pos++)
 	{
 		int64		q = traffic->quarters[pos].quarter - first_quarter;
 
 		if ((pos & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (q < 0 || q >= nquarters || traffic->tally_slot_of[q] >= 0)
+		if (q < 0 || q >= nquarters || traffic->timed.slot_of[q] >= 0)
 			continue;
 		/* (bins are found by a 32-bit offset; past that, rows stay rows) */
-		if ((uint64) (traffic->tally_nslots + 1) * traffic->tally_nkeys > PG_UINT32_MAX)
+		if ((uint64) (traffic->timed.nslots + 1) * traffic->timed.nkeys > PG_UINT32_MAX)
 			break;
-		if (traffic->tally_nslots == traffic->tally_slots_capacity)
+		if (traffic->timed.nslots == traffic->timed.slots_capacity)
 		{
-			int32		capacity = traffic->tally_slots_capacity * 2;
+			int32		capacity = traffic->timed.slots_capacity * 2;
 
-			traffic->tally_slot_pos = repalloc_huge(traffic->tally_slot_pos,
+			traffic->timed.slot_pos = repalloc_huge(traffic->timed.slot_pos,
 													sizeof(int32) * capacity);
-			traffic->tally_max_ms = repalloc_huge(traffic->tally_max_ms,
+			traffic->timed.max_ms = repalloc_huge(traffic->timed.max_ms,
 												  sizeof(double) * capacity);
-			traffic->tally_bins = repalloc_huge(traffic->tally_bins,
-												(Size) capacity * traffic->tally_nkeys);
-			traffic->tally_slots_capacity = capacity;
+			traffic->timed.bins = repalloc_huge(traffic->timed.bins,
+												(Size) capacity * traffic->timed.nkeys);
+			traffic->timed.slots_capacity = capacity;
 		}
-		traffic->tally_slot_of[q] = traffic->tally_nslots;
-		traffic->tally_slot_pos[traffic->tally_nslots] = pos;
-		traffic->tally_max_ms[traffic->tally_nslots] = 0.0;
-		memset(&traffic->tally_bins[(Size) traffic->tally_nslots * traffic->tally_nkeys],
-			   0, traffic->tally_nkeys);
-		traffic->tally_nslots++;
+		traffic->timed.slot_of[q] = traffic->timed.nslots;
+		traffic->timed.slot_pos[traffic->timed.nslots] = pos;
+		traffic->timed.max_ms[traffic->timed.nslots] = 0.0;
+		memset(&traffic->timed.bins[(Size) traffic->timed.nslots * traffic->timed.nkeys],
+			   0, traffic->timed.nkeys);
+		traffic->timed.nslots++;
 	}
-	traffic->tally_scanned = traffic->nquarters;
+	traffic->timed.scanned = traffic->nquarters;
 }
 
 /*
@@ -327,55 +327,55 @@ tally_timed_layout(Traffic *traffic, int64 old_from, int64 old_minutes,
 	slot_of = MemoryContextAllocHuge(cxt, sizeof(int32) * (minutes / MINUTES_PER_QUARTER));
 	memset(slot_of, -1, sizeof(int32) * (minutes / MINUTES_PER_QUARTER));
 
-	if (traffic->tally_nkeys == 0)
+	if (traffic->timed.nkeys == 0)
 	{
-		traffic->tally_slots_capacity = 64;
-		traffic->tally_slot_pos = MemoryContextAlloc(cxt, sizeof(int32) * 64);
-		traffic->tally_max_ms = MemoryContextAlloc(cxt, sizeof(double) * 64);
-		traffic->tally_bins = MemoryContextAlloc(cxt, (Size) 64 * nkeys);
-		traffic->tally_pending = MemoryContextAlloc(cxt, sizeof(TallyPending) * TALLY_PENDING_ROWS);
-		traffic->tally_npending = 0;
-		traffic->tally_nslots = 0;
+		traffic->timed.slots_capacity = 64;
+		traffic->timed.slot_pos = MemoryContextAlloc(cxt, sizeof(int32) * 64);
+		traffic->timed.max_ms = MemoryContextAlloc(cxt, sizeof(double) * 64);
+		traffic->timed.bins = MemoryContextAlloc(cxt, (Size) 64 * nkeys);
+		traffic->timed.pending = MemoryContextAlloc(cxt, sizeof(TallyPending) * TALLY_PENDING_ROWS);
+		traffic->timed.npending = 0;
+		traffic->timed.nslots = 0;
 	}
 	else
 	{
 		/* pending rows are in the span and bins as they are laid out now */
 		traffic_tally_count_pending(traffic);
 		Assert(old_from >= from && old_from + old_minutes <= from + minutes);
-		memcpy(&counts[old_from - from], traffic->tally_minutes,
+		memcpy(&counts[old_from - from], traffic->timed.minutes,
 			   sizeof(TallyMinute) * old_minutes);
 		memcpy(&slot_of[(old_from - from) / MINUTES_PER_QUARTER],
-			   traffic->tally_slot_of,
+			   traffic->timed.slot_of,
 			   sizeof(int32) * (old_minutes / MINUTES_PER_QUARTER));
-		pfree(traffic->tally_minutes);
-		pfree(traffic->tally_slot_of);
-		if (key_lo != traffic->tally_key_lo || nkeys != traffic->tally_nkeys)
+		pfree(traffic->timed.minutes);
+		pfree(traffic->timed.slot_of);
+		if (key_lo != traffic->timed.key_lo || nkeys != traffic->timed.nkeys)
 		{
 			uint8	   *bins = MemoryContextAllocExtended(cxt,
-														  (Size) traffic->tally_slots_capacity * nkeys,
+														  (Size) traffic->timed.slots_capacity * nkeys,
 														  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-			int32		shift = traffic->tally_key_lo - key_lo;
+			int32		shift = traffic->timed.key_lo - key_lo;
 			int32		slot;
 
-			Assert(shift >= 0 && shift + traffic->tally_nkeys <= nkeys);
-			for (slot = 0; slot < traffic->tally_nslots; slot++)
+			Assert(shift >= 0 && shift + traffic->timed.nkeys <= nkeys);
+			for (slot = 0; slot < traffic->timed.nslots; slot++)
 			{
 				if ((slot & 1023) == 0)
 					CHECK_FOR_INTERRUPTS();
 				memcpy(&bins[(Size) slot * nkeys + shift],
-					   &traffic->tally_bins[(Size) slot * traffic->tally_nkeys],
-					   traffic->tally_nkeys);
+					   &traffic->timed.bins[(Size) slot * traffic->timed.nkeys],
+					   traffic->timed.nkeys);
 			}
-			pfree(traffic->tally_bins);
-			traffic->tally_bins = bins;
+			pfree(traffic->timed.bins);
+			traffic->timed.bins = bins;
 		}
 	}
-	traffic->tally_minutes = counts;
-	traffic->tally_slot_of = slot_of;
-	traffic->tally_key_lo = key_lo;
-	traffic->tally_nkeys = nkeys;
+	traffic->timed.minutes = counts;
+	traffic->timed.slot_of = slot_of;
+	traffic->timed.key_lo = key_lo;
+	traffic->timed.nkeys = nkeys;
 	/* the span moved: every summary may be in it now */
-	traffic->tally_scanned = 0;
+	traffic->timed.scanned = 0;
 	tally_timed_add_slots(traffic);
 }
 
@@ -389,30 +389,30 @@ tally_timed_flush(Traffic *traffic)
 	int64		first_minute = traffic->tally_from / USECS_PER_MINUTE;
 	int32		slot;
 
-	if (traffic->tally_nkeys == 0)
+	if (traffic->timed.nkeys == 0)
 		return;
 	traffic_tally_count_pending(traffic);
-	for (slot = 0; slot < traffic->tally_nslots; slot++)
+	for (slot = 0; slot < traffic->timed.nslots; slot++)
 	{
 		TrafficQuarter *summary = slot_summary(traffic, slot);
-		const uint8 *bins = &traffic->tally_bins[(Size) slot * traffic->tally_nkeys];
-		const TallyMinute *counts = &traffic->tally_minutes[summary->quarter * MINUTES_PER_QUARTER - first_minute];
+		const uint8 *bins = &traffic->timed.bins[(Size) slot * traffic->timed.nkeys];
+		const TallyMinute *counts = &traffic->timed.minutes[summary->quarter * MINUTES_PER_QUARTER - first_minute];
 		uint64		counted = 0;
 		uint32		k;
 		int			m;
 
 		if ((slot & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (k = 0; k < traffic->tally_nkeys; k++)
+		for (k = 0; k < traffic->timed.nkeys; k++)
 		{
 			if (bins[k] == 0)
 				continue;
-			sketch_add_key(&summary->sketch, traffic->tally_key_lo + (int32) k,
+			sketch_add_key(&summary->sketch, traffic->timed.key_lo + (int32) k,
 						   bins[k], traffic->hdr.eoh_context);
 			counted += bins[k];
 		}
 		traffic_add_count(&summary->with_duration, (int64) counted, "duration count");
-		summary->max_ms = Max(summary->max_ms, traffic->tally_max_ms[slot]);
+		summary->max_ms = Max(summary->max_ms, traffic->timed.max_ms[slot]);
 		for (m = 0; m < MINUTES_PER_QUARTER; m++)
 		{
 			traffic_add_count(&summary->minutes[m].requests, counts[m].requests,
@@ -421,20 +421,13 @@ tally_timed_flush(Traffic *traffic)
 							  "busy time");
 		}
 	}
-	pfree(traffic->tally_minutes);
-	pfree(traffic->tally_slot_of);
-	pfree(traffic->tally_slot_pos);
-	pfree(traffic->tally_max_ms);
-	pfree(traffic->tally_bins);
-	pfree(traffic->tally_pending);
-	traffic->tally_pending = NULL;
-	traffic->tally_minutes = NULL;
-	traffic->tally_slot_of = NULL;
-	traffic->tally_slot_pos = NULL;
-	traffic->tally_max_ms = NULL;
-	traffic->tally_bins = NULL;
-	traffic->tally_nslots = traffic->tally_slots_capacity = 0;
-	traffic->tally_nkeys = 0;
+	pfree(traffic->timed.minutes);
+	pfree(traffic->timed.slot_of);
+	pfree(traffic->timed.slot_pos);
+	pfree(traffic->timed.max_ms);
+	pfree(traffic->timed.bins);
+	pfree(traffic->timed.pending);
+	memset(&traffic->timed, 0, sizeof(traffic->timed));
 	traffic->normalized = false;
 }
 
@@ -446,9 +439,9 @@ tally_timed_flush(Traffic *traffic)
 static void
 tally_minute_spill(Traffic *traffic, uint32 minute, uint64 busy_us)
 {
-	int32		slot = traffic->tally_slot_of[minute / MINUTES_PER_QUARTER];
+	int32		slot = traffic->timed.slot_of[minute / MINUTES_PER_QUARTER];
 	TrafficMinute *to = &slot_summary(traffic, slot)->minutes[minute % MINUTES_PER_QUARTER];
-	TallyMinute *counts = &traffic->tally_minutes[minute];
+	TallyMinute *counts = &traffic->timed.minutes[minute];
 
 	traffic_add_count(&to->requests, (int64) counts->requests + 1, "request count");
 	traffic_add_count(&to->busy_us, (int64) busy_us, "busy time");
@@ -461,7 +454,7 @@ static void
 tally_bin_wrapped(Traffic *traffic, int32 slot, uint32 bin)
 {
 	TrafficQuarter *summary = slot_summary(traffic, slot);
-	int32		key = traffic->tally_key_lo + (int32) (bin % traffic->tally_nkeys);
+	int32		key = traffic->timed.key_lo + (int32) (bin % traffic->timed.nkeys);
 
 	sketch_add_key(&summary->sketch, key, 256, traffic->hdr.eoh_context);
 	traffic_add_count(&summary->with_duration, 256, "duration count");
@@ -476,15 +469,15 @@ tally_bin_wrapped(Traffic *traffic, int32 slot, uint32 bin)
 void
 traffic_tally_count_pending(Traffic *traffic)
 {
-	const TallyPending *pending = traffic->tally_pending;
-	int32		n = traffic->tally_npending;
+	const TallyPending *pending = traffic->timed.pending;
+	int32		n = traffic->timed.npending;
 	int32		i;
 
 	for (i = 0; i < n; i++)
 	{
 		const TallyPending *row = &pending[i];
-		TallyMinute *counts = &traffic->tally_minutes[row->minute];
-		int32		slot = traffic->tally_slot_of[row->minute / MINUTES_PER_QUARTER];
+		TallyMinute *counts = &traffic->timed.minutes[row->minute];
+		int32		slot = traffic->timed.slot_of[row->minute / MINUTES_PER_QUARTER];
 		uint64		busy_us = (uint64) counts->busy_us + duration_us(row->duration_ms);
 
 #ifdef __GNUC__
@@ -492,8 +485,8 @@ traffic_tally_count_pending(Traffic *traffic)
 		{
 			const TallyPending *ahead = &pending[i + PENDING_PREFETCH_DISTANCE];
 
-			__builtin_prefetch(&traffic->tally_minutes[ahead->minute], 1);
-			__builtin_prefetch(&traffic->tally_bins[ahead->bin], 1);
+			__builtin_prefetch(&traffic->timed.minutes[ahead->minute], 1);
+			__builtin_prefetch(&traffic->timed.bins[ahead->bin], 1);
 		}
 #endif
 		if (unlikely(counts->requests == PG_UINT32_MAX || busy_us > PG_UINT32_MAX))
@@ -503,12 +496,12 @@ traffic_tally_count_pending(Traffic *traffic)
 			counts->requests++;
 			counts->busy_us = (uint32) busy_us;
 		}
-		if (unlikely(++traffic->tally_bins[row->bin] == 0))
+		if (unlikely(++traffic->timed.bins[row->bin] == 0))
 			tally_bin_wrapped(traffic, slot, row->bin);
-		if (row->duration_ms > traffic->tally_max_ms[slot])
-			traffic->tally_max_ms[slot] = row->duration_ms;
+		if (row->duration_ms > traffic->timed.max_ms[slot])
+			traffic->timed.max_ms[slot] = row->duration_ms;
 	}
-	traffic->tally_npending = 0;
+	traffic->timed.npending = 0;
 }
 
 /*
@@ -607,10 +600,10 @@ tally_timed_keys(Traffic *traffic, int32 *key_lo, int32 *key_hi)
 	int32		lo = *key_lo;
 	int32		hi = *key_hi;
 
-	if (traffic->tally_nkeys > 0)
+	if (traffic->timed.nkeys > 0)
 	{
-		int32		old_lo = traffic->tally_key_lo;
-		int32		old_hi = old_lo + (int32) traffic->tally_nkeys - 1;
+		int32		old_lo = traffic->timed.key_lo;
+		int32		old_hi = old_lo + (int32) traffic->timed.nkeys - 1;
 		int32		spare;
 
 		if (lo >= old_lo && hi <= old_hi)
@@ -664,12 +657,12 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 	bool		grow = true;
 	TallyCount *tally;
 
-	if (timed == 0 && traffic->tally_nkeys > 0)
+	if (timed == 0 && traffic->timed.nkeys > 0)
 	{
-		key_lo = traffic->tally_key_lo;
-		key_hi = key_lo + (int32) traffic->tally_nkeys - 1;
+		key_lo = traffic->timed.key_lo;
+		key_hi = key_lo + (int32) traffic->timed.nkeys - 1;
 	}
-	if ((timed > 0 || traffic->tally_nkeys > 0) &&
+	if ((timed > 0 || traffic->timed.nkeys > 0) &&
 		!tally_timed_keys(traffic, &key_lo, &key_hi))
 	{
 		/* the new keys are far above the old: count the old ones out */
@@ -681,7 +674,7 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 	{
 		old_from = traffic->tally_from / USECS_PER_MINUTE;
 		old_minutes = traffic->tally_span / USECS_PER_MINUTE;
-		if (traffic->tally_nkeys > 0)
+		if (traffic->timed.nkeys > 0)
 			timed_allowed += old_minutes;
 		if (from >= old_from && end <= old_from + old_minutes)
 			grow = false;
@@ -727,7 +720,7 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 		return;
 
 	/* a timed part the wider span does not allow is counted out first */
-	if (traffic->tally_nkeys > 0 && end - from > timed_allowed)
+	if (traffic->timed.nkeys > 0 && end - from > timed_allowed)
 		tally_timed_flush(traffic);
 	if (grow)
 	{
@@ -744,11 +737,11 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 		traffic->tally_span = (uint64) (end - from) * USECS_PER_MINUTE;
 	}
 
-	if (traffic->tally_nkeys > 0 && !grow &&
-		key_lo == traffic->tally_key_lo &&
-		key_hi == traffic->tally_key_lo + (int32) traffic->tally_nkeys - 1)
+	if (traffic->timed.nkeys > 0 && !grow &&
+		key_lo == traffic->timed.key_lo &&
+		key_hi == traffic->timed.key_lo + (int32) traffic->timed.nkeys - 1)
 		tally_timed_add_slots(traffic);
-	else if ((timed > 0 || traffic->tally_nkeys > 0) && end - from <= timed_allowed)
+	else if ((timed > 0 || traffic->timed.nkeys > 0) && end - from <= timed_allowed)
 		tally_timed_layout(traffic, old_from, old_minutes, key_lo, key_hi);
 }
 
@@ -986,7 +979,7 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 			CHECK_FOR_INTERRUPTS();
 		min_key = Min(min_key, rows[i].key);
 		max_key = Max(max_key, rows[i].key);
-		if (i > 0 && (rows[i].key ^ rows[i - 1].key) >= 4 &&
+		if (i > 0 && (uint32) (rows[i].key ^ rows[i - 1].key) >= 4 &&
 			row_quarter(&rows[i]) != row_quarter(&rows[i - 1]))
 			switches++;
 		plain += (rows[i].key & (ROW_ERROR | ROW_DURATION)) == 0;

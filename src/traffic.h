@@ -172,7 +172,7 @@ typedef struct TallyMinute
 
 /*
  * A row waiting to be counted in the timed part: its minute in the tally's
- * span, its bin (an offset in tally_bins) and its duration.
+ * span, its bin (an offset in the timed part's bins) and its duration.
  */
 typedef struct TallyPending
 {
@@ -182,6 +182,23 @@ typedef struct TallyPending
 } TallyPending;
 
 #define TALLY_PENDING_ROWS	1024
+
+/* The tally's timed part (see Traffic); all zero when there is none. */
+typedef struct TallyTimed
+{
+	TallyMinute *minutes;		/* per minute of the tally's span */
+	int32	   *slot_of;		/* per quarter of the span: a slot, or -1 */
+	int32	   *slot_pos;		/* per slot: its summary, in quarters */
+	double	   *max_ms;			/* per slot: the longest duration counted */
+	uint8	   *bins;			/* per slot, nkeys counts of sketch keys */
+	TallyPending *pending;		/* rows to count */
+	int32		npending;
+	int32		nslots;
+	int32		slots_capacity;
+	int32		scanned;		/* summaries looked at for a slot */
+	int32		key_lo;
+	uint32		nkeys;			/* 0 when there is no timed part */
+} TallyTimed;
 
 typedef struct Traffic
 {
@@ -250,25 +267,13 @@ typedef struct Traffic
 	 * 8 bytes a minute and a byte per sketch key of a quarter, where its
 	 * summary would cost a cache miss on each of the summary's header,
 	 * minute and sketch bin; and it is counted there in batches, from
-	 * tally_pending, so that those misses overlap, where a kept row would
-	 * cost a counting sort by quarter too.  Slots are the summaries the
-	 * timed part counts for.  tally_nkeys is 0 when there is no timed part;
-	 * a duration whose sketch key is outside tally_key_lo .. tally_key_lo +
-	 * tally_nkeys - 1 is kept as a row, as without a tally.  Everything is
+	 * its queue, so that those misses overlap, where a kept row would cost
+	 * a counting sort by quarter too.  Slots are the summaries the timed
+	 * part counts for.  A duration whose sketch key is outside key_lo ..
+	 * key_lo + nkeys - 1 is kept as a row, as without a tally.  Everything is
 	 * added to the summaries before anything reads the value.
 	 */
-	struct TallyMinute *tally_minutes;	/* per minute of the span */
-	int32	   *tally_slot_of;	/* per quarter of the span: a slot, or -1 */
-	int32	   *tally_slot_pos;	/* per slot: its summary, in quarters */
-	double	   *tally_max_ms;	/* per slot: the longest duration counted */
-	uint8	   *tally_bins;		/* per slot, tally_nkeys counts of sketch keys */
-	TallyPending *tally_pending;	/* rows to count */
-	int32		tally_npending;
-	int32		tally_nslots;
-	int32		tally_slots_capacity;
-	int32		tally_scanned;	/* summaries looked at for a slot */
-	int32		tally_key_lo;
-	uint32		tally_nkeys;
+	TallyTimed	timed;
 
 	/* Flat image computed by get_flat_size for flatten_into. */
 	StringInfoData flat;
@@ -359,20 +364,20 @@ traffic_count_in_summary(Traffic *traffic, TrafficQuarter *quarter,
 static inline bool
 traffic_tally_timed(Traffic *traffic, uint64 minute, double duration_ms)
 {
-	uint32		key_offset = (uint32) (sketch_key(duration_ms) - traffic->tally_key_lo);
+	uint32		key_offset = (uint32) (sketch_key(duration_ms) - traffic->timed.key_lo);
 	int32		slot;
 	TallyPending *pending;
 
-	if (key_offset >= traffic->tally_nkeys || duration_ms == 0.0)
+	if (key_offset >= traffic->timed.nkeys || duration_ms == 0.0)
 		return false;
-	slot = traffic->tally_slot_of[minute / MINUTES_PER_QUARTER];
+	slot = traffic->timed.slot_of[minute / MINUTES_PER_QUARTER];
 	if (slot < 0)
 		return false;
-	pending = &traffic->tally_pending[traffic->tally_npending++];
+	pending = &traffic->timed.pending[traffic->timed.npending++];
 	pending->minute = (uint32) minute;
-	pending->bin = (uint32) slot * traffic->tally_nkeys + key_offset;
+	pending->bin = (uint32) slot * traffic->timed.nkeys + key_offset;
 	pending->duration_ms = duration_ms;
-	if (unlikely(traffic->tally_npending == TALLY_PENDING_ROWS))
+	if (unlikely(traffic->timed.npending == TALLY_PENDING_ROWS))
 		traffic_tally_count_pending(traffic);
 	return true;
 }
