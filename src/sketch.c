@@ -221,6 +221,44 @@ sketch_add_key(Sketch *sketch, int32 key, uint64 count, MemoryContext cxt)
 	bin_add(&sketch->bins[key - sketch->base], count);
 }
 
+/*
+ * Add counts[k] values of key key_lo + k, for every k below n, and return
+ * how many that is: what sketch_add_key for each key would do, with the
+ * bins' range set once, by the lowest and highest key counted.  A key
+ * between them is then in the bins or below the lowest the sketch keeps,
+ * where sketch_add_key would have counted it in the lowest bin.
+ */
+uint64
+sketch_add_counts(Sketch *sketch, int32 key_lo, const uint8 *counts,
+				  uint32 n, MemoryContext cxt)
+{
+	uint32		first = 0;
+	uint32		last = n;
+	uint64		total;
+	uint32		k;
+
+	while (first < n && counts[first] == 0)
+		first++;
+	if (first == n)
+		return 0;
+	while (counts[last - 1] == 0)
+		last--;
+	sketch_add_key(sketch, key_lo + (int32) (last - 1), counts[last - 1], cxt);
+	total = counts[last - 1];
+	if (first == last - 1)
+		return total;
+	sketch_add_key(sketch, key_lo + (int32) first, counts[first], cxt);
+	total += counts[first];
+	for (k = first + 1; k < last - 1; k++)
+	{
+		int32		key = Max(key_lo + (int32) k, sketch->lo);
+
+		bin_add(&sketch->bins[key - sketch->base], counts[k]);
+		total += counts[k];
+	}
+	return total;
+}
+
 /* sketch_add for a zero, or a key outside the bins in use. */
 void
 sketch_add_slow(Sketch *sketch, double value, MemoryContext cxt)

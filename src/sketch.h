@@ -69,6 +69,9 @@ extern void sketch_add_slow(Sketch *sketch, double value, MemoryContext cxt);
 extern void sketch_bin_overflow(void) pg_attribute_noreturn();
 extern void sketch_add_key(Sketch *sketch, int32 key, uint64 count,
 						   MemoryContext cxt);
+extern uint64 sketch_add_counts(Sketch *sketch, int32 key_lo,
+								const uint8 *counts, uint32 n,
+								MemoryContext cxt);
 extern void sketch_load(Sketch *sketch, int32 lo, int32 nbins,
 						const uint32 *counts, MemoryContext cxt);
 extern void sketch_merge(Sketch *dst, const Sketch *src, MemoryContext cxt);

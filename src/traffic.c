@@ -397,20 +397,14 @@ tally_timed_flush(Traffic *traffic)
 		TrafficQuarter *summary = slot_summary(traffic, slot);
 		const uint8 *bins = &traffic->timed.bins[(Size) slot * traffic->timed.nkeys];
 		const TallyMinute *counts = &traffic->timed.minutes[summary->quarter * MINUTES_PER_QUARTER - first_minute];
-		uint64		counted = 0;
-		uint32		k;
+		uint64		counted;
 		int			m;
 
 		if ((slot & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (k = 0; k < traffic->timed.nkeys; k++)
-		{
-			if (bins[k] == 0)
-				continue;
-			sketch_add_key(&summary->sketch, traffic->timed.key_lo + (int32) k,
-						   bins[k], traffic->hdr.eoh_context);
-			counted += bins[k];
-		}
+		counted = sketch_add_counts(&summary->sketch, traffic->timed.key_lo,
+									bins, traffic->timed.nkeys,
+									traffic->hdr.eoh_context);
 		traffic_add_count(&summary->with_duration, (int64) counted, "duration count");
 		summary->max_ms = Max(summary->max_ms, traffic->timed.max_ms[slot]);
 		for (m = 0; m < MINUTES_PER_QUARTER; m++)
