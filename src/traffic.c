@@ -936,13 +936,37 @@ count_timed_rows(const TrafficRow *rows, int32 n, int32 *timed,
 }
 
 /*
+ * Whether compacting would fold any of the rows counted in ends[1 ..
+ * range] (ends[q + 1] rows of quarter first + q): a quarter with a summary,
+ * or with rows enough for one.
+ */
+static bool
+any_quarter_folds(Traffic *traffic, int64 first, int64 range,
+				  const int32 *ends)
+{
+	int64		q;
+
+	for (q = 0; q < range; q++)
+	{
+		if ((q & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (ends[q + 1] >= SUMMARY_MIN_ROWS ||
+			(ends[q + 1] > 0 && traffic->nquarters > 0 &&
+			 traffic_find_summary(traffic, first + q) != NULL))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Compact rows in no particular order whose quarters are few for them (rows
  * in random order over a busy span): a counting sort by quarter into a
  * scratch array, then each quarter's rows are folded or kept from there.
  * Folding a quarter's rows one after another keeps its sketch in the cache
  * (folding each row where it lies measured 2x slower with durations: a
- * cache miss a row).  Rows kept are in quarter order, and in canonical
- * order only if asked: a value still being aggregated compacts them again.
+ * cache miss a row).  Rows kept are in canonical order only if asked: a
+ * value still being aggregated compacts them again, so when nothing folds
+ * they stay as they came.
  * Returns false, doing nothing, when the quarters are too many for the rows.
  */
 static bool
@@ -1000,6 +1024,22 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 			CHECK_FOR_INTERRUPTS();
 		ends[quarter_offset(&rows[i], base_minute) + 1]++;
 	}
+
+	/*
+	 * A value still being aggregated need not have its rows in any order:
+	 * when no quarter can fold (rows in random order over a long span, before
+	 * their quarters have enough for a summary), sorting them into the
+	 * scratch array only to keep them all would be the whole cost.
+	 */
+	if (!canonical && !any_quarter_folds(traffic, first, range, ends))
+	{
+		pfree(ends);
+		traffic->settled_rows = 0;
+		traffic->settled_quarters = traffic->nquarters;
+		tally_consider(traffic, first, range, plain, 0, min_sketch_key,
+					   max_sketch_key);
+		return true;
+	}
 	for (i = 0; i < range; i++)
 	{
 		if ((i & 65535) == 0)
@@ -1050,8 +1090,8 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 
 /*
  * Fold every quarter that has a summary or enough rows for one, and keep
- * the rest as rows.  Afterwards the rows are in quarter order, and in
- * canonical order if asked (traffic_normalize asks).
+ * the rest as rows.  Afterwards the rows are in canonical order if asked
+ * (traffic_normalize asks), else in no order to rely on.
  */
 static void
 compact_rows(Traffic *traffic, bool canonical)
