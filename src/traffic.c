@@ -959,6 +959,68 @@ any_quarter_folds(Traffic *traffic, int64 first, int64 range,
 }
 
 /*
+ * The counting sort of compact_scattered_rows: the rows into a scratch array
+ * by quarter (ends[q + 1] holds how many are in quarter first + q; ends is
+ * used up), then each quarter's rows folded or kept, which leaves
+ * traffic->nrows at the rows kept.  When want_timed, the rows of quarters
+ * that stay rows are counted for a timed part.  Returns where the rows kept
+ * of the last quarter begin, or -1 if it kept none.
+ */
+static int32
+sort_and_fold_quarters(Traffic *traffic, int64 first, int64 range,
+					   int32 *ends, bool canonical, bool want_timed,
+					   int32 *timed, int32 *min_sketch_key,
+					   int32 *max_sketch_key)
+{
+	TrafficRow *rows = traffic->rows;
+	int32		n = traffic->nrows;
+	int64		base_minute = first * MINUTES_PER_QUARTER;
+	TrafficRow *sorted;
+	int32		kept = 0;
+	int32		last_kept = -1;
+	int32		i;
+
+	for (i = 0; i < range; i++)
+	{
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		ends[i + 1] += ends[i];
+	}
+	sorted = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(TrafficRow) * n);
+	for (i = 0; i < n; i++)
+	{
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		sorted[ends[quarter_offset(&rows[i], base_minute)]++] = rows[i];
+	}
+
+	for (i = 0; i < range; i++)
+	{
+		int32		begin = i == 0 ? 0 : ends[i - 1];
+		int32		at = kept;
+
+		if (ends[i] == begin)
+			continue;
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (compact_quarter(traffic, first + i, &sorted[begin], ends[i] - begin,
+							&kept))
+		{
+			if (canonical)
+				qsort(&rows[at], kept - at, sizeof(TrafficRow), row_cmp);
+			if (i == range - 1)
+				last_kept = at;
+		}
+		else if (want_timed)
+			count_timed_rows(&sorted[begin], ends[i] - begin, timed,
+							 min_sketch_key, max_sketch_key);
+	}
+	pfree(sorted);
+	traffic->nrows = kept;
+	return last_kept;
+}
+
+/*
  * Compact rows in no particular order whose quarters are few for them (rows
  * in random order over a busy span): a counting sort by quarter into a
  * scratch array, then each quarter's rows are folded or kept from there.
@@ -980,8 +1042,6 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	int64		range;
 	int64		base_minute;
 	int32	   *ends;
-	TrafficRow *sorted;
-	int32		kept = 0;
 	int32		last_kept = -1;
 	int32		plain = 0;
 	int32		timed = 0;
@@ -1016,7 +1076,7 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 		return false;
 	base_minute = first * MINUTES_PER_QUARTER;
 
-	/* ends[q] ends up just past the rows of quarter first + q */
+	/* ends[q + 1] counts the rows of quarter first + q */
 	ends = palloc0(sizeof(int32) * (range + 1));
 	for (i = 0; i < n; i++)
 	{
@@ -1031,56 +1091,14 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	 * their quarters have enough for a summary), sorting them into the
 	 * scratch array only to keep them all would be the whole cost.
 	 */
-	if (!canonical && !any_quarter_folds(traffic, first, range, ends))
-	{
-		pfree(ends);
-		traffic->settled_rows = 0;
-		traffic->settled_quarters = traffic->nquarters;
-		tally_consider(traffic, first, range, plain, 0, min_sketch_key,
-					   max_sketch_key);
-		return true;
-	}
-	for (i = 0; i < range; i++)
-	{
-		if ((i & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
-		ends[i + 1] += ends[i];
-	}
-	sorted = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(TrafficRow) * n);
-	for (i = 0; i < n; i++)
-	{
-		if ((i & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();
-		sorted[ends[quarter_offset(&rows[i], base_minute)]++] = rows[i];
-	}
-
-	for (i = 0; i < range; i++)
-	{
-		int32		begin = i == 0 ? 0 : ends[i - 1];
-		int32		at = kept;
-
-		if (ends[i] == begin)
-			continue;
-		if ((i & 255) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (compact_quarter(traffic, first + i, &sorted[begin], ends[i] - begin,
-							&kept))
-		{
-			if (canonical)
-				qsort(&rows[at], kept - at, sizeof(TrafficRow), row_cmp);
-			if (i == range - 1)
-				last_kept = at;
-		}
-		else if (want_timed)
-			count_timed_rows(&sorted[begin], ends[i] - begin, &timed,
-							 &min_sketch_key, &max_sketch_key);
-	}
-	pfree(sorted);
+	if (canonical || any_quarter_folds(traffic, first, range, ends))
+		last_kept = sort_and_fold_quarters(traffic, first, range, ends,
+										   canonical, want_timed, &timed,
+										   &min_sketch_key, &max_sketch_key);
 	pfree(ends);
-	traffic->nrows = kept;
 	traffic->settled_rows = 0;
 	if (canonical)
-		traffic->settled_rows = last_kept >= 0 ? last_kept : kept;
+		traffic->settled_rows = last_kept >= 0 ? last_kept : traffic->nrows;
 	traffic->settled_quarters = traffic->nquarters;
 	if (!canonical)
 		tally_consider(traffic, first, range, plain, timed, min_sketch_key,
