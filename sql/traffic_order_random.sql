@@ -2,8 +2,9 @@
 -- seed): 10 to 60,000 rows over a minute to 70 days, with or without a hot
 -- minute, errors, NULL durations, and durations of one value, of a wide
 -- range, with zeros, rounded or huge.  Each value is built from its rows in
--- time order, in reverse, in two random orders and jittered: the five must
--- be one value, and it must count what plain SQL counts.
+-- time order, in reverse, in two random orders and jittered, and merged
+-- from two values of half its rows each: the six must be one value, and it
+-- must count what plain SQL counts.
 SET timezone = 'UTC';
 SET max_parallel_workers_per_gather = 0;
 
@@ -51,7 +52,14 @@ BEGIN
                                       WHEN 2 THEN hashint4(k)
                                       WHEN 3 THEN hashint4(k + 7)
                                       ELSE extract(epoch FROM ts) + random() * 600 END) o) AS t
-            FROM generate_series(0, 4) kind)
+            FROM generate_series(0, 4) kind
+            UNION ALL
+            -- the merge of two values of half the rows each, in random order
+            SELECT scaler.traffic_merge(h)
+            FROM (SELECT (SELECT scaler.traffic_agg(ts, duration_ms, status)
+                            FROM (SELECT * FROM drawn WHERE k % 2 = half
+                                   ORDER BY hashint4(k + half)) o) AS h
+                  FROM generate_series(0, 1) half) halves)
         SELECT shape, count(*)::int, count(DISTINCT t::text)::int,
                (SELECT (sum(h.requests), sum(h.errors)) =
                        (SELECT count(*)::numeric, count(*) FILTER (WHERE status >= 500)::numeric FROM drawn)
@@ -64,6 +72,6 @@ $$;
 SET client_min_messages = warning;
 SELECT setseed(0.42);
 SELECT count(*) AS shapes,
-       count(*) FILTER (WHERE orders = 5 AND distinct_values = 1) AS one_value,
+       count(*) FILTER (WHERE orders = 6 AND distinct_values = 1) AS one_value,
        count(*) FILTER (WHERE requests_match) AS counts_match
 FROM pg_temp.random_shapes(100);
