@@ -195,6 +195,12 @@ tiny_values()
 		"" "SELECT 1"
 }
 
+# full_statistics TABLE: the query of full statistics over bench.TABLE.
+full_statistics()
+{
+	echo "SELECT h.* FROM (SELECT scaler.traffic_agg(ts, duration_ms, status) t FROM bench.$1) a, scaler.hourly_requests(a.t) h"
+}
+
 whole_table()
 {
 	local serial="SET max_parallel_workers_per_gather = 0;"
@@ -205,12 +211,10 @@ whole_table()
 		compare "traffic_agg(ts), rows $t" 1.3 "$serial" \
 			"SELECT scaler.traffic_agg(ts) FROM bench.$t" "$serial" "SELECT count(*) FROM bench.$t"
 		compare "full statistics + hourly_requests, rows $t" 1.6 "$serial" \
-			"SELECT h.* FROM (SELECT scaler.traffic_agg(ts, duration_ms, status) t FROM bench.$t) a, scaler.hourly_requests(a.t) h" \
-			"$serial" "SELECT count(*) FROM bench.$t"
+			"$(full_statistics "$t")" "$serial" "SELECT count(*) FROM bench.$t"
 	done
 	compare "the same, shuffled rows compressed into 10 days" "" "$serial" \
-		"SELECT h.* FROM (SELECT scaler.traffic_agg(ts, duration_ms, status) t FROM bench.shuffled_10d) a, scaler.hourly_requests(a.t) h" \
-		"$serial" "SELECT count(*) FROM bench.shuffled_10d"
+		"$(full_statistics shuffled_10d)" "$serial" "SELECT count(*) FROM bench.shuffled_10d"
 	compare "full statistics, a new FmgrInfo per row (as Citus) vs native" "" "$serial" \
 		"SELECT bench.traffic_fresh(ts, duration_ms, status) FROM bench.shuffled" \
 		"$serial" "SELECT scaler.traffic_agg(ts, duration_ms, status) FROM bench.shuffled"
