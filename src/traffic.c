@@ -33,6 +33,7 @@
 static Size traffic_get_flat_size(ExpandedObjectHeader *eohptr);
 static void traffic_flatten_into(ExpandedObjectHeader *eohptr,
 								 void *result, Size allocated_size);
+static void tally_timed_flush(Traffic *traffic);
 
 static const ExpandedObjectMethods traffic_methods = {
 	traffic_get_flat_size,
@@ -322,6 +323,16 @@ tally_timed_layout(Traffic *traffic, int64 old_from, int64 old_minutes,
 
 	Assert(traffic->tally != NULL);
 	Assert(key_hi >= key_lo && key_hi - key_lo < SKETCH_MAX_BINS);
+
+	/*
+	 * Bins are found by a 32-bit offset, which tally_timed_add_slots keeps
+	 * within reach for the keys of the day; more keys could take the slots
+	 * there are past it, so those are counted out and the part starts anew.
+	 */
+	if (traffic->timed.nkeys > 0 &&
+		(uint64) traffic->timed.nslots * nkeys > PG_UINT32_MAX)
+		tally_timed_flush(traffic);
+
 	counts = MemoryContextAllocExtended(cxt, sizeof(TallyMinute) * minutes,
 										MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	slot_of = MemoryContextAllocHuge(cxt, sizeof(int32) * (minutes / MINUTES_PER_QUARTER));
