@@ -259,6 +259,16 @@ slot_summary(Traffic *traffic, int32 slot)
 }
 
 /*
+ * Whether nslots slots of nkeys bins each are all found by a 32-bit offset,
+ * as TallyPending keeps them.
+ */
+static inline bool
+timed_bins_reachable(int64 nslots, uint32 nkeys)
+{
+	return (uint64) nslots * nkeys <= PG_UINT32_MAX;
+}
+
+/*
  * Give a slot of the timed part to every summary in the tally's span that
  * has none, so that its rows are counted there from now on.  Summaries
  * only ever join the end of the array (until traffic_normalize, which
@@ -280,7 +290,7 @@ tally_timed_add_slots(Traffic *traffic)
 		if (q < 0 || q >= nquarters || traffic->timed.slot_of[q] >= 0)
 			continue;
 		/* (bins are found by a 32-bit offset; past that, rows stay rows) */
-		if ((uint64) (traffic->timed.nslots + 1) * traffic->timed.nkeys > PG_UINT32_MAX)
+		if (!timed_bins_reachable(traffic->timed.nslots + 1, traffic->timed.nkeys))
 			break;
 		if (traffic->timed.nslots == traffic->timed.slots_capacity)
 		{
@@ -325,12 +335,12 @@ tally_timed_layout(Traffic *traffic, int64 old_from, int64 old_minutes,
 	Assert(key_hi >= key_lo && key_hi - key_lo < SKETCH_MAX_BINS);
 
 	/*
-	 * Bins are found by a 32-bit offset, which tally_timed_add_slots keeps
-	 * within reach for the keys of the day; more keys could take the slots
-	 * there are past it, so those are counted out and the part starts anew.
+	 * tally_timed_add_slots keeps every slot's bins reachable for the keys
+	 * of the day; more keys could take the slots there are out of reach, so
+	 * those are counted out and the part starts anew.
 	 */
 	if (traffic->timed.nkeys > 0 &&
-		(uint64) traffic->timed.nslots * nkeys > PG_UINT32_MAX)
+		!timed_bins_reachable(traffic->timed.nslots, nkeys))
 		tally_timed_flush(traffic);
 
 	counts = MemoryContextAllocExtended(cxt, sizeof(TallyMinute) * minutes,
