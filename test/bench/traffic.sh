@@ -87,9 +87,8 @@ setup()
 
 	-- whole table: $rows rows over 30 days of 50 functions, in time order
 	-- and the same rows in random order; and those with their times
-	-- compressed into 10 days, where the timed part of the tally (the
-	-- counts of rows in random order, see docs/performance.md) is a third
-	-- the size
+	-- compressed into 10 days, to show what the span costs rows in random
+	-- order (docs/performance.md)
 	DO \$\$
 	BEGIN
 	    IF to_regclass('bench.ordered') IS NOT NULL AND
