@@ -648,6 +648,80 @@ tally_timed_keys(Traffic *traffic, int32 *key_lo, int32 *key_hi)
 }
 
 /*
+ * Whether a tally may span minutes from .. end - 1: no more minutes than
+ * its rows allow, nor than the longest tally, and only quarters that keep
+ * rows.
+ */
+static bool
+tally_span_allowed(int64 from, int64 end, int64 allowed)
+{
+	return end - from <= allowed && end - from <= TALLY_MAX_MINUTES &&
+		quarter_keeps_rows(from / MINUTES_PER_QUARTER) &&
+		quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1);
+}
+
+/*
+ * The span of a tally over old_minutes minutes from old_from, widened to
+ * take minutes from .. end - 1 as well, which rows allowing allowed
+ * minutes called for: true, with *from and *end set, if it grows.
+ */
+static bool
+tally_widen(int64 old_from, int64 old_minutes, int64 allowed,
+			int64 *from, int64 *end)
+{
+	int64		lo;
+	int64		hi;
+
+	if (*from >= old_from && *end <= old_from + old_minutes)
+		return false;
+	lo = Min(*from, old_from);
+	hi = Max(*end, old_from + old_minutes);
+	allowed += old_minutes;
+
+	/*
+	 * Grow by half at least, toward the new rows, as far as they allow: rows
+	 * in reverse time order extend the tally at every compaction, and
+	 * growing by a batch's span at a time would copy it each time.
+	 */
+	if (hi - lo < allowed)
+	{
+		int64		more = Min(old_minutes / 2 - (hi - lo - old_minutes),
+							   allowed - (hi - lo));
+
+		more -= more % MINUTES_PER_QUARTER;
+		if (more > 0 && lo < old_from)
+			lo -= more;
+		else if (more > 0)
+			hi += more;
+	}
+	if (!tally_span_allowed(lo, hi, allowed))
+		return false;
+	*from = lo;
+	*end = hi;
+	return true;
+}
+
+/* Make the tally span minutes from .. end - 1, keeping what it counted. */
+static void
+tally_resize(Traffic *traffic, int64 from, int64 end)
+{
+	TallyCount *tally = MemoryContextAllocZero(traffic->hdr.eoh_context,
+											   sizeof(TallyCount) * (end - from));
+
+	if (traffic->tally != NULL)
+	{
+		int64		old_from = traffic->tally_from / USECS_PER_MINUTE;
+
+		memcpy(&tally[old_from - from], traffic->tally,
+			   sizeof(TallyCount) * (traffic->tally_span / USECS_PER_MINUTE));
+		pfree(traffic->tally);
+	}
+	traffic->tally = tally;
+	traffic->tally_from = from * USECS_PER_MINUTE;
+	traffic->tally_span = (uint64) (end - from) * USECS_PER_MINUTE;
+}
+
+/*
  * After rows in random order were compacted: count rows in a tally from now
  * on, over the quarters first .. first + range - 1 those rows spanned (and
  * over the tally's own span, if there is one), if they were dense enough
@@ -670,7 +744,6 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 	int64		old_from = 0;
 	int64		old_minutes = 0;
 	bool		grow = true;
-	TallyCount *tally;
 
 	if (timed == 0 && traffic->timed.nkeys > 0)
 	{
@@ -691,37 +764,7 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 		old_minutes = traffic->tally_span / USECS_PER_MINUTE;
 		if (traffic->timed.nkeys > 0)
 			timed_allowed += old_minutes;
-		if (from >= old_from && end <= old_from + old_minutes)
-			grow = false;
-		else
-		{
-			int64		more;
-
-			from = Min(from, old_from);
-			end = Max(end, old_from + old_minutes);
-			allowed += old_minutes;
-
-			/*
-			 * Grow by half at least, toward the new rows, as far as they
-			 * allow: rows in reverse time order extend the tally at every
-			 * compaction, and growing by a batch's span at a time would copy
-			 * it each time.
-			 */
-			if (end - from < allowed)
-			{
-				more = Min(old_minutes / 2 - (end - from - old_minutes),
-						   allowed - (end - from));
-				more -= more % MINUTES_PER_QUARTER;
-				if (more > 0 && from < old_from)
-					from -= more;
-				else if (more > 0)
-					end += more;
-			}
-			if (end - from > allowed || end - from > TALLY_MAX_MINUTES ||
-				!quarter_keeps_rows(from / MINUTES_PER_QUARTER) ||
-				!quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1))
-				grow = false;
-		}
+		grow = tally_widen(old_from, old_minutes, allowed, &from, &end);
 		if (!grow)
 		{
 			/* the span stays; the timed part may come, or change keys */
@@ -729,28 +772,14 @@ tally_consider(Traffic *traffic, int64 first, int64 range, int32 plain,
 			end = old_from + old_minutes;
 		}
 	}
-	else if (end - from > allowed || end - from > TALLY_MAX_MINUTES ||
-			 !quarter_keeps_rows(from / MINUTES_PER_QUARTER) ||
-			 !quarter_keeps_rows(end / MINUTES_PER_QUARTER - 1))
+	else if (!tally_span_allowed(from, end, allowed))
 		return;
 
 	/* a timed part the wider span does not allow is counted out first */
 	if (traffic->timed.nkeys > 0 && end - from > timed_allowed)
 		tally_timed_flush(traffic);
 	if (grow)
-	{
-		tally = MemoryContextAllocZero(traffic->hdr.eoh_context,
-									   sizeof(TallyCount) * (end - from));
-		if (traffic->tally != NULL)
-		{
-			memcpy(&tally[old_from - from], traffic->tally,
-				   sizeof(TallyCount) * old_minutes);
-			pfree(traffic->tally);
-		}
-		traffic->tally = tally;
-		traffic->tally_from = from * USECS_PER_MINUTE;
-		traffic->tally_span = (uint64) (end - from) * USECS_PER_MINUTE;
-	}
+		tally_resize(traffic, from, end);
 
 	if (traffic->timed.nkeys > 0 && !grow &&
 		key_lo == traffic->timed.key_lo &&
