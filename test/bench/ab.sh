@@ -110,6 +110,5 @@ echo "QUERY: $query"
 echo "REFERENCE: $reference"
 for arm in old new; do
 	ratios=$(awk -v arm=$arm '$1 == arm { print $2 }' "$results" | sort -n)
-	median=$(awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' <<< "$ratios")
-	echo "$arm: median $median x the reference; rounds $(tr '\n' ' ' <<< "$ratios")"
+	echo "$arm: median $(median <<< "$ratios") x the reference; rounds $(tr '\n' ' ' <<< "$ratios")"
 done

@@ -1,7 +1,7 @@
 # bench/lib.sh: what the benchmark scripts share; sourced, not run.  Reads
 # BENCH_ROWS (default 10 million) and BENCH_RUNS (default 5, at least 3)
 # into $rows and $runs, and defines sql and value over database $db (which
-# the sourcing script sets first), and create_database.
+# the sourcing script sets first), create_database and median.
 # shellcheck shell=bash disable=SC2034  # variables are for the sourcing script
 : "${db:?set db before sourcing bench/lib.sh}"
 
@@ -45,4 +45,10 @@ create_database()
 		CREATE DATABASE :"db";
 		SQL
 	fi
+}
+
+# median: the median of the numbers on stdin, one a line.
+median()
+{
+	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }

@@ -25,12 +25,11 @@ TICKS=${TICKS:-11}
 SECONDS_EACH=${SECONDS_EACH:-12}
 POLICIES=1000
 
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+db=${PGDATABASE:?run under test/with-cluster.sh}
+# shellcheck source=test/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-median()
-{
-	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 log() { echo "[bench] $*" >&2; }
 
