@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -69,15 +70,23 @@ source_column_accepts(const char *column, Oid type)
 /*
  * Check that relid has the columns we read, of usable types, and that the
  * user may read them.  Errors name the column and the relation.
+ *
+ * The relation is locked first, until the end of the transaction: the OID
+ * came from a regclass looked up without a lock, and a concurrent DROP or
+ * RENAME must not change what the checks were made on before the rows are
+ * read.  (Locking takes in the invalidation of a DROP committed while we
+ * waited, so the test for a vanished relation comes after it.)
  */
 void
 source_check(Oid relid, bool need_function_name, Oid userid)
 {
-	char	   *relname = get_rel_name(relid);
+	char	   *relname;
 	bool		table_select;
 	int			ncolumns = need_function_name ? 4 : 3;
 	int			i;
 
+	LockRelationOid(relid, AccessShareLock);
+	relname = get_rel_name(relid);
 	if (relname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -182,7 +191,10 @@ source_readable(Oid relid, bool need_function_name, Oid userid)
 	return true;
 }
 
-/* traffic_agg of the raw rows of [since, until), as the current user. */
+/*
+ * traffic_agg of the raw rows of [since, until), as the current user.  The
+ * relation is locked (source_check), so its name is still its own.
+ */
 static Traffic *
 source_traffic_raw(Oid relid, TimestampTz since, TimestampTz until,
 				   text *function_name)
