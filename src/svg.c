@@ -49,6 +49,7 @@
 #include "utils/timestamp.h"
 
 #include "policy.h"
+#include "traffic.h"
 
 PG_FUNCTION_INFO_V1(scaler_traffic_svg);
 PG_FUNCTION_INFO_V1(scaler_traffic_svg_value);
@@ -1553,6 +1554,30 @@ scaler_traffic_svg_value(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	too_many = psprintf("The traffic value spans more than %d local hours.",
 						SVG_MAX_HOURS);
+
+	/*
+	 * Refuse a long value before reading it: hourly_requests would gap-fill
+	 * every hour of two rows centuries apart, and the sort below would sort
+	 * them, before the count of rows read refuses them.  Local hours are
+	 * 60 minutes each, so more than SVG_MAX_HOURS hours of quarters always
+	 * make more than SVG_MAX_HOURS rows.
+	 */
+	{
+		Traffic    *traffic = traffic_from_datum(values[0]);
+		int64		first;
+		int64		last;
+
+		if (!traffic_is_empty(traffic))
+		{
+			traffic_quarter_range(traffic, &first, &last);
+			if (last - first >= (int64) SVG_MAX_HOURS * QUARTERS_PER_HOUR)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("traffic_svg draws at most %d hours", SVG_MAX_HOURS),
+						 errdetail("%s", too_many),
+						 errhint("Draw a shorter range.")));
+		}
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

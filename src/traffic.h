@@ -46,6 +46,7 @@
 #define TRAFFIC_FORMAT_VERSION	2
 
 #define MINUTES_PER_QUARTER		15
+#define QUARTERS_PER_HOUR		(MINS_PER_HOUR / MINUTES_PER_QUARTER)
 
 /*
  * A quarter with this many rows is kept as a summary.  Below it rows cost

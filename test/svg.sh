@@ -87,7 +87,7 @@ no_active_content()
 		! LC_ALL=C grep -q '[^ -~]' "$1"
 }
 
-echo "1..31"
+echo "1..33"
 
 PGOPTIONS="-c client_min_messages=warning" "$psql_bin" -X -q -d postgres \
 	-c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
@@ -268,6 +268,17 @@ expect_error "a range of more than 1000 hours: 22023 naming the limit" 22023 'at
 	"SELECT scaler.traffic_svg(timestamptz '2024-01-01 00:00+00', timestamptz '2024-03-01 00:00+00', 'api')"
 expect_error "a traffic value of more than 1000 hours: 22023 naming the limit" 22023 'at most 1000 hours' \
 	"SELECT scaler.traffic_svg(scaler.traffic_agg(t)) FROM (VALUES (timestamptz '2024-01-01 00:00+00'), ('2024-03-01 00:00+00')) v(t)"
+# Refused from the value's span, before hourly_requests gap-fills its hours:
+# a millennium of them (8.8 million rows) used to spill 1.5 GB to temporary
+# files first, past this 1 MB limit (53400).
+expect_error "two rows a millennium apart: 22023 before any hour is filled in" 22023 'at most 1000 hours' \
+	"SET temp_file_limit = '1MB'; SELECT scaler.traffic_svg(scaler.traffic_agg(t)) FROM (VALUES (timestamptz '2000-01-01 00:00+00'), ('3000-12-31 00:00+00')) v(t)"
+out=$(q -c "SELECT length(scaler.traffic_svg(scaler.traffic_agg(t))) > 0 FROM (VALUES (timestamptz '2024-01-01 00:00+00'), (timestamptz '2024-01-01 00:00+00' + interval '1000 hours' - interval '1 minute')) v(t)" 2>&1)
+if [ "$out" = t ]; then
+	ok "a traffic value of exactly 1000 UTC hours is drawn"
+else
+	not_ok "a traffic value of exactly 1000 UTC hours is drawn" "$out"
+fi
 
 "$psql_bin" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP ROLE IF EXISTS svg_reader" >/dev/null
 [ "$failed" -eq 0 ]
