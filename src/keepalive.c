@@ -47,7 +47,8 @@ scaler_keepalive_init(ScalerKeepAliveState *state)
 /*
  * How many steps of stable_window the warm-up before since holds: those of
  * SCALER_KEEPALIVE_WARMUP, whole steps so that the step boundaries stay
- * where they are, none when they would reach before the timestamp range.
+ * where they are, at most SCALER_KEEPALIVE_WARMUP_STEPS, none when they
+ * would reach before the timestamp range.
  * The replay warms up before its since; live evaluation at now before the
  * window it reads, since = now - stable_window, so that both learn from the
  * same steps.
@@ -59,7 +60,8 @@ scaler_keepalive_warmup_steps(TimestampTz since, int64 stable_window)
 
 	if (stable_window <= 0)
 		return 0;
-	nsteps = SCALER_KEEPALIVE_WARMUP / stable_window;
+	nsteps = Min(SCALER_KEEPALIVE_WARMUP / stable_window,
+				 SCALER_KEEPALIVE_WARMUP_STEPS);
 	if (since - MIN_TIMESTAMP <= nsteps * stable_window)
 		return 0;
 	return nsteps;

@@ -39,8 +39,14 @@
 /* What 'auto' falls back to while the histogram is not representative. */
 #define SCALER_KEEPALIVE_FALLBACK	(10 * USECS_PER_MINUTE)
 
-/* How much history before since a replay with 'auto' learns from. */
+/*
+ * How much history before since a replay with a keep-alive learns from: a
+ * day, or its last SCALER_KEEPALIVE_WARMUP_STEPS steps of a stable_window
+ * shorter than 86.4 ms, so that the warm-up costs no more than the longest
+ * replay (a day of 1-microsecond steps would be 86 billion of them).
+ */
 #define SCALER_KEEPALIVE_WARMUP		USECS_PER_DAY
+#define SCALER_KEEPALIVE_WARMUP_STEPS	1000000
 
 typedef enum ScalerKeepAliveMode
 {

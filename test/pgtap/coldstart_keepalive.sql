@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(20);
+SELECT plan(23);
 
 CREATE TABLE public.ka_log (LIKE scaler.request_log INCLUDING ALL);
 CREATE FUNCTION pg_temp.req(fn text, t timestamptz) RETURNS void LANGUAGE sql AS $$
@@ -122,6 +122,29 @@ SELECT is((SELECT cold_starts FROM scaler.backtest_summary('timer', '2026-01-05 
 SELECT is((SELECT round(warm_idle_instance_hours::numeric, 9) FROM scaler.backtest_summary('timer', '2026-01-05 00:00+00', '2026-01-05 02:00+00',
                                                                         '{"keep_alive": "1 hour"}')),
           round(118.6 / 60, 9), '... by keeping the instance warm all the time (steps 2..120, busy 0.4)');
+
+-- ---------------------------------------------------------------- tiny steps
+-- The warm-up is a day of steps, or the last million of them: a day of
+-- 1-microsecond steps (86 billion) used to fail allocating (XX000), and a
+-- window of 87 microseconds to allocate a gigabyte, for a replay of 10 steps.
+SELECT is((SELECT steps FROM scaler.backtest_summary('ka', '2026-01-05 00:40+00',
+                                                      '2026-01-05 00:40+00'::timestamptz + interval '10 microseconds',
+                                                      '{"stable_window": "1 microsecond", "keep_alive": "auto"}')),
+          10::bigint, 'a replay of 1-microsecond steps warms up over its last million steps');
+-- the request at 00:25:30 is in the 1,000 s of 1-millisecond steps before
+-- 00:40 but not in those before 00:45; 100-millisecond steps see the whole day
+SELECT is((SELECT string_agg(DISTINCT capacity || ':' || reason, ',')
+             FROM scaler.backtest('ka', '2026-01-05 00:40+00', '2026-01-05 00:40+00'::timestamptz + interval '10 milliseconds',
+                                  '{"stable_window": "1 millisecond", "keep_alive": "1 hour"}')),
+          '1:keep_alive', 'a request within the last million steps before since keeps the instance');
+SELECT is((SELECT string_agg(DISTINCT capacity || ':' || reason, ',')
+             FROM scaler.backtest('ka', '2026-01-05 00:45+00', '2026-01-05 00:45+00'::timestamptz + interval '10 milliseconds',
+                                  '{"stable_window": "1 millisecond", "keep_alive": "1 hour"}'))
+          || ' / ' ||
+          (SELECT string_agg(DISTINCT capacity || ':' || reason, ',')
+             FROM scaler.backtest('ka', '2026-01-05 00:45+00', '2026-01-05 00:45:01+00',
+                                  '{"stable_window": "100 milliseconds", "keep_alive": "1 hour"}')),
+          '0:no_traffic / 1:keep_alive', 'one before them is not seen by 1-millisecond steps, but is in the day of 100-millisecond ones');
 
 SELECT * FROM finish();
 ROLLBACK;
