@@ -366,20 +366,33 @@ replay_receive(TupleTableSlot *slot, DestReceiver *self)
 		return true;
 	ts = DatumGetTimestampTz(d);
 
-	/* step k (0-based) reads (since + k * window, since + (k + 1) * window] */
+	/*
+	 * Step k (0-based) reads (since + k * window, since + (k + 1) * window].
+	 * The query asked for rows of the steps only, but a source can be a view
+	 * whose ts is not what its WHERE saw (a function that lies about being
+	 * immutable), so every row is placed by its own ts, and one outside the
+	 * steps ignored.  The differences are taken unsigned: a ts centuries
+	 * after since would overflow int64, the difference of two int64 cannot
+	 * overflow uint64.
+	 */
 	if (ts <= r->since)
 	{
 		if (ts > r->warm_start && r->warm_nsteps > 0)
 		{
-			k = (ts - r->warm_start - 1) / r->window;
-			if (k < r->warm_nsteps)
-				r->warm_active[k] = true;
+			uint64		offset = ((uint64) ts - (uint64) r->warm_start - 1) / r->window;
+
+			if (offset < (uint64) r->warm_nsteps)
+				r->warm_active[offset] = true;
 		}
 		return true;
 	}
-	k = (ts - r->since - 1) / r->window;
-	if (k >= r->nsteps)
-		return true;
+	{
+		uint64		offset = ((uint64) ts - (uint64) r->since - 1) / r->window;
+
+		if (offset >= (uint64) r->nsteps)
+			return true;
+		k = (int64) offset;
+	}
 	acc = &r->steps[k];
 	tail = ts > r->since + (k + 1) * r->window - r->tail;
 

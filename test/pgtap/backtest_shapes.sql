@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(40);
+SELECT plan(42);
 
 CREATE TABLE public.bt_log (LIKE scaler.request_log INCLUDING ALL);
 
@@ -210,6 +210,34 @@ SET ROLE scaler_bt_mallory;
 SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-05 00:00+00', '2026-01-05 01:00+00')$$,
                  '42704', 'policy "flat" does not exist', 'a role that may not manage the policy cannot replay it (nor learn that it exists)');
 RESET ROLE;
+
+-- A view whose ts is not what its WHERE saw: an "immutable" function that
+-- gives the real ts to the two conditions on ts and the year 294276 to the
+-- row returned.  Placing that row used to overflow (since is before 2000,
+-- negative) and write before the steps: a segfault.  It is outside the
+-- steps, and ignored.
+CREATE TABLE public.bt_raw (ts timestamptz, function_name text, duration_ms float8, status int);
+INSERT INTO public.bt_raw VALUES ('1990-01-01 00:00:30+00', 'f', 10, 200);
+CREATE SEQUENCE public.bt_calls;
+CREATE FUNCTION public.bt_liar(t timestamptz) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF nextval('public.bt_calls') % 3 = 0 THEN
+        RETURN '294276-12-31 00:00:00+00';
+    END IF;
+    RETURN t;
+END $$;
+CREATE VIEW public.bt_lying AS
+    SELECT public.bt_liar(ts) AS ts, function_name, duration_ms, status FROM public.bt_raw;
+SELECT scaler.create_policy('liar', 1, source => 'public.bt_lying');
+SELECT setval('public.bt_calls', 1, false);
+SELECT is((SELECT row(count(*), sum(requests))::text
+             FROM scaler.backtest('liar', '1989-12-31 23:59:00+00', '1990-01-01 00:01:00+00')),
+          row(2::bigint, 0::numeric)::text,
+          'a row a view places centuries after until is left out of the steps');
+SELECT setval('public.bt_calls', 1, false);
+SELECT is((SELECT requests FROM scaler.backtest_summary('liar', '1989-12-31 23:59:00+00', '1990-01-01 00:01:00+00',
+                                                         '{"stable_window": "100 years"}')),
+          0::bigint, 'and so it is with steps of a hundred years');
 
 SELECT * FROM finish();
 ROLLBACK;
