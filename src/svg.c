@@ -517,6 +517,9 @@ read_policy(SvgChart *chart, const char *policy, TimestampTz since,
  * row and those where demand or capacity change come back from SQL.  The
  * demand of a row is over the step ending at its `at`, so it holds from the
  * previous row's `at` (step_start); the capacity holds from `at` on.
+ * (Neither is ever NULL, so the first row aside, <> finds the changes; every
+ * operator is qualified, as the caller's search_path may hold one of
+ * anybody's.)
  */
 static void
 read_replay(SvgChart *chart, const char *policy, TimestampTz since,
@@ -539,8 +542,8 @@ read_replay(SvgChart *chart, const char *policy, TimestampTz since,
 								"pg_catalog.lag(b.capacity) OVER w AS last_capacity "
 								"FROM scaler.backtest($1, $2, $3) b WINDOW w AS (ORDER BY b.at)) x "
 								"WHERE x.step_start IS NULL "
-								"OR x.demand IS DISTINCT FROM x.last_demand "
-								"OR x.capacity IS DISTINCT FROM x.last_capacity "
+								"OR x.demand OPERATOR(pg_catalog.<>) x.last_demand "
+								"OR x.capacity OPERATOR(pg_catalog.<>) x.last_capacity "
 								"ORDER BY x.at",
 								3, argtypes, values, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)

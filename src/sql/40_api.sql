@@ -81,7 +81,8 @@ CREATE OR REPLACE FUNCTION scaler.hourly_requests(
     OUT avg_concurrency pg_catalog.float8, OUT peak_concurrency pg_catalog.float8)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'source_hourly_requests'
-    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 24;
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 24
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION scaler.hourly_requests(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.regclass) IS
     'one row per local hour of [since, until) read from a source (default: the last 24 hours of scaler.request_log), as the calling user';
 
@@ -179,7 +180,8 @@ CREATE OR REPLACE FUNCTION scaler.traffic_svg(
     replay        pg_catalog.bool DEFAULT false)
 RETURNS pg_catalog.text
 AS 'MODULE_PATHNAME', 'scaler_traffic_svg'
-LANGUAGE C STABLE PARALLEL RESTRICTED;
+LANGUAGE C STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION scaler.traffic_svg(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.regclass, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.bool) IS
     'hourly_requests of [since, until) read from a source, as the calling user, drawn as a self-contained SVG document: requests per local hour, busiest minute, p95, error hours; with policy, the capacity it decided (replay => true: scaler.backtest) and its floors';
 
@@ -191,7 +193,8 @@ CREATE OR REPLACE FUNCTION scaler.traffic_svg(
     replay  pg_catalog.bool DEFAULT false)
 RETURNS pg_catalog.text
 AS 'MODULE_PATHNAME', 'scaler_traffic_svg_value'
-LANGUAGE C STABLE PARALLEL RESTRICTED;
+LANGUAGE C STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION scaler.traffic_svg(scaler.traffic, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.bool) IS
     'hourly_requests of a traffic value drawn as a self-contained SVG document; with policy, the capacity it decided over the value''s hours (replay => true: scaler.backtest) and its floors';
 
@@ -322,7 +325,8 @@ CREATE OR REPLACE FUNCTION scaler.backtest(
     OUT cold_starts   integer)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'scaler_backtest'
-LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1440;
+LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1440
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION scaler.backtest(text, timestamptz, timestamptz, jsonb) IS
     'replay a policy over (since, until] with the decision code of live evaluation, one row per stable_window: the metric value, the instances it needed (demand), the capacity running (from_capacity) and decided (capacity), why, the shortfall (demand - from_capacity when positive), the requests that arrived and how many of them were cold starts (the instances they needed beyond from_capacity); overrides change settings for the replay only';
 
@@ -345,7 +349,8 @@ CREATE OR REPLACE FUNCTION scaler.backtest_summary(
     OUT warm_idle_instance_hours float8)
 RETURNS record
 AS 'MODULE_PATHNAME', 'scaler_backtest_summary'
-LANGUAGE C STABLE PARALLEL RESTRICTED;
+LANGUAGE C STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION scaler.backtest_summary(text, timestamptz, timestamptz, jsonb) IS
     'the totals of scaler.backtest(): scale-out and scale-in events, instance-hours run, minutes with a shortfall, the worst shortfall, demand over running capacity, the highest capacity, requests, cold starts (and 100 x cold_starts / requests), and warm-idle instance-hours (capacity beyond what the load kept busy)';
 
@@ -376,7 +381,8 @@ CREATE OR REPLACE FUNCTION scaler.forecast(
     OUT capacity integer)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'scaler_forecast'
-LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 48;
+LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 48
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION scaler.forecast(text, interval, interval) IS
     'per local hour from now to now + horizon: the expected value of the policy''s metric and its 95th percentile (high), from the same hour of the week over lookback (hour of the day with under a week of history), and the capacity high needs at the policy''s target (load metrics)';
 
