@@ -280,6 +280,12 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'Use ''none'' for no keep-alive.';
     END IF;
+    -- (far below what evaluation can count in microseconds, about 3,000
+    -- years: a policy it took would fail every evaluation)
+    IF _keep_alive.keep_alive > '100 years' THEN
+        RAISE EXCEPTION 'keep_alive must be at most 100 years'
+            USING ERRCODE = '22023';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION scaler._keep_alive(text) IS

@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(23);
+SELECT plan(25);
 
 CREATE TABLE public.ka_log (LIKE scaler.request_log INCLUDING ALL);
 CREATE FUNCTION pg_temp.req(fn text, t timestamptz) RETURNS void LANGUAGE sql AS $$
@@ -48,6 +48,12 @@ SELECT throws_ok($$SELECT scaler.alter_policy('ka', keep_alive => 'soon')$$, '22
                  'a keep_alive that is no interval is refused');
 SELECT throws_ok($$SELECT scaler.create_policy('ka2', 1, source => 'public.ka_log', keep_alive => '-5 minutes')$$,
                  '22023', 'keep_alive must be greater than zero', 'so is a negative one');
+-- one evaluation could not count (about 3,000 years and more) used to be
+-- taken, and then fail every evaluation and replay of the policy
+SELECT throws_ok($$SELECT scaler.create_policy('ka3', 1, source => 'public.ka_log', keep_alive => '5000 years')$$,
+                 '22023', 'keep_alive must be at most 100 years', 'a keep_alive of millennia is refused when set');
+SELECT throws_ok($$SELECT * FROM scaler.backtest('ka', '2026-01-05', '2026-01-05 01:00', '{"keep_alive": "101 years"}')$$,
+                 '22023', 'invalid value for override "keep_alive": keep_alive must be at most 100 years', 'also as an override');
 SELECT throws_ok($$SELECT * FROM scaler.backtest('ka', '2026-01-05', '2026-01-05 01:00', '{"keep_alive": "x"}')$$,
                  '22023', NULL, 'and a bad override');
 SELECT throws_ok($$UPDATE scaler.policy SET keep_alive = '1 minute', keep_alive_auto = true WHERE name = 'ka'$$,
