@@ -27,3 +27,12 @@ SELECT t::text::scaler.traffic::text = t::text AS round_trip, requests
 FROM (SELECT scaler.traffic_agg(ts) AS t
       FROM (VALUES (timestamptz '294276-12-31 23:59:30+00')) v(ts)) s,
      scaler.hourly_requests(s.t);
+
+-- A summary whose sketch counts wrap past 2^64: 2^64 - 5 zero durations and
+-- a bin of 10 summed to 5, its duration count, and it used to be taken (p50
+-- 0 beside a max of 1 ms, and a merge with itself failing on zeros).
+SELECT 'traffic:AAAAAgAAAAEAAAAAAB334AEAAQoAAAU/8AAAAAAAAPv//////////wEBAAAAAAo='::scaler.traffic;
+\echo :LAST_ERROR_SQLSTATE
+-- the same summary with its 5 durations all zero reads
+SELECT requests, p50_ms, max_ms
+FROM scaler.hourly_requests('traffic:AAAAAgAAAAEAAAAAAB334AEAAQoAAAUAAAAAAAAAAAUA'::scaler.traffic);

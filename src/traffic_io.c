@@ -26,7 +26,10 @@
  *
  * Every reader goes through one parser (read_v2, read_v1), which checks
  * each field and the consistency between them, so a truncated or hostile
- * value is an error, never a crash, a huge allocation or a wrong answer.
+ * value is an error, never a crash, a huge allocation or a count that
+ * wraps.  What it cannot check is that a value's figures come from rows:
+ * 0.1's hours, spread over quarters, do not keep every quarter's busy time
+ * beside its durations, so neither may anyone's.
  * Input functions run it without building the value (a valid value in
  * today's format is stored as it came).
  *
@@ -473,7 +476,9 @@ read_sketch_bins(FlatReader *reader, uint32 *counts, uint64 *zero,
 		count = flat_varint(reader);
 		if (count == 0 || count > PG_UINT32_MAX)
 			flat_invalid(reader, "Bad sketch count.");
-		total += count;
+		/* (a total that wrapped could equal the duration count again) */
+		if (pg_add_u64_overflow(total, count, &total))
+			flat_invalid(reader, "Bad sketch count.");
 		/* the bins between two in use are empty */
 		if (i > 0)
 			memset(&counts[prev - *first + 1], 0, sizeof(uint32) * (key - prev - 1));
