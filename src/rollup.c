@@ -76,6 +76,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -85,6 +86,7 @@
 #include "utils/timestamp.h"
 
 #include "rollup.h"
+#include "scaler.h"
 #include "source.h"
 
 PG_FUNCTION_INFO_V1(scaler_rollup_capture);
@@ -1237,6 +1239,27 @@ abort_failed_transaction(MemoryContext oldcontext)
 }
 
 /*
+ * In the worker's upkeep, wait for no lock longer than scaler.policy_timeout,
+ * until the transaction ends.  A writer of a source that keeps its
+ * transaction open (its capture trigger holds the rollup's lock until
+ * commit) or holds LOCK TABLE would otherwise hold the worker, and every
+ * policy's evaluation with it, for as long as it likes; this way the step
+ * fails (55P03, recorded as the rollup's last error) and is tried again
+ * next tick.
+ */
+static void
+bound_lock_waits(void)
+{
+	char		value[32];
+
+	if (scaler_policy_timeout <= 0)
+		return;
+	snprintf(value, sizeof(value), "%d", scaler_policy_timeout);
+	(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
  * One bounded refresh step of one rollup in a transaction of its own.
  * NULL when it went well; otherwise (the transaction aborted, a warning
  * logged) the error's message, in the caller's memory context.  A cancel
@@ -1259,6 +1282,7 @@ refresh_rollup_step(Oid source)
 	{
 		int			ret;
 
+		bound_lock_waits();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		ret = SPI_execute_with_args("SELECT scaler._refresh_rollup_step($1)",
@@ -1361,6 +1385,7 @@ scaler_maintain_request_log(void)
 	{
 		int			ret;
 
+		bound_lock_waits();
 		if (OidIsValid(rollup_tables_owner()))
 		{
 			if (SPI_connect() != SPI_OK_CONNECT)

@@ -4,6 +4,8 @@
 # - A policy whose source is a view calling pg_sleep(10) is cut off after
 #   scaler.policy_timeout (1 s here), its failure recorded on it, and
 #   another policy's decision is not delayed much beyond that.
+# - A writer of a rollup's source with an open transaction or a table lock
+#   holds the worker's refresh back at most scaler.policy_timeout.
 # - A session that made a decision in evaluate() and keeps its transaction
 #   open does not stop the worker's decisions on other policies (0.1 made
 #   the worker wait for it on the lock that ordered decision ids); readers
@@ -103,6 +105,48 @@ $open->quit;
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(policy || ':' || to_capacity, ',' ORDER BY id) FROM scaler.listen_decisions(0)"),
 	'fast:2,held:1,fast:5', 'after its commit they return every decision in id order');
+
+# A writer of a rollup's source that keeps its transaction open holds the
+# rollup's lock (its capture trigger takes it until commit), and one that
+# holds LOCK TABLE the source itself: the worker's refresh waits for either
+# at most scaler.policy_timeout, records the wait as the rollup's error and
+# goes on with the policies (it used to wait for as long as they liked).
+$node->safe_psql(
+	'postgres', q(
+CREATE TABLE public.rl (LIKE scaler.request_log);
+INSERT INTO public.rl (ts, function_name, duration_ms, status)
+SELECT now() - interval '2 days' + i * interval '1 minute', 'r', 5, 200 FROM generate_series(1, 100) i;
+SELECT scaler.create_rollup('public.rl');
+));
+ok( $node->poll_query_until('postgres',
+		"SELECT lag < interval '2 minutes' FROM scaler.rollups WHERE source = 'public.rl'::regclass"),
+	'the worker fills the rollup');
+
+my $writer = $node->background_psql('postgres');
+$writer->query_safe("BEGIN; INSERT INTO public.rl (ts, function_name, duration_ms, status) VALUES (now(), 'r', 5, 200)");
+ok( $node->poll_query_until('postgres',
+		"SELECT last_error LIKE '%lock timeout%' FROM scaler.rollups WHERE source = 'public.rl'::regclass"),
+	'a writer with an open transaction: the refresh gives up waiting, its error recorded');
+add_rows('fast', 1800);
+$took = within(10,
+	"SELECT capacity = 8 FROM scaler.policies WHERE name = 'fast'");
+ok(defined $took, 'and the policies are evaluated meanwhile');
+$writer->query_safe('COMMIT');
+
+$writer->query_safe('BEGIN; LOCK TABLE public.rl IN ACCESS EXCLUSIVE MODE');
+$node->safe_psql('postgres', "UPDATE scaler.rollup SET last_error = NULL WHERE source = 'public.rl'::regclass");
+ok( $node->poll_query_until('postgres',
+		"SELECT last_error LIKE '%lock timeout%' FROM scaler.rollups WHERE source = 'public.rl'::regclass"),
+	'so does one holding LOCK TABLE');
+add_rows('fast', 1200);
+$took = within(10,
+	"SELECT capacity = 10 FROM scaler.policies WHERE name = 'fast'");
+ok(defined $took, 'with the policies evaluated meanwhile too');
+$writer->query_safe('COMMIT');
+$writer->quit;
+ok( $node->poll_query_until('postgres',
+		"SELECT sum(requests) = 101 FROM scaler.hourly_requests(now() - interval '3 days', now() + interval '1 minute', 'r', 'public.rl')"),
+	'and once they commit the rollup reads every row');
 
 $node->stop;
 done_testing();

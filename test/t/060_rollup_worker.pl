@@ -17,6 +17,9 @@ my $node = new_worker_node(
 scaler.database = 'postgres'
 scaler.naptime = '200ms'
 restart_after_crash = on
+# the refresh waits for a lock at most this long: long enough here for the
+# test to kill the worker while it waits
+scaler.policy_timeout = '60s'
 ));
 
 $node->safe_psql(
