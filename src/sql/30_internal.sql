@@ -1966,6 +1966,8 @@ CREATE OR REPLACE FUNCTION scaler._maintain_request_log()
 RETURNS text[]
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
 AS $$
 DECLARE
     done       text[] := '{}';
@@ -2025,11 +2027,15 @@ COMMENT ON FUNCTION scaler._maintain_request_log() IS
 -- The daily partition of day, with the DEFAULT partition's rows of that day
 -- moved into it (they could not stay there once it exists).  The rows move
 -- within one transaction and the source's statement triggers do not fire
--- (the statements name partitions), so a rollup sees no change.
+-- (the statements name partitions), so a rollup sees no change.  The bounds
+-- are written out as text: in UTC and ISO style, whatever the session's
+-- (under DateStyle Postgres, an Asia/Kolkata "IST" reads back as Israel's).
 CREATE OR REPLACE FUNCTION scaler._request_log_partition(day date)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
 AS $$
 DECLARE
     part text := 'request_log_p' || pg_catalog.to_char(day, 'YYYYMMDD');

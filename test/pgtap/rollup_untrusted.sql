@@ -19,7 +19,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET TimeZone = 'UTC';
-SELECT plan(20);
+SELECT plan(22);
 
 CREATE ROLE ru_owner;
 CREATE SCHEMA ru AUTHORIZATION ru_owner;
@@ -110,6 +110,21 @@ SELECT lives_ok($$SELECT scaler._maintain_request_log()$$,
 SELECT is((SELECT tableoid::regclass::text FROM scaler.request_log WHERE ts = '2025-01-01 10:00+00'),
           'scaler.request_log_p20250101', 'and moves the rows it can into their day''s partition');
 SELECT is((SELECT count(*) FROM ONLY scaler.request_log_default), 3::bigint, 'leaving the others in DEFAULT');
+-- the partition's bounds are UTC midnights whatever the caller's DateStyle
+-- and TimeZone: under Postgres style, Kolkata's "IST" reads back as Israel's,
+-- and the bounds were written 03:30 off (the row at 01:00 then failed the
+-- ATTACH, and with it the upkeep of every tick)
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status) VALUES ('2025-01-02 01:00+00', 'f', 1, 200);
+SET DateStyle = 'Postgres, MDY';
+SET TimeZone = 'Asia/Kolkata';
+SELECT lives_ok($$SELECT scaler._maintain_request_log()$$,
+                'the upkeep under DateStyle Postgres in Asia/Kolkata');
+RESET DateStyle;
+SET TimeZone = 'UTC';
+SELECT is((SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c
+            WHERE c.oid = 'scaler.request_log_p20250102'::regclass),
+          $$FOR VALUES FROM ('2025-01-02 00:00:00+00') TO ('2025-01-03 00:00:00+00')$$,
+          'makes the partition of UTC 2 January 2025');
 
 -- a function name of about 4,800 bytes compressed, past the 2,704 a B-tree
 -- entry holds
