@@ -387,11 +387,16 @@ BEGIN
            keep_alive = p.keep_alive, keep_alive_auto = p.keep_alive_auto
      WHERE q.name = p.name;
     -- The idle times were learned from the traffic watched while 'auto':
-    -- a policy that leaves 'auto' or watches other traffic forgets them,
-    -- so that 'auto' learns afresh instead of from what it saw long ago.
-    IF (old.keep_alive_auto AND NOT p.keep_alive_auto)
-       OR old.source IS DISTINCT FROM p.source
+    -- a policy that leaves 'auto' forgets them, so that 'auto' learns afresh
+    -- instead of from what it saw long ago.  One that watches other traffic
+    -- also forgets when that traffic last had requests (a keep-alive for a
+    -- function that never had one would hold an instance the replay does
+    -- not): it starts from the new traffic's history, as the replay does.
+    IF old.source IS DISTINCT FROM p.source
        OR old.function_name IS DISTINCT FROM p.function_name THEN
+        UPDATE scaler.policy_state s SET idle_histogram = NULL, last_active_at = NULL
+         WHERE s.policy = p.name;
+    ELSIF old.keep_alive_auto AND NOT p.keep_alive_auto THEN
         UPDATE scaler.policy_state s SET idle_histogram = NULL WHERE s.policy = p.name;
     END IF;
 END

@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
-SELECT plan(9);
+SELECT plan(11);
 
 CREATE TABLE public.csl_log (LIKE scaler.request_log INCLUDING ALL);
 CREATE TEMP TABLE t0 AS SELECT date_trunc('minute', now()) - interval '6 hours' AS t0;
@@ -75,5 +75,17 @@ SELECT scaler.set_capacity('csl_auto', 0);
 SELECT scaler._evaluate_at('csl_auto', (SELECT t0 + interval '301 minutes' FROM t0));
 SELECT is((SELECT idle_histogram[15] FROM scaler.policy_state WHERE policy = 'csl_auto'), 19,
           'a tick without a call adds no idle time');
+
+-- A policy set to watch another function forgets when the old one last had
+-- requests: 'odd' had one two minutes before, 'nobody' never had, and the
+-- 10-minute keep-alive used to hold an instance for it.
+SELECT scaler.set_capacity('csl_fixed', 0);
+SELECT scaler.alter_policy('csl_fixed', function_name => 'nobody');
+SELECT is((SELECT last_active_at FROM scaler.policy_state WHERE policy = 'csl_fixed'), NULL,
+          'a policy that watches another function forgets the last request of the old one');
+SELECT scaler._evaluate_at('csl_fixed', (SELECT t0 + interval '302 minutes' FROM t0));
+SELECT is((SELECT capacity FROM scaler.policy_state WHERE policy = 'csl_fixed'),
+          (SELECT b.capacity FROM t0, scaler.backtest('csl_fixed', t0 + interval '301 minutes', t0 + interval '302 minutes') b),
+          'and keeps no instance warm for the new one, as the replay does not');
 SELECT * FROM finish();
 ROLLBACK;
