@@ -581,6 +581,13 @@ BEGIN
         RAISE EXCEPTION 'duration must not exceed 366 days' USING ERRCODE = '22023',
             HINT = 'For a lasting minimum, raise the policy''s min_capacity instead.';
     END IF;
+    -- a floor ends at now() + duration, in calendar months, where the
+    -- checks count 30 days a month: '12 mons 6 days' would pass for 366
+    -- days and last 371, '-2 mons 61 days' for one day and end at its start
+    IF pg_catalog.date_part('month', duration) <> 0 OR pg_catalog.date_part('year', duration) <> 0 THEN
+        RAISE EXCEPTION 'duration must not have months or years' USING ERRCODE = '22023',
+            HINT = 'Give it in days, hours and minutes: months differ in length.';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION scaler._check_floor_args(integer, interval) IS

@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(17);
+SELECT plan(19);
 
 -- two clean weeks and an hour: 12 requests in every minute (one each 5 s),
 -- up to the last whole minute before now
@@ -52,6 +52,12 @@ SELECT throws_ok($$SELECT scaler.apply_forecast('edge', '3000 years')$$, '22023'
 SELECT throws_ok($$SELECT scaler.open_floor('edge', 1, '3000 years')$$, '22023',
                  'duration must not exceed 366 days', 'open_floor: duration');
 SELECT lives_ok($$SELECT scaler.open_floor('edge', 1, '366 days')$$, 'open_floor: a year is fine');
+-- a floor ends at now() + duration in calendar months, which the limits
+-- count as 30 days: 12 months and 6 days used to pass and last 371 days
+SELECT throws_ok($$SELECT scaler.open_floor('edge', 1, '12 mons 6 days')$$, '22023',
+                 'duration must not have months or years', 'open_floor: a duration in months');
+SELECT throws_ok($$SELECT scaler.schedule_capacity('edge', '0 9 * * *', 1, '-2 mons 61 days')$$, '22023',
+                 'duration must not have months or years', 'schedule_capacity: a duration in months');
 SELECT throws_ok($$SELECT scaler.schedule_capacity('edge', '0 9 * * *', 1, '3000 years')$$, '22023',
                  'duration must not exceed 366 days', 'schedule_capacity: duration');
 SELECT throws_ok($$SELECT scaler.schedule_capacity('edge', repeat('1', 101), 1, '1 hour')$$, '22023',
