@@ -1510,6 +1510,38 @@ $$;
 COMMENT ON FUNCTION scaler._rollup_on_ddl() IS
     'internal: event trigger on ddl_command_end: capture triggers for the new partitions of rollup sources, and their rows';
 
+-- The event trigger scaler_rollup_rewrite (src/sql/60_event_triggers.sql):
+-- an ALTER TABLE that rewrites a rollup's source or one of its partitions
+-- (ALTER COLUMN ... TYPE ... USING, even to the same type, SET UNLOGGED, an
+-- added column with a volatile default) may change every row without a
+-- capture trigger seeing it, and the slots would go on counting the rows
+-- as they were.  It is refused, after the checks of the source's columns
+-- (a change to a type a rollup cannot read says so first).
+CREATE OR REPLACE FUNCTION scaler._rollup_on_rewrite()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel    oid := pg_catalog.pg_event_trigger_table_rewrite_oid();
+    source pg_catalog.regclass;
+BEGIN
+    SELECT x.source INTO source FROM scaler.rollup x
+     WHERE x.source::pg_catalog.oid = rel
+        OR x.source::pg_catalog.oid = pg_catalog.pg_partition_root(rel);
+    IF source IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM scaler._rollup_check_source(source);
+    RAISE EXCEPTION 'cannot rewrite table %, which a rollup counts the rows of', rel::pg_catalog.regclass
+        USING ERRCODE = '0A000',
+              DETAIL = pg_catalog.format('The rollup of %s would not see the rows change.', source),
+              HINT = 'Change the rows with UPDATE, which the rollup sees, or drop_rollup first and create_rollup after.';
+END
+$$;
+COMMENT ON FUNCTION scaler._rollup_on_rewrite() IS
+    'internal: event trigger on table_rewrite: refuses to rewrite the rows of a rollup''s source';
+
 -- What a rollup needs of its source, checked when it is made, by DDL on it
 -- (the event trigger) and before every refresh: no partition of another
 -- table and no part of an inheritance tree (statements on the parent would

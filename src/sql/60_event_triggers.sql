@@ -26,3 +26,12 @@ CREATE EVENT TRIGGER scaler_rollup_partitions ON ddl_command_end
 ALTER EVENT TRIGGER scaler_rollup_partitions ENABLE ALWAYS;
 COMMENT ON EVENT TRIGGER scaler_rollup_partitions IS
     'keeps the capture triggers of the partitions of rollup sources (scaler._rollup_on_ddl)';
+
+-- ALTER TABLE that rewrites a rollup's source or a partition of it (its
+-- rows could change unseen) is refused (scaler._rollup_on_rewrite).
+-- ALWAYS, for the same reason.
+CREATE EVENT TRIGGER scaler_rollup_rewrite ON table_rewrite
+    EXECUTE FUNCTION scaler._rollup_on_rewrite();
+ALTER EVENT TRIGGER scaler_rollup_rewrite ENABLE ALWAYS;
+COMMENT ON EVENT TRIGGER scaler_rollup_rewrite IS
+    'refuses to rewrite the rows of a rollup''s source (scaler._rollup_on_rewrite)';

@@ -22,7 +22,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(29);
+SELECT plan(33);
 
 CREATE TABLE public.rp (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
     PARTITION BY RANGE (ts);
@@ -149,6 +149,18 @@ SELECT public.rp_refresh();
 SELECT is((SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = 'public.rp_d1'::regclass AND tgname = 'scaler_rollup_update'),
           'O', 'the refresh enables it again');
 SELECT is(public.rp_same(), 'same', 'and the rows still count once');
+
+-- An ALTER TABLE that rewrites the rows (here a data fix through ALTER
+-- COLUMN ... TYPE of the same type) would change them unseen: refused on a
+-- partition and on the source, which keep their rows; a table without a
+-- rollup is rewritten as ever.
+SELECT throws_ok($$ALTER TABLE public.rp ALTER COLUMN status TYPE int USING 503$$, '0A000',
+                 NULL, 'a rewrite of the partitions of a rollup''s source is refused');
+SELECT throws_ok($$ALTER TABLE public.rp ALTER COLUMN duration_ms TYPE numeric USING duration_ms * 2$$, '0A000',
+                 NULL, 'also to a type a source may have');
+SELECT is(public.rp_same(), 'same', 'and the rows stay as the rollup counts them');
+SELECT lives_ok($$ALTER TABLE public.rp_raw ALTER COLUMN status TYPE int USING status$$,
+                'a table without a rollup is rewritten');
 
 -- ATTACH again of the detached table, which got a row while away: its rows
 -- are in the slots already, and are recounted rather than added again

@@ -18,7 +18,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(32);
+SELECT plan(33);
 
 CREATE TABLE public.rp (LIKE scaler.request_log);
 ALTER TABLE public.rp ADD COLUMN secret text;
@@ -209,6 +209,10 @@ RESET search_path;
 RESET ROLE;
 SELECT is((SELECT inserted FROM scaler.rollup_invalid WHERE source = 'public.rpw'::regclass), 1::bigint,
           'and the late row is recorded');
+-- the owner's data fix by a rewrite would change every row unseen
+SELECT throws_ok($$ALTER TABLE public.rpw ALTER COLUMN ts TYPE timestamptz USING ts - interval '1 day'$$, '0A000',
+                 'cannot rewrite table public.rpw, which a rollup counts the rows of',
+                 'a rewrite of a rollup''s source is refused');
 
 -- The owner of a source with a rollup changes a column to a type of their
 -- own with an implicit cast to float8: neither the capture trigger nor the
@@ -232,10 +236,12 @@ SELECT throws_ok($$ALTER TABLE rp_own.log ALTER COLUMN duration_ms TYPE rp_own.m
 -- made while the event trigger was off, the checks behind it hold
 RESET ROLE;
 ALTER EVENT TRIGGER scaler_rollup_partitions DISABLE;
+ALTER EVENT TRIGGER scaler_rollup_rewrite DISABLE;
 SET ROLE rp_owner;
 ALTER TABLE rp_own.log ALTER COLUMN duration_ms TYPE rp_own.ms USING ROW(duration_ms)::rp_own.ms;
 RESET ROLE;
 ALTER EVENT TRIGGER scaler_rollup_partitions ENABLE ALWAYS;
+ALTER EVENT TRIGGER scaler_rollup_rewrite ENABLE ALWAYS;
 SET ROLE rp_owner;
 SELECT throws_ok($$INSERT INTO rp_own.log (ts, function_name, duration_ms, status)
                    VALUES ('2025-05-01 11:00+00', 'f', ROW(2)::rp_own.ms, 200)$$,

@@ -125,7 +125,7 @@ is($node->safe_psql('dst', q(SELECT string_agg(source::text || ' ' || scaler._ro
 	'logs true, scaler.request_log true',
 	'each restored rollup is its table\'s (the triggers carry the rollup\'s id)');
 is($node->safe_psql('dst', q(SELECT string_agg(evtname || ' ' || evtenabled::text, ', ' ORDER BY evtname) FROM pg_event_trigger)),
-	'scaler_rollup_drop A, scaler_rollup_partitions A',
+	'scaler_rollup_drop A, scaler_rollup_partitions A, scaler_rollup_rewrite A',
 	'the restored database has the event triggers once each, enabled always');
 $node->safe_psql('dst', 'DROP TABLE public.logs');
 is($node->safe_psql('dst', q(SELECT count(*) FROM scaler.rollup_slot WHERE source::text !~ 'request_log')),
