@@ -91,6 +91,7 @@
 
 PG_FUNCTION_INFO_V1(scaler_rollup_capture);
 PG_FUNCTION_INFO_V1(scaler_rollup_lock);
+PG_FUNCTION_INFO_V1(scaler_rollup_share_source);
 PG_FUNCTION_INFO_V1(scaler_rollup_adopt);
 PG_FUNCTION_INFO_V1(scaler_rollup_name_key);
 
@@ -126,6 +127,21 @@ scaler_rollup_lock(PG_FUNCTION_ARGS)
 	rollup_lock(source, ExclusiveLock);
 	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(source)))
 		CacheInvalidateRelcacheByRelid(source);
+	PG_RETURN_VOID();
+}
+
+/*
+ * scaler._rollup_share_source(source): ACCESS SHARE on the source until the
+ * transaction ends, which a refresh takes before it locks the rollup's
+ * row.  TRUNCATE and DROP TABLE of the source lock the table first and then
+ * change that row (through the truncate trigger and the sql_drop event
+ * trigger): had the refresh locked the row first and then waited for the
+ * table to read it, the two would deadlock.
+ */
+Datum
+scaler_rollup_share_source(PG_FUNCTION_ARGS)
+{
+	LockRelationOid(PG_GETARG_OID(0), AccessShareLock);
 	PG_RETURN_VOID();
 }
 

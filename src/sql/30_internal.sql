@@ -1190,6 +1190,13 @@ LANGUAGE C STRICT;
 COMMENT ON FUNCTION scaler._rollup_lock(oid) IS
     'internal: waits for the source''s writers that passed the capture trigger, and holds off new ones, until the transaction ends';
 
+CREATE OR REPLACE FUNCTION scaler._rollup_share_source(source oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'scaler_rollup_share_source'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION scaler._rollup_share_source(oid) IS
+    'internal: ACCESS SHARE on a rollup''s source until the transaction ends, taken before the rollup''s row (TRUNCATE and DROP lock them in that order)';
+
 -- What a refresh or an adoption reads of a source, read as the table's
 -- owner (src/rollup_read.c): planning a query on a table runs code its
 -- owner wrote (index expressions, partition constraints), which must never
@@ -1938,7 +1945,9 @@ BEGIN
             USING ERRCODE = '25001',
                   DETAIL = 'It reads the rows committed after it waits for the source''s writers.';
     END IF;
-    -- A refresh at a time per rollup: the other one skips it.
+    -- The source before the rollup's row, as TRUNCATE and DROP TABLE take
+    -- them; then a refresh at a time per rollup: the other one skips it.
+    PERFORM scaler._rollup_share_source(_refresh_rollup_step.source);
     SELECT * INTO r FROM scaler.rollup x WHERE x.source = _refresh_rollup_step.source
        FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN

@@ -84,6 +84,7 @@ REVOKE ALL ON FUNCTION scaler._drop_rollup(oid, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._refresh_rollup(oid, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._refresh_rollup_step(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_lock(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._rollup_share_source(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_capture() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_ensure_triggers(regclass, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_make_triggers(regclass, uuid, boolean) FROM PUBLIC;
