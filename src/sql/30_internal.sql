@@ -2078,11 +2078,14 @@ COMMENT ON FUNCTION scaler._maintain_request_log() IS
     'internal: the worker''s upkeep of scaler.request_log: daily partitions ahead, rows out of the DEFAULT partition, retention of covered partitions';
 
 -- The daily partition of day, with the DEFAULT partition's rows of that day
--- moved into it (they could not stay there once it exists).  The rows move
--- within one transaction and the source's statement triggers do not fire
--- (the statements name partitions), so a rollup sees no change.  The bounds
--- are written out as text: in UTC and ISO style, whatever the session's
--- (under DateStyle Postgres, an Asia/Kolkata "IST" reads back as Israel's).
+-- moved into it (they could not stay there once it exists).  The move
+-- changes no row, but the DEFAULT partition's capture trigger records the
+-- DELETE, and the attached partition's adoption its rows, as changes of the
+-- day below the watermark: what the rollup had recorded of the day is put
+-- back as it was (writers are locked out meanwhile), or a late row of a day
+-- whose other rows retention dropped would count twice.  The bounds are
+-- written out as text: in UTC and ISO style, whatever the session's (under
+-- DateStyle Postgres, an Asia/Kolkata "IST" reads back as Israel's).
 CREATE OR REPLACE FUNCTION scaler._request_log_partition(day date)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
@@ -2091,21 +2094,27 @@ SET TimeZone = 'UTC'
 SET DateStyle = 'ISO, YMD'
 AS $$
 DECLARE
-    part text := 'request_log_p' || pg_catalog.to_char(day, 'YYYYMMDD');
-    lo   timestamptz := scaler._rollup_day_start(day);
-    hi   timestamptz := scaler._rollup_day_start(day + 1);
+    part    text := 'request_log_p' || pg_catalog.to_char(day, 'YYYYMMDD');
+    lo      timestamptz := scaler._rollup_day_start(day);
+    hi      timestamptz := scaler._rollup_day_start(day + 1);
+    pending scaler.rollup_invalid[];
 BEGIN
     -- Writers route rows with the partitions they saw when they opened the
     -- table: wait for them, and hold new ones off until this commits (an
     -- INSERT routed to the DEFAULT partition before the new partition was
     -- attached would fail its changed constraint).
     LOCK TABLE scaler.request_log, scaler.request_log_default IN SHARE ROW EXCLUSIVE MODE;
+    SELECT pg_catalog.array_agg(i) INTO pending FROM scaler.rollup_invalid i
+     WHERE i.source = 'scaler.request_log'::pg_catalog.regclass AND i.day = _request_log_partition.day;
     EXECUTE pg_catalog.format('CREATE TABLE scaler.%I (LIKE scaler.request_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
     EXECUTE pg_catalog.format('INSERT INTO scaler.%I SELECT * FROM ONLY scaler.request_log_default WHERE ts >= $1 AND ts < $2', part)
        USING lo, hi;
     DELETE FROM ONLY scaler.request_log_default WHERE ts >= lo AND ts < hi;
     EXECUTE pg_catalog.format('ALTER TABLE scaler.request_log ATTACH PARTITION scaler.%I FOR VALUES FROM (%L) TO (%L)',
                               part, lo, hi);
+    DELETE FROM scaler.rollup_invalid i
+     WHERE i.source = 'scaler.request_log'::pg_catalog.regclass AND i.day = _request_log_partition.day;
+    INSERT INTO scaler.rollup_invalid SELECT (u).* FROM pg_catalog.unnest(pending) u;
 END
 $$;
 COMMENT ON FUNCTION scaler._request_log_partition(date) IS
