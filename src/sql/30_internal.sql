@@ -1722,11 +1722,17 @@ COMMENT ON FUNCTION scaler._drop_rollup(oid, regclass) IS
 -- row_security off).
 
 -- Refresh, the capture triggers: missing (a restored scaler.request_log)
--- or disabled, rows may have changed unseen, so the slots that raw rows
--- remain of are built again, from the UTC day of the first row on; older
--- ones (their rows dropped by retention) are kept.  Returns the watermark,
--- lowered to that day if it was above it.  Runs before the refresh's lock:
--- creating triggers waits for the source's writers.
+-- or disabled, rows may have changed unseen, so the slots from the UTC day
+-- of the first row on are brought back to the rows.  A table's rows are all
+-- there is: its slots of those days are dropped, and appended again from
+-- that day (the watermark returned is lowered to it).  A partitioned
+-- source's slots may be all that is left of rows (a partition dropped by
+-- retention), also after its first row (a late row of such a day in the
+-- DEFAULT partition): each slot of those days, and each function and day
+-- the rows have, is recomputed instead by the rule of late changes
+-- (_rollup_recompute_invalid), which keeps a slot whose rows are fewer in
+-- the source than it counts.  Runs before the refresh's lock: creating
+-- triggers waits for the source's writers.
 CREATE OR REPLACE FUNCTION scaler._rollup_repair_triggers(rel oid, id uuid, watermark timestamptz)
 RETURNS timestamptz
 LANGUAGE plpgsql
@@ -1744,6 +1750,16 @@ BEGIN
         RETURN watermark;
     END IF;
     first_day := pg_catalog.timezone('UTC', first_ts)::date;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'p' THEN
+        INSERT INTO scaler.rollup_invalid AS i (source, function_name, day)
+        SELECT rel, s.function_name, s.day FROM scaler.rollup_slot s
+         WHERE s.source = rel AND s.day >= first_day
+        UNION
+        SELECT rel, r.function_name, r.day
+          FROM scaler._rollup_read(rel::pg_catalog.regclass, first_ts, watermark, false, NULL, false) r
+        ON CONFLICT (source, scaler._rollup_name_key(function_name), day) DO NOTHING;
+        RETURN watermark;
+    END IF;
     DELETE FROM scaler.rollup_slot s WHERE s.source = rel AND s.day >= first_day;
     DELETE FROM scaler.rollup_day d WHERE d.source = rel AND d.day >= first_day;
     DELETE FROM scaler.rollup_invalid i WHERE i.source = rel AND i.day >= first_day;
@@ -1751,7 +1767,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scaler._rollup_repair_triggers(oid, uuid, timestamptz) IS
-    'internal: refresh step: put a source''s missing or disabled capture triggers back and drop the slots its rows may have changed unseen; the watermark to go on from';
+    'internal: refresh step: put a source''s missing or disabled capture triggers back and bring the slots its rows may have changed unseen back to them (a partitioned source''s kept where the rows are gone); the watermark to go on from';
 
 -- Refresh, scaler.rollup_retention: the slots and day values of UTC days
 -- older than it deleted (once per new cutoff), and the invalidated slots

@@ -18,14 +18,17 @@
 --     not make the writer's INSERT fail;
 --   - the worker's upkeep of scaler.request_log moving a late row of a day
 --     whose partition retention dropped out of DEFAULT into a new daily
---     partition changes nothing the rollup counts (it counted it twice).
+--     partition changes nothing the rollup counts (it counted it twice);
+--   - the refresh that puts back a capture trigger of scaler.request_log
+--     keeps the days whose partitions retention dropped (it rebuilt every
+--     day from the first raw row's on, from the rows, and lost them).
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 SET client_min_messages = error;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(21);
+SELECT plan(23);
 
 CREATE TABLE public.rh (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
     PARTITION BY RANGE (ts);
@@ -172,6 +175,23 @@ SELECT scaler._maintain_request_log();
 SELECT is(pg_temp.oct1(), 101::bigint, 'the upkeep moving the late row out of DEFAULT changes nothing the rollup counts');
 DO $$ BEGIN FOR i IN 1..50 LOOP EXIT WHEN scaler.refresh_rollup('scaler.request_log') = 0; END LOOP; END $$;
 SELECT is(pg_temp.oct1(), 101::bigint, 'nor does the refresh after it (it counted the row twice)');
+
+-- a second day, all of its rows gone with its partition; then a capture
+-- trigger is disabled (as a restore may leave it) and the refresh repairs it
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+SELECT '2026-10-02 00:00+00'::timestamptz + i * interval '1 minute', 'api', 10, 200 FROM generate_series(0, 99) i;
+SELECT scaler._maintain_request_log();
+DO $$ BEGIN FOR i IN 1..50 LOOP EXIT WHEN scaler.refresh_rollup('scaler.request_log') = 0; END LOOP; END $$;
+DROP TABLE scaler.request_log_p20261002;
+ALTER TABLE scaler.request_log DISABLE TRIGGER scaler_rollup_insert;
+DO $$ BEGIN FOR i IN 1..50 LOOP EXIT WHEN scaler.refresh_rollup('scaler.request_log') = 0; END LOOP; END $$;
+SELECT is((SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = 'scaler.request_log'::regclass AND tgname = 'scaler_rollup_insert'),
+          'O', 'the refresh puts the capture trigger back');
+SELECT is((SELECT string_agg(d || ' ' || n, ', ' ORDER BY d)
+             FROM (SELECT date_trunc('day', hour)::date AS d, sum(requests) AS n
+                     FROM scaler.hourly_requests('2026-10-01 00:00+00', '2026-10-03 00:00+00', 'api') GROUP BY 1) x),
+          '2026-10-01 101, 2026-10-02 100',
+          'and keeps the history of both days, whose rows the source no longer has');
 
 SELECT * FROM finish();
 ROLLBACK;
