@@ -1382,10 +1382,28 @@ scaler_refresh_rollups(void)
 		pfree(sources);
 }
 
+/* Run an upkeep function returning what it did (text[]), and log that. */
+static void
+run_upkeep(const char *function, const char *what)
+{
+	char	   *query = psprintf("SELECT pg_catalog.array_to_string(%s, ', ')", function);
+	char	   *done;
+	int			ret;
+
+	ret = SPI_execute(query, false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "upkeep of %s failed: %s", what, SPI_result_code_string(ret));
+	done = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (done != NULL && done[0] != '\0')
+		ereport(LOG,
+				(errmsg("scaler: %s: %s", what, done)));
+}
+
 /*
  * The worker's upkeep of scaler.request_log (partitions ahead, the DEFAULT
- * partition emptied into daily ones, retention), in a transaction of its
- * own; a failure is logged and retried next tick.  Called outside any
+ * partition emptied into daily ones, retention) and of the pg_cron jobs of
+ * scaler's schedules (their owners followed), in a transaction of its own;
+ * a failure is logged and retried next tick.  Called outside any
  * transaction.
  */
 void
@@ -1399,26 +1417,14 @@ scaler_maintain_request_log(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
-		int			ret;
-
 		bound_lock_waits();
 		if (OidIsValid(rollup_tables_owner()))
 		{
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
-			ret = SPI_execute("SELECT pg_catalog.array_to_string(scaler._maintain_request_log(), ', ')",
-							  false, 0);
-			if (ret != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "maintaining scaler.request_log failed: %s",
-					 SPI_result_code_string(ret));
-			{
-				char	   *done = SPI_getvalue(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1);
-
-				if (done != NULL && done[0] != '\0')
-					ereport(LOG,
-							(errmsg("scaler: scaler.request_log: %s", done)));
-			}
+			run_upkeep("scaler._maintain_request_log()", "scaler.request_log");
+			/* (not the request log's, but also once a tick) */
+			run_upkeep("scaler._follow_job_owners()", "pg_cron jobs");
 			SPI_finish();
 		}
 		PopActiveSnapshot();

@@ -763,6 +763,52 @@ $$;
 COMMENT ON FUNCTION scaler._schedule_job(bigint, text, text) IS
     'internal: (re)create the pg_cron job of a scaler.capacity_schedule row';
 
+-- pg_cron runs a job as the role its cron.job row names, by name.  A
+-- policy owner renamed (ALTER ROLE ... RENAME) or dropped leaves a name no
+-- role has, and pg_cron 1.4's launcher then fails at each start, a second
+-- apart, which stops every job of the cluster, not only scaler's.  The
+-- worker's upkeep follows the owners: a renamed owner's jobs get the new
+-- name, a dropped owner's are unscheduled (its schedules stay, without a
+-- job).  A failure here is a warning and stops no other upkeep.
+CREATE OR REPLACE FUNCTION scaler._follow_job_owners()
+RETURNS text[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done text[] := '{}';
+    j    record;
+BEGIN
+    IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+        RETURN done;
+    END IF;
+    FOR j IN EXECUTE
+        $q$SELECT c.id, c.jobid, c.policy, r.rolname AS owner
+             FROM scaler.capacity_schedule c
+             JOIN cron.job cj ON cj.jobid OPERATOR(pg_catalog.=) c.jobid
+             LEFT JOIN scaler.policy p ON p.name OPERATOR(pg_catalog.=) c.policy
+             LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) p.owner
+            WHERE r.rolname IS NULL OR r.rolname::pg_catalog.text OPERATOR(pg_catalog.<>) cj.username
+            ORDER BY c.id$q$
+    LOOP
+        IF j.owner IS NULL THEN
+            PERFORM cron.unschedule(j.jobid);
+            UPDATE scaler.capacity_schedule c SET jobid = NULL WHERE c.id = j.id;
+            done := done || pg_catalog.format('unscheduled job %s of policy %s, whose owner is gone', j.jobid, j.policy);
+        ELSE
+            PERFORM cron.alter_job(j.jobid, username => j.owner::pg_catalog.text);
+            done := done || pg_catalog.format('job %s of policy %s runs as %s', j.jobid, j.policy, j.owner);
+        END IF;
+    END LOOP;
+    RETURN done;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'scaler: following the owners of pg_cron jobs failed: %', SQLERRM;
+    RETURN '{}';
+END
+$$;
+COMMENT ON FUNCTION scaler._follow_job_owners() IS
+    'internal: the worker''s upkeep of pg_cron jobs: a policy owner''s new name on its jobs, a dropped owner''s jobs unscheduled';
+
 CREATE OR REPLACE FUNCTION scaler._schedule_capacity(invoker oid, policy text, schedule text,
                                                      min_capacity integer, duration interval)
 RETURNS bigint

@@ -105,6 +105,7 @@ REVOKE ALL ON FUNCTION scaler._rollup_append(oid, timestamptz, timestamptz) FROM
 -- scaler.rollups calls them as the caller; so does scaler._traffic_requests,
 -- a function of its argument alone.)
 REVOKE ALL ON FUNCTION scaler._maintain_request_log() FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._follow_job_owners() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._request_log_partition(date) FROM PUBLIC;
 
 -- Test hooks (src/sql/80_test_hooks.sql).
