@@ -508,8 +508,7 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 	SPIExecuteOptions options;
 	ParamListInfo params;
 	int			nparams = s->function_name ? 3 : 2;
-	Oid			save_userid;
-	int			save_sec_context;
+	ScalerOwnerScope owner_scope;
 	int			ret;
 
 	/*
@@ -574,9 +573,9 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	scaler_become_owner(s, &save_userid, &save_sec_context);
+	scaler_become_owner(s, &owner_scope);
 	ret = SPI_execute_extended(sql.data, &options);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	scaler_end_owner(&owner_scope);
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "reading the source of policy \"%s\" failed: %s",
 			 s->name, SPI_result_code_string(ret));

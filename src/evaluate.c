@@ -293,8 +293,7 @@ read_window(const ScalerPolicySettings *p, TimestampTz now,
 			ScalerDecideInput *in)
 {
 	char	   *source_name;
-	Oid			save_userid;
-	int			save_sec_context;
+	ScalerOwnerScope owner_scope;
 	SPIPlanPtr	plan;
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -311,7 +310,7 @@ read_window(const ScalerPolicySettings *p, TimestampTz now,
 	source_name = scaler_source_name(p);
 
 	/* plan and run as the owner; errors restore the user at subxact abort */
-	scaler_become_owner(p, &save_userid, &save_sec_context);
+	scaler_become_owner(p, &owner_scope);
 
 	plan = window_plan(p, source_name);
 	args[0] = p->function_name ? CStringGetTextDatum(p->function_name) : (Datum) 0;
@@ -325,7 +324,7 @@ read_window(const ScalerPolicySettings *p, TimestampTz now,
 		elog(ERROR, "window query of policy \"%s\" failed: %s",
 			 p->name, SPI_result_code_string(ret));
 
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	scaler_end_owner(&owner_scope);
 
 	get_counts(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &window);
 	get_counts(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &tail);
@@ -493,8 +492,7 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	char	   *sql;
-	Oid			save_userid;
-	int			save_sec_context;
+	ScalerOwnerScope owner_scope;
 	Datum		d;
 	bool		isnull;
 	int			ret;
@@ -516,9 +514,9 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 	args[3] = Int64GetDatum(p->stable_window);
 
 	/* errors restore the user at subxact abort */
-	scaler_become_owner(p, &save_userid, &save_sec_context);
+	scaler_become_owner(p, &owner_scope);
 	ret = SPI_execute_with_args(sql, 4, argtypes, args, nulls, true, 1);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	scaler_end_owner(&owner_scope);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the idle times of policy \"%s\" failed: %s",
 			 p->name, SPI_result_code_string(ret));

@@ -98,8 +98,7 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
 	Datum		values[3];
 	int			nargs = s->function_name ? 3 : 2;
-	Oid			save_userid;
-	int			save_sec_context;
+	ScalerOwnerScope owner_scope;
 	Traffic    *traffic;
 	RollupCover cover;
 	Datum		result;
@@ -149,10 +148,10 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 	{
 		values[0] = TimestampTzGetDatum(cover.from[i]);
 		values[1] = TimestampTzGetDatum(cover.until[i]);
-		scaler_become_owner(s, &save_userid, &save_sec_context);
+		scaler_become_owner(s, &owner_scope);
 		ret = SPI_execute_with_args(sql.data, nargs, argtypes, values, NULL,
 									true, 0);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		scaler_end_owner(&owner_scope);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the history of policy \"%s\" failed: %s",
 				 s->name, SPI_result_code_string(ret));

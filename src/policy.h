@@ -68,7 +68,16 @@ extern void scaler_policy_decide_input(const ScalerPolicySettings *settings,
 									   int current, int floor, TimestampTz now,
 									   ScalerDecideInput *in);
 extern char *scaler_source_name(const ScalerPolicySettings *settings);
+/* What scaler_become_owner changed, for scaler_end_owner to put back. */
+typedef struct ScalerOwnerScope
+{
+	Oid			userid;
+	int			sec_context;
+	int			guc_nestlevel;
+} ScalerOwnerScope;
+
 extern void scaler_become_owner(const ScalerPolicySettings *settings,
-								Oid *save_userid, int *save_sec_context);
+								ScalerOwnerScope *scope);
+extern void scaler_end_owner(ScalerOwnerScope *scope);
 
 #endif							/* SCALER_POLICY_H */
