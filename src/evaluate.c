@@ -1100,12 +1100,47 @@ delete_old_decisions(TimestampTz now)
 }
 
 /*
+ * Whether this backend is evaluating policies: a policy's source (the
+ * owner's view) that called evaluate() would evaluate, inside the outer
+ * run, the policies whose rows the outer run has locked already (a
+ * transaction does not skip its own locks), and decide them twice.
+ */
+static bool evaluating = false;
+
+static List *evaluate_policies(const char *only, bool notify_now,
+							   MemoryContext result_cxt, TimestampTz now);
+
+/*
  * The same, as if it were now: tests feed evaluation tick by tick at chosen
  * times (scaler._evaluate_at) to compare it with scaler.backtest().
  */
 List *
 scaler_evaluate_policies_at(const char *only, bool notify_now,
 							MemoryContext result_cxt, TimestampTz now)
+{
+	List	   *wakeups;
+
+	if (evaluating)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("scaler policies cannot be evaluated while they are being evaluated"),
+				 errdetail("A policy's source cannot evaluate policies.")));
+	evaluating = true;
+	PG_TRY();
+	{
+		wakeups = evaluate_policies(only, notify_now, result_cxt, now);
+	}
+	PG_FINALLY();
+	{
+		evaluating = false;
+	}
+	PG_END_TRY();
+	return wakeups;
+}
+
+static List *
+evaluate_policies(const char *only, bool notify_now,
+				  MemoryContext result_cxt, TimestampTz now)
 {
 	PolicyRow  *policies;
 	int			npolicies;

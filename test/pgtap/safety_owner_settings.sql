@@ -5,13 +5,15 @@
 -- the owner a superuser, and default_transaction_read_only left in the
 -- worker stopped every policy's evaluation.  Checked for evaluate(),
 -- backtest_summary() and forecast(), and that the owner's code runs with
--- search_path = pg_catalog, pg_temp.
+-- search_path = pg_catalog, pg_temp.  Nor may the owner's code evaluate
+-- policies itself: inside the outer run that decided every later policy
+-- twice.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(7);
+SELECT plan(9);
 
 CREATE ROLE so_owner;
 CREATE SCHEMA so_owner AUTHORIZATION so_owner;
@@ -56,6 +58,26 @@ SET work_mem = '4MB';
 SELECT lives_ok($$SELECT * FROM scaler.forecast('so_pol')$$, 'a superuser forecasts it');
 SELECT is(current_setting('search_path') || ' ' || current_setting('work_mem'), 'public, pg_catalog 4MB',
           'and so does forecast');
+
+-- a source that evaluates policies itself
+SET ROLE so_owner;
+CREATE OR REPLACE FUNCTION so_owner.meddle(t timestamptz) RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM * FROM scaler.evaluate();
+    RETURN t;
+END $$;
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION scaler.evaluate(text) TO so_owner;
+SELECT scaler.create_policy('so_victim', 1, metric => 'rps', function_name => 'v',
+                            scale_in_stabilization => '0');
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+SELECT now() - interval '10 seconds', 'v', 10, 200 FROM generate_series(1, 300);
+SELECT count(*) FROM scaler.evaluate();
+SELECT is((SELECT count(*) FROM scaler.decision WHERE policy = 'so_victim'), 1::bigint,
+          'a policy whose source evaluates policies: the others are decided once');
+SELECT is((SELECT last_error FROM scaler.policies WHERE name = 'so_pol'),
+          'scaler policies cannot be evaluated while they are being evaluated',
+          'and that policy fails, saying why');
 
 SELECT * FROM finish();
 ROLLBACK;
