@@ -1171,13 +1171,24 @@ evaluate_policies(const char *only, bool notify_now,
 
 		/*
 		 * Evaluated meanwhile at a later time by another run (we got the
-		 * row lock after it committed): that run has decided.
+		 * row lock after it committed): that run has decided.  A time
+		 * later than the clock is no such run but a clock that stepped
+		 * back (or a test's time): skipping until the clock passes it
+		 * would freeze the policy silently, so it is evaluated, and its
+		 * decision state, later than the evaluation, is reset.
 		 */
 		if (p->evaluated && p->last_evaluated_at > now)
 		{
-			elog(DEBUG1, "scaler policy \"%s\" was evaluated after this evaluation's time, skipping it",
-				 p->name);
-			continue;
+			if (p->last_evaluated_at <= GetCurrentTimestamp())
+			{
+				elog(DEBUG1, "scaler policy \"%s\" was evaluated after this evaluation's time, skipping it",
+					 p->name);
+				continue;
+			}
+			ereport(WARNING,
+					(errmsg("scaler policy \"%s\" was last evaluated at %s, later than the clock",
+							p->name, timestamptz_to_str(p->last_evaluated_at)),
+					 errdetail("Evaluating it now, as the clock may have been set back.")));
 		}
 
 		if (!evaluate_one(p, now, notify_now, &in, &out))
