@@ -1172,14 +1172,17 @@ evaluate_policies(const char *only, bool notify_now,
 		/*
 		 * Evaluated meanwhile at a later time by another run (we got the
 		 * row lock after it committed): that run has decided.  A time
-		 * later than the clock is no such run but a clock that stepped
-		 * back (or a test's time): skipping until the clock passes it
-		 * would freeze the policy silently, so it is evaluated, and its
-		 * decision state, later than the evaluation, is reset.
+		 * more than a minute later than the clock is no such run but a
+		 * clock that was set back: skipping until the clock passes it
+		 * would freeze the policy silently (a day for a day), so it is
+		 * evaluated, and its decision state, later than the evaluation,
+		 * is reset.  (Within the minute, a step back of the clock holds
+		 * the policy as a newer run would; tests stand in for newer runs
+		 * with times seconds ahead.)
 		 */
 		if (p->evaluated && p->last_evaluated_at > now)
 		{
-			if (p->last_evaluated_at <= GetCurrentTimestamp())
+			if (p->last_evaluated_at <= GetCurrentTimestamp() + USECS_PER_MINUTE)
 			{
 				elog(DEBUG1, "scaler policy \"%s\" was evaluated after this evaluation's time, skipping it",
 					 p->name);

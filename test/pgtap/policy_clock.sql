@@ -1,8 +1,8 @@
--- A policy last evaluated at a time later than the clock (a clock that ran
--- ahead and was set back; here the test hook's time) is evaluated, with a
--- WARNING, instead of being skipped silently until the clock passes it; a
--- later time that is not later than the clock is a newer run's, and is
--- still skipped.
+-- A policy last evaluated more than a minute later than the clock (a
+-- clock that ran ahead and was set back; here the test hook's time) is
+-- evaluated, with a WARNING, instead of being skipped silently until the
+-- clock passes it; a later time that is not later than the clock is a
+-- newer run's, and is still skipped.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS scaler;
