@@ -830,7 +830,12 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 			  /* the floor rule, as scaler.active_floor() answers it */
 			  "LEFT JOIN scaler._active_floors($2) fl ON fl.policy = p.name "
 			  "WHERE CASE WHEN $1 IS NULL THEN p.enabled ELSE p.name = $1 END "
-			  "ORDER BY p.name "
+			  /* failing policies last, the longest failing first (see below) */
+			  "ORDER BY s.last_error_at > s.last_evaluated_at "
+			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL), "
+			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
+			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
+			  "THEN s.last_error_at END, p.name "
 			  "FOR UPDATE OF s SKIP LOCKED",
 			  2, types);
 	args[0] = only ? CStringGetTextDatum(only) : (Datum) 0;
@@ -1148,6 +1153,7 @@ evaluate_policies(const char *only, bool notify_now,
 	List	   *wakeups = NIL;
 	bool		queue_checked = false;
 	bool		queue_ok = true;
+	TimestampTz failing_since = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1168,6 +1174,23 @@ evaluate_policies(const char *only, bool notify_now,
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * The worker evaluates the failing policies last, and spends about
+		 * one scaler.policy_timeout of a tick on them: the rest wait for a
+		 * later tick, the longest failing first.  A role's many slow
+		 * policies (each cut off at the timeout) would otherwise make every
+		 * tick that many timeouts long and hold every other decision back.
+		 */
+		if (p->failing_with != NULL && only == NULL && !notify_now &&
+			scaler_policy_timeout > 0)
+		{
+			if (failing_since == 0)
+				failing_since = GetCurrentTimestamp();
+			else if (TimestampDifferenceExceeds(failing_since, GetCurrentTimestamp(),
+												scaler_policy_timeout))
+				continue;
+		}
 
 		/*
 		 * Evaluated meanwhile at a later time by another run (we got the

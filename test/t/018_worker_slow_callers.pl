@@ -80,6 +80,28 @@ ok(defined $took && $took < 4,
 	'another policy decides within about scaler.policy_timeout ('
 	  . (defined $took ? sprintf('%.1f s', $took) : 'never') . ')');
 
+# Many slow policies of one role: once they have failed, the worker
+# evaluates them last and spends about one scaler.policy_timeout of a tick
+# on them (the longest failing first), so the others decide every tick
+# instead of once every six timeouts.
+$node->safe_psql('postgres',
+	"SELECT scaler.create_policy('slow' || i, 1, metric => 'rps', source => 'public.sleepy') FROM generate_series(1, 5) i");
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 6 FROM scaler.policies WHERE failing AND (name = 'zslow' OR name LIKE 'slow_')"),
+	'six slow policies fail');
+add_rows('fast', 600);
+$took = within(20,
+	"SELECT capacity = 3 FROM scaler.policies WHERE name = 'fast'");
+ok(defined $took && $took < 4,
+	'another policy still decides within about two policy timeouts ('
+	  . (defined $took ? sprintf('%.1f s', $took) : 'never') . ')');
+my $mark = $node->safe_psql('postgres', 'SELECT now()');
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 6 FROM scaler.policies WHERE failing AND last_error_at > '$mark' AND (name = 'zslow' OR name LIKE 'slow_')"),
+	'and each slow policy is still tried in turn');
+$node->safe_psql('postgres',
+	"SELECT scaler.drop_policy('slow' || i) FROM generate_series(1, 5) i");
+
 $node->safe_psql('postgres', "SELECT scaler.drop_policy('zslow')");
 
 # a session decides on 'held' and keeps its transaction open
@@ -90,7 +112,7 @@ is($open->query_safe("BEGIN; SELECT count(*) FROM scaler.evaluate('held');"),
 
 add_rows('fast', 1800);
 $took = within(10,
-	"SELECT capacity = 5 FROM scaler.policies WHERE name = 'fast'");
+	"SELECT capacity = 6 FROM scaler.policies WHERE name = 'fast'");
 ok(defined $took, "the worker's other decisions go on meanwhile");
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'scaler' AND wait_event_type = 'Lock'"),
@@ -98,13 +120,13 @@ is( $node->safe_psql('postgres',
 
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(policy || ':' || to_capacity, ',' ORDER BY id) FROM scaler.listen_decisions(0)"),
-	'fast:2', 'readers stop before the open decision');
+	'fast:2,fast:3', 'readers stop before the open decision');
 
 $open->query_safe('COMMIT');
 $open->quit;
 is( $node->safe_psql('postgres',
 		"SELECT string_agg(policy || ':' || to_capacity, ',' ORDER BY id) FROM scaler.listen_decisions(0)"),
-	'fast:2,held:1,fast:5', 'after its commit they return every decision in id order');
+	'fast:2,fast:3,held:1,fast:6', 'after its commit they return every decision in id order');
 
 # A writer of a rollup's source that keeps its transaction open holds the
 # rollup's lock (its capture trigger takes it until commit), and one that
@@ -129,7 +151,7 @@ ok( $node->poll_query_until('postgres',
 	'a writer with an open transaction: the refresh gives up waiting, its error recorded');
 add_rows('fast', 1800);
 $took = within(10,
-	"SELECT capacity = 8 FROM scaler.policies WHERE name = 'fast'");
+	"SELECT capacity = 9 FROM scaler.policies WHERE name = 'fast'");
 ok(defined $took, 'and the policies are evaluated meanwhile');
 $writer->query_safe('COMMIT');
 
@@ -140,7 +162,7 @@ ok( $node->poll_query_until('postgres',
 	'so does one holding LOCK TABLE');
 add_rows('fast', 1200);
 $took = within(10,
-	"SELECT capacity = 10 FROM scaler.policies WHERE name = 'fast'");
+	"SELECT capacity = 11 FROM scaler.policies WHERE name = 'fast'");
 ok(defined $took, 'with the policies evaluated meanwhile too');
 $writer->query_safe('COMMIT');
 $writer->quit;
