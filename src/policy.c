@@ -43,7 +43,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -441,14 +440,7 @@ scaler_source_name(const ScalerPolicySettings *s)
 /*
  * Act as the policy owner, as every read of a policy's source does, so that
  * the source's privileges and row-level security apply to the owner,
- * whoever calls, until scaler_end_owner.  As ANALYZE does, in a
- * security-restricted operation with search_path = pg_catalog, pg_temp and
- * in a GUC nest level of its own: whatever settings the owner's code
- * changes (a function of a view that runs set_config(..., false)) are
- * undone when the read ends, so that they cannot follow the caller (a
- * search_path for a superuser's next query, default_transaction_read_only
- * for the worker's next tick).  An error restores the user and the settings
- * at (sub)transaction abort.
+ * whoever calls, until scaler_end_owner (scaler_become_role says how).
  */
 void
 scaler_become_owner(const ScalerPolicySettings *s, ScalerOwnerScope *scope)
@@ -458,22 +450,7 @@ scaler_become_owner(const ScalerPolicySettings *s, ScalerOwnerScope *scope)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("owner of policy \"%s\" no longer exists", s->name),
 				 errhint("Drop the policy and create it again as an existing role.")));
-	GetUserIdAndSecContext(&scope->userid, &scope->sec_context);
-	SetUserIdAndSecContext(s->owner,
-						   scope->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	scope->guc_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-}
-
-/* Back to the caller and its settings. */
-void
-scaler_end_owner(ScalerOwnerScope *scope)
-{
-	AtEOXact_GUC(false, scope->guc_nestlevel);
-	SetUserIdAndSecContext(scope->userid, scope->sec_context);
+	scaler_become_role(s->owner, scope);
 }
 
 /* ------------------------------------------------------------ the rules */

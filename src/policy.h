@@ -16,6 +16,7 @@
 
 #include "decide.h"
 #include "keepalive.h"
+#include "source.h"
 
 /*
  * A policy's settings.  Loaded by scaler_policy_from_datums from any row
@@ -68,16 +69,7 @@ extern void scaler_policy_decide_input(const ScalerPolicySettings *settings,
 									   int current, int floor, TimestampTz now,
 									   ScalerDecideInput *in);
 extern char *scaler_source_name(const ScalerPolicySettings *settings);
-/* What scaler_become_owner changed, for scaler_end_owner to put back. */
-typedef struct ScalerOwnerScope
-{
-	Oid			userid;
-	int			sec_context;
-	int			guc_nestlevel;
-} ScalerOwnerScope;
-
 extern void scaler_become_owner(const ScalerPolicySettings *settings,
 								ScalerOwnerScope *scope);
-extern void scaler_end_owner(ScalerOwnerScope *scope);
 
 #endif							/* SCALER_POLICY_H */

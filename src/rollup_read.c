@@ -25,12 +25,12 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "rollup.h"
+#include "source.h"
 #include "traffic.h"
 
 PG_FUNCTION_INFO_V1(scaler_rollup_first_ts);
@@ -66,35 +66,22 @@ source_name(Oid relid, Oid *owner)
 }
 
 /*
- * Run a read-only query as a table's owner, in a security-restricted
- * operation, with the settings it changes undone afterwards (as ANALYZE
- * does).  The result is in SPI_tuptable until the caller's SPI_finish.  An
- * error restores the user at (sub)transaction abort.
+ * Run a read-only query as a table's owner (scaler_become_role).  The
+ * result is in SPI_tuptable until the caller's SPI_finish.
  */
 static void
 execute_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes,
 				 Datum *args, const char *nulls)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	ScalerOwnerScope scope;
 	int			ret;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save_nestlevel = NewGUCNestLevel();
-	/* every name in the query is qualified; this is for the owner's code */
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	scaler_become_role(owner, &scope);
 	ret = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading a rollup source failed: %s",
 			 SPI_result_code_string(ret));
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	scaler_end_owner(&scope);
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -65,6 +66,37 @@ source_column_accepts(const char *column, Oid type)
 			return false;
 		}
 	return false;
+}
+
+/*
+ * Read as role (a policy's owner, a table's owner) from here to
+ * scaler_end_owner: as ANALYZE does, in a security-restricted operation
+ * with search_path = pg_catalog, pg_temp and in a GUC nest level of its
+ * own, so that whatever settings role's code changes (a function of a view
+ * that runs set_config(..., false)) are undone when the read ends and
+ * cannot follow the caller (a search_path for a superuser's next query,
+ * default_transaction_read_only for the worker's next tick).  An error
+ * restores the user and the settings at (sub)transaction abort.
+ */
+void
+scaler_become_role(Oid role, ScalerOwnerScope *scope)
+{
+	GetUserIdAndSecContext(&scope->userid, &scope->sec_context);
+	SetUserIdAndSecContext(role,
+						   scope->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	scope->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/* Back to the caller and its settings. */
+void
+scaler_end_owner(ScalerOwnerScope *scope)
+{
+	AtEOXact_GUC(false, scope->guc_nestlevel);
+	SetUserIdAndSecContext(scope->userid, scope->sec_context);
 }
 
 /*

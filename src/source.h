@@ -10,6 +10,17 @@
 
 #include "traffic.h"
 
+/* What scaler_become_role changed, for scaler_end_owner to put back. */
+typedef struct ScalerOwnerScope
+{
+	Oid			userid;
+	int			sec_context;
+	int			guc_nestlevel;
+} ScalerOwnerScope;
+
+extern void scaler_become_role(Oid role, ScalerOwnerScope *scope);
+extern void scaler_end_owner(ScalerOwnerScope *scope);
+
 extern void source_check(Oid relid, bool need_function_name, Oid userid);
 extern bool source_readable(Oid relid, bool need_function_name, Oid userid);
 extern bool source_column_accepts(const char *column, Oid type);
