@@ -294,6 +294,19 @@ spi_text(HeapTuple tuple, TupleDesc desc, int col)
 	return v ? v : pstrdup("");
 }
 
+/* The error for a chart of more than SVG_MAX_HOURS hours; detail says why. */
+static void refuse_hours(const char *detail) pg_attribute_noreturn();
+
+static void
+refuse_hours(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("traffic_svg draws at most %d hours", SVG_MAX_HOURS),
+			 errdetail("%s", detail),
+			 errhint("Draw a shorter range.")));
+}
+
 /*
  * The rows of an hourly_requests() query (run through SPI as the caller)
  * with their labels.  query has the columns hour, requests, errors, p95_ms,
@@ -314,11 +327,7 @@ read_hours(SvgChart *chart, const char *query, int nargs, Oid *argtypes,
 		elog(ERROR, "SPI_execute_with_args failed: %s",
 			 SPI_result_code_string(ret));
 	if (SPI_processed > SVG_MAX_HOURS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("traffic_svg draws at most %d hours", SVG_MAX_HOURS),
-				 errdetail("%s", too_many),
-				 errhint("Draw a shorter range.")));
+		refuse_hours(too_many);
 
 	desc = SPI_tuptable->tupdesc;
 	chart->nhours = (int) SPI_processed;
@@ -1480,12 +1489,8 @@ scaler_traffic_svg(PG_FUNCTION_ARGS)
 		if (!TIMESTAMP_NOT_FINITE(since) && !TIMESTAMP_NOT_FINITE(until) &&
 			until > since &&
 			(double) (until - since) > (double) SVG_MAX_HOURS * USECS_PER_HOUR)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("traffic_svg draws at most %d hours", SVG_MAX_HOURS),
-					 errdetail("The range from since to until covers %.0f hours.",
-							   ceil((double) (until - since) / USECS_PER_HOUR)),
-					 errhint("Draw a shorter range.")));
+			refuse_hours(psprintf("The range from since to until covers %.0f hours.",
+								  ceil((double) (until - since) / USECS_PER_HOUR)));
 	}
 
 	for (i = 0; i < 4; i++)
@@ -1574,11 +1579,7 @@ scaler_traffic_svg_value(PG_FUNCTION_ARGS)
 		{
 			traffic_quarter_range(traffic, &first, &last);
 			if (last - first >= (int64) SVG_MAX_HOURS * QUARTERS_PER_HOUR)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("traffic_svg draws at most %d hours", SVG_MAX_HOURS),
-						 errdetail("%s", too_many),
-						 errhint("Draw a shorter range.")));
+				refuse_hours(too_many);
 		}
 	}
 
