@@ -822,20 +822,16 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 			  "SELECT p.*, s.capacity, s.panic_at, s.panic_capacity, s.history_at, "
 			  "s.history_desired, s.last_active_at, s.idle_histogram, "
 			  "COALESCE(fl.floor, 0) AS active_floor, "
-			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
-			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
-			  "THEN s.last_error END AS failing_with, "
+			  "CASE WHEN f.failing THEN s.last_error END AS failing_with, "
 			  "s.last_evaluated_at "
 			  "FROM scaler.policy p JOIN scaler.policy_state s ON s.policy = p.name "
+			  "CROSS JOIN LATERAL (SELECT COALESCE(s.last_error_at > s.last_evaluated_at, "
+			  "s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) AS failing) f "
 			  /* the floor rule, as scaler.active_floor() answers it */
 			  "LEFT JOIN scaler._active_floors($2) fl ON fl.policy = p.name "
 			  "WHERE CASE WHEN $1 IS NULL THEN p.enabled ELSE p.name = $1 END "
 			  /* failing policies last, the longest failing first (see below) */
-			  "ORDER BY s.last_error_at > s.last_evaluated_at "
-			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL), "
-			  "CASE WHEN s.last_error_at > s.last_evaluated_at "
-			  "OR (s.last_evaluated_at IS NULL AND s.last_error_at IS NOT NULL) "
-			  "THEN s.last_error_at END, p.name "
+			  "ORDER BY f.failing, CASE WHEN f.failing THEN s.last_error_at END, p.name "
 			  "FOR UPDATE OF s SKIP LOCKED",
 			  2, types);
 	args[0] = only ? CStringGetTextDatum(only) : (Datum) 0;
