@@ -361,6 +361,26 @@ conn_read_decisions(long long after_id, long long latest_through, int max_rows,
 	return n;
 }
 
+/* Pass on each policy whose channel is ours. */
+bool
+conn_read_channel_policies(void (*here) (const char *policy))
+{
+	PGresult   *res;
+	const char *params[1];
+	int			i;
+
+	params[0] = options->channel;
+	res = PQexecParams(conn,
+					   "SELECT policy FROM scaler.listen_policy_channels() WHERE channel = $1",
+					   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(res, "reading the policies of the channel");
+	for (i = 0; i < PQntuples(res); i++)
+		here(PQgetvalue(res, i, 0));
+	PQclear(res);
+	return true;
+}
+
 /* Send one acknowledgement (scaler.listen_ack is idempotent). */
 bool
 conn_send_ack(const ListenAck *ack)

@@ -72,6 +72,7 @@ extern bool conn_subscribe(long long *after_id, long long *latest_through);
 extern bool conn_read_acked(void (*acked) (const char *policy, long long id));
 extern int	conn_read_decisions(long long after_id, long long latest_through,
 								int max_rows, void (*take) (const ListenDecision *d));
+extern bool conn_read_channel_policies(void (*here) (const char *policy));
 extern bool conn_send_ack(const ListenAck *ack);
 extern bool conn_consume(void);
 extern int	conn_take_notifies(void);
@@ -87,6 +88,10 @@ extern void runner_subscribed(long long after_id);
 extern long long runner_position(void);
 extern void runner_set_acked(const char *policy, long long id);
 extern void runner_offer(const ListenDecision *d);
+extern bool runner_moved_check(void);
+extern void runner_moved_here(const char *policy);
+extern long long runner_next_moved(void);
+extern void runner_moved_read(long long id);
 extern void runner_dispatch(bool accept_new);
 extern void runner_reap(void);
 extern int	runner_running(void);

@@ -228,6 +228,40 @@ keep_connected(Listener *l)
 	return true;
 }
 
+/*
+ * The decisions stepped over as another channel's whose policy has moved
+ * onto ours since (alter_policy notifies the new channel): the newest of
+ * each such policy is read again, now as ours.
+ */
+static long long moved_wanted;
+
+static void
+offer_moved(const ListenDecision *d)
+{
+	if (d->id == moved_wanted)
+		runner_offer(d);
+}
+
+static bool
+catch_up_moved(void)
+{
+	long long	id;
+
+	if (!runner_moved_check())
+		return true;
+	if (!conn_read_channel_policies(runner_moved_here))
+		return false;
+	while ((id = runner_next_moved()) > 0)
+	{
+		/* the first decision from that id on, if it is still that one */
+		moved_wanted = id;
+		if (conn_read_decisions(id - 1, -1, 1, offer_moved) < 0)
+			return false;
+		runner_moved_read(id);
+	}
+	return true;
+}
+
 /* Catch up: hand every decision after the position to the runner. */
 static bool
 catch_up(Listener *l)
@@ -241,7 +275,7 @@ catch_up(Listener *l)
 		if (n < 0)
 			return false;
 	} while (n == FETCH_BATCH);
-	return true;
+	return catch_up_moved();
 }
 
 /* Send the waiting acknowledgements in order, until one fails. */

@@ -20,6 +20,11 @@
  * decision took it meanwhile) with a deadline before which it is not tried
  * again; the slot it ran in is free at once, so other policies proceed.
  *
+ * A decision of another channel's policy is stepped over, but the newest
+ * one of each such policy is remembered: when the policy moves onto our
+ * channel (alter_policy notifies it), that decision is ours, and main.c
+ * reads it again (runner_moved_check and the functions after it).
+ *
  * Children run in their own process group: a Ctrl-C in the terminal reaches
  * only scaler-listen, which then lets the running commands finish.
  *
@@ -63,7 +68,12 @@ typedef struct Policy
 	Decision   *waiting;		/* newest decision not yet started */
 	Decision   *running;		/* decision whose command is running */
 	pid_t		pid;			/* its process */
-	struct Policy *next;
+	long long	elsewhere_id;	/* newest id stepped over as another
+								 * channel's, 0 when none is pending */
+	bool		moved_here;		/* its channel is ours now (see
+								 * runner_moved_check) */
+	struct Policy *next;		/* every policy, newest first */
+	struct Policy *hash_next;	/* the policies of one hash bucket */
 } Policy;
 
 typedef struct PendingAck
@@ -76,24 +86,77 @@ typedef struct PendingAck
 
 static const ListenOptions *options;
 static Policy *policies = NULL;
+static Policy **buckets = NULL; /* by name, so that offering is O(1) */
+static size_t nbuckets = 0;
+static size_t npolicies = 0;
 static int	nrunning = 0;
 static long long position = -1;	/* newest id read; -1: not yet subscribed */
 static PendingAck *ack_head = NULL;
 static PendingAck *ack_tail = NULL;
 
-static Policy *
-get_policy(const char *name)
+static size_t
+name_hash(const char *name)
+{
+	size_t		h = 2166136261u;	/* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char) *name) * 16777619u;
+	return h;
+}
+
+/* Rebuild the buckets for twice as many, from the list of every policy. */
+static void
+grow_buckets(void)
 {
 	Policy	   *p;
 
+	free(buckets);
+	nbuckets = nbuckets ? nbuckets * 2 : 64;
+	buckets = xmalloc(nbuckets * sizeof(Policy *));
+	memset(buckets, 0, nbuckets * sizeof(Policy *));
 	for (p = policies; p; p = p->next)
+	{
+		size_t		b = name_hash(p->name) % nbuckets;
+
+		p->hash_next = buckets[b];
+		buckets[b] = p;
+	}
+}
+
+static Policy *
+find_policy(const char *name)
+{
+	Policy	   *p;
+
+	if (nbuckets == 0)
+		return NULL;
+	for (p = buckets[name_hash(name) % nbuckets]; p; p = p->hash_next)
 		if (strcmp(p->name, name) == 0)
 			return p;
+	return NULL;
+}
+
+static Policy *
+get_policy(const char *name)
+{
+	Policy	   *p = find_policy(name);
+	size_t		b;
+
+	if (p)
+		return p;
 	p = xmalloc(sizeof(Policy));
 	memset(p, 0, sizeof(Policy));
 	p->name = xstrdup(name);
 	p->next = policies;
 	policies = p;
+	if (++npolicies > nbuckets)
+		grow_buckets();
+	else
+	{
+		b = name_hash(name) % nbuckets;
+		p->hash_next = buckets[b];
+		buckets[b] = p;
+	}
 	return p;
 }
 
@@ -160,7 +223,8 @@ runner_set_acked(const char *policy, long long id)
 
 /*
  * Take in a decision read from scaler.decision.  Another channel's decision
- * only moves the position past it.  Decisions already settled (at or below
+ * only moves the position past it (and is remembered as its policy's newest
+ * such).  Decisions already settled (at or below
  * the policy's watermark) or already taken in by this process (read again
  * after a reconnect) are ignored: that is what keeps a decision from running
  * twice.
@@ -174,9 +238,13 @@ runner_offer(const ListenDecision *row)
 
 	if (id > position)
 		position = id;
-	if (!row->for_channel)
-		return;
 	p = get_policy(row->policy);
+	if (!row->for_channel)
+	{
+		if (id > p->elsewhere_id)
+			p->elsewhere_id = id;
+		return;
+	}
 	if (id <= p->acked_id || id <= p->seen_id)
 		return;
 	p->seen_id = id;
@@ -210,6 +278,79 @@ runner_offer(const ListenDecision *row)
 		free_decision(p->waiting);
 	}
 	p->waiting = d;
+}
+
+/* A decision stepped over that is neither settled nor superseded since. */
+static bool
+moved_pending(const Policy *p)
+{
+	return p->elsewhere_id > p->acked_id && p->elsewhere_id > p->seen_id;
+}
+
+/*
+ * Start a check for policies moved onto our channel: true when some policy
+ * has a decision stepped over that would be ours if it had.  main.c then
+ * passes each policy now on our channel to runner_moved_here and reads the
+ * decisions runner_next_moved returns.
+ */
+bool
+runner_moved_check(void)
+{
+	Policy	   *p;
+	bool		any = false;
+
+	for (p = policies; p; p = p->next)
+	{
+		p->moved_here = false;
+		if (moved_pending(p))
+			any = true;
+	}
+	return any;
+}
+
+/* The server says this policy's channel is ours. */
+void
+runner_moved_here(const char *policy)
+{
+	Policy	   *p = find_policy(policy);
+
+	if (p)
+		p->moved_here = true;
+}
+
+/*
+ * The oldest decision to read again: the newest one stepped over of a policy
+ * now on our channel; 0 when there is none.  Reading it offers it again,
+ * this time as ours.
+ */
+long long
+runner_next_moved(void)
+{
+	long long	next = 0;
+	Policy	   *p;
+
+	for (p = policies; p; p = p->next)
+		if (p->moved_here && moved_pending(p) &&
+			(next == 0 || p->elsewhere_id < next))
+			next = p->elsewhere_id;
+	return next;
+}
+
+/*
+ * Decision id was read again (or is gone: retention): it is not looked for
+ * again, whatever the read found.
+ */
+void
+runner_moved_read(long long id)
+{
+	Policy	   *p;
+
+	for (p = policies; p; p = p->next)
+		if (p->elsewhere_id == id)
+		{
+			p->elsewhere_id = 0;
+			p->moved_here = false;
+		}
 }
 
 /* In the child: wire up stdin and the environment, then exec the shell. */
@@ -519,6 +660,10 @@ runner_free(void)
 		free(policies);
 		policies = next;
 	}
+	free(buckets);
+	buckets = NULL;
+	nbuckets = 0;
+	npolicies = 0;
 	while (ack_head)
 	{
 		PendingAck *next = ack_head->next;

@@ -399,6 +399,12 @@ BEGIN
     ELSIF old.keep_alive_auto AND NOT p.keep_alive_auto THEN
         UPDATE scaler.policy_state s SET idle_histogram = NULL WHERE s.policy = p.name;
     END IF;
+    -- The new channel's listeners stepped over the policy's decisions as
+    -- another channel's: wake them, so that scaler-listen reads the newest
+    -- of them again as theirs.  No decision comes with it: an empty payload.
+    IF old.channel IS DISTINCT FROM p.channel THEN
+        PERFORM pg_catalog.pg_notify(p.channel, '');
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION scaler._alter_policy(oid, text, float8, text, text, regclass, interval, integer, integer, float8, interval, float8, text, boolean, text) IS

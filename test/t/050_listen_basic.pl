@@ -214,5 +214,29 @@ is( $node->safe_psql(
 	"prod $dgone 2, staging $dgone 2",
 	'other channels\' decisions do not hold back the watermark');
 
+# A policy that moves onto the channel of a running listener: the listener
+# stepped over its decisions as another channel's, and acknowledged newer
+# ones past them; the move wakes it (no polling here) and it runs the
+# newest of them, not the older one.
+$lprod = start_listener($node, $dir, 'prod-move', '--name', 'prod', '-c', 'prod', '-p', '0');
+my $dmove_old = decide($node, 'staging', 3, 5, channel => 'staging');
+my $dmove_new = decide($node, 'staging', 5, 6, channel => 'staging');
+my $dprod2 = decide($node, 'prod', 2, 3, channel => 'prod');
+ok( wait_until(
+		sub { (subscription_counts($node, 'prod') =~ /^(\d+)/)[0] >= $dprod2 },
+		30, 'prod acknowledged past the staging decisions'),
+	'the watermark passed the decisions stepped over');
+$node->safe_psql('postgres', q{SELECT scaler.alter_policy('staging', channel => 'prod')});
+ok(wait_until(sub { read_lines($lprod->{out}) >= 2 }, 30, 'moved policy'),
+	'the running listener acted on the moved policy');
+my $dmoved = decide($node, 'staging', 6, 7, channel => 'prod');
+ok(wait_until(sub { read_lines($lprod->{out}) >= 3 }, 30, 'after the move'),
+	'and on its decisions from then on');
+sleep 1;    # room for a wrong extra line
+is(stop_listener($lprod), 0, 'prod listener stopped again');
+is_deeply([ map { decode_json($_)->{id} } read_lines($lprod->{out}) ],
+	[ $dprod2, $dmove_new, $dmoved ],
+	'it ran the moved policy\'s newest decision once, then the new one');
+
 $node->stop;
 done_testing();
