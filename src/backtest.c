@@ -293,12 +293,17 @@ replay_close_step(Replay *r)
 	r->ntail = 0;
 }
 
+/*
+ * Keep one duration of the step.  The buffer doubles; its length is an int,
+ * so a step may hold up to INT_MAX / 2 rows (8 GB of durations; the read
+ * is interruptible, and a huge allocation fails cleanly before that).
+ */
 static void
 append_value(double **values, int *n, int *max, double value)
 {
 	if (*n >= *max)
 	{
-		if (*max >= (int) (MaxAllocHugeSize / sizeof(double) / 2))
+		if (*max > INT_MAX / 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("too many rows in one step of the replay")));
