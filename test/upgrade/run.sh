@@ -11,7 +11,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"; dropdb --if-exists scaler_upgrade_old 2>/dev/null || true; dropdb --if-exists scaler_upgrade_new 2>/dev/null || true' EXIT
+trap 'rm -rf "$work"; dropdb --if-exists scaler_upgrade_old 2>/dev/null || true; dropdb --if-exists scaler_upgrade_new 2>/dev/null || true; psql -X -q -d postgres -c "DROP ROLE IF EXISTS \"Ingest Writer\"" 2>/dev/null || true' EXIT
 n=0
 check()
 {
@@ -35,7 +35,7 @@ hourly_query="SELECT z.zone || E'\t' || (SELECT string_agg(h::text, E'\n' ORDER 
     FROM (SELECT set_config('timezone', z.zone, false)) c, scaler.hourly_requests(z.t) h)
     FROM stored z ORDER BY zone"
 
-echo "1..6"
+echo "1..7"
 dropdb --if-exists scaler_upgrade_old
 dropdb --if-exists scaler_upgrade_new
 createdb scaler_upgrade_old
@@ -45,10 +45,17 @@ description="0.1 installs"
 check sql scaler_upgrade_old -c "CREATE EXTENSION scaler VERSION '0.1'"
 sql scaler_upgrade_old -c "CREATE TABLE stored (zone text, t scaler.traffic)" \
 	-c "\\copy stored FROM '$here/values-0.1.tsv'"
+# a grant to a role whose name must be quoted, which the update copies
+sql postgres -c 'SET client_min_messages = warning' -c 'DROP ROLE IF EXISTS "Ingest Writer"' -c 'CREATE ROLE "Ingest Writer"'
+sql scaler_upgrade_old -c 'GRANT INSERT ON scaler.request_log TO "Ingest Writer"'
 
 description="ALTER EXTENSION scaler UPDATE goes to 0.2"
 check test "$(sql scaler_upgrade_old -c 'ALTER EXTENSION scaler UPDATE' \
 	-c "SELECT extversion FROM pg_extension WHERE extname = 'scaler'")" = 0.2
+
+description="the update keeps a grant on scaler.request_log to a role named \"Ingest Writer\""
+check test "$(sql scaler_upgrade_old -c "SELECT has_table_privilege('Ingest Writer', 'scaler.request_log', 'INSERT')
+    AND (SELECT relkind FROM pg_class WHERE oid = 'scaler.request_log'::regclass) = 'p'")" = t
 
 description="values written by 0.1 report what 0.1 reported, in each zone"
 sql scaler_upgrade_old -c "$hourly_query" > "$work/hourly.out"
@@ -64,7 +71,7 @@ description="no value is left in the 0.1 format after the rewrite"
 check test "$(cat "$work/v1left.out")" = 0
 
 description="an updated 0.1 has exactly the objects of a fresh 0.2"
-sql scaler_upgrade_new -c "CREATE EXTENSION scaler"
+sql scaler_upgrade_new -c "CREATE EXTENSION scaler" -c 'GRANT INSERT ON scaler.request_log TO "Ingest Writer"'
 sql scaler_upgrade_old -f "$here/catalog.sql" > "$work/old.catalog"
 sql scaler_upgrade_new -f "$here/catalog.sql" > "$work/new.catalog"
 check diff "$work/new.catalog" "$work/old.catalog"

@@ -8,6 +8,7 @@
 INSERT INTO scaler.request_log (ts, function_name, duration_ms, status, cold_start)
 SELECT ts, function_name, duration_ms, status, cold_start FROM scaler.request_log_0_1;
 
+-- (regrole's text is an identifier, quoted where it needs to be.)
 DO $$
 DECLARE
     g record;
@@ -18,7 +19,7 @@ BEGIN
          WHERE c.oid = 'scaler.request_log_0_1'::pg_catalog.regclass AND a.grantee <> c.relowner
     LOOP
         EXECUTE pg_catalog.format('GRANT %s ON scaler.request_log TO %s%s', g.privilege_type,
-                                  CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(g.grantee::regrole::text) END,
+                                  CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
                                   CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
     END LOOP;
 END
