@@ -23,9 +23,11 @@
 -- capture triggers carry its id (scaler._rollup_current).  DROP TABLE of a
 -- source forgets its rollup at once (the event trigger scaler_rollup_drop,
 -- src/sql/60_event_triggers.sql, enabled ALWAYS).  Should it not have fired
--- (single-user mode, a superuser who disabled it), a refresh, the view and
--- create_rollup find that no trigger of the table with that OID carries
--- the id and forget the rollup; readers never use it meanwhile, since such
+-- (single-user mode, a superuser who disabled it), a refresh deletes a
+-- rollup whose table is gone; the view leaves out, and the refresh leaves
+-- unused, one whose table has no trigger carrying the id (another table
+-- with that OID, or the source in the middle of a restore), and
+-- create_rollup replaces it; readers never use it meanwhile, since such
 -- a table has no capture triggers (creating one needs EXECUTE on
 -- scaler._rollup_capture, which only scaler's own functions have).  So the
 -- slots of a dropped table are never read for another that got its OID.

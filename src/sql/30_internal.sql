@@ -1991,8 +1991,15 @@ COMMENT ON FUNCTION scaler._rollup_append(oid, timestamptz, timestamptz) IS
 -- One bounded step of one rollup: at most 64 invalidated slots recomputed,
 -- and the rows past the watermark appended for at most one UTC day that
 -- has rows, up to a minute ago.  Returns the number of slots written; 0
--- means the rollup is up to date.  A rollup whose source is gone (or is
--- another table that got its OID) is deleted instead.  It reads every row
+-- means the rollup is up to date.  A rollup whose source is gone is
+-- deleted instead.  One whose table has no capture trigger carrying its id
+-- is left alone, unused (readers read such a table raw): the table may be
+-- another that got a dropped source's OID, or the source itself, whose
+-- triggers were dropped or are still to come (pg_restore loads the
+-- rollup's rows in its data section and creates the triggers in
+-- post-data); its slots may be all that is left of days whose rows are
+-- gone, so they are kept until create_rollup, drop_rollup or a DROP TABLE
+-- of the table.  It reads every row
 -- (row_security off: an error, not a partial rollup, should the definer
 -- be subject to the source's policies), and without JIT: compiling costs
 -- tens of milliseconds, more than a bounded step gains from it.
@@ -2007,6 +2014,7 @@ DECLARE
     r          scaler.rollup;
     recomputed integer;
     appended   record;
+    unused     CONSTANT text := 'no capture trigger of the table carries the rollup''s id';
 BEGIN
     IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'refresh_rollup must run at isolation level READ COMMITTED'
@@ -2022,8 +2030,14 @@ BEGIN
         RETURN 0;
     END IF;
     IF NOT scaler._rollup_current(r.source, r.id) THEN
-        PERFORM scaler._rollup_forget(r.source);
-        RAISE LOG 'scaler: the source of rollup % (relation %) is gone: rollup deleted', r.id, r.source::oid;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) r.source::pg_catalog.oid) THEN
+            PERFORM scaler._rollup_forget(r.source);
+            RAISE LOG 'scaler: the source of rollup % (relation %) is gone: rollup deleted', r.id, r.source::oid;
+        ELSIF r.last_error IS DISTINCT FROM unused THEN
+            UPDATE scaler.rollup x SET last_error = unused, last_error_at = pg_catalog.clock_timestamp()
+             WHERE x.source = r.source;
+            RAISE LOG 'scaler: rollup % of relation % is not used: %', r.id, r.source::oid, unused;
+        END IF;
         RETURN 0;
     END IF;
     PERFORM scaler._rollup_check_source(r.source);

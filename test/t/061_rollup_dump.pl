@@ -9,7 +9,8 @@
 # readers read that source raw until a refresh puts them back and rebuilds,
 # after which late rows are captured again.  The restored rollups are
 # still their tables' (ids), and dropping a restored source deletes its
-# rollup.
+# rollup.  A refresh that runs between the restore's data and post-data
+# sections (the worker's) leaves the rollup alone.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -127,6 +128,29 @@ is($node->safe_psql('dst', q(SELECT string_agg(source::text || ' ' || scaler._ro
 is($node->safe_psql('dst', q(SELECT string_agg(evtname || ' ' || evtenabled::text, ', ' ORDER BY evtname) FROM pg_event_trigger)),
 	'scaler_rollup_drop A, scaler_rollup_partitions A, scaler_rollup_rewrite A',
 	'the restored database has the event triggers once each, enabled always');
+# A refresh while the restore is under way (as the worker's, every
+# scaler.naptime): pg_restore loads the rollup's rows in its data section
+# and creates the capture triggers in post-data.  The refresh between them
+# must leave the rollup alone (it used to take the source for another
+# table that got a dropped source's OID and delete the rollup).
+$node->safe_psql('postgres', 'CREATE DATABASE dst2');
+for my $section ('pre-data', 'data')
+{
+	$node->command_ok([ 'pg_restore', '--exit-on-error', "--section=$section", '-d', 'dst2', $dump ],
+		"pg_restore --section=$section");
+}
+is($node->safe_psql('dst2', q(SELECT scaler.refresh_rollup('public.logs'))), '0',
+	'a refresh before the triggers are restored writes nothing');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '--section=post-data', '-d', 'dst2', $dump ],
+	'pg_restore --section=post-data');
+my $logs_rollup = q(
+SELECT concat_ws(' ', source, owner, watermark, covered_from, slots, invalid_slots)
+  FROM scaler.rollups WHERE source = 'public.logs'::regclass);
+is($node->safe_psql('dst2', $logs_rollup), $node->safe_psql('src', $logs_rollup),
+	'after the restore the rollup of the user\'s table is as it was');
+is($node->safe_psql('dst2', hours('public.logs', undef)), $before{'public.logs '},
+	'and reads of it report what the original reports');
+
 $node->safe_psql('dst', 'DROP TABLE public.logs');
 is($node->safe_psql('dst', q(SELECT count(*) FROM scaler.rollup_slot WHERE source::text !~ 'request_log')),
 	'0', 'dropping the restored source deletes its slots');
