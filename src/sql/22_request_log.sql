@@ -22,11 +22,17 @@ CREATE TABLE scaler.request_log (
 
 CREATE TABLE scaler.request_log_default PARTITION OF scaler.request_log DEFAULT;
 
-CREATE INDEX request_log_function_ts_idx ON scaler.request_log (function_name, ts);
-
--- The refresh of a rollup reads rows by time alone; a BRIN index costs
--- ingest next to nothing.
-CREATE INDEX request_log_ts_idx ON scaler.request_log USING brin (ts);
+-- Each partition has its own indexes (the daily ones get them from
+-- scaler._request_log_partition), not an index of the parent: pg_dump
+-- dumps the daily partitions, which are not the extension's, with their
+-- indexes, and a parent's index (which CREATE EXTENSION makes in the
+-- restore) would build one of the same name on each partition as the
+-- restore attaches it, so that the dumped CREATE INDEX then fails.
+-- (function_name, ts) is what a policy's window reads; the refresh of a
+-- rollup reads rows by time alone, and a BRIN index costs ingest next to
+-- nothing.
+CREATE INDEX request_log_default_function_name_ts_idx ON scaler.request_log_default (function_name, ts);
+CREATE INDEX request_log_default_ts_idx ON scaler.request_log_default USING brin (ts);
 
 -- The rows are the user's data, not the extension's: pg_dump must keep them
 -- (the daily partitions the worker creates are ordinary tables, dumped as such).

@@ -2192,6 +2192,10 @@ BEGIN
     EXECUTE pg_catalog.format('INSERT INTO scaler.%I SELECT * FROM ONLY scaler.request_log_default WHERE ts >= $1 AND ts < $2', part)
        USING lo, hi;
     DELETE FROM ONLY scaler.request_log_default WHERE ts >= lo AND ts < hi;
+    -- the indexes of every partition (src/sql/22_request_log.sql says why
+    -- the parent has none)
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON scaler.%I (function_name, ts)', part || '_function_name_ts_idx', part);
+    EXECUTE pg_catalog.format('CREATE INDEX %I ON scaler.%I USING brin (ts)', part || '_ts_idx', part);
     EXECUTE pg_catalog.format('ALTER TABLE scaler.request_log ATTACH PARTITION scaler.%I FOR VALUES FROM (%L) TO (%L)',
                               part, lo, hi);
     DELETE FROM scaler.rollup_invalid i

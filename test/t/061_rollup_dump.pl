@@ -38,6 +38,10 @@ SELECT ts, function_name, duration_ms, status FROM public.logs WHERE function_na
 SELECT scaler.create_rollup('public.logs');
 SELECT scaler.create_rollup();
 DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup() = 0; END LOOP; END $$;
+-- the worker's upkeep: daily partitions of scaler.request_log, the rows
+-- of the DEFAULT partition moved into them (a day per call)
+DO $$ BEGIN FOR i IN 1..8 LOOP PERFORM scaler._maintain_request_log(); END LOOP; END $$;
+DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup() = 0; END LOOP; END $$;
 -- a late row below the watermark: an invalidated slot to dump as well
 INSERT INTO public.logs (ts, function_name, duration_ms, status)
 VALUES (now() - interval '3 days', 'f3', 42, 500);
@@ -89,6 +93,18 @@ for my $q (['public.logs', undef], ['public.logs', 'f3'], ['scaler.request_log',
 		$before{"@$q[0] " . ($q->[1] // '')},
 		"hourly_requests of $q->[0] (" . ($q->[1] // 'all functions') . ') is what the original reports');
 }
+
+# the worker's daily partitions are the user's tables, dumped with their
+# indexes; the restore (--exit-on-error above) attached them without
+# making indexes of its own
+my $partition_indexes = q(
+SELECT count(DISTINCT c.oid) || ' ' || count(i.indexrelid)
+  FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid
+  LEFT JOIN pg_index i ON i.indrelid = c.oid
+ WHERE h.inhparent = 'scaler.request_log'::regclass AND c.relname ~ '^request_log_p');
+like($node->safe_psql('src', $partition_indexes), qr/^([1-9]\d*) /, 'the original has daily partitions');
+is($node->safe_psql('dst', $partition_indexes), $node->safe_psql('src', $partition_indexes),
+	'the restored ones have their indexes, once each');
 
 my $triggers = q(
 SELECT count(*) FROM pg_trigger WHERE tgrelid = '%s'::regclass
