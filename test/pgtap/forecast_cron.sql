@@ -14,7 +14,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(22);
+SELECT plan(25);
 
 CREATE TABLE public.cron_log (LIKE scaler.request_log INCLUDING ALL);
 SELECT scaler.create_policy('cp', 0.01, metric => 'rps', function_name => 'cp', source => 'public.cron_log',
@@ -71,6 +71,22 @@ SELECT scaler.drop_policy('cp');
 SELECT is((SELECT count(*)::int FROM cron.job WHERE command LIKE '%(''cp''%'), 0, 'drop_policy removes the policy''s pg_cron jobs');
 SELECT is((SELECT count(*)::int FROM scaler.capacity_schedule WHERE policy = 'cp')
           + (SELECT count(*)::int FROM scaler.capacity_floor WHERE policy = 'cp'), 0, 'and its schedules and floors');
+
+-- DROP EXTENSION scaler cannot remove its jobs (nothing of scaler's runs
+-- at its own drop); CREATE EXTENSION scaler unschedules those a dropped
+-- install left, which would otherwise act on a new policy of the old name
+SELECT scaler.create_policy('dx', 1, function_name => 'dx', source => 'public.cron_log', max_capacity => 10);
+SELECT scaler.schedule_capacity('dx', '0 9 * * *', 3, '1 hour');
+SELECT scaler.schedule_forecast('dx');
+CREATE TEMP TABLE user_job AS SELECT cron.schedule('scaler_capacity_mine', '0 3 * * *', 'SELECT 1') AS jobid;
+DROP EXTENSION scaler;
+SELECT is((SELECT count(*)::int FROM cron.job WHERE jobname ~ '^scaler_(capacity|forecast)_[0-9]+$'), 2,
+          'DROP EXTENSION scaler leaves its two jobs');
+CREATE EXTENSION scaler;
+SELECT is((SELECT count(*)::int FROM cron.job WHERE jobname ~ '^scaler_(capacity|forecast)_[0-9]+$'), 0,
+          'CREATE EXTENSION scaler unschedules them');
+SELECT is((SELECT count(*)::int FROM cron.job j JOIN user_job USING (jobid)), 1,
+          'and leaves jobs of other names alone');
 
 -- without pg_cron: a clear error, and the rest still works
 SELECT scaler.create_policy('nc', 1, function_name => 'nc', source => 'public.cron_log');
