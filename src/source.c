@@ -201,8 +201,10 @@ source_check_report_range(TimestampTz since, TimestampTz until)
 }
 
 /*
- * Whether the user may read the columns source_check checks (the same test,
- * without an error).
+ * Whether the user may read the columns source_check checks, in a schema it
+ * may use (the same test, without an error, and the schema check a query
+ * naming the table would make: a read through a rollup runs no query as
+ * the user).
  */
 bool
 source_readable(Oid relid, bool need_function_name, Oid userid)
@@ -210,6 +212,8 @@ source_readable(Oid relid, bool need_function_name, Oid userid)
 	int			ncolumns = need_function_name ? 4 : 3;
 	int			i;
 
+	if (pg_namespace_aclcheck(get_rel_namespace(relid), userid, ACL_USAGE) != ACLCHECK_OK)
+		return false;
 	if (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK)
 		return true;
 	for (i = 0; i < ncolumns; i++)

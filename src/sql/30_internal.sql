@@ -1315,7 +1315,9 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT COALESCE(
-        pg_catalog.has_column_privilege(rel, (SELECT a.attnum FROM pg_catalog.pg_attribute a
+        pg_catalog.has_schema_privilege((SELECT c.relnamespace FROM pg_catalog.pg_class c
+                                          WHERE c.oid OPERATOR(pg_catalog.=) rel), 'USAGE')
+        AND pg_catalog.has_column_privilege(rel, (SELECT a.attnum FROM pg_catalog.pg_attribute a
                                                WHERE a.attrelid OPERATOR(pg_catalog.=) rel
                                                  AND a.attname OPERATOR(pg_catalog.=) 'ts'
                                                  AND NOT a.attisdropped), 'SELECT')
@@ -1326,7 +1328,7 @@ AS $$
         false)
 $$;
 COMMENT ON FUNCTION scaler._rollup_readable(oid) IS
-    'internal: whether the caller may read a rollup source''s ts and function_name';
+    'internal: whether the caller may read a rollup source''s ts and function_name (and use its schema)';
 
 -- A rollup's rows, slots, day values, invalidated slots and detached tables,
 -- deleted (its source's triggers are the caller's business).

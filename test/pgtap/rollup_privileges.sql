@@ -18,7 +18,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(33);
+SELECT plan(36);
 
 CREATE TABLE public.rp (LIKE scaler.request_log);
 ALTER TABLE public.rp ADD COLUMN secret text;
@@ -99,6 +99,31 @@ SELECT throws_ok($$SELECT public.rp_hours('public.rp', NULL)$$, '42501', NULL,
 SELECT throws_ok($$SELECT public.rp_hours('public.rp', 'visible')$$, '42501', NULL,
                  'and for one function');
 RESET ROLE;
+
+-- SELECT on a table in a schema the reader has no USAGE on: the raw rows
+-- are refused (42501), so the slots must be too (the table named by OID,
+-- which looks up no schema; the range covered by the slots)
+CREATE SCHEMA rp_closed;
+CREATE TABLE rp_closed.log AS SELECT * FROM public.rp_raw;
+SELECT scaler.create_rollup('rp_closed.log');
+DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('rp_closed.log') = 0; END LOOP; END $$;
+GRANT SELECT ON rp_closed.log TO rp_columns;
+CREATE TEMP TABLE rp_closed_oid AS SELECT 'rp_closed.log'::regclass::oid AS rel;
+GRANT SELECT ON rp_closed_oid TO rp_columns;
+CREATE FUNCTION public.rp_whole_days(src regclass, fn text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(string_agg(h::text, E'\n' ORDER BY h.hour), '')
+      FROM scaler.hourly_requests('2025-05-01 00:00+00', '2025-05-05 00:00+00', fn, src) h
+$$;
+GRANT EXECUTE ON FUNCTION public.rp_whole_days(regclass, text) TO PUBLIC;
+SET ROLE rp_columns;
+SELECT throws_ok(format('SELECT public.rp_whole_days(%s::oid::regclass, NULL)', (SELECT rel FROM rp_closed_oid)),
+                 '42501', NULL, 'no USAGE on the source''s schema: permission denied, also where slots cover the range');
+SELECT throws_ok(format('SELECT public.rp_whole_days(%s::oid::regclass, ''visible'')', (SELECT rel FROM rp_closed_oid)),
+                 '42501', NULL, 'and for one function');
+RESET ROLE;
+SELECT is(public.rp_whole_days((SELECT rel FROM rp_closed_oid)::regclass, NULL), public.rp_whole_days('public.rp_raw', NULL),
+          'a role with USAGE reads it exactly');
 
 -- Row-level security switched on after the rollup was made and filled.
 ALTER TABLE public.rp ENABLE ROW LEVEL SECURITY;
