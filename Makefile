@@ -17,6 +17,10 @@
 EXTENSION = scaler
 MODULE_big = scaler
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# The version whose SQL objects this library expects: the worker waits while
+# its database has another (src/worker.c).
+SCALER_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" scaler.control)
+PG_CPPFLAGS = -DSCALER_VERSION='"$(SCALER_VERSION)"'
 PGFILEDESC = "scaler - traffic analytics and autoscaling decisions"
 
 # The SQL scripts are assembled from parts, one file per kind of object

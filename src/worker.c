@@ -29,13 +29,16 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -46,6 +49,8 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -213,35 +218,105 @@ scaler_launcher_main(Datum main_arg)
 	}
 }
 
+/* What the worker last found of the extension in its database. */
+typedef enum WorkerExtension
+{
+	WORKER_EXTENSION_UNKNOWN,	/* not looked yet */
+	WORKER_EXTENSION_MISSING,
+	WORKER_EXTENSION_OTHER_VERSION,
+	WORKER_EXTENSION_READY
+} WorkerExtension;
+
+/*
+ * The version of the extension installed in the worker's database, or NULL
+ * when there is none, in the current memory context.
+ */
+static char *
+installed_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("scaler"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * Whether the extension in the worker's database is the version this library
+ * was built for, logging each change of that once.  A missing extension is
+ * waited for; so is another version (a database still at 0.1 after the 0.2
+ * package was installed), whose SQL objects this library's queries do not
+ * match: every tick would fail until ALTER EXTENSION scaler UPDATE.
+ */
+static bool
+extension_ready(WorkerExtension *seen)
+{
+	char	   *version = installed_version();
+	WorkerExtension now;
+
+	if (version == NULL)
+		now = WORKER_EXTENSION_MISSING;
+	else if (strcmp(version, SCALER_VERSION) != 0)
+		now = WORKER_EXTENSION_OTHER_VERSION;
+	else
+		now = WORKER_EXTENSION_READY;
+
+	if (now != *seen)
+	{
+		if (now == WORKER_EXTENSION_MISSING)
+			ereport(LOG,
+					(errmsg("scaler: extension \"scaler\" is not installed in database \"%s\"; waiting",
+							scaler_database),
+					 errhint("Run CREATE EXTENSION scaler in that database.")));
+		else if (now == WORKER_EXTENSION_OTHER_VERSION)
+			ereport(LOG,
+					(errmsg("scaler: extension \"scaler\" in database \"%s\" is version %s, this library is version %s; waiting",
+							scaler_database, version, SCALER_VERSION),
+					 errhint("Run ALTER EXTENSION scaler UPDATE in that database.")));
+		else if (*seen != WORKER_EXTENSION_UNKNOWN)
+			ereport(LOG,
+					(errmsg("scaler: extension \"scaler\" version %s found in database \"%s\", evaluating policies",
+							version, scaler_database)));
+		*seen = now;
+	}
+	return now == WORKER_EXTENSION_READY;
+}
+
 /*
  * One tick.  Returns after committing; errors outside a policy's own
  * subtransaction propagate to the caller.
  */
 static void
-worker_tick(bool *missing_logged, MemoryContext tick_cxt)
+worker_tick(WorkerExtension *seen, MemoryContext tick_cxt)
 {
 	List	   *wakeups = NIL;
+	bool		ready;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	if (!OidIsValid(get_extension_oid("scaler", true)))
+	ready = extension_ready(seen);
+	if (ready)
 	{
-		if (!*missing_logged)
-			ereport(LOG,
-					(errmsg("scaler: extension \"scaler\" is not installed in database \"%s\"; waiting",
-							scaler_database),
-					 errhint("Run CREATE EXTENSION scaler in that database.")));
-		*missing_logged = true;
-	}
-	else
-	{
-		if (*missing_logged)
-			ereport(LOG,
-					(errmsg("scaler: extension \"scaler\" found in database \"%s\", evaluating policies",
-							scaler_database)));
-		*missing_logged = false;
 		pgstat_report_activity(STATE_RUNNING, "evaluating scaling policies");
 		wakeups = scaler_evaluate_policies(NULL, false, tick_cxt);
 	}
@@ -260,7 +335,7 @@ worker_tick(bool *missing_logged, MemoryContext tick_cxt)
 	 * own (rollup.c): a refresh holds the source's writers back until it
 	 * commits, and a failing rollup records its error and stops nothing.
 	 */
-	if (!*missing_logged)
+	if (ready)
 	{
 		scaler_refresh_rollups();
 		scaler_maintain_request_log();
@@ -277,7 +352,7 @@ void
 scaler_worker_main(Datum main_arg)
 {
 	MemoryContext tick_cxt;
-	bool		missing_logged = false;
+	WorkerExtension seen = WORKER_EXTENSION_UNKNOWN;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -310,7 +385,7 @@ scaler_worker_main(Datum main_arg)
 
 			PG_TRY();
 			{
-				worker_tick(&missing_logged, tick_cxt);
+				worker_tick(&seen, tick_cxt);
 			}
 			PG_CATCH();
 			{
