@@ -647,9 +647,11 @@ keepalive_record(const PolicyRow *p)
 
 /*
  * Measure one policy's window and decide.  Runs in the policy's own
- * subtransaction; it only reads, so the subtransaction never gets an xid of
- * its own (a thousand subxids per tick would overflow every backend's
- * snapshot subxid cache and slow down all concurrent sessions).
+ * subtransaction; it only reads (what the owner's code in the source
+ * writes is rolled back with it, see evaluate_one), so the subtransaction
+ * never gets an xid of its own (a thousand subxids per tick would overflow
+ * every backend's snapshot subxid cache and slow down all concurrent
+ * sessions).
  */
 static void
 measure_and_decide(PolicyRow *p, TimestampTz now, ScalerDecideInput *in,
@@ -1033,8 +1035,15 @@ policy_failed(const PolicyRow *p, ErrorData *edata, bool timed_out,
 
 /*
  * Measure and decide one policy in its own subtransaction, bounded by
- * scaler.policy_timeout.  Returns whether it succeeded; a failure is rolled
- * back, reported and kept in the policy's state (policy_failed).
+ * scaler.policy_timeout.  Returns whether it succeeded; a failure is
+ * reported and kept in the policy's state (policy_failed).
+ *
+ * The subtransaction is rolled back either way: measuring writes nothing,
+ * and the result is in *in, *out and *p, in the caller's memory.  What the
+ * owner's code in the source did goes with it: rows it wrote, and a NOTIFY
+ * it queued, which would otherwise be sent at the commit of the whole run,
+ * as the worker, and could fail that commit (a full notification queue),
+ * losing every policy's decision.
  */
 static bool
 evaluate_one(PolicyRow *p, TimestampTz now, bool notify_now,
@@ -1051,7 +1060,7 @@ evaluate_one(PolicyRow *p, TimestampTz now, bool notify_now,
 		policy_timeout_start();
 		measure_and_decide(p, now, in, out);
 		(void) policy_timeout_stop(true);
-		ReleaseCurrentSubTransaction();
+		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 		ok = true;
