@@ -141,9 +141,13 @@ typedef struct WindowPlan
 	WindowPlanKey key;
 	SPIPlanPtr	plan;
 	char	   *source_name;	/* the qualified name the plan reads */
+	uint64		last_run;		/* window_run when it was last used */
 } WindowPlan;
 
 static HTAB *window_plans = NULL;
+
+/* Runs over every policy so far: a plan no such run used is freed. */
+static uint64 window_run = 0;
 
 /* scaler.policy_timeout: our own timeout, registered once per backend */
 static TimeoutId policy_timeout_id = MAX_TIMEOUTS;
@@ -226,6 +230,7 @@ window_plan(const ScalerPolicySettings *p, const char *source_name)
 		entry->plan = NULL;
 		entry->source_name = NULL;
 	}
+	entry->last_run = window_run;
 	if (entry->plan != NULL &&
 		strcmp(entry->source_name, source_name) != 0)
 	{
@@ -330,6 +335,42 @@ read_window(const ScalerPolicySettings *p, TimestampTz now,
 	get_counts(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &tail);
 	scaler_metric_input(p->metric, &window, &tail, p->stable_window, in);
 	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * After a run over every policy, free the window plans it did not use:
+ * those of sources no policy reads any more (dropped, disabled, or moved to
+ * another source or metric).  A backend that evaluates for months, the
+ * worker above all, would otherwise keep a plan of every source it ever
+ * read, some 50 kB each.  A policy evaluated later makes its plan again.
+ */
+static void
+forget_unused_window_plans(void)
+{
+	HASH_SEQ_STATUS status;
+	WindowPlan *entry;
+
+	if (window_plans == NULL)
+		return;
+	hash_seq_init(&status, window_plans);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->last_run == window_run)
+			continue;
+		if (entry->plan != NULL)
+			SPI_freeplan(entry->plan);
+		if (entry->source_name != NULL)
+			pfree(entry->source_name);
+		/* (dynahash allows removing the entry just returned) */
+		(void) hash_search(window_plans, &entry->key, HASH_REMOVE, NULL);
+	}
+}
+
+/* The window plans this backend keeps (a test hook, src/testhooks.c). */
+long
+scaler_window_plan_count(void)
+{
+	return window_plans != NULL ? hash_get_num_entries(window_plans) : 0;
 }
 
 /*
@@ -1163,6 +1204,8 @@ evaluate_policies(const char *only, bool notify_now,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	if (only == NULL)
+		window_run++;
 	create_missing_states();
 	policies = load_policies(only, now, &npolicies);
 	if (only != NULL && npolicies == 0 && !policy_exists(only))
@@ -1244,6 +1287,8 @@ evaluate_policies(const char *only, bool notify_now,
 		MemoryContextSwitchTo(old);
 	}
 
+	if (only == NULL)
+		forget_unused_window_plans();
 	delete_old_decisions(now);
 	SPI_finish();
 	return wakeups;

@@ -26,5 +26,6 @@ extern List *scaler_evaluate_policies_at(const char *only, bool notify_now,
 										 MemoryContext result_cxt,
 										 TimestampTz now);
 extern void scaler_send_wakeups(List *wakeups);
+extern long scaler_window_plan_count(void);
 
 #endif							/* SCALER_EVALUATE_H */

@@ -11,13 +11,20 @@
  * transition function of a test aggregate it shows that the aggregate
  * neither depends on such a cache nor slows down without one.
  *
+ * scaler._window_plans() counts the window plans the backend keeps
+ * (evaluate.c), so that a test can see that a run over every policy frees
+ * those of sources no policy reads any more.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 
+#include "evaluate.h"
+
 PG_FUNCTION_INFO_V1(traffic_trans_fresh);
+PG_FUNCTION_INFO_V1(scaler_window_plans);
 
 /* traffic_agg.c */
 extern Datum traffic_agg_trans(PG_FUNCTION_ARGS);
@@ -49,4 +56,10 @@ traffic_trans_fresh(PG_FUNCTION_ARGS)
 	if (inner->isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+Datum
+scaler_window_plans(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) scaler_window_plan_count());
 }

@@ -20,3 +20,9 @@ CREATE OR REPLACE FUNCTION scaler._traffic_trans_fresh(scaler.traffic, pg_catalo
     AS 'MODULE_PATHNAME', 'traffic_trans_fresh' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION scaler._traffic_trans_fresh(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) IS
     'test hook: traffic_agg''s transition function called through a new FmgrInfo per row, as Citus calls it';
+
+CREATE OR REPLACE FUNCTION scaler._window_plans()
+    RETURNS pg_catalog.int8
+    AS 'MODULE_PATHNAME', 'scaler_window_plans' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION scaler._window_plans() IS
+    'test hook: how many window plans of policies this backend keeps';

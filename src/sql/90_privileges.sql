@@ -111,3 +111,4 @@ REVOKE ALL ON FUNCTION scaler._request_log_partition(date) FROM PUBLIC;
 -- Test hooks (src/sql/80_test_hooks.sql).
 REVOKE ALL ON FUNCTION scaler._evaluate_at(text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._traffic_trans_fresh(scaler.traffic, pg_catalog.timestamptz, pg_catalog.float8, pg_catalog.int4) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._window_plans() FROM PUBLIC;
