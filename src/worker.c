@@ -363,6 +363,27 @@ scaler_worker_main(Datum main_arg)
 	/* queries resolve names safely whatever the database's defaults */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
 					PGC_S_OVERRIDE);
+
+	/*
+	 * The transactions the worker's work needs, whatever the database's
+	 * defaults, which its owner may set (ALTER DATABASE ... SET): a
+	 * read-only default would fail every tick, the rollups' refresh must run
+	 * at READ COMMITTED, and scaler.policy_timeout, not a statement_timeout
+	 * meant for the application's sessions, bounds what a policy may take.
+	 * Session settings: above the database's, below a SET LOCAL (the
+	 * rollups' lock_timeout, rollup.c).
+	 */
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET,
+					PGC_S_SESSION);
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET,
+					PGC_S_SESSION);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET,
+					PGC_S_SESSION);
+
 	/* as scaler.evaluate() does: window reads are narrow index range scans */
 	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("scaler");
