@@ -92,15 +92,26 @@ scaler_register_launcher(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/* What the launcher finds of the worker's database. */
+typedef enum WorkerDatabase
+{
+	WORKER_DATABASE_MISSING,
+	WORKER_DATABASE_CLOSED,		/* exists, but takes no connection */
+	WORKER_DATABASE_OPEN
+} WorkerDatabase;
+
 /*
- * Does the database exist?  Without a database connection only the nailed
+ * Does the database exist, and may the worker connect to it?  A database
+ * with ALLOW_CONNECTIONS false, or left invalid by an interrupted DROP
+ * DATABASE, would make a worker started for it exit at once, to be started
+ * again each naptime.  Without a database connection only the nailed
  * catalogs can be read, and not through their indexes, so this scans
  * pg_database the way the autovacuum launcher does.
  */
-static bool
-database_exists(const char *name)
+static WorkerDatabase
+database_state(const char *name)
 {
-	bool		exists = false;
+	WorkerDatabase state = WORKER_DATABASE_MISSING;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tuple;
@@ -116,14 +127,15 @@ database_exists(const char *name)
 
 		if (strcmp(NameStr(db->datname), name) == 0)
 		{
-			exists = true;
+			state = (db->datallowconn && !database_is_invalid_form(db)) ?
+				WORKER_DATABASE_OPEN : WORKER_DATABASE_CLOSED;
 			break;
 		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
-	return exists;
+	return state;
 }
 
 static BackgroundWorkerHandle *
@@ -156,7 +168,7 @@ void
 scaler_launcher_main(Datum main_arg)
 {
 	BackgroundWorkerHandle *handle = NULL;
-	bool		missing_logged = false;
+	WorkerDatabase logged = WORKER_DATABASE_OPEN;	/* what we last said */
 	bool		full_logged = false;
 	TimestampTz not_before = 0;
 
@@ -191,22 +203,31 @@ scaler_launcher_main(Datum main_arg)
 
 		if (handle == NULL && GetCurrentTimestamp() >= not_before)
 		{
-			if (database_exists(scaler_database))
+			WorkerDatabase state = database_state(scaler_database);
+
+			if (state == WORKER_DATABASE_OPEN)
 			{
-				if (missing_logged)
+				if (logged != WORKER_DATABASE_OPEN)
 					ereport(LOG,
-							(errmsg("scaler: database \"%s\" now exists, starting the worker",
+							(errmsg("scaler: database \"%s\" now accepts connections, starting the worker",
 									scaler_database)));
-				missing_logged = false;
+				logged = WORKER_DATABASE_OPEN;
 				handle = start_worker(&full_logged);
 			}
-			else if (!missing_logged)
+			else if (state != logged)
 			{
-				ereport(LOG,
-						(errmsg("scaler: database \"%s\" named by scaler.database does not exist; waiting for it",
-								scaler_database),
-						 errhint("Create the database, or set scaler.database and restart the server.")));
-				missing_logged = true;
+				if (state == WORKER_DATABASE_MISSING)
+					ereport(LOG,
+							(errmsg("scaler: database \"%s\" named by scaler.database does not exist; waiting for it",
+									scaler_database),
+							 errhint("Create the database, or set scaler.database and restart the server.")));
+				else
+					ereport(LOG,
+							(errmsg("scaler: database \"%s\" named by scaler.database does not accept connections; waiting",
+									scaler_database),
+							 errhint("ALTER DATABASE %s ALLOW_CONNECTIONS true, or set scaler.database and restart the server.",
+									 quote_identifier(scaler_database))));
+				logged = state;
 			}
 		}
 
@@ -293,8 +314,8 @@ extension_ready(WorkerExtension *seen)
 					 errhint("Run ALTER EXTENSION scaler UPDATE in that database.")));
 		else if (*seen != WORKER_EXTENSION_UNKNOWN)
 			ereport(LOG,
-					(errmsg("scaler: extension \"scaler\" version %s found in database \"%s\", evaluating policies",
-							version, scaler_database)));
+					(errmsg("scaler: extension \"scaler\" found in database \"%s\", evaluating policies",
+							scaler_database)));
 		*seen = now;
 	}
 	return now == WORKER_EXTENSION_READY;

@@ -1,6 +1,6 @@
 # The worker stays calm when things are missing or wrong:
-# - scaler.database names a database that does not exist: one log line, a
-#   wait, and it starts once the database appears;
+# - scaler.database names a database that does not exist, or that allows no
+#   connections: one log line, a wait, and it starts once it can connect;
 # - the extension is not installed there: one log line, a wait, and it
 #   starts evaluating once it is;
 # - a policy whose source was dropped fails alone (logged, kept in its
@@ -36,10 +36,19 @@ is(count_in_log(qr/database "scalerdb" named by scaler\.database does not exist;
 is(count_in_log(qr/background worker "scaler[^"]*" \(PID \d+\) exited/),
 	0, 'and nothing restart-loops');
 
-$node->safe_psql('postgres', 'CREATE DATABASE scalerdb');
+# a database that takes no connections: one line and a wait, as for a
+# missing one (a worker started for it would exit at once, every naptime)
+$node->safe_psql('postgres', 'CREATE DATABASE scalerdb ALLOW_CONNECTIONS false');
+sleep 2;
+is(count_in_log(qr/database "scalerdb" named by scaler\.database does not accept connections; waiting/),
+	1, 'a database that allows no connections is logged once, then waited for');
+is(count_in_log(qr/background worker "scaler[^"]*" \(PID \d+\) exited/),
+	0, 'and nothing restart-loops');
+
+$node->safe_psql('postgres', 'ALTER DATABASE scalerdb ALLOW_CONNECTIONS true');
 ok( $node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'scaler' AND datname = 'scalerdb'"),
-	'once the database exists, the worker connects to it');
+	'once the database takes connections, the worker connects to it');
 
 sleep 2;
 is(count_in_log(qr/extension "scaler" is not installed in database "scalerdb"; waiting/),
