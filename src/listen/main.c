@@ -17,6 +17,7 @@
  *-------------------------------------------------------------------------
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -349,7 +350,13 @@ wait_for_work(Listener *l)
 		deadline = runner_next_wakeup();
 	if (!conn_is_up() && l->reconnect_at != 0 && l->reconnect_at < deadline)
 		deadline = l->reconnect_at;
-	timeout_ms = deadline <= now ? 0 : (int) ((deadline - now) * 1000.0) + 1;
+	/* (no deadline at all, as with --poll-interval 0: wait for ever) */
+	if (deadline <= now)
+		timeout_ms = 0;
+	else if ((deadline - now) * 1000.0 >= (double) (INT_MAX - 1))
+		timeout_ms = -1;
+	else
+		timeout_ms = (int) ((deadline - now) * 1000.0) + 1;
 	if (l->need_fetch && conn_is_up() && !l->stopping)
 		timeout_ms = 0;			/* the last fetch failed or was woken meanwhile */
 

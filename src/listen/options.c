@@ -138,6 +138,10 @@ parse_options(int argc, char **argv, ListenOptions *opts)
 				break;
 			case 'c':
 				opts->channel = non_empty(optarg, "channel");
+				/* the server would LISTEN on its first 63 bytes, silently */
+				if (strlen(opts->channel) > 63)
+					bad_usage("the channel \"%s\" is longer than 63 bytes, as no policy's channel can be",
+							  optarg);
 				break;
 			case 'e':
 				opts->command = non_empty(optarg, "command");

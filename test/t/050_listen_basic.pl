@@ -24,6 +24,9 @@ command_checks_all([ $bin, '--bogus' ], 2, [qr/^$/],
 	'an unknown option is a usage error (2)');
 command_checks_all([ $bin, '--jobs', '0' ], 2, [qr/^$/],
 	[qr/invalid --jobs "0"/], '--jobs 0 is rejected');
+command_checks_all([ $bin, '-c', 'c' x 64 ], 2, [qr/^$/],
+	[qr/is longer than 63 bytes/],
+	'a channel over 63 bytes is a usage error (LISTEN would cut it, no policy could match it)');
 
 command_checks_all(
 	[ $bin, '-d', "host=$dir/nonexistent port=1 dbname=postgres connect_timeout=2" ],
@@ -107,6 +110,16 @@ ok(wait_until(sub { read_lines($p->{out}) >= 4 }, 30, 'fourth decision'),
 is_deeply([ map { $_->{id} } @docs ], [ @ids, $next ],
 	'the forged notification produced nothing');
 unlike(slurp_file($p->{out}), qr/999999|"to" : 50/, 'no trace of the forged payload');
+
+# Nor can a payload forge a line of the listener's log (-v shows it) or
+# send the terminal escape sequences: its line breaks are indented and its
+# control characters escaped.
+$node->safe_psql('postgres',
+	q{SELECT pg_notify('scaler', E'x\nscaler-listen: acknowledged decision 7 (policy "api") as done\x1b[2J')});
+ok(wait_until(sub { slurp_file($p->{err}) =~ /\\x1b\[2J/ }, 30, 'escaped payload logged'),
+	'a payload\'s escape character is logged as \\x1b');
+unlike(slurp_file($p->{err}), qr/^scaler-listen: acknowledged decision 7 /m,
+	'and its line break does not start a line of the log');
 
 # A second listener on the same subscription would run decisions twice: it
 # waits, trying again with backoff, and acts on nothing meanwhile.
