@@ -16,11 +16,19 @@
  * SQL error (a missing privilege) is not cured by reconnecting: it sets
  * conn_failed(), and main.c stops.
  *
+ * Every statement waits for its result with an eye on the stop signals
+ * (run_query), so that one the server does not finish cannot keep the
+ * listener from stopping.
+ *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "libpq-fe.h"
 
@@ -30,6 +38,11 @@ static PGconn *conn = NULL;
 static const ListenOptions *options = NULL;
 static bool failed = false;
 static bool busy = false;
+
+/* main.c's count of stop signals and its wake-up pipe (conn_set_interrupts) */
+static volatile sig_atomic_t *stop_count = NULL;
+static int	wake_read = -1;
+static int	wake_write = -1;
 
 /* The length of a libpq message without its final newlines (ours add their own). */
 static int
@@ -66,6 +79,8 @@ connection_lost(const char *what)
 static bool
 query_failed(PGresult *res, const char *what)
 {
+	if (conn == NULL)
+		return false;			/* given up on by run_query, which said so */
 	if (PQstatus(conn) == CONNECTION_BAD)
 	{
 		PQclear(res);
@@ -88,6 +103,14 @@ query_failed(PGresult *res, const char *what)
 			busy = true;
 			return false;
 		}
+		/* canceled by run_query, to stop */
+		if (state && strcmp(state, "57014") == 0 && stop_count && *stop_count > 0)
+		{
+			log_msg("stopped while %s", what);
+			PQclear(res);
+			failed = true;
+			return false;
+		}
 		log_msg("error while %s: %s", what, msg ? msg : PQerrorMessage(conn));
 		if (detail)
 			log_msg("DETAIL: %s", detail);
@@ -97,6 +120,119 @@ query_failed(PGresult *res, const char *what)
 	PQclear(res);
 	failed = true;
 	return false;
+}
+
+/* The stop signals arrive through main.c; see run_query. */
+void
+conn_set_interrupts(volatile sig_atomic_t *stops, int read_fd, int write_fd)
+{
+	stop_count = stops;
+	wake_read = read_fd;
+	wake_write = write_fd;
+}
+
+/* Ask the server to cancel the running statement. */
+static void
+send_cancel(void)
+{
+	PGcancel   *cancel = PQgetCancel(conn);
+	char		errbuf[256];
+
+	if (cancel == NULL || !PQcancel(cancel, errbuf, sizeof(errbuf)))
+		log_msg("could not cancel the statement: %s",
+				cancel == NULL ? "no cancel key" : errbuf);
+	if (cancel != NULL)
+		PQfreeCancel(cancel);
+}
+
+/*
+ * Run one statement and wait for its result, as PQexecParams does, but awake
+ * to the stop signals: a statement the server does not finish (it waits for
+ * a lock another session holds, or the server stopped answering) would
+ * otherwise keep SIGTERM from being acted on.  While stopping, a blocked
+ * statement is canceled, except an acknowledgement on the first signal (a
+ * graceful stop records them: it waits); a signal after the cancel gives up
+ * on the server: the connection is closed and counts as failed, so the
+ * listener exits (its unsent acknowledgements are reported).  NULL when the
+ * statement could not be sent (PQstatus says why) or was given up on.
+ */
+static PGresult *
+run_query(const char *sql, int nparams, const char *const *params, bool ack)
+{
+	PGresult   *result = NULL;
+	sig_atomic_t canceled_at = 0;	/* the stop count when canceled */
+	bool		woken = false;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		return NULL;
+	for (;;)
+	{
+		struct pollfd fds[2];
+		sig_atomic_t stops = stop_count ? *stop_count : 0;
+
+		if (!PQconsumeInput(conn))
+		{
+			PGresult   *res;
+
+			/* the connection broke: PQgetResult says how, without waiting */
+			while ((res = PQgetResult(conn)) != NULL)
+			{
+				PQclear(result);
+				result = res;
+			}
+			goto done;
+		}
+		while (!PQisBusy(conn))
+		{
+			PGresult   *res = PQgetResult(conn);
+
+			if (res == NULL)
+				goto done;
+			PQclear(result);
+			result = res;
+		}
+		if (canceled_at == 0 && (stops >= 2 || (stops >= 1 && !ack)))
+		{
+			log_msg("stopping: canceling the statement the server is running");
+			send_cancel();
+			canceled_at = stops;
+		}
+		else if (canceled_at > 0 && stops > canceled_at)
+		{
+			log_msg("stopping now: giving up on the server");
+			PQclear(result);
+			conn_close();
+			failed = true;
+			result = NULL;
+			goto done;
+		}
+		fds[0].fd = PQsocket(conn);
+		fds[0].events = POLLIN;
+		fds[1].fd = wake_read;
+		fds[1].events = POLLIN;
+		if (poll(fds, wake_read >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+		{
+			log_msg("poll failed: %s", strerror(errno));
+			PQclear(result);
+			conn_close();
+			failed = true;
+			result = NULL;
+			goto done;
+		}
+		if (wake_read >= 0 && (fds[1].revents & POLLIN))
+		{
+			char		buf[64];
+
+			while (read(wake_read, buf, sizeof(buf)) > 0)
+				;
+			woken = true;
+		}
+	}
+done:
+	/* what woke us (a child's exit too) is main.c's to see */
+	if (woken && wake_write >= 0 && write(wake_write, "", 1) < 0)
+		(void) 0;
+	return result;
 }
 
 bool
@@ -157,16 +293,16 @@ check_database(void)
 	bool		ok = true;
 	int			i;
 
-	res = PQexec(conn,
-				 "SELECT current_user, pg_catalog.current_database(), "
-				 " pg_catalog.has_schema_privilege(e.extnamespace, 'USAGE') "
-				 "FROM pg_catalog.pg_extension e WHERE e.extname = 'scaler'");
+	res = run_query("SELECT current_user, pg_catalog.current_database(), "
+					" pg_catalog.has_schema_privilege(e.extnamespace, 'USAGE') "
+					"FROM pg_catalog.pg_extension e WHERE e.extname = 'scaler'",
+					0, NULL, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "looking for the scaler extension");
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
-		res = PQexec(conn, "SELECT pg_catalog.current_database()");
+		res = run_query("SELECT pg_catalog.current_database()", 0, NULL, false);
 		log_msg("extension \"scaler\" is not installed in database \"%s\"",
 				PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "?");
 		log_msg("HINT: Run CREATE EXTENSION scaler there, or connect to the database where it is installed.");
@@ -183,14 +319,14 @@ check_database(void)
 	}
 	PQclear(res);
 
-	res = PQexec(conn,
-				 "SELECT current_user, "
+	res = run_query("SELECT current_user, "
 				 " pg_catalog.has_table_privilege('scaler.decision', 'SELECT'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_subscribe(text,text,boolean)'), 'EXECUTE'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_acked(text)'), 'EXECUTE'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_ack(text,bigint,text,bigint)'), 'EXECUTE'), "
 				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_decisions(bigint,integer,text,bigint)'), 'EXECUTE'), "
-				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_policy_channels()'), 'EXECUTE')");
+				 " pg_catalog.has_function_privilege(pg_catalog.to_regprocedure('scaler.listen_policy_channels()'), 'EXECUTE')",
+					0, NULL, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "checking privileges");
 
@@ -259,7 +395,7 @@ conn_open(const ListenOptions *opts, bool first)
 	sql = xmalloc(strlen(ident) + 8);
 	sprintf(sql, "LISTEN %s", ident);
 	PQfreemem(ident);
-	res = PQexec(conn, sql);
+	res = run_query(sql, 0, NULL, false);
 	free(sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return query_failed(res, "starting to LISTEN");
@@ -281,9 +417,8 @@ conn_subscribe(long long *after_id, long long *latest_through)
 	params[0] = options->name;
 	params[1] = options->channel;
 	params[2] = options->from_now ? "true" : "false";
-	res = PQexecParams(conn,
-					   "SELECT after_id, latest_through FROM scaler.listen_subscribe($1, $2, $3)",
-					   3, NULL, params, NULL, NULL, 0);
+	res = run_query("SELECT after_id, latest_through FROM scaler.listen_subscribe($1, $2, $3)",
+					3, params, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "subscribing");
 	*after_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -301,9 +436,8 @@ conn_read_acked(void (*acked) (const char *policy, long long id))
 	int			i;
 
 	params[0] = options->name;
-	res = PQexecParams(conn,
-					   "SELECT policy, decision_id FROM scaler.listen_acked($1)",
-					   1, NULL, params, NULL, NULL, 0);
+	res = run_query("SELECT policy, decision_id FROM scaler.listen_acked($1)",
+					1, params, true);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "reading acknowledgements");
 	for (i = 0; i < PQntuples(res); i++)
@@ -335,10 +469,9 @@ conn_read_decisions(long long after_id, long long latest_through, int max_rows,
 	params[1] = batch;
 	params[2] = options->channel;
 	params[3] = latest;
-	res = PQexecParams(conn,
-					   "SELECT id, policy, from_capacity, to_capacity, payload, for_channel "
+	res = run_query("SELECT id, policy, from_capacity, to_capacity, payload, for_channel "
 					   "FROM scaler.listen_decisions($1, $2, $3, $4)",
-					   4, NULL, params, NULL, NULL, 0);
+					4, params, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		query_failed(res, "reading decisions");
@@ -370,9 +503,8 @@ conn_read_channel_policies(void (*here) (const char *policy))
 	int			i;
 
 	params[0] = options->channel;
-	res = PQexecParams(conn,
-					   "SELECT policy FROM scaler.listen_policy_channels() WHERE channel = $1",
-					   1, NULL, params, NULL, NULL, 0);
+	res = run_query("SELECT policy FROM scaler.listen_policy_channels() WHERE channel = $1",
+					1, params, false);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "reading the policies of the channel");
 	for (i = 0; i < PQntuples(res); i++)
@@ -396,8 +528,8 @@ conn_send_ack(const ListenAck *ack)
 	params[1] = idbuf;
 	params[2] = ack->superseded ? "superseded" : "done";
 	params[3] = throughbuf;
-	res = PQexecParams(conn, "SELECT scaler.listen_ack($1, $2, $3, $4)",
-					   4, NULL, params, NULL, NULL, 0);
+	res = run_query("SELECT scaler.listen_ack($1, $2, $3, $4)",
+					4, params, true);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(res, "acknowledging a decision");
 	PQclear(res);

@@ -16,6 +16,7 @@
 #ifndef SCALER_LISTEN_H
 #define SCALER_LISTEN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -67,6 +68,8 @@ extern char *xstrdup(const char *s);
 extern double now_seconds(void);
 
 /* conn.c */
+extern void conn_set_interrupts(volatile sig_atomic_t *stops, int read_fd,
+								int write_fd);
 extern bool conn_open(const ListenOptions *opts, bool first);
 extern bool conn_subscribe(long long *after_id, long long *latest_through);
 extern bool conn_read_acked(void (*acked) (const char *policy, long long id));

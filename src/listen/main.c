@@ -380,6 +380,7 @@ main(int argc, char **argv)
 	memset(&l, 0, sizeof(l));
 	parse_options(argc, argv, &l.opts);
 	setup_signals();
+	conn_set_interrupts(&stop_signals, wake_pipe[0], wake_pipe[1]);
 	runner_init(&l.opts);
 	l.need_fetch = true;
 	l.reconnect_delay = RECONNECT_FIRST_DELAY;
@@ -394,6 +395,8 @@ main(int argc, char **argv)
 		if (!keep_connected(&l))
 			break;
 		pump(&l);
+		/* (a stop signal that canceled a statement is no failure) */
+		note_stop_signals(&l);
 		note_failure(&l);
 		if (finished(&l))
 			break;

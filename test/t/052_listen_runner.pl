@@ -139,5 +139,27 @@ ok(wait_until(sub { read_lines($slog) == 2 }, 30, 'rerun'),
 is_deeply([ read_lines($slog) ], [ "run $s1", "run $s1" ], 'the same decision');
 is(stop_listener($l), 0, 'stopped');
 
+# --- SIGTERM while the server does not answer a statement -------------------
+# An admin's lock on scaler.decision blocks the listener's read: a stop
+# signal cancels the read instead of waiting for the lock.
+$l = start_listener($node, $dir, 'blocked', '--name', 'blocked', '-p', '0.2');
+my $locker = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-c',
+	  'BEGIN; LOCK TABLE scaler.decision IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;' ],
+	'<', \undef, '>', \my $lock_out, '2>', \my $lock_err);
+ok( wait_until(
+		sub {
+			sql(q{SELECT count(*) FROM pg_stat_activity
+			       WHERE wait_event_type = 'Lock' AND query LIKE '%listen_decisions%'}) > 0;
+		},
+		30, 'the listener waits for the lock'),
+	'a read of the listener waits for a lock on scaler.decision');
+$t0 = time;
+is(stop_listener($l), 0, 'SIGTERM while blocked: exit 0');
+cmp_ok(time - $t0, '<', 10, 'promptly, not when the lock goes');
+like(slurp_file($l->{err}), qr/canceling the statement the server is running/,
+	'the blocked statement was canceled');
+$locker->kill_kill;
+
 $node->stop;
 done_testing();
