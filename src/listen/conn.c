@@ -149,17 +149,19 @@ send_cancel(void)
  * Run one statement and wait for its result, as PQexecParams does, but awake
  * to the stop signals: a statement the server does not finish (it waits for
  * a lock another session holds, or the server stopped answering) would
- * otherwise keep SIGTERM from being acted on.  While stopping, a blocked
- * statement is canceled, except an acknowledgement on the first signal (a
- * graceful stop records them: it waits); a signal after the cancel gives up
- * on the server: the connection is closed and counts as failed, so the
- * listener exits (its unsent acknowledgements are reported).  NULL when the
- * statement could not be sent (PQstatus says why) or was given up on.
+ * otherwise keep SIGTERM from being acted on.  A stop signal that arrives
+ * while a statement waits cancels it, unless it is the first signal and the
+ * statement an acknowledgement (a graceful stop records them: it waits); a
+ * signal after the cancel gives up on the server: the connection is closed
+ * and counts as failed, so the listener exits (its unsent acknowledgements
+ * are reported).  NULL when the statement could not be sent (PQstatus says
+ * why) or was given up on.
  */
 static PGresult *
 run_query(const char *sql, int nparams, const char *const *params, bool ack)
 {
 	PGresult   *result = NULL;
+	sig_atomic_t stops_before = stop_count ? *stop_count : 0;
 	sig_atomic_t canceled_at = 0;	/* the stop count when canceled */
 	bool		woken = false;
 
@@ -191,7 +193,8 @@ run_query(const char *sql, int nparams, const char *const *params, bool ack)
 			PQclear(result);
 			result = res;
 		}
-		if (canceled_at == 0 && (stops >= 2 || (stops >= 1 && !ack)))
+		/* (signals before the statement are main.c's: a stop sends acks) */
+		if (canceled_at == 0 && stops > stops_before && (!ack || stops >= 2))
 		{
 			log_msg("stopping: canceling the statement the server is running");
 			send_cancel();
