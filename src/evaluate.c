@@ -1126,7 +1126,13 @@ evaluate_one(PolicyRow *p, TimestampTz now, bool notify_now,
 	return ok;
 }
 
-/* Retention: decisions older than scaler.decision_retention go. */
+/*
+ * Retention: decisions older than scaler.decision_retention go, and the
+ * listeners' acknowledgements of them (which listen_subscribe would prune
+ * too: nothing at or below them is left to deliver), or a listener that
+ * runs for months keeps a row for every decision it ever acknowledged.
+ * (Each acknowledgement is found by its primary key.)
+ */
 static void
 delete_old_decisions(TimestampTz now)
 {
@@ -1138,9 +1144,13 @@ delete_old_decisions(TimestampTz now)
 		return;
 	/* rows another run is deleting are its business: never wait */
 	kept_plan(&plan_retention,
-			  "DELETE FROM scaler.decision WHERE id IN "
-			  "(SELECT d.id FROM scaler.decision d WHERE d.decided_at < $1 "
-			  "FOR UPDATE SKIP LOCKED)",
+			  "WITH gone AS ("
+			  " DELETE FROM scaler.decision WHERE id IN "
+			  " (SELECT d.id FROM scaler.decision d WHERE d.decided_at < $1 "
+			  " FOR UPDATE SKIP LOCKED) RETURNING id) "
+			  "DELETE FROM scaler.subscription_ack a USING gone g, scaler.subscription s "
+			  "WHERE a.subscription OPERATOR(pg_catalog.=) s.name "
+			  "AND a.decision_id OPERATOR(pg_catalog.=) g.id",
 			  1, types);
 	args[0] = TimestampTzGetDatum(now -
 								  (int64) scaler_decision_retention * USECS_PER_SEC);

@@ -5,7 +5,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = error;   -- evaluate() warns about the failing policy below
-SELECT plan(46);
+SELECT plan(47);
 
 -- creation and defaults
 SELECT lives_ok($$SELECT scaler.create_policy('api', 0.5, function_name => 'api')$$, 'create a policy');
@@ -123,13 +123,20 @@ SELECT is((SELECT row(failing, last_error)::text FROM scaler.policies WHERE name
           'the failure is kept in the policy state and shown by the view');
 SELECT is((SELECT failing FROM scaler.policies WHERE name = 'api'), false, 'the healthy policy is not failing');
 
--- retention: decisions older than scaler.decision_retention (30 days) go
+-- retention: decisions older than scaler.decision_retention (30 days) go,
+-- and with them the listeners' acknowledgements of them
 INSERT INTO scaler.decision (policy, decided_at, metric, value, target, from_capacity, to_capacity, reason)
 VALUES ('old', now() - interval '31 days', 'rps', 1, 1, 0, 1, 'target'),
        ('recent', now() - interval '29 days', 'rps', 1, 1, 0, 1, 'target');
+INSERT INTO scaler.subscription (name, channel, low_id, owner, start_id)
+VALUES ('ret', 'scaler', 0, current_user::regrole, 0);
+INSERT INTO scaler.subscription_ack (subscription, decision_id, policy, outcome)
+SELECT 'ret', id, policy, 'done' FROM scaler.decision WHERE policy IN ('old', 'recent');
 SELECT * FROM scaler.evaluate();
 SELECT is((SELECT string_agg(policy, ',') FROM scaler.decision WHERE policy IN ('old', 'recent')), 'recent',
           'evaluate() deletes decisions past the retention');
+SELECT is((SELECT string_agg(policy, ',') FROM scaler.subscription_ack WHERE subscription = 'ret'), 'recent',
+          'and the acknowledgements of those decisions, not of the others');
 
 -- drop_policy removes the policy and its state; its decisions stay
 SELECT scaler.drop_policy('api');
