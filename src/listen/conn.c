@@ -39,6 +39,9 @@ static const ListenOptions *options = NULL;
 static bool failed = false;
 static bool busy = false;
 
+/* whether run_query's last cancel was of an acknowledgement */
+static bool canceled_ack = false;
+
 /* main.c's count of stop signals and its wake-up pipe (conn_set_interrupts) */
 static volatile sig_atomic_t *stop_count = NULL;
 static int	wake_read = -1;
@@ -103,12 +106,18 @@ query_failed(PGresult *res, const char *what)
 			busy = true;
 			return false;
 		}
-		/* canceled by run_query, to stop */
+		/*
+		 * Canceled by run_query, to stop.  The connection still works: after
+		 * a read, the acknowledgements of the commands still running are
+		 * sent on it; after an acknowledgement (canceled only by a second
+		 * signal: the user insists) the rest are not tried.
+		 */
 		if (state && strcmp(state, "57014") == 0 && stop_count && *stop_count > 0)
 		{
 			log_msg("stopped while %s", what);
 			PQclear(res);
-			failed = true;
+			if (canceled_ack)
+				failed = true;
 			return false;
 		}
 		log_msg("error while %s: %s", what, msg ? msg : PQerrorMessage(conn));
@@ -199,6 +208,7 @@ run_query(const char *sql, int nparams, const char *const *params, bool ack)
 			log_msg("stopping: canceling the statement the server is running");
 			send_cancel();
 			canceled_at = stops;
+			canceled_ack = ack;
 		}
 		else if (canceled_at > 0 && stops > canceled_at)
 		{

@@ -140,26 +140,40 @@ is_deeply([ read_lines($slog) ], [ "run $s1", "run $s1" ], 'the same decision');
 is(stop_listener($l), 0, 'stopped');
 
 # --- SIGTERM while the server does not answer a statement -------------------
-# An admin's lock on scaler.decision blocks the listener's read: a stop
-# signal cancels the read instead of waiting for the lock.
-$l = start_listener($node, $dir, 'blocked', '--name', 'blocked', '-p', '0.2');
+# An admin's lock on scaler.policy blocks the listener's read (the channels
+# of the policies) while a command runs: a stop signal cancels the read
+# instead of waiting for the lock, the command finishes, and its
+# acknowledgement is still recorded (the connection is fine after a cancel).
+my $blog = "$dir/blocked.runs";
+write_script("$dir/blocked.sh", qq{echo "start \$SCALER_DECISION_ID" >> $blog; sleep 3; echo "end \$SCALER_DECISION_ID" >> $blog\n});
+$l = start_listener($node, $dir, 'blocked', '--name', 'blocked', '-p', '0.2', '--exec', "$dir/blocked.sh");
+my $bd = decide($node, 'blocked_api', 0, 2);
+ok(wait_until(sub { grep { $_ eq "start $bd" } read_lines($blog) }, 30, 'the command starts'),
+	'a command runs');
 my $locker = IPC::Run::start(
 	[ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-c',
-	  'BEGIN; LOCK TABLE scaler.decision IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;' ],
+	  'BEGIN; LOCK TABLE scaler.policy IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;' ],
 	'<', \undef, '>', \my $lock_out, '2>', \my $lock_err);
+# (a read looks up the channels only when there is a decision to read)
+ok(wait_until(sub { sql(q{SELECT count(*) FROM pg_locks WHERE relation = 'scaler.policy'::regclass AND mode = 'AccessExclusiveLock'}) > 0 },
+		30, 'the lock is taken'), 'an admin locks scaler.policy');
+decide($node, 'blocked_web', 0, 1);
 ok( wait_until(
 		sub {
 			sql(q{SELECT count(*) FROM pg_stat_activity
 			       WHERE wait_event_type = 'Lock' AND query LIKE '%listen_decisions%'}) > 0;
 		},
 		30, 'the listener waits for the lock'),
-	'a read of the listener waits for a lock on scaler.decision');
+	'meanwhile a read of the listener waits for a lock');
 $t0 = time;
 is(stop_listener($l), 0, 'SIGTERM while blocked: exit 0');
-cmp_ok(time - $t0, '<', 10, 'promptly, not when the lock goes');
+cmp_ok(time - $t0, '<', 10, 'once the command is done, not when the lock goes');
 like(slurp_file($l->{err}), qr/canceling the statement the server is running/,
 	'the blocked statement was canceled');
 $locker->kill_kill;
+is_deeply([ read_lines($blog) ], [ "start $bd", "end $bd" ], 'the command ran to its end, once');
+is(subscription_counts($node, 'blocked'), "$bd 1 0",
+	'and its acknowledgement was recorded: it will not run again');
 
 $node->stop;
 done_testing();
