@@ -120,6 +120,9 @@ ok(wait_until(sub { slurp_file($p->{err}) =~ /\\x1b\[2J/ }, 30, 'escaped payload
 	'a payload\'s escape character is logged as \\x1b');
 unlike(slurp_file($p->{err}), qr/^scaler-listen: acknowledged decision 7 /m,
 	'and its line break does not start a line of the log');
+$node->safe_psql('postgres', q{SELECT pg_notify('scaler', E'c1 \u009b[1m ok \u00e9')});
+ok(wait_until(sub { slurp_file($p->{err}) =~ /c1 \\xc2\\x9b\[1m ok \x{c3}\x{a9}/ }, 30, 'C1 control escaped'),
+	'so is a C1 control character (the 8-bit CSI), while other UTF-8 text is kept');
 
 # A second listener on the same subscription would run decisions twice: it
 # waits, trying again with backoff, and acts on nothing meanwhile.
