@@ -39,6 +39,9 @@ static const ListenOptions *options = NULL;
 static bool failed = false;
 static bool busy = false;
 
+/* an empty notification came: a policy may have moved onto the channel */
+static bool move_hint = false;
+
 /* whether run_query's last cancel was of an acknowledgement */
 static bool canceled_ack = false;
 
@@ -551,9 +554,11 @@ conn_send_ack(const ListenAck *ack)
 
 /*
  * Count the notifications libpq has parsed.  Notifications only say "look":
- * the payload is shown in verbose mode and never used.  Called after every
- * query too, because a notification that arrives during a query is parsed
- * then and would not make the socket readable again.
+ * the payload is shown in verbose mode and never used, except that an empty
+ * one (alter_policy's, when a policy moves onto the channel) is noted for
+ * conn_take_move_hint; anyone may send one, which costs a look and no more.
+ * Called after every query too, because a notification that arrives during
+ * a query is parsed then and would not make the socket readable again.
  */
 int
 conn_take_notifies(void)
@@ -568,10 +573,22 @@ conn_take_notifies(void)
 		if (options->verbose)
 			log_msg("notification on \"%s\" from backend %d: %s",
 					n->relname, n->be_pid, n->extra);
+		if (n->extra[0] == '\0')
+			move_hint = true;
 		count++;
 		PQfreemem(n);
 	}
 	return count;
+}
+
+/* Whether an empty notification came since the last call. */
+bool
+conn_take_move_hint(void)
+{
+	bool		hint = move_hint;
+
+	move_hint = false;
+	return hint;
 }
 
 /* Read whatever arrived on the socket. */

@@ -79,6 +79,7 @@ extern bool conn_read_channel_policies(void (*here) (const char *policy));
 extern bool conn_send_ack(const ListenAck *ack);
 extern bool conn_consume(void);
 extern int	conn_take_notifies(void);
+extern bool conn_take_move_hint(void);
 extern bool conn_is_up(void);
 extern bool conn_failed(void);
 extern bool conn_busy(void);

@@ -51,6 +51,8 @@ typedef struct Listener
 	bool		stopping;		/* start nothing new; exit when idle */
 	bool		subscribed;		/* once: connection errors are retried */
 	bool		need_fetch;		/* read decisions at the next chance */
+	bool		check_moved;	/* and look for policies moved onto the
+								 * channel (catch_up_moved) */
 	long long	latest_through; /* from the subscription, for every read */
 	double		reconnect_delay;
 	double		reconnect_at;	/* next connection attempt; 0: none due */
@@ -218,6 +220,7 @@ keep_connected(Listener *l)
 		l->reconnect_delay = RECONNECT_FIRST_DELAY;
 		l->reconnect_at = 0;
 		l->need_fetch = true;
+		l->check_moved = true;
 		return true;
 	}
 	conn_close();
@@ -276,7 +279,21 @@ catch_up(Listener *l)
 		if (n < 0)
 			return false;
 	} while (n == FETCH_BATCH);
-	return catch_up_moved();
+
+	/*
+	 * Moved policies are looked for when alter_policy says one moved (an
+	 * empty notification), at each poll (a channel changed by hand), and
+	 * after connecting, not at every wake-up: that is one more call.
+	 */
+	if (conn_take_move_hint())
+		l->check_moved = true;
+	if (l->check_moved)
+	{
+		if (!catch_up_moved())
+			return false;
+		l->check_moved = false;
+	}
+	return true;
 }
 
 /* Send the waiting acknowledgements in order, until one fails. */
@@ -302,6 +319,7 @@ pump(Listener *l)
 	if (now >= l->next_poll)
 	{
 		l->need_fetch = true;
+		l->check_moved = true;
 		l->next_poll = now + l->opts.poll_interval;
 	}
 	if (conn_is_up() && l->need_fetch && !l->stopping && !conn_failed())
