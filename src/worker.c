@@ -372,8 +372,17 @@ worker_tick(WorkerExtension *seen, MemoryContext tick_cxt)
 void
 scaler_worker_main(Datum main_arg)
 {
+	static const char *const session_settings[][2] = {
+		{"default_transaction_read_only", "off"},
+		{"default_transaction_isolation", "read committed"},
+		{"default_transaction_deferrable", "off"},
+		{"statement_timeout", "0"},
+		{"lock_timeout", "0"},
+		{"idle_in_transaction_session_timeout", "0"},
+	};
 	MemoryContext tick_cxt;
 	WorkerExtension seen = WORKER_EXTENSION_UNKNOWN;
+	int			i;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -394,16 +403,9 @@ scaler_worker_main(Datum main_arg)
 	 * Session settings: above the database's, below a SET LOCAL (the
 	 * rollups' lock_timeout, rollup.c).
 	 */
-	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET,
-					PGC_S_SESSION);
-	SetConfigOption("default_transaction_isolation", "read committed",
-					PGC_SUSET, PGC_S_SESSION);
-	SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET,
-					PGC_S_SESSION);
-	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_SESSION);
-	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_SESSION);
-	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET,
-					PGC_S_SESSION);
+	for (i = 0; i < lengthof(session_settings); i++)
+		SetConfigOption(session_settings[i][0], session_settings[i][1],
+						PGC_SUSET, PGC_S_SESSION);
 
 	/* as scaler.evaluate() does: window reads are narrow index range scans */
 	SetConfigOption("enable_bitmapscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
