@@ -580,7 +580,7 @@ replay_read(const ScalerPolicySettings *s, Replay *r)
 		elog(ERROR, "SPI_connect failed");
 	scaler_become_owner(s, &owner_scope);
 	ret = SPI_execute_extended(sql.data, &options);
-	scaler_end_owner(&owner_scope);
+	scaler_end_role(&owner_scope);
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "reading the source of policy \"%s\" failed: %s",
 			 s->name, SPI_result_code_string(ret));

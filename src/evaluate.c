@@ -329,7 +329,7 @@ read_window(const ScalerPolicySettings *p, TimestampTz now,
 		elog(ERROR, "window query of policy \"%s\" failed: %s",
 			 p->name, SPI_result_code_string(ret));
 
-	scaler_end_owner(&owner_scope);
+	scaler_end_role(&owner_scope);
 
 	get_counts(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &window);
 	get_counts(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &tail);
@@ -557,7 +557,7 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 	/* errors restore the user at subxact abort */
 	scaler_become_owner(p, &owner_scope);
 	ret = SPI_execute_with_args(sql, 4, argtypes, args, nulls, true, 1);
-	scaler_end_owner(&owner_scope);
+	scaler_end_role(&owner_scope);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the idle times of policy \"%s\" failed: %s",
 			 p->name, SPI_result_code_string(ret));

@@ -151,7 +151,7 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 		scaler_become_owner(s, &owner_scope);
 		ret = SPI_execute_with_args(sql.data, nargs, argtypes, values, NULL,
 									true, 0);
-		scaler_end_owner(&owner_scope);
+		scaler_end_role(&owner_scope);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the history of policy \"%s\" failed: %s",
 				 s->name, SPI_result_code_string(ret));

@@ -440,7 +440,7 @@ scaler_source_name(const ScalerPolicySettings *s)
 /*
  * Act as the policy owner, as every read of a policy's source does, so that
  * the source's privileges and row-level security apply to the owner,
- * whoever calls, until scaler_end_owner (scaler_become_role says how).
+ * whoever calls, until scaler_end_role (scaler_become_role says how).
  */
 void
 scaler_become_owner(const ScalerPolicySettings *s, ScalerOwnerScope *scope)

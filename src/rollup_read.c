@@ -81,7 +81,7 @@ execute_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes,
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading a rollup source failed: %s",
 			 SPI_result_code_string(ret));
-	scaler_end_owner(&scope);
+	scaler_end_role(&scope);
 }
 
 /*

@@ -70,7 +70,7 @@ source_column_accepts(const char *column, Oid type)
 
 /*
  * Read as role (a policy's owner, a table's owner) from here to
- * scaler_end_owner: as ANALYZE does, in a security-restricted operation
+ * scaler_end_role: as ANALYZE does, in a security-restricted operation
  * with search_path = pg_catalog, pg_temp and in a GUC nest level of its
  * own, so that whatever settings role's code changes (a function of a view
  * that runs set_config(..., false)) are undone when the read ends and
@@ -93,7 +93,7 @@ scaler_become_role(Oid role, ScalerOwnerScope *scope)
 
 /* Back to the caller and its settings. */
 void
-scaler_end_owner(ScalerOwnerScope *scope)
+scaler_end_role(ScalerOwnerScope *scope)
 {
 	AtEOXact_GUC(false, scope->guc_nestlevel);
 	SetUserIdAndSecContext(scope->userid, scope->sec_context);

@@ -10,7 +10,7 @@
 
 #include "traffic.h"
 
-/* What scaler_become_role changed, for scaler_end_owner to put back. */
+/* What scaler_become_role changed, for scaler_end_role to put back. */
 typedef struct ScalerOwnerScope
 {
 	Oid			userid;
@@ -19,7 +19,7 @@ typedef struct ScalerOwnerScope
 } ScalerOwnerScope;
 
 extern void scaler_become_role(Oid role, ScalerOwnerScope *scope);
-extern void scaler_end_owner(ScalerOwnerScope *scope);
+extern void scaler_end_role(ScalerOwnerScope *scope);
 
 extern void source_check(Oid relid, bool need_function_name, Oid userid);
 extern bool source_readable(Oid relid, bool need_function_name, Oid userid);
