@@ -44,12 +44,13 @@ GRANT SELECT (ts, function_name) ON public.rp TO rp_some;
 GRANT SELECT ON public.rp_raw, public.rp_visible TO rp_columns;
 
 -- hourly_requests of a source over a range with edges inside days, as text
-CREATE FUNCTION public.rp_hours(src regclass, fn text) RETURNS text
+CREATE FUNCTION public.rp_hours(src regclass, fn text, since timestamptz DEFAULT '2025-05-01 03:17+00',
+                                 until timestamptz DEFAULT '2025-05-05 20:00+00') RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(string_agg(h::text, E'\n' ORDER BY h.hour), '')
-      FROM scaler.hourly_requests('2025-05-01 03:17+00', '2025-05-05 20:00+00', fn, src) h
+      FROM scaler.hourly_requests(since, until, fn, src) h
 $$;
-GRANT EXECUTE ON FUNCTION public.rp_hours(regclass, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION public.rp_hours(regclass, text, timestamptz, timestamptz) TO PUBLIC;
 
 -- Make the slots of public.rp stale on purpose: rows of 2025-05-02 deleted
 -- without the capture trigger firing (replica mode), kept aside to put back.
@@ -110,11 +111,9 @@ DO $$ BEGIN FOR i IN 1..100 LOOP EXIT WHEN scaler.refresh_rollup('rp_closed.log'
 GRANT SELECT ON rp_closed.log TO rp_columns;
 CREATE TEMP TABLE rp_closed_oid AS SELECT 'rp_closed.log'::regclass::oid AS rel;
 GRANT SELECT ON rp_closed_oid TO rp_columns;
+-- (whole days: quarters the slots cover, no raw edge)
 CREATE FUNCTION public.rp_whole_days(src regclass, fn text) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(string_agg(h::text, E'\n' ORDER BY h.hour), '')
-      FROM scaler.hourly_requests('2025-05-01 00:00+00', '2025-05-05 00:00+00', fn, src) h
-$$;
+LANGUAGE sql STABLE AS $$ SELECT public.rp_hours(src, fn, '2025-05-01 00:00+00', '2025-05-05 00:00+00') $$;
 GRANT EXECUTE ON FUNCTION public.rp_whole_days(regclass, text) TO PUBLIC;
 SET ROLE rp_columns;
 SELECT throws_ok(format('SELECT public.rp_whole_days(%s::oid::regclass, NULL)', (SELECT rel FROM rp_closed_oid)),
