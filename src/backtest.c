@@ -227,9 +227,13 @@ step_floors(const char *policy, TimestampTz since, int64 window, int64 nsteps)
 	ranges = palloc(sizeof(StepFloor) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
-		/* clamp first: floors may be infinite */
+		/*
+		 * Clamp first: floors may be infinite.  The last step is at until,
+		 * so any end after it covers them all, and until + 1 cannot
+		 * overflow where until + window could (at the end of the range).
+		 */
 		TimestampTz s = Max(DatumGetTimestampTz(starts[i]), since);
-		TimestampTz e = Min(DatumGetTimestampTz(ends[i]), until + window);
+		TimestampTz e = Min(DatumGetTimestampTz(ends[i]), until + 1);
 		int			min = DatumGetInt32(mins[i]);
 		int64		first;
 		int64		last;

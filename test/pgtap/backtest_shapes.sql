@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(42);
+SELECT plan(43);
 
 CREATE TABLE public.bt_log (LIKE scaler.request_log INCLUDING ALL);
 
@@ -61,6 +61,14 @@ INSERT INTO scaler.capacity_floor (policy, starts, ends, min_capacity, origin)
 VALUES ('flat', '2026-01-05 00:01+00', 'infinity', 500, 'manual');
 SELECT is(pg_temp.caps('flat', 2), '100:max_capacity,100:max_capacity',
           'a floor above max_capacity is cut to max_capacity; infinite floors work');
+DELETE FROM scaler.capacity_floor WHERE policy = 'flat';
+-- at the end of the timestamp range a step's end plus a window is past int64
+INSERT INTO scaler.capacity_floor (policy, starts, ends, min_capacity, origin)
+VALUES ('flat', '294276-01-01+00', 'infinity', 5, 'manual');
+SELECT is((SELECT string_agg(capacity || ':' || reason, ',' ORDER BY at)
+             FROM scaler.backtest('flat', '294276-11-01+00', '294276-12-31+00', '{"stable_window": "20 days"}')),
+          '5:floor,5:floor,5:floor',
+          'a floor holds the steps at the end of the timestamp range, with a window longer than what is left of it');
 DELETE FROM scaler.capacity_floor WHERE policy = 'flat';
 
 -- ---------------------------------------------------------------- step
