@@ -2117,9 +2117,8 @@ DECLARE
     p          record;
 BEGIN
     FOR d IN SELECT g::date FROM pg_catalog.generate_series(today, today + 2, interval '1 day') g LOOP
-        part := 'request_log_p' || pg_catalog.to_char(d, 'YYYYMMDD');
-        IF pg_catalog.to_regclass('scaler.' || part) IS NULL THEN
-            PERFORM scaler._request_log_partition(d);
+        part := scaler._request_log_partition(d);
+        IF part IS NOT NULL THEN
             done := done || ('created ' || part);
         END IF;
     END LOOP;
@@ -2129,10 +2128,8 @@ BEGIN
     SELECT pg_catalog.min(l.ts) INTO first_ts FROM ONLY scaler.request_log_default l
      WHERE l.ts >= '0001-01-01 00:00+00' AND l.ts < '10000-01-01 00:00+00';
     IF first_ts IS NOT NULL THEN
-        d := pg_catalog.timezone('UTC', first_ts)::date;
-        part := 'request_log_p' || pg_catalog.to_char(d, 'YYYYMMDD');
-        IF pg_catalog.to_regclass('scaler.' || part) IS NULL THEN
-            PERFORM scaler._request_log_partition(d);
+        part := scaler._request_log_partition(pg_catalog.timezone('UTC', first_ts)::date);
+        IF part IS NOT NULL THEN
             done := done || ('moved into ' || part);
         END IF;
     END IF;
@@ -2162,7 +2159,8 @@ COMMENT ON FUNCTION scaler._maintain_request_log() IS
     'internal: the worker''s upkeep of scaler.request_log: daily partitions ahead, rows out of the DEFAULT partition, retention of covered partitions';
 
 -- The daily partition of day, with the DEFAULT partition's rows of that day
--- moved into it (they could not stay there once it exists).  The move
+-- moved into it (they could not stay there once it exists); returns its
+-- name, or NULL if the day already has its partition.  The move
 -- changes no row, but the DEFAULT partition's capture trigger records the
 -- DELETE, and the attached partition's adoption its rows, as changes of the
 -- day below the watermark: what the rollup had recorded of the day is put
@@ -2171,7 +2169,7 @@ COMMENT ON FUNCTION scaler._maintain_request_log() IS
 -- written out as text: in UTC and ISO style, whatever the session's (under
 -- DateStyle Postgres, an Asia/Kolkata "IST" reads back as Israel's).
 CREATE OR REPLACE FUNCTION scaler._request_log_partition(day date)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
@@ -2183,6 +2181,9 @@ DECLARE
     hi      timestamptz := scaler._rollup_day_start(day + 1);
     pending scaler.rollup_invalid[];
 BEGIN
+    IF pg_catalog.to_regclass('scaler.' || part) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
     -- Writers route rows with the partitions they saw when they opened the
     -- table: wait for them, and hold new ones off until this commits (an
     -- INSERT routed to the DEFAULT partition before the new partition was
@@ -2203,7 +2204,8 @@ BEGIN
     DELETE FROM scaler.rollup_invalid i
      WHERE i.source = 'scaler.request_log'::pg_catalog.regclass AND i.day = _request_log_partition.day;
     INSERT INTO scaler.rollup_invalid SELECT (u).* FROM pg_catalog.unnest(pending) u;
+    RETURN part;
 END
 $$;
 COMMENT ON FUNCTION scaler._request_log_partition(date) IS
-    'internal: create the daily partition of scaler.request_log for a UTC day, with the rows the DEFAULT partition has of it';
+    'internal: create the daily partition of scaler.request_log for a UTC day, with the rows the DEFAULT partition has of it; returns its name, or NULL if it exists';

@@ -28,7 +28,7 @@ SET client_min_messages = error;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(23);
+SELECT plan(25);
 
 CREATE TABLE public.rh (ts timestamptz NOT NULL, function_name text, duration_ms float8, status int)
     PARTITION BY RANGE (ts);
@@ -161,8 +161,10 @@ SELECT is(public.rh_day2_same(), 'same', 'deleted again, the day reads as raw');
 SELECT scaler.create_rollup();
 INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
 SELECT '2026-10-01 00:00+00'::timestamptz + i * interval '1 minute', 'api', 10, 200 FROM generate_series(0, 99) i;
-SELECT scaler._maintain_request_log();
-SELECT scaler._maintain_request_log();
+SELECT is((SELECT pg_catalog.array_agg(x ORDER BY x) FILTER (WHERE x NOT LIKE 'created %')
+             FROM pg_catalog.unnest(scaler._maintain_request_log()) x),
+          '{"moved into request_log_p20261001"}', 'the upkeep moves the day''s rows into a partition of its own');
+SELECT is(scaler._maintain_request_log(), '{}', 'and then has nothing to do');
 DO $$ BEGIN FOR i IN 1..50 LOOP EXIT WHEN scaler.refresh_rollup('scaler.request_log') = 0; END LOOP; END $$;
 DROP TABLE scaler.request_log_p20261001;
 INSERT INTO scaler.request_log VALUES ('2026-10-01 05:00:30+00', 'api', 10, 200);
