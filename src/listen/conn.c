@@ -16,9 +16,9 @@
  * SQL error (a missing privilege) is not cured by reconnecting: it sets
  * conn_failed(), and main.c stops.
  *
- * Every statement waits for its result with an eye on the stop signals
- * (run_query), so that one the server does not finish cannot keep the
- * listener from stopping.
+ * Connecting and every statement wait with an eye on the stop signals
+ * (connect_interruptibly, run_query), so that a server that does not answer
+ * cannot keep the listener from stopping.
  *
  *-------------------------------------------------------------------------
  */
@@ -143,6 +143,44 @@ conn_set_interrupts(volatile sig_atomic_t *stops, int read_fd, int write_fd)
 	wake_write = write_fd;
 }
 
+/*
+ * Wait until the socket is ready for events, a signal wakes us, or
+ * timeout_ms (-1: no limit) passes; *woken notes a signal.  False, said in
+ * the log, when poll() itself fails.
+ */
+static bool
+wait_socket(int fd, short events, int timeout_ms, bool *woken)
+{
+	struct pollfd fds[2];
+
+	fds[0].fd = fd;
+	fds[0].events = events;
+	fds[1].fd = wake_read;
+	fds[1].events = POLLIN;
+	if (poll(fds, wake_read >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR)
+	{
+		log_msg("poll failed: %s", strerror(errno));
+		return false;
+	}
+	if (wake_read >= 0 && (fds[1].revents & POLLIN))
+	{
+		char		buf[64];
+
+		while (read(wake_read, buf, sizeof(buf)) > 0)
+			;
+		*woken = true;
+	}
+	return true;
+}
+
+/* What woke a wait here (a child's exit too) is main.c's to see. */
+static void
+pass_wakeup(bool woken)
+{
+	if (woken && wake_write >= 0 && write(wake_write, "", 1) < 0)
+		(void) 0;
+}
+
 /* Ask the server to cancel the running statement. */
 static void
 send_cancel(void)
@@ -181,7 +219,6 @@ run_query(const char *sql, int nparams, const char *const *params, bool ack)
 		return NULL;
 	for (;;)
 	{
-		struct pollfd fds[2];
 		sig_atomic_t stops = stop_count ? *stop_count : 0;
 
 		if (!PQconsumeInput(conn))
@@ -222,32 +259,17 @@ run_query(const char *sql, int nparams, const char *const *params, bool ack)
 			result = NULL;
 			goto done;
 		}
-		fds[0].fd = PQsocket(conn);
-		fds[0].events = POLLIN;
-		fds[1].fd = wake_read;
-		fds[1].events = POLLIN;
-		if (poll(fds, wake_read >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+		if (!wait_socket(PQsocket(conn), POLLIN, -1, &woken))
 		{
-			log_msg("poll failed: %s", strerror(errno));
 			PQclear(result);
 			conn_close();
 			failed = true;
 			result = NULL;
 			goto done;
 		}
-		if (wake_read >= 0 && (fds[1].revents & POLLIN))
-		{
-			char		buf[64];
-
-			while (read(wake_read, buf, sizeof(buf)) > 0)
-				;
-			woken = true;
-		}
 	}
 done:
-	/* what woke us (a child's exit too) is main.c's to see */
-	if (woken && wake_write >= 0 && write(wake_write, "", 1) < 0)
-		(void) 0;
+	pass_wakeup(woken);
 	return result;
 }
 
@@ -369,6 +391,115 @@ check_database(void)
 }
 
 /*
+ * libpq's connect_timeout in seconds for the whole attempt, or 0 for none.
+ * libpq applies it to each host, and at least 2 seconds, when it waits
+ * itself; the asynchronous connection below must apply it itself, so it
+ * allows that much for each host named.
+ */
+static double
+connect_timeout(PGconn *c)
+{
+	PQconninfoOption *opts = PQconninfo(c);
+	PQconninfoOption *o;
+	double		seconds = 0;
+	int			hosts = 1;
+
+	if (opts == NULL)
+		return 0;
+	for (o = opts; o->keyword != NULL; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "connect_timeout") == 0)
+		{
+			seconds = atoi(o->val);
+			if (seconds > 0 && seconds < 2)
+				seconds = 2;
+		}
+		else if (strcmp(o->keyword, "host") == 0 ||
+				 strcmp(o->keyword, "hostaddr") == 0)
+		{
+			const char *p;
+			int			n = 1;
+
+			for (p = o->val; *p; p++)
+				n += (*p == ',');
+			if (n > hosts)
+				hosts = n;
+		}
+	}
+	PQconninfoFree(opts);
+	return seconds > 0 ? seconds * hosts : 0;
+}
+
+/*
+ * PQconnectdb, awake to the stop signals: a server that accepts the
+ * connection and never answers, or packets dropped on the way, would
+ * otherwise keep SIGTERM waiting for the kernel's TCP timeout, or for ever.
+ * A stop signal that comes while connecting gives up on it.  NULL when
+ * given up on (or out of memory); otherwise PQstatus says how it went.
+ */
+static PGconn *
+connect_interruptibly(const char *conninfo)
+{
+	PGconn	   *c = PQconnectStart(conninfo);
+	sig_atomic_t stops_before = stop_count ? *stop_count : 0;
+	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+	double		timeout;
+	double		deadline = 0;
+	bool		woken = false;
+
+	if (c == NULL)
+	{
+		log_msg("could not connect to the database: out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) == CONNECTION_BAD)
+		return c;
+	timeout = connect_timeout(c);
+	if (timeout > 0)
+		deadline = now_seconds() + timeout;
+	while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
+	{
+		int			timeout_ms = -1;
+
+		if (stop_count && *stop_count > stops_before)
+		{
+			log_msg("stopped while connecting");
+			PQfinish(c);
+			c = NULL;
+			break;
+		}
+		if (deadline > 0)
+		{
+			double		left = deadline - now_seconds();
+
+			if (left <= 0)
+			{
+				log_msg("could not connect to the database: timeout expired after %.0f s",
+						timeout);
+				PQfinish(c);
+				c = NULL;
+				break;
+			}
+			timeout_ms = (int) (left * 1000.0) + 1;
+		}
+		/* (the socket can change: libpq tries one address after another) */
+		if (!wait_socket(PQsocket(c),
+						 status == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+						 timeout_ms, &woken))
+		{
+			PQfinish(c);
+			c = NULL;
+			break;
+		}
+		status = PQconnectPoll(c);
+	}
+	pass_wakeup(woken);
+	return c;
+}
+
+/*
  * Connect, check, and LISTEN.
  *
  * On the first connection every failure is final (a wrong conninfo should be
@@ -383,7 +514,14 @@ conn_open(const ListenOptions *opts, bool first)
 
 	options = opts;
 	busy = false;
-	conn = PQconnectdb(opts->conninfo);
+	conn = connect_interruptibly(opts->conninfo);
+	if (conn == NULL)
+	{
+		/* given up on to stop, which is no failure; else said above */
+		if (first && !(stop_count && *stop_count > 0))
+			failed = true;
+		return false;
+	}
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		char	   *msg = PQerrorMessage(conn);

@@ -6,6 +6,7 @@ use warnings;
 # $SCALER_SRCDIR/test/t when that names a checkout
 use FindBin;
 use lib($ENV{SCALER_SRCDIR} ? "$ENV{SCALER_SRCDIR}/test/t" : $FindBin::RealBin);
+use IO::Socket::INET;
 use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
@@ -36,6 +37,35 @@ command_checks_all(
 command_checks_all([ $bin, '-d', 'this is not a conninfo' ],
 	1, [qr/^$/], [qr/could not connect to the database: .*missing "="/],
 	'a malformed conninfo is reported and exits 1');
+
+# A server that accepts the connection and never answers: the kernel
+# completes the handshake for a socket that listens, nobody reads.
+my $mute = IO::Socket::INET->new(
+	Listen => 5,
+	LocalAddr => '127.0.0.1',
+	LocalPort => 0,
+	Proto => 'tcp') or die "cannot listen: $!";
+my $mute_port = $mute->sockport;
+command_checks_all(
+	[ $bin, '-d', "host=127.0.0.1 port=$mute_port dbname=postgres connect_timeout=2" ],
+	1, [qr/^$/],
+	[qr/could not connect to the database: timeout expired after 2 s/],
+	'connect_timeout bounds a connection to a server that does not answer');
+{
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ $bin, '-d', "host=127.0.0.1 port=$mute_port dbname=postgres" ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	sleep 2;
+	ok($h->pumpable, 'without connect_timeout the listener waits for the silent server');
+	my $t0 = time;
+	$h->signal('TERM');
+	$h->finish;
+	cmp_ok(time - $t0, '<', 10, 'SIGTERM while connecting: the listener exits promptly');
+	is($h->full_result(0) >> 8, 0, 'with status 0 (a stop, not a failure)');
+	like($err, qr/stopped while connecting/, 'and says so');
+}
+close $mute;
 
 my $node = new_scaler_node('listen_basic');
 $node->safe_psql('postgres', 'CREATE DATABASE noext');
