@@ -36,3 +36,61 @@ SELECT 'traffic:AAAAAgAAAAEAAAAAAB334AEAAQoAAAU/8AAAAAAAAPv//////////wEBAAAAAAo=
 -- the same summary with its 5 durations all zero reads
 SELECT requests, p50_ms, max_ms
 FROM scaler.hourly_requests('traffic:AAAAAgAAAAEAAAAAAB334AEAAQoAAAUAAAAAAAAAAAUA'::scaler.traffic);
+
+-- Format 1 (0.1) values with counts a value cannot hold are rejected at
+-- input, not stored as a value no reader (not even traffic_out) reads back.
+-- version, zone "UTC", first minute, the minutes' counts, then their sums
+CREATE FUNCTION pg_temp.v1_bytes(first bigint, counts bigint[], sums float8[]) RETURNS bytea
+LANGUAGE sql IMMUTABLE
+RETURN pg_catalog.int4send(1) || pg_catalog.int4send(3) || pg_catalog.convert_to('UTC', 'UTF8') ||
+    pg_catalog.int8send(first) || pg_catalog.int4send(pg_catalog.cardinality(counts)) ||
+    (SELECT pg_catalog.string_agg(pg_catalog.int8send(c), ''::bytea ORDER BY i)
+       FROM unnest(counts) WITH ORDINALITY u(c, i)) ||
+    (SELECT pg_catalog.string_agg(pg_catalog.float8send(s), ''::bytea ORDER BY i)
+       FROM unnest(sums) WITH ORDINALITY u(s, i)) ||
+    pg_catalog.int4send(0);
+CREATE FUNCTION pg_temp.v1_text(first bigint, counts bigint[], sums float8[]) RETURNS text
+LANGUAGE sql IMMUTABLE
+RETURN 'traffic:' || pg_catalog.translate(pg_catalog.encode(pg_temp.v1_bytes(first, counts, sums), 'base64'), E'\n', '');
+-- 2026-01-01 00:00 UTC in minutes
+\set m0 29453760
+-- a minute's durations adding up to more microseconds than an int64 holds
+SELECT pg_temp.v1_text(:m0, '{1}', '{5e16}')::scaler.traffic;
+\echo :LAST_ERROR_SQLSTATE
+-- the largest that fits reads back
+SELECT requests, avg_concurrency > 0 AS busy
+FROM scaler.hourly_requests(pg_temp.v1_text(:m0, '{1}', '{9e15}')::scaler.traffic::text::scaler.traffic);
+-- two minutes of one quarter whose counts add up past 2^63 - 1
+SELECT pg_temp.v1_text(:m0, '{4611686018427387904,4611686018427387904}', '{0,0}')::scaler.traffic;
+\echo :LAST_ERROR_SQLSTATE
+
+-- A value stored by 0.1 is still in format 1 on disk (input rewrites only
+-- what it reads): such a value added into one that counts the same minutes
+-- adds to them (it used to overwrite them).  A cast without a function
+-- stores the bytes as they are, as 0.1's input did.
+CREATE CAST (bytea AS scaler.traffic) WITHOUT FUNCTION;
+SELECT sum(h.requests) AS requests
+FROM (SELECT scaler.traffic_merge(t) AS t
+        FROM (VALUES (pg_temp.v1_bytes(:m0, '{100,50}', '{1000,500}')::scaler.traffic),
+                     (pg_temp.v1_bytes(:m0, '{100,50}', '{1000,500}')::scaler.traffic)) v(t)) m,
+     scaler.hourly_requests(m.t) h;
+DROP CAST (bytea AS scaler.traffic);
+
+-- Two values each of whose quarters is valid, but whose sum is not: the
+-- merge refuses it (22003) instead of storing a value no reader reads back.
+-- version 2, one quarter kept as a summary with one minute (mask) of
+-- requests given as a varint, busy time 0, no errors, no durations, an
+-- empty sketch; 2^62 + 2^61 requests is the varint 80 80 80 80 80 80 80 80 60
+CREATE FUNCTION pg_temp.v2_one_minute(minute int, requests_varint bytea) RETURNS scaler.traffic
+LANGUAGE sql IMMUTABLE
+RETURN ('traffic:' || pg_catalog.translate(pg_catalog.encode(
+    pg_catalog.int4send(2) || pg_catalog.int4send(1) || pg_catalog.int8send(1963584) ||
+    '\x01'::bytea || pg_catalog.substr(pg_catalog.int4send(1 << minute), 3) ||
+    requests_varint || '\x00'::bytea ||
+    '\x0000'::bytea || pg_catalog.float8send(0) || '\x0000'::bytea,
+    'base64'), E'\n', ''))::scaler.traffic;
+\set big '\'\\x808080808080808060\''
+SELECT sum(requests) FROM scaler.hourly_requests(pg_temp.v2_one_minute(0, :big));
+SELECT scaler.traffic_merge(t)::text
+FROM (VALUES (pg_temp.v2_one_minute(0, :big)), (pg_temp.v2_one_minute(1, :big))) v(t);
+\echo :LAST_ERROR_SQLSTATE

@@ -216,8 +216,10 @@ traffic_get_summary(Traffic *traffic, int64 quarter)
 static void
 summary_merge(Traffic *traffic, TrafficQuarter *dst, const TrafficQuarter *src)
 {
+	int64		total = quarter_requests(dst);
 	int			m;
 
+	traffic_add_count(&total, quarter_requests(src), "request count");
 	for (m = 0; m < MINUTES_PER_QUARTER; m++)
 	{
 		traffic_add_count(&dst->minutes[m].requests, src->minutes[m].requests,

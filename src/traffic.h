@@ -324,6 +324,24 @@ traffic_add_count(int64 *counter, int64 n, const char *what)
 }
 
 /*
+ * A quarter's requests.  Each minute's count is checked as it is added, but
+ * the readers also refuse a quarter whose minutes add up past 2^63 - 1: a
+ * merge checks the totals it adds, and a value is checked when it is
+ * flattened (rows cannot come near it, only values given as input).
+ */
+static inline int64
+quarter_requests(const TrafficQuarter *q)
+{
+	int64		requests = 0;
+	int			m;
+
+	for (m = 0; m < MINUTES_PER_QUARTER; m++)
+		if (unlikely(pg_add_s64_overflow(requests, q->minutes[m].requests, &requests)))
+			traffic_overflow("request count");
+	return requests;
+}
+
+/*
  * Microseconds of a (checked) duration in milliseconds, rounded half away
  * from zero as llround does, without its call: a checked duration is not
  * negative and its microseconds are below 2^53, so x - trunc(x) is exact.

@@ -209,6 +209,8 @@ write_summary(StringInfo buf, const TrafficQuarter *q)
 	uint16		mask = 0;
 	int			m;
 
+	/* (what the readers check: see quarter_requests) */
+	(void) quarter_requests(q);
 	for (m = 0; m < MINUTES_PER_QUARTER; m++)
 		if (q->minutes[m].requests > 0)
 			mask |= (uint16) (1 << m);
@@ -888,18 +890,16 @@ v1_spread_hour(FlatReader *reader, Traffic *traffic, V1Hour *hour, pg_tz *tz)
 	for (q = quarter - 2; q < quarter + 8 && (errors > 0 || durations > 0); q++)
 	{
 		TrafficQuarter *summary;
-		int64		requests = 0;
+		int64		requests;
 		int64		take;
 		int64		taken = 0;
-		int			m;
 
 		if (hour_bucket(q * USECS_PER_QUARTER, tz) != hour->start)
 			continue;
 		summary = traffic_find_summary(traffic, q);
 		if (summary == NULL)
 			continue;
-		for (m = 0; m < MINUTES_PER_QUARTER; m++)
-			requests += summary->minutes[m].requests;
+		requests = quarter_requests(summary);
 
 		take = Min(errors, requests - summary->errors);
 		summary->errors += take;
@@ -987,7 +987,8 @@ read_v1(FlatReader *reader, Traffic *traffic)
 
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (isnan(ms) || ms < 0.0 || ms > TRAFFIC_MAX_DURATION_MS * 1.0e6)
+		/* (its microseconds must fit in an int64) */
+		if (isnan(ms) || ms < 0.0 || ms * 1000.0 >= (double) PG_INT64_MAX)
 			flat_invalid(reader, "Bad duration sum.");
 		if (requests[i] == 0)
 		{
@@ -997,8 +998,9 @@ read_v1(FlatReader *reader, Traffic *traffic)
 		}
 		summary = traffic_get_summary(traffic, quarter);
 		m = &summary->minutes[minute - quarter * MINUTES_PER_QUARTER];
-		m->requests = requests[i];
-		m->busy_us = duration_us(ms);
+		/* (added: the value read into may count that minute already) */
+		traffic_add_count(&m->requests, requests[i], "request count");
+		traffic_add_count(&m->busy_us, duration_us(ms), "busy time");
 	}
 	pfree(requests);
 
