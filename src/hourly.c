@@ -82,20 +82,45 @@ hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
 	hour_iter_init_parts(iter, &iter->single, 1, tz, first_quarter, end_quarter);
 }
 
-/* Every bucket from the first to the last quarter with rows. */
+/*
+ * Every bucket from the first to the last quarter with rows of a traffic
+ * argument.  A flat one in today's format is read from its bytes, as a
+ * rollup's are: built, its sketches could take a hundred times the memory
+ * its bytes take.
+ */
 void
-hour_iter_init_all(HourIter *iter, Traffic *traffic, pg_tz *tz)
+hour_iter_init_datum(HourIter *iter, Datum datum, pg_tz *tz)
 {
-	int64		first;
-	int64		last;
+	int64		first = 0;
+	int64		last = -1;
+	bool		any;
 
-	if (traffic_is_empty(traffic))
+	iter->single.traffic = NULL;
+	iter->single.flat = (Datum) 0;
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(datum)))
+		iter->single.traffic = (Traffic *) DatumGetEOHP(datum);
+	else
 	{
-		hour_iter_init(iter, traffic, tz, 0, 0);
-		return;
+		struct varlena *flat = PG_DETOAST_DATUM(datum);
+
+		if (traffic_flat_is_current(flat))
+			iter->single.flat = PointerGetDatum(flat);
+		else
+			iter->single.traffic = traffic_parse(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
+												 ERRCODE_DATA_CORRUPTED, CurrentMemoryContext);
 	}
-	traffic_quarter_range(traffic, &first, &last);
-	hour_iter_init(iter, traffic, tz, first, last + 1);
+	if (iter->single.traffic != NULL)
+	{
+		any = !traffic_is_empty(iter->single.traffic);
+		if (any)
+			traffic_quarter_range(iter->single.traffic, &first, &last);
+	}
+	else
+		any = traffic_datum_range(iter->single.flat, &first, &last);
+	iter->single.first_quarter = PG_INT64_MIN;
+	iter->single.end_quarter = PG_INT64_MAX;
+	hour_iter_init_parts(iter, &iter->single, 1, tz, any ? first : 0,
+						 any ? last + 1 : 0);
 }
 
 static inline void
@@ -489,10 +514,9 @@ emit_hourly_rows(FunctionCallInfo fcinfo, HourIter *iter)
 Datum
 traffic_hourly_requests(PG_FUNCTION_ARGS)
 {
-	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
 	HourIter	iter;
 
-	hour_iter_init_all(&iter, traffic, session_timezone);
+	hour_iter_init_datum(&iter, PG_GETARG_DATUM(0), session_timezone);
 	emit_hourly_rows(fcinfo, &iter);
 	return (Datum) 0;
 }
@@ -543,7 +567,6 @@ static void
 emit_hour_of_cycle(FunctionCallInfo fcinfo, bool weekly)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
 	HourOfCycle cycle[7 * 24];
 	int			ncycle = weekly ? 7 * 24 : 24;
 	HourStats  *hour = palloc0(sizeof(HourStats));
@@ -551,7 +574,7 @@ emit_hour_of_cycle(FunctionCallInfo fcinfo, bool weekly)
 	int			i;
 
 	memset(cycle, 0, sizeof(cycle));
-	hour_iter_init_all(&iter, traffic, session_timezone);
+	hour_iter_init_datum(&iter, PG_GETARG_DATUM(0), session_timezone);
 	while (hour_iter_next(&iter, hour))
 	{
 		int			hour_of_day;

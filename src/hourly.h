@@ -75,7 +75,7 @@ extern void hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
 extern void hour_iter_init_parts(HourIter *iter, HourPart *parts, int nparts,
 								 pg_tz *tz, int64 first_quarter,
 								 int64 end_quarter);
-extern void hour_iter_init_all(HourIter *iter, Traffic *traffic, pg_tz *tz);
+extern void hour_iter_init_datum(HourIter *iter, Datum datum, pg_tz *tz);
 extern bool hour_iter_next(HourIter *iter, HourStats *hour);
 
 #endif							/* SCALER_HOURLY_H */

@@ -1571,16 +1571,12 @@ scaler_traffic_svg_value(PG_FUNCTION_ARGS)
 	 * make more than SVG_MAX_HOURS rows.
 	 */
 	{
-		Traffic    *traffic = traffic_from_datum(values[0]);
 		int64		first;
 		int64		last;
 
-		if (!traffic_is_empty(traffic))
-		{
-			traffic_quarter_range(traffic, &first, &last);
-			if (last - first >= (int64) SVG_MAX_HOURS * QUARTERS_PER_HOUR)
-				refuse_hours(too_many);
-		}
+		if (traffic_datum_range(values[0], &first, &last) &&
+			last - first >= (int64) SVG_MAX_HOURS * QUARTERS_PER_HOUR)
+			refuse_hours(too_many);
 	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -1123,6 +1123,86 @@ flat_datum_of(const char *data, int len, int errcode)
 	return PointerGetDatum(result);
 }
 
+/*
+ * The bytes of a traffic datum that is flat and in today's format, checked
+ * without building the value (a value's sketches take more memory built
+ * than stored: a summary of two durations far apart stores 33 bytes and
+ * builds 4 kB of bins), or NULL: expanded, or in an older format.
+ */
+static const char *
+current_flat_bytes(Datum datum, int *len)
+{
+	struct varlena *flat;
+	FlatReader	reader;
+
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(datum)))
+		return NULL;
+	flat = PG_DETOAST_DATUM(datum);
+	reader.p = (const uint8 *) VARDATA_ANY(flat);
+	reader.end = reader.p + VARSIZE_ANY_EXHDR(flat);
+	reader.errcode = ERRCODE_DATA_CORRUPTED;
+	reader.canonical = true;
+	reader.first_quarter = PG_INT64_MAX;
+	if (flat_int32(&reader) != TRAFFIC_FORMAT_VERSION)
+		return NULL;
+	read_v2(&reader, NULL);
+	if (reader.p != reader.end)
+		flat_invalid(&reader, "Trailing bytes.");
+	*len = VARSIZE_ANY_EXHDR(flat);
+	return VARDATA_ANY(flat);
+}
+
+/* Whether flat bytes (detoasted) are in today's format: streamed, not built. */
+bool
+traffic_flat_is_current(const struct varlena *flat)
+{
+	uint32		version;
+
+	if (VARSIZE_ANY_EXHDR(flat) < sizeof(version))
+		return false;
+	memcpy(&version, VARDATA_ANY(flat), sizeof(version));
+	return pg_ntoh32(version) == TRAFFIC_FORMAT_VERSION;
+}
+
+/*
+ * The first and last quarter of any traffic datum; false when it is empty.
+ * A flat one in today's format is streamed, not built.
+ */
+bool
+traffic_datum_range(Datum datum, int64 *first, int64 *last)
+{
+	Traffic    *traffic;
+
+	if (!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(datum)))
+	{
+		struct varlena *flat = PG_DETOAST_DATUM(datum);
+		TrafficStream *stream = palloc(sizeof(TrafficStream));
+		int64		quarter;
+		bool		any = false;
+
+		if (traffic_stream_begin(stream, VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
+								 ERRCODE_DATA_CORRUPTED))
+		{
+			while ((quarter = traffic_stream_peek(stream)) != PG_INT64_MAX)
+			{
+				if (!any)
+					*first = quarter;
+				*last = quarter;
+				any = true;
+				traffic_stream_read(stream);
+			}
+			pfree(stream);
+			return any;
+		}
+		pfree(stream);
+	}
+	traffic = traffic_from_datum(datum);
+	if (traffic_is_empty(traffic))
+		return false;
+	traffic_quarter_range(traffic, first, last);
+	return true;
+}
+
 /* ------------------------------------------------------------- SQL I/O */
 
 Datum
@@ -1155,22 +1235,38 @@ traffic_in(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(flat_datum_of(bytes, len, ERRCODE_INVALID_TEXT_REPRESENTATION));
 }
 
+/*
+ * The flat bytes of a traffic argument: as stored when they are in today's
+ * format (the input made them canonical), else serialized.
+ */
+static const char *
+output_bytes(Datum datum, int *len)
+{
+	const char *data = current_flat_bytes(datum, len);
+	StringInfoData bytes;
+
+	if (data != NULL)
+		return data;
+	initStringInfo(&bytes);
+	traffic_serialize(traffic_from_datum(datum), &bytes);
+	*len = bytes.len;
+	return bytes.data;
+}
+
 Datum
 traffic_out(PG_FUNCTION_ARGS)
 {
-	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
-	StringInfoData bytes;
+	int			nbytes;
+	const char *bytes = output_bytes(PG_GETARG_DATUM(0), &nbytes);
 	size_t		prefix = strlen(TEXT_PREFIX);
 	int			enclen;
 	char	   *result;
 	int			len;
 
-	initStringInfo(&bytes);
-	traffic_serialize(traffic, &bytes);
-	enclen = pg_b64_enc_len(bytes.len);
+	enclen = pg_b64_enc_len(nbytes);
 	result = palloc(prefix + enclen + 1);
 	memcpy(result, TEXT_PREFIX, prefix);
-	len = pg_b64_encode(bytes.data, bytes.len, result + prefix, enclen);
+	len = pg_b64_encode(bytes, nbytes, result + prefix, enclen);
 	if (len < 0)
 		elog(ERROR, "could not encode scaler.traffic value");
 	result[prefix + len] = '\0';
@@ -1192,10 +1288,11 @@ traffic_recv(PG_FUNCTION_ARGS)
 Datum
 traffic_send(PG_FUNCTION_ARGS)
 {
-	Traffic    *traffic = traffic_from_datum(PG_GETARG_DATUM(0));
+	int			nbytes;
+	const char *bytes = output_bytes(PG_GETARG_DATUM(0), &nbytes);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
-	traffic_serialize(traffic, &buf);
+	pq_sendbytes(&buf, bytes, nbytes);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
