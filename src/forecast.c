@@ -223,11 +223,20 @@ load_samples(const ScalerPolicySettings *s, Traffic *traffic,
 			ScalerCounts counts;
 			double		value;
 
-			/* a minute's busy time covers all its requests */
+			/*
+			 * A minute's busy time is that of its requests with a duration,
+			 * which a traffic value counts by hour: the minute is taken to
+			 * have the hour's share of them.  An hour without durations
+			 * has no concurrency, as a live window without them has none.
+			 */
 			memset(&counts, 0, sizeof(counts));
 			counts.requests = hour->minute_requests[i];
-			counts.with_duration = counts.requests;
-			counts.busy_ms = (double) hour->minute_busy_us[i] / 1000.0;
+			if (hour->with_duration > 0)
+			{
+				counts.with_duration = counts.requests;
+				counts.busy_ms = (double) hour->minute_busy_us[i] / 1000.0 *
+					((double) hour->requests / (double) hour->with_duration);
+			}
 			if (scaler_metric_value(s->metric, &counts, 60.0, &value))
 				add_sample(&slots[slot], value);
 		}
@@ -254,7 +263,11 @@ quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
 
 		CHECK_FOR_INTERRUPTS();
 
-		/* an hour's statuses: every request has one */
+		/*
+		 * An hour's statuses: a traffic value counts errors, not the rows
+		 * that had a status, so a row without one counts as no error
+		 * (live evaluation leaves it out; docs/sql-reference.md says so).
+		 */
 		memset(&counts, 0, sizeof(counts));
 		counts.requests = hour->requests;
 		counts.with_status = hour->requests;

@@ -9,7 +9,7 @@ SET search_path = scaler, public;
 SET client_min_messages = warning;
 -- local hours, and a zone whose offset is not whole hours
 SET TimeZone = 'Asia/Kolkata';
-SELECT plan(24);
+SELECT plan(28);
 
 CREATE TABLE public.wk_log (LIKE scaler.request_log INCLUDING ALL);
 -- requests a minute in each local hour of the week: 3 .. 12
@@ -53,6 +53,29 @@ SELECT is((SELECT count(*)::int FROM (
 SELECT ok((SELECT count(*) FROM (
               SELECT extract(hour FROM hour) FROM fc GROUP BY 1 HAVING count(DISTINCT expected) > 1) x) > 0,
           'while a week of history tells the days apart');
+
+-- rows without a duration: concurrency is over the rows that have one, as
+-- live evaluation measures it (4 requests a minute, 2 of 3 s and 2 without
+-- a duration: 4 x 3 s / 60 s = 0.2, not 2 x 3 s / 60 s)
+INSERT INTO public.wk_log (ts, function_name, duration_ms, status)
+SELECT m + i * interval '10 seconds', 'half', CASE WHEN i % 2 = 0 THEN 3000 END, 200
+  FROM generate_series(date_trunc('minute', now()) - interval '2 days',
+                       date_trunc('minute', now()) - interval '1 minute', interval '1 minute') m,
+       generate_series(0, 3) i;
+SELECT scaler.create_policy('half', 0.1, function_name => 'half', source => 'public.wk_log');
+SELECT is((SELECT count(*)::int FROM scaler.forecast('half', '24 hours', '2 days')
+            WHERE abs(expected - 0.2) < 1e-9 AND abs(high - 0.2) < 1e-9 AND capacity = 2),
+          (SELECT count(*)::int FROM scaler.forecast('half', '24 hours', '2 days')),
+          'concurrency over the rows with a duration: 0.2 every hour, capacity 2');
+SELECT is((SELECT value FROM scaler.backtest('half', now() - interval '1 day', now() - interval '1 day' + interval '1 minute')),
+          0.2::float8, 'which is what the policy measures');
+-- no durations at all: no concurrency to forecast, no floor
+UPDATE public.wk_log SET duration_ms = NULL WHERE function_name = 'half';
+SELECT is((SELECT count(*)::int FROM scaler.forecast('half', '24 hours', '2 days')
+            WHERE expected IS NULL AND high IS NULL AND capacity IS NULL),
+          (SELECT count(*)::int FROM scaler.forecast('half', '24 hours', '2 days')),
+          'rows without durations: no forecast concurrency (live evaluation has no value either)');
+SELECT is(scaler.apply_forecast('half'), 0, 'and no floors');
 
 -- not enough history, bad input
 SELECT throws_ok($$SELECT * FROM scaler.forecast('wk', '1 hour', '20 hours')$$, '22023',
