@@ -45,6 +45,7 @@
 #include "hourly.h"
 #include "policy.h"
 #include "rollup.h"
+#include "source.h"
 #include "traffic.h"
 
 PG_FUNCTION_INFO_V1(scaler_forecast);
@@ -113,7 +114,7 @@ read_history(const ScalerPolicySettings *s, TimestampTz since,
 			args = "ts, duration_ms::pg_catalog.float8";
 			break;
 		case SCALER_METRIC_ERROR_RATE:
-			args = "ts, NULL::pg_catalog.float8, status::pg_catalog.int4";
+			args = "ts, NULL::pg_catalog.float8, " SOURCE_STATUS_AS_INT4("status");
 			break;
 		default:
 			args = "ts";

@@ -86,8 +86,10 @@ execute_as_owner(Oid owner, const char *sql, int nargs, Oid *argtypes,
 
 /*
  * A source row r's duration and status as a traffic value takes them, two
- * expressions (named ms and st if asked): NULL where the value cannot hold them (the row still counts;
- * reading it raw reports it).  Every operator is qualified: the capture
+ * expressions (named ms and st if asked): a duration the value cannot hold
+ * is NULL (the row still counts; reading it raw reports it), a status is
+ * whether it is an error (SOURCE_STATUS_AS_INT4, as a raw read takes it).
+ * Every operator is qualified: the capture
  * trigger runs this under the writer's search_path (no literal is negated,
  * which is an operator too).
  */
@@ -97,10 +99,8 @@ rollup_append_row_values(StringInfo sql, bool named)
 	appendStringInfo(sql,
 					 "CASE WHEN r.duration_ms OPERATOR(pg_catalog.>=) 0"
 					 " AND r.duration_ms OPERATOR(pg_catalog.<=) %.0f"
-					 " THEN r.duration_ms::pg_catalog.float8 END%s,"
-					 " CASE WHEN r.status OPERATOR(pg_catalog.>=) '-2147483648'::pg_catalog.int8"
-					 " AND r.status OPERATOR(pg_catalog.<=) 2147483647"
-					 " THEN r.status::pg_catalog.int4 END%s",
+					 " THEN r.duration_ms::pg_catalog.float8 END%s, "
+					 SOURCE_STATUS_AS_INT4("r.status") "%s",
 					 TRAFFIC_MAX_DURATION_MS, named ? " AS ms" : "",
 					 named ? " AS st" : "");
 }

@@ -248,8 +248,8 @@ source_traffic_raw(Oid relid, TimestampTz since, TimestampTz until,
 
 	initStringInfo(&query);
 	appendStringInfo(&query,
-					 "SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8,"
-					 " status::pg_catalog.int4) FROM %s"
+					 "SELECT scaler.traffic_agg(ts, duration_ms::pg_catalog.float8, "
+					 SOURCE_STATUS_AS_INT4("status") ") FROM %s"
 					 " WHERE ts OPERATOR(pg_catalog.>=) $1"
 					 " AND ts OPERATOR(pg_catalog.<) $2",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),

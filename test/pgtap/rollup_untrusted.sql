@@ -19,7 +19,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET TimeZone = 'UTC';
-SELECT plan(22);
+SELECT plan(23);
 
 CREATE ROLE ru_owner;
 CREATE SCHEMA ru AUTHORIZATION ru_owner;
@@ -81,6 +81,16 @@ SELECT ok((SELECT count(*) FROM ru.seen WHERE who = 'ru_owner') > 0
 SELECT is((SELECT sum(requests) FROM scaler.hourly_requests('2025-04-30 00:00+00', '2025-05-02 00:00+00', NULL, 'ru.log')),
           102::numeric, 'and count');
 
+-- statuses of a bigint column beyond int4, read raw: a value keeps whether
+-- each is an error, as evaluation counts it
+CREATE TABLE public.ru_big (ts timestamptz, function_name text, duration_ms float8, status bigint);
+INSERT INTO public.ru_big VALUES
+    ('2025-05-01 10:02+00', 'f', 1, 99999999999), ('2025-05-01 10:03+00', 'f', 1, 503),
+    ('2025-05-01 10:04+00', 'f', 1, -99999999999), ('2025-05-01 10:05+00', 'f', 1, NULL);
+SELECT is((SELECT sum(requests)::bigint || ' ' || sum(errors)::bigint
+             FROM scaler.hourly_requests('2025-05-01 00:00+00', '2025-05-02 00:00+00', NULL, 'public.ru_big')),
+          '4 2', 'a bigint status beyond int4 read raw: an error if 500 or more, not a failed cast');
+
 -- rows a traffic value cannot hold, or no day has
 CREATE TABLE public.ru_bad (ts timestamptz, function_name text, duration_ms float8, status bigint);
 INSERT INTO public.ru_bad VALUES
@@ -96,7 +106,7 @@ SELECT is((SELECT watermark > now() - interval '1 hour' FROM scaler.rollup WHERE
           true, 'and moves the watermark up to now');
 SELECT is((SELECT sum(requests)::bigint || ' ' || sum(errors)::bigint
              FROM scaler.hourly_requests('2025-05-01 00:00+00', '2025-05-02 00:00+00', NULL, 'public.ru_bad')),
-          '4 1', 'the finite rows count, without what the value cannot hold');
+          '4 2', 'the finite rows count, without the durations the value cannot hold (a status beyond int4 is an error)');
 SELECT is((SELECT count(*) FROM scaler.rollup_slot WHERE source = 'public.ru_bad'::regclass), 1::bigint,
           'in the one slot of their day');
 
