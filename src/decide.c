@@ -31,9 +31,12 @@
 #include "decide.h"
 
 /*
- * Round a demand up to whole instances.  The small slack keeps float noise
- * (3 * 1.1 / 1.1 = 3.0000000000000004) from asking for one more instance.
+ * The slack given float noise in a demand: 3 * 1.1 / 1.1 is
+ * 3.0000000000000004, and 11 / 10 - 1 is 0.10000000000000009.
  */
+#define DEMAND_SLACK	1e-9
+
+/* Round a demand up to whole instances (3.0000000000000004 is 3). */
 int
 scaler_capacity_for(double demand)
 {
@@ -41,7 +44,7 @@ scaler_capacity_for(double demand)
 		return 0;
 	if (demand >= (double) INT_MAX)
 		return INT_MAX;
-	return (int) ceil(demand - 1e-9);
+	return (int) ceil(demand - DEMAND_SLACK);
 }
 
 static double
@@ -248,9 +251,12 @@ decide_demand(const ScalerDecideInput *in, double *demand,
 	desired = scaler_capacity_for(*demand);
 	*reason = SCALER_REASON_TARGET;
 
-	/* from zero any demand counts */
+	/*
+	 * From zero any demand counts.  The bound is within tolerance on either
+	 * side: 11 against 10 holds at 0.1 as 9 does.
+	 */
 	if (current > 0 && desired != current &&
-		fabs(*demand / current - 1.0) <= in->tolerance)
+		fabs(*demand / current - 1.0) <= in->tolerance + DEMAND_SLACK)
 	{
 		desired = current;
 		*reason = SCALER_REASON_TOLERANCE;

@@ -4,7 +4,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
-SELECT plan(50);
+SELECT plan(53);
 
 -- shorthand: one evaluation's (desired, reason)
 CREATE FUNCTION pg_temp.d(metric text, target float8, cur int, val float8,
@@ -35,6 +35,9 @@ SELECT is(pg_temp.d('concurrency', 2, 5, 10.5), '5 tolerance', '5% over target w
 SELECT is(pg_temp.d('concurrency', 2, 5, 10.5, tol => 0.01), '6 target', 'same load with 1% tolerance scales out');
 SELECT is(pg_temp.d('concurrency', 2, 5, 11.2), '6 target', '12% over target is outside 10% tolerance');
 SELECT is(pg_temp.d('concurrency', 2, 20, 37), '20 tolerance', '7.5% under target within tolerance: hold');
+SELECT is(pg_temp.d('concurrency', 1, 10, 11), '10 tolerance', 'exactly 10% over holds at tolerance 0.1 (11 / 10 - 1 is 0.10000000000000009)');
+SELECT is(pg_temp.d('concurrency', 1, 10, 9), '10 tolerance', 'as exactly 10% under does');
+SELECT is(pg_temp.d('p95_ms', 100, 10, 110), '10 tolerance', 'and a quality metric exactly 10% over');
 SELECT is(pg_temp.d('p95_ms', 200, 4, 210), '4 tolerance', 'tolerance applies to quality metrics too');
 SELECT is(pg_temp.d('concurrency', 2, 0, 0.1), '1 target', 'from zero, any demand scales out (no tolerance)');
 
