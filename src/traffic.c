@@ -841,6 +841,19 @@ fold_rows(Traffic *traffic, TrafficQuarter *summary, const TrafficRow *rows,
 	}
 }
 
+/*
+ * A sort of millions of rows or summaries takes seconds, so its comparisons
+ * check for interrupts now and then (an error leaves qsort holding nothing).
+ */
+static uint32 sort_comparisons = 0;
+
+static inline void
+sort_check_interrupts(void)
+{
+	if (unlikely((++sort_comparisons & 0xFFFF) == 0))
+		CHECK_FOR_INTERRUPTS();
+}
+
 static int
 row_cmp(const void *a, const void *b)
 {
@@ -850,6 +863,7 @@ row_cmp(const void *a, const void *b)
 	double		dx;
 	double		dy;
 
+	sort_check_interrupts();
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
 	dx = row_duration(x);
@@ -1401,6 +1415,7 @@ quarter_cmp(const void *a, const void *b)
 	int64		x = ((const TrafficQuarter *) a)->quarter;
 	int64		y = ((const TrafficQuarter *) b)->quarter;
 
+	sort_check_interrupts();
 	return (x > y) - (x < y);
 }
 
