@@ -391,62 +391,43 @@ check_database(void)
 }
 
 /*
- * libpq's connect_timeout in seconds for the whole attempt, or 0 for none.
- * libpq applies it to each host, and at least 2 seconds, when it waits
- * itself; the asynchronous connection below must apply it itself, so it
- * allows that much for each host named.
+ * Whether the connection options set connect_timeout (in the string, the
+ * environment or a service file).
  */
-static double
-connect_timeout(PGconn *c)
+static bool
+has_connect_timeout(PGconn *c)
 {
 	PQconninfoOption *opts = PQconninfo(c);
 	PQconninfoOption *o;
-	double		seconds = 0;
-	int			hosts = 1;
+	bool		found = false;
 
 	if (opts == NULL)
-		return 0;
+		return false;
 	for (o = opts; o->keyword != NULL; o++)
-	{
-		if (o->val == NULL || o->val[0] == '\0')
-			continue;
-		if (strcmp(o->keyword, "connect_timeout") == 0)
-		{
-			seconds = atoi(o->val);
-			if (seconds > 0 && seconds < 2)
-				seconds = 2;
-		}
-		else if (strcmp(o->keyword, "host") == 0 ||
-				 strcmp(o->keyword, "hostaddr") == 0)
-		{
-			const char *p;
-			int			n = 1;
-
-			for (p = o->val; *p; p++)
-				n += (*p == ',');
-			if (n > hosts)
-				hosts = n;
-		}
-	}
+		if (strcmp(o->keyword, "connect_timeout") == 0 &&
+			o->val != NULL && o->val[0] != '\0')
+			found = true;
 	PQconninfoFree(opts);
-	return seconds > 0 ? seconds * hosts : 0;
+	return found;
 }
 
 /*
  * PQconnectdb, awake to the stop signals: a server that accepts the
  * connection and never answers, or packets dropped on the way, would
  * otherwise keep SIGTERM waiting for the kernel's TCP timeout, or for ever.
- * A stop signal that comes while connecting gives up on it.  NULL when
- * given up on (or out of memory); otherwise PQstatus says how it went.
+ * A stop signal that comes while connecting (from the start: resolving a
+ * host name blocks) gives up on it.  With connect_timeout set, libpq's own
+ * wait connects instead: it applies the timeout to each host and goes on to
+ * the next, which PQconnectPoll does not, and the timeout bounds a stop.
+ * NULL when given up on (or out of memory); otherwise PQstatus says how it
+ * went.
  */
 static PGconn *
 connect_interruptibly(const char *conninfo)
 {
-	PGconn	   *c = PQconnectStart(conninfo);
 	sig_atomic_t stops_before = stop_count ? *stop_count : 0;
+	PGconn	   *c = PQconnectStart(conninfo);
 	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
-	double		timeout;
-	double		deadline = 0;
 	bool		woken = false;
 
 	if (c == NULL)
@@ -456,13 +437,13 @@ connect_interruptibly(const char *conninfo)
 	}
 	if (PQstatus(c) == CONNECTION_BAD)
 		return c;
-	timeout = connect_timeout(c);
-	if (timeout > 0)
-		deadline = now_seconds() + timeout;
+	if (has_connect_timeout(c))
+	{
+		PQfinish(c);
+		return PQconnectdb(conninfo);
+	}
 	while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
 	{
-		int			timeout_ms = -1;
-
 		if (stop_count && *stop_count > stops_before)
 		{
 			log_msg("stopped while connecting");
@@ -470,24 +451,10 @@ connect_interruptibly(const char *conninfo)
 			c = NULL;
 			break;
 		}
-		if (deadline > 0)
-		{
-			double		left = deadline - now_seconds();
-
-			if (left <= 0)
-			{
-				log_msg("could not connect to the database: timeout expired after %.0f s",
-						timeout);
-				PQfinish(c);
-				c = NULL;
-				break;
-			}
-			timeout_ms = (int) (left * 1000.0) + 1;
-		}
 		/* (the socket can change: libpq tries one address after another) */
 		if (!wait_socket(PQsocket(c),
 						 status == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-						 timeout_ms, &woken))
+						 -1, &woken))
 		{
 			PQfinish(c);
 			c = NULL;

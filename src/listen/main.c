@@ -228,6 +228,10 @@ keep_connected(Listener *l)
 		return true;			/* note_failure() stops us */
 	if (last_try)
 		return false;
+	/* a stop signal that gave the attempt up: nothing to reconnect for */
+	note_stop_signals(l);
+	if (l->stopping && !runner_acks_pending())
+		return true;
 	schedule_reconnect(l, now);
 	return true;
 }

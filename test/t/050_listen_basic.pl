@@ -38,6 +38,7 @@ command_checks_all([ $bin, '-d', 'this is not a conninfo' ],
 	1, [qr/^$/], [qr/could not connect to the database: .*missing "="/],
 	'a malformed conninfo is reported and exits 1');
 
+my $node = new_scaler_node('listen_basic');
 # A server that accepts the connection and never answers: the kernel
 # completes the handshake for a socket that listens, nobody reads.
 my $mute = IO::Socket::INET->new(
@@ -46,11 +47,24 @@ my $mute = IO::Socket::INET->new(
 	LocalPort => 0,
 	Proto => 'tcp') or die "cannot listen: $!";
 my $mute_port = $mute->sockport;
-command_checks_all(
-	[ $bin, '-d', "host=127.0.0.1 port=$mute_port dbname=postgres connect_timeout=2" ],
-	1, [qr/^$/],
-	[qr/could not connect to the database: timeout expired after 2 s/],
-	'connect_timeout bounds a connection to a server that does not answer');
+# (within 30 s: a listener that waited for the silent server would hang here)
+sub run_briefly
+{
+	my ($conninfo) = @_;
+	my ($out, $err) = ('', '');
+	my $finished = eval {
+		IPC::Run::run([ $bin, '-d', $conninfo ],
+			'<', \undef, '>', \$out, '2>', \$err, IPC::Run::timeout(30));
+		1;
+	};
+	return ($finished ? $? >> 8 : 'still running after 30 s', $err);
+}
+my ($rc, $err) = run_briefly("host=127.0.0.1 port=$mute_port dbname=postgres connect_timeout=2");
+is($rc, 1, 'connect_timeout bounds a connection to a server that does not answer: exit 1');
+like($err, qr/could not connect to the database: .*timeout expired/, 'and says so');
+($rc, $err) = run_briefly("host=127.0.0.1 port=$mute_port dbname=postgres connect_timeout=abc");
+is($rc, 1, 'a connect_timeout that is not a number is refused: exit 1');
+like($err, qr/invalid integer value "abc" for connection option "connect_timeout"/, 'and says so');
 {
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
@@ -64,10 +78,41 @@ command_checks_all(
 	cmp_ok(time - $t0, '<', 10, 'SIGTERM while connecting: the listener exits promptly');
 	is($h->full_result(0) >> 8, 0, 'with status 0 (a stop, not a failure)');
 	like($err, qr/stopped while connecting/, 'and says so');
+	unlike($err, qr/reconnecting/, 'without promising to reconnect');
+}
+
+# connect_timeout applies to each host, as libpq's: a silent first host is
+# given up on after it and the next one connects (a socket of its own: the
+# connections above fill the first one's queue, which makes a new one fail
+# at once, and libpq then goes on to the next host by itself)
+{
+	my $mute2 = IO::Socket::INET->new(
+		Listen => 5,
+		LocalAddr => '127.0.0.1',
+		LocalPort => 0,
+		Proto => 'tcp') or die "cannot listen: $!";
+	my $mute_port = $mute2->sockport;
+	my $h = IPC::Run::start(
+		[
+			$bin, '-d',
+			"host=127.0.0.1," . $node->host . " port=$mute_port," . $node->port
+			  . " dbname=postgres connect_timeout=2"
+		],
+		'<', \undef, '>', \my $mout, '2>', \my $merr);
+	wait_until(
+		sub {
+			$h->pump_nb if $h->pumpable;
+			$merr =~ /listening on channel|could not connect/;
+		},
+		30,
+		'failover');
+	like($merr, qr/listening on channel/,
+		'connect_timeout with two hosts: the second one connects after the silent first');
+	$h->signal('TERM') if $h->pumpable;
+	$h->finish;
+	close $mute2;
 }
 close $mute;
-
-my $node = new_scaler_node('listen_basic');
 $node->safe_psql('postgres', 'CREATE DATABASE noext');
 my $noext = $node->connstr('noext');
 command_checks_all([ $bin, '-d', $noext ], 1, [qr/^$/],
@@ -87,7 +132,7 @@ command_checks_all([ $bin, '-d', $as_watcher ], 1, [qr/^$/],
 	],
 	'a role without privileges is reported and exits 1');
 # the functions that change subscriptions are not executable by PUBLIC
-my ($rc, $stdout, $stderr) = $node->psql('postgres',
+($rc, my $stdout, my $stderr) = $node->psql('postgres',
 	q{SELECT scaler.listen_subscribe('x', 'scaler')},
 	extra_params => [ '-U', 'watcher' ]);
 like($stderr, qr/permission denied for (schema scaler|function listen_subscribe)/,
