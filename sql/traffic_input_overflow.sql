@@ -74,6 +74,18 @@ FROM (SELECT scaler.traffic_merge(t) AS t
         FROM (VALUES (pg_temp.v1_bytes(:m0, '{100,50}', '{1000,500}')::scaler.traffic),
                      (pg_temp.v1_bytes(:m0, '{100,50}', '{1000,500}')::scaler.traffic)) v(t)) m,
      scaler.hourly_requests(m.t) h;
+-- Rows in a quarter a thousand years away, which keeps a summary whatever
+-- its rows: valid bytes, but not canonical.  Output prints the canonical
+-- value, the one traffic_agg makes of the same rows.
+SELECT t::text = (SELECT scaler.traffic_agg(ts, d)
+                    FROM (VALUES (timestamptz '3100-01-01 00:00+00', NULL::float8),
+                                 ('3100-01-01 00:01+00', 5)) v(ts, d))::text AS canonical,
+       t::text::scaler.traffic::text = t::text AS round_trip
+FROM (SELECT ('\x0000000200000001'::bytea
+              -- (quarters count from 2000-01-01, PostgreSQL's epoch)
+              || pg_catalog.int8send(((extract(epoch FROM timestamptz '3100-01-01 00:00+00') - 946684800) / 900)::bigint)
+              || '\x0002'::bytea || '\x00'::bytea || '\x81'::bytea || pg_catalog.float8send(5)
+             )::scaler.traffic AS t) s;
 DROP CAST (bytea AS scaler.traffic);
 
 -- Two values each of whose quarters is valid, but whose sum is not: the

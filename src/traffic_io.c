@@ -1124,10 +1124,11 @@ flat_datum_of(const char *data, int len, int errcode)
 }
 
 /*
- * The bytes of a traffic datum that is flat and in today's format, checked
- * without building the value (a value's sketches take more memory built
- * than stored: a summary of two durations far apart stores 33 bytes and
- * builds 4 kB of bins), or NULL: expanded, or in an older format.
+ * The bytes of a traffic datum that is flat, in today's format and
+ * canonical (as input stores values), checked without building the value
+ * (a value's sketches take more memory built than stored: a summary of two
+ * durations far apart stores 33 bytes and builds 4 kB of bins), or NULL:
+ * expanded, in an older format, or to be rebuilt.
  */
 static const char *
 current_flat_bytes(Datum datum, int *len)
@@ -1148,6 +1149,8 @@ current_flat_bytes(Datum datum, int *len)
 	read_v2(&reader, NULL);
 	if (reader.p != reader.end)
 		flat_invalid(&reader, "Trailing bytes.");
+	if (!reader.canonical)
+		return NULL;
 	*len = VARSIZE_ANY_EXHDR(flat);
 	return VARDATA_ANY(flat);
 }
