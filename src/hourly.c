@@ -60,6 +60,7 @@ hour_iter_init_parts(HourIter *iter, HourPart *parts, int nparts, pg_tz *tz,
 	iter->span.from = iter->span.until = 0;
 	iter->minutes_dirty = true;
 	iter->dirty_minutes = MAX_BUCKET_MINUTES;
+	iter->to_last_row = false;
 	if (first_quarter >= end_quarter)
 	{
 		iter->next_quarter = iter->end_quarter = 0;
@@ -91,36 +92,40 @@ hour_iter_init(HourIter *iter, Traffic *traffic, pg_tz *tz,
 void
 hour_iter_init_datum(HourIter *iter, Datum datum, pg_tz *tz)
 {
-	int64		first = 0;
-	int64		last = -1;
-	bool		any;
+	int64		first;
+	int64		last;
 
 	iter->single.traffic = NULL;
 	iter->single.flat = (Datum) 0;
+	iter->single.first_quarter = PG_INT64_MIN;
+	iter->single.end_quarter = PG_INT64_MAX;
 	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(datum)))
 		iter->single.traffic = (Traffic *) DatumGetEOHP(datum);
 	else
 	{
 		struct varlena *flat = PG_DETOAST_DATUM(datum);
 
-		if (traffic_flat_is_current(flat))
+		/*
+		 * Read from its bytes up to its last quarter, which only reading
+		 * them all would tell: the walk ends once the bytes are read.
+		 */
+		if (traffic_flat_first_quarter(flat, &first))
+		{
 			iter->single.flat = PointerGetDatum(flat);
-		else
-			iter->single.traffic = traffic_parse(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
-												 ERRCODE_DATA_CORRUPTED, CurrentMemoryContext);
+			hour_iter_init_parts(iter, &iter->single, 1, tz, first, PG_INT64_MAX);
+			iter->to_last_row = true;
+			return;
+		}
+		iter->single.traffic = traffic_parse(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
+											 ERRCODE_DATA_CORRUPTED, CurrentMemoryContext);
 	}
-	if (iter->single.traffic != NULL)
+	if (traffic_is_empty(iter->single.traffic))
 	{
-		any = !traffic_is_empty(iter->single.traffic);
-		if (any)
-			traffic_quarter_range(iter->single.traffic, &first, &last);
+		hour_iter_init_parts(iter, &iter->single, 1, tz, 0, 0);
+		return;
 	}
-	else
-		any = traffic_datum_range(iter->single.flat, &first, &last);
-	iter->single.first_quarter = PG_INT64_MIN;
-	iter->single.end_quarter = PG_INT64_MAX;
-	hour_iter_init_parts(iter, &iter->single, 1, tz, any ? first : 0,
-						 any ? last + 1 : 0);
+	traffic_quarter_range(iter->single.traffic, &first, &last);
+	hour_iter_init_parts(iter, &iter->single, 1, tz, first, last + 1);
 }
 
 static inline void
@@ -367,7 +372,8 @@ hour_iter_next(HourIter *iter, HourStats *hour)
 	int32		i;
 
 	CHECK_FOR_INTERRUPTS();
-	if (first >= iter->end_quarter)
+	if (first >= iter->end_quarter ||
+		(iter->to_last_row && iter->part >= iter->nparts))
 		return false;
 
 	end = bucket_walk(&iter->span, first, iter->tz, &hour->start);

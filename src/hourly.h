@@ -59,6 +59,7 @@ typedef struct HourIter
 	pg_tz	   *tz;
 	int64		next_quarter;	/* first quarter of the next bucket */
 	int64		end_quarter;	/* no bucket starts at or after this */
+	bool		to_last_row;	/* nor after the parts' last rows */
 	int32		summary;		/* cursors into the part's normalized value */
 	int32		row;
 	struct TrafficStream *stream;	/* reads a flat part, made once */

@@ -291,7 +291,7 @@ extern void traffic_add_datum(Traffic *traffic, Datum datum);
 extern void traffic_serialize(Traffic *traffic, StringInfo buf);
 extern Traffic *traffic_from_datum(Datum datum);
 extern bool traffic_datum_range(Datum datum, int64 *first, int64 *last);
-extern bool traffic_flat_is_current(const struct varlena *flat);
+extern bool traffic_flat_first_quarter(const struct varlena *flat, int64 *first);
 extern Traffic *traffic_copy_into(Datum datum, MemoryContext parent);
 extern Datum traffic_flat_datum(Traffic *traffic);
 extern void traffic_merge(Traffic *dst, Traffic *src);

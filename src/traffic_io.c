@@ -1155,16 +1155,22 @@ current_flat_bytes(Datum datum, int *len)
 	return VARDATA_ANY(flat);
 }
 
-/* Whether flat bytes (detoasted) are in today's format: streamed, not built. */
+/*
+ * The first quarter of flat bytes (detoasted) in today's format, or
+ * PG_INT64_MAX for an empty value; false when they are in an older format.
+ */
 bool
-traffic_flat_is_current(const struct varlena *flat)
+traffic_flat_first_quarter(const struct varlena *flat, int64 *first)
 {
-	uint32		version;
+	TrafficStream *stream = palloc(sizeof(TrafficStream));
+	bool		current = traffic_stream_begin(stream, VARDATA_ANY(flat),
+											   VARSIZE_ANY_EXHDR(flat),
+											   ERRCODE_DATA_CORRUPTED);
 
-	if (VARSIZE_ANY_EXHDR(flat) < sizeof(version))
-		return false;
-	memcpy(&version, VARDATA_ANY(flat), sizeof(version));
-	return pg_ntoh32(version) == TRAFFIC_FORMAT_VERSION;
+	if (current)
+		*first = traffic_stream_peek(stream);
+	pfree(stream);
+	return current;
 }
 
 /*
