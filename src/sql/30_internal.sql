@@ -2189,6 +2189,10 @@ BEGIN
     -- INSERT routed to the DEFAULT partition before the new partition was
     -- attached would fail its changed constraint).
     LOCK TABLE scaler.request_log, scaler.request_log_default IN SHARE ROW EXCLUSIVE MODE;
+    -- (an upkeep that ran meanwhile may have made it)
+    IF pg_catalog.to_regclass('scaler.' || part) IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
     SELECT pg_catalog.array_agg(i) INTO pending FROM scaler.rollup_invalid i
      WHERE i.source = 'scaler.request_log'::pg_catalog.regclass AND i.day = _request_log_partition.day;
     EXECUTE pg_catalog.format('CREATE TABLE scaler.%I (LIKE scaler.request_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
