@@ -56,10 +56,12 @@ SELECT ok((SELECT count(*) FROM (
 
 -- rows without a duration: concurrency is over the rows that have one, as
 -- live evaluation measures it (4 requests a minute, 2 of 3 s and 2 without
--- a duration: 4 x 3 s / 60 s = 0.2, not 2 x 3 s / 60 s)
+-- a duration: 4 x 3 s / 60 s = 0.2, not 2 x 3 s / 60 s).  The rows start
+-- inside the lookback: a minute the lookback cuts would change its hour's
+-- share of rows with a duration.
 INSERT INTO public.wk_log (ts, function_name, duration_ms, status)
 SELECT m + i * interval '10 seconds', 'half', CASE WHEN i % 2 = 0 THEN 3000 END, 200
-  FROM generate_series(date_trunc('minute', now()) - interval '2 days',
+  FROM generate_series(date_trunc('minute', now()) - interval '47 hours',
                        date_trunc('minute', now()) - interval '1 minute', interval '1 minute') m,
        generate_series(0, 3) i;
 SELECT scaler.create_policy('half', 0.1, function_name => 'half', source => 'public.wk_log');
