@@ -164,7 +164,9 @@ SELECT '2026-10-01 00:00+00'::timestamptz + i * interval '1 minute', 'api', 10, 
 SELECT is((SELECT pg_catalog.array_agg(x ORDER BY x) FILTER (WHERE x NOT LIKE 'created %')
              FROM pg_catalog.unnest(scaler._maintain_request_log()) x),
           '{"moved into request_log_p20261001"}', 'the upkeep moves the day''s rows into a partition of its own');
-SELECT is(scaler._maintain_request_log(), '{}', 'and then has nothing to do');
+SELECT is((SELECT pg_catalog.count(*) FROM pg_catalog.unnest(scaler._maintain_request_log()) x
+            WHERE x NOT LIKE 'created %'), 0::bigint,
+          'and then has nothing to move (at midnight UTC it may create a day ahead)');
 DO $$ BEGIN FOR i IN 1..50 LOOP EXIT WHEN scaler.refresh_rollup('scaler.request_log') = 0; END LOOP; END $$;
 DROP TABLE scaler.request_log_p20261001;
 INSERT INTO scaler.request_log VALUES ('2026-10-01 05:00:30+00', 'api', 10, 200);
