@@ -41,11 +41,16 @@ command_checks_all([ $bin, '-d', 'this is not a conninfo' ],
 my $node = new_scaler_node('listen_basic');
 # A server that accepts the connection and never answers: the kernel
 # completes the handshake for a socket that listens, nobody reads.
-my $mute = IO::Socket::INET->new(
-	Listen => 5,
-	LocalAddr => '127.0.0.1',
-	LocalPort => 0,
-	Proto => 'tcp') or die "cannot listen: $!";
+sub silent_socket
+{
+	my $socket = IO::Socket::INET->new(
+		Listen => 5,
+		LocalAddr => '127.0.0.1',
+		LocalPort => 0,
+		Proto => 'tcp') or die "cannot listen: $!";
+	return $socket;
+}
+my $mute = silent_socket();
 my $mute_port = $mute->sockport;
 # (within 30 s: a listener that waited for the silent server would hang here)
 sub run_briefly
@@ -86,11 +91,7 @@ like($err, qr/invalid integer value "abc" for connection option "connect_timeout
 # connections above fill the first one's queue, which makes a new one fail
 # at once, and libpq then goes on to the next host by itself)
 {
-	my $mute2 = IO::Socket::INET->new(
-		Listen => 5,
-		LocalAddr => '127.0.0.1',
-		LocalPort => 0,
-		Proto => 'tcp') or die "cannot listen: $!";
+	my $mute2 = silent_socket();
 	my $mute_port = $mute2->sockport;
 	my $h = IPC::Run::start(
 		[
