@@ -153,6 +153,8 @@ wait_socket(int fd, short events, int timeout_ms, bool *woken)
 {
 	struct pollfd fds[2];
 
+	/* (a poll that a signal interrupts sets no revents) */
+	memset(fds, 0, sizeof(fds));
 	fds[0].fd = fd;
 	fds[0].events = events;
 	fds[1].fd = wake_read;

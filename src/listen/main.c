@@ -360,6 +360,8 @@ wait_for_work(Listener *l)
 	double		deadline = l->next_poll;
 	int			timeout_ms;
 
+	/* (a poll that a signal interrupts sets no revents) */
+	memset(fds, 0, sizeof(fds));
 	fds[0].fd = wake_pipe[0];
 	fds[0].events = POLLIN;
 	if (conn_is_up())
