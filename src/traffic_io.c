@@ -1091,17 +1091,16 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 }
 
 /*
- * The datum of a value given as flat bytes (from text or binary input).  A
- * value in today's format that passes every check is its own canonical form
- * (the format has one encoding per value), so it is checked without being
- * built and kept as it is; an older one, or one with rows in a quarter that
- * keeps a summary (far from the epoch), is rebuilt.
+ * Whether flat bytes are a value in today's format and canonical, checked
+ * without building it (the format has one encoding per value, so such bytes
+ * are the value's own canonical form); false when they are in an older
+ * format, or have rows in a quarter that keeps a summary (far from the
+ * epoch): those are to be rebuilt.  Invalid bytes are an error (errcode).
  */
-static Datum
-flat_datum_of(const char *data, int len, int errcode)
+static bool
+flat_is_canonical(const char *data, int len, int errcode)
 {
 	FlatReader	reader;
-	struct varlena *result;
 
 	reader.p = (const uint8 *) data;
 	reader.end = reader.p + len;
@@ -1109,12 +1108,23 @@ flat_datum_of(const char *data, int len, int errcode)
 	reader.canonical = true;
 	reader.first_quarter = PG_INT64_MAX;
 	if (flat_int32(&reader) != TRAFFIC_FORMAT_VERSION)
-		return traffic_flat_datum(traffic_parse(data, len, errcode,
-												CurrentMemoryContext));
+		return false;
 	read_v2(&reader, NULL);
 	if (reader.p != reader.end)
 		flat_invalid(&reader, "Trailing bytes.");
-	if (!reader.canonical)
+	return reader.canonical;
+}
+
+/*
+ * The datum of a value given as flat bytes (from text or binary input):
+ * kept as it came when it is canonical, else rebuilt.
+ */
+static Datum
+flat_datum_of(const char *data, int len, int errcode)
+{
+	struct varlena *result;
+
+	if (!flat_is_canonical(data, len, errcode))
 		return traffic_flat_datum(traffic_parse(data, len, errcode,
 												CurrentMemoryContext));
 	result = palloc(VARHDRSZ + len);
@@ -1124,32 +1134,21 @@ flat_datum_of(const char *data, int len, int errcode)
 }
 
 /*
- * The bytes of a traffic datum that is flat, in today's format and
- * canonical (as input stores values), checked without building the value
- * (a value's sketches take more memory built than stored: a summary of two
- * durations far apart stores 33 bytes and builds 4 kB of bins), or NULL:
- * expanded, in an older format, or to be rebuilt.
+ * The bytes of a traffic datum that is flat and canonical (as input stores
+ * values), or NULL: expanded, or to be rebuilt.  Not built to find out: a
+ * value's sketches take more memory built than stored (a summary of two
+ * durations far apart stores 33 bytes and builds 4 kB of bins).
  */
 static const char *
 current_flat_bytes(Datum datum, int *len)
 {
 	struct varlena *flat;
-	FlatReader	reader;
 
 	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(datum)))
 		return NULL;
 	flat = PG_DETOAST_DATUM(datum);
-	reader.p = (const uint8 *) VARDATA_ANY(flat);
-	reader.end = reader.p + VARSIZE_ANY_EXHDR(flat);
-	reader.errcode = ERRCODE_DATA_CORRUPTED;
-	reader.canonical = true;
-	reader.first_quarter = PG_INT64_MAX;
-	if (flat_int32(&reader) != TRAFFIC_FORMAT_VERSION)
-		return NULL;
-	read_v2(&reader, NULL);
-	if (reader.p != reader.end)
-		flat_invalid(&reader, "Trailing bytes.");
-	if (!reader.canonical)
+	if (!flat_is_canonical(VARDATA_ANY(flat), VARSIZE_ANY_EXHDR(flat),
+						   ERRCODE_DATA_CORRUPTED))
 		return NULL;
 	*len = VARSIZE_ANY_EXHDR(flat);
 	return VARDATA_ANY(flat);
