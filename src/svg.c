@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -60,6 +61,9 @@ PG_FUNCTION_INFO_V1(scaler_traffic_svg_value);
 #define SVG_MAX_WIDTH	8000
 #define SVG_MIN_HEIGHT	240
 #define SVG_MAX_HEIGHT	4000
+
+/* Rows of a replay read at a time. */
+#define REPLAY_BATCH_ROWS	1000
 
 /*
  * The requests axis reaches up to this many times the busiest hour to show
@@ -216,27 +220,53 @@ svg_num(StringInfo buf, double v)
 	appendStringInfo(buf, "%.1f", v);
 }
 
-/* An axis label: up to two decimals, trailing zeros cut, k and M for big. */
+/*
+ * An axis label of a tick at v on an axis with ticks step apart: as many
+ * decimals as the step needs (0.025 ms steps label 0.075 so), trailing
+ * zeros cut, and k, M, G, T, P or E for big values, scaling the step alike.
+ */
 static void
-tick_label(char *out, size_t size, double v)
+tick_label(char *out, size_t size, double v, double step)
 {
+	static const struct
+	{
+		double		from;
+		const char *suffix;
+	}			scales[] = {
+		{1e18, "E"}, {1e15, "P"}, {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e4, "k"}
+	};
 	const char *suffix = "";
+	int			decimals;
+	int			i;
 	char	   *dot;
 	size_t		len;
 
-	if (fabs(v) >= 1e6)
+	for (i = 0; i < lengthof(scales); i++)
 	{
-		v /= 1e6;
-		suffix = "M";
+		if (fabs(v) >= scales[i].from)
+		{
+			double		divisor = scales[i].from == 1e4 ? 1e3 : scales[i].from;
+
+			v /= divisor;
+			step /= divisor;
+			suffix = scales[i].suffix;
+			break;
+		}
 	}
-	else if (fabs(v) >= 1e4)
+	/* the fewest decimals that write every multiple of step exactly */
+	for (decimals = 0; decimals <= 6; decimals++)
 	{
-		v /= 1e3;
-		suffix = "k";
+		double		scaled = step * pow(10.0, decimals);
+
+		if (rint(scaled) >= 1.0 && fabs(scaled - rint(scaled)) <= 1e-6 * scaled)
+			break;
 	}
-	snprintf(out, size, "%.2f", v);
+	if (decimals > 6)
+		snprintf(out, size, "%.3g", v);	/* a step below a millionth */
+	else
+		snprintf(out, size, "%.*f", decimals, v);
 	dot = strchr(out, '.');
-	if (dot != NULL)
+	if (dot != NULL && strchr(out, 'e') == NULL)
 	{
 		len = strlen(out);
 		while (len > 0 && out[len - 1] == '0')
@@ -262,6 +292,8 @@ nice_step(double x, bool integral)
 
 	if (!(x > 0.0) || !isfinite(x))
 		return 1.0;
+	/* (a subnormal x would make p underflow to 0) */
+	x = Max(x, DBL_MIN);
 	p = pow(10.0, floor(log10(x)));
 	for (i = 0; i < lengthof(mult); i++)
 	{
@@ -305,6 +337,46 @@ refuse_hours(const char *detail)
 			 errmsg("traffic_svg draws at most %d hours", SVG_MAX_HOURS),
 			 errdetail("%s", detail),
 			 errhint("Draw a shorter range.")));
+}
+
+/*
+ * Where each hour read starts and ends, for placing decisions and floors
+ * under the bars whose rows they cover.  An hour is named by date_trunc,
+ * which is not always where it starts: where Australia/Lord_Howe moves its
+ * clock by half an hour, the hour after 01:00 is named 01:30 but starts at
+ * 02:30 local time, half an hour after its name.  Its quarters say it
+ * (hourbucket.h); should they ever name another hour than the rows do, the
+ * next hour's name is taken as each hour's end, as PostgreSQL labels it.
+ */
+static void
+place_hours(SvgChart *chart)
+{
+	int64		quarter;
+	int			i;
+
+	if (chart->nhours == 0)
+		return;
+	quarter = quarter_of(chart->hours[0].start);
+	for (i = 0; i < chart->nhours; i++)
+	{
+		SvgHour    *h = &chart->hours[i];
+		TimestampTz name;
+		int64		first;
+		int64		end;
+		int			k;
+
+		bucket_of_quarter(quarter, session_timezone, &name, &first, &end);
+		for (k = 0; name < h->start && k < MAX_BUCKET_QUARTERS; k++)
+			bucket_of_quarter(++quarter, session_timezone, &name, &first, &end);
+		if (name != h->start)
+			break;
+		h->start = first * USECS_PER_QUARTER;
+		h->end = end * USECS_PER_QUARTER;
+		quarter = end;
+	}
+	for (; i < chart->nhours; i++)
+		chart->hours[i].end = (i + 1 < chart->nhours) ?
+			chart->hours[i + 1].start : chart->hours[i].start + USECS_PER_HOUR;
 }
 
 /*
@@ -356,9 +428,7 @@ read_hours(SvgChart *chart, const char *query, int nargs, Oid *argtypes,
 		h->offset = spi_text(tuple, desc, 9);
 		h->when = spi_text(tuple, desc, 10);
 	}
-	for (i = 0; i < SPI_processed; i++)
-		chart->hours[i].end = (i + 1 < SPI_processed) ?
-			chart->hours[i + 1].start : chart->hours[i].start + USECS_PER_HOUR;
+	place_hours(chart);
 }
 
 /* The range [from, to) and the session TimeZone, as PostgreSQL prints them. */
@@ -536,60 +606,91 @@ read_replay(SvgChart *chart, const char *policy, TimestampTz since,
 {
 	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[3];
-	TupleDesc	desc;
-	int			ret;
-	uint64		i;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int			capacity = 0;
 	int			n = 0;
 
 	values[0] = CStringGetTextDatum(policy);
 	values[1] = TimestampTzGetDatum(since);
 	values[2] = TimestampTzGetDatum(until);
-	ret = SPI_execute_with_args("SELECT x.at, x.step_start, x.demand, x.from_capacity, x.capacity "
-								"FROM (SELECT b.at, b.demand, b.from_capacity, b.capacity, "
-								"pg_catalog.lag(b.at) OVER w AS step_start, "
-								"pg_catalog.lag(b.demand) OVER w AS last_demand, "
-								"pg_catalog.lag(b.capacity) OVER w AS last_capacity "
-								"FROM scaler.backtest($1, $2, $3) b WINDOW w AS (ORDER BY b.at)) x "
-								"WHERE x.step_start IS NULL "
-								"OR x.demand OPERATOR(pg_catalog.<>) x.last_demand "
-								"OR x.capacity OPERATOR(pg_catalog.<>) x.last_capacity "
-								"ORDER BY x.at",
-								3, argtypes, values, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s",
-			 SPI_result_code_string(ret));
-	desc = SPI_tuptable->tupdesc;
+	plan = SPI_prepare("SELECT x.at, x.step_start, x.demand, x.from_capacity, x.capacity "
+					   "FROM (SELECT b.at, b.demand, b.from_capacity, b.capacity, "
+					   "pg_catalog.lag(b.at) OVER w AS step_start, "
+					   "pg_catalog.lag(b.demand) OVER w AS last_demand, "
+					   "pg_catalog.lag(b.capacity) OVER w AS last_capacity "
+					   "FROM scaler.backtest($1, $2, $3) b WINDOW w AS (ORDER BY b.at)) x "
+					   "WHERE x.step_start IS NULL "
+					   "OR x.demand OPERATOR(pg_catalog.<>) x.last_demand "
+					   "OR x.capacity OPERATOR(pg_catalog.<>) x.last_capacity "
+					   "ORDER BY x.at",
+					   3, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
 
-	chart->capacity.at = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
-	chart->capacity.values = palloc(sizeof(int) * Max(SPI_processed, 1));
-	chart->demand.at = palloc(sizeof(TimestampTz) * Max(SPI_processed, 1));
-	chart->demand.values = palloc(sizeof(int) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
+	/*
+	 * Read in batches through a cursor: a policy whose capacity changes at
+	 * most of a million steps would otherwise hold every changed row as a
+	 * tuple at once, where the arrays take 24 bytes a change.
+	 */
+	for (;;)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		bool		isnull;
-		TimestampTz at;
-		Datum		d;
+		TupleDesc	desc;
+		uint64		i;
 
-		CHECK_FOR_INTERRUPTS();
-		at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 1, &isnull));
-		if (isnull)
-			continue;
-		d = SPI_getbinval(tuple, desc, 2, &isnull);
-		chart->demand.at[n] = isnull ? since : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tuple, desc, 3, &isnull);
-		chart->demand.values[n] = isnull ? 0 : DatumGetInt32(d);
-		if (n == 0)
+		SPI_cursor_fetch(portal, true, REPLAY_BATCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		desc = SPI_tuptable->tupdesc;
+		if (n + SPI_processed > (uint64) capacity)
 		{
-			chart->demand.initial = chart->demand.values[0];
-			d = SPI_getbinval(tuple, desc, 4, &isnull);
-			chart->capacity.initial = isnull ? 0 : DatumGetInt32(d);
+			capacity = Max(capacity * 2, n + (int) SPI_processed);
+			if (chart->capacity.at == NULL)
+			{
+				chart->capacity.at = palloc(sizeof(TimestampTz) * capacity);
+				chart->capacity.values = palloc(sizeof(int) * capacity);
+				chart->demand.at = palloc(sizeof(TimestampTz) * capacity);
+				chart->demand.values = palloc(sizeof(int) * capacity);
+			}
+			else
+			{
+				chart->capacity.at = repalloc(chart->capacity.at, sizeof(TimestampTz) * capacity);
+				chart->capacity.values = repalloc(chart->capacity.values, sizeof(int) * capacity);
+				chart->demand.at = repalloc(chart->demand.at, sizeof(TimestampTz) * capacity);
+				chart->demand.values = repalloc(chart->demand.values, sizeof(int) * capacity);
+			}
 		}
-		d = SPI_getbinval(tuple, desc, 5, &isnull);
-		chart->capacity.at[n] = at;
-		chart->capacity.values[n] = isnull ? 0 : DatumGetInt32(d);
-		n++;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[i];
+			bool		isnull;
+			TimestampTz at;
+			Datum		d;
+
+			CHECK_FOR_INTERRUPTS();
+			at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 1, &isnull));
+			if (isnull)
+				continue;
+			d = SPI_getbinval(tuple, desc, 2, &isnull);
+			chart->demand.at[n] = isnull ? since : DatumGetTimestampTz(d);
+			d = SPI_getbinval(tuple, desc, 3, &isnull);
+			chart->demand.values[n] = isnull ? 0 : DatumGetInt32(d);
+			if (n == 0)
+			{
+				chart->demand.initial = chart->demand.values[0];
+				d = SPI_getbinval(tuple, desc, 4, &isnull);
+				chart->capacity.initial = isnull ? 0 : DatumGetInt32(d);
+			}
+			d = SPI_getbinval(tuple, desc, 5, &isnull);
+			chart->capacity.at[n] = at;
+			chart->capacity.values[n] = isnull ? 0 : DatumGetInt32(d);
+			n++;
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
 	chart->capacity.n = n;
 	chart->demand.n = n;
 }
@@ -755,32 +856,83 @@ place_hour_labels(const SvgChart *chart, const SvgLayout *l)
 	return draw;
 }
 
-/* A step line as a path: from x_from at initial, then each change. */
+/*
+ * The vertical stroke of one pixel column of a step line: from the value
+ * drawn before, through every value the changes in the column reached
+ * (lowest to highest), to the last of them.
+ */
+static void
+draw_step_column(StringInfo buf, const SvgLayout *l, double x, int before,
+				 int lowest, int highest, int last)
+{
+	appendStringInfoString(buf, "H");
+	svg_num(buf, x);
+	if (lowest < Min(before, last))
+	{
+		appendStringInfoString(buf, "V");
+		svg_num(buf, y_cap(l, lowest));
+	}
+	if (highest > Max(before, last))
+	{
+		appendStringInfoString(buf, "V");
+		svg_num(buf, y_cap(l, highest));
+	}
+	appendStringInfoString(buf, "V");
+	svg_num(buf, y_cap(l, last));
+}
+
+/*
+ * A step line as a path: from `from` at initial, then each change.  The
+ * changes that fall in one pixel column are drawn as one vertical stroke,
+ * so a path has a few commands per pixel whatever the number of changes: a
+ * replay can change at each of a million steps, and an SVG attribute over
+ * 10 MB is too big for libxml2-based viewers.
+ */
 static void
 draw_steps(StringInfo buf, const SvgChart *chart, const SvgLayout *l,
 		   const SvgSteps *s, TimestampTz from, TimestampTz to)
 {
-	double		xend = x_of(chart, l, to);
-	int			current = s->initial;
+	int			drawn = s->initial;	/* the value the path is at */
+	int			last = s->initial;	/* the value of the latest change */
+	bool		gathering = false;	/* changes of column_x seen, not drawn */
+	double		column_x = 0.0;
+	int			lowest = 0;
+	int			highest = 0;
 	int			i;
 
 	appendStringInfoString(buf, "M");
 	svg_num(buf, x_of(chart, l, from));
 	appendStringInfoChar(buf, ' ');
-	svg_num(buf, y_cap(l, current));
+	svg_num(buf, y_cap(l, drawn));
 	for (i = 0; i < s->n; i++)
 	{
+		double		x;
+
 		CHECK_FOR_INTERRUPTS();
-		if (s->values[i] == current || s->at[i] >= to)
+		if (s->values[i] == last || s->at[i] >= to)
 			continue;
-		appendStringInfoString(buf, "H");
-		svg_num(buf, x_of(chart, l, Max(s->at[i], from)));
-		appendStringInfoString(buf, "V");
-		svg_num(buf, y_cap(l, s->values[i]));
-		current = s->values[i];
+		x = x_of(chart, l, Max(s->at[i], from));
+		if (gathering && floor(x) == floor(column_x))
+		{
+			last = s->values[i];
+			lowest = Min(lowest, last);
+			highest = Max(highest, last);
+			continue;
+		}
+		if (gathering)
+		{
+			draw_step_column(buf, l, column_x, drawn, lowest, highest, last);
+			drawn = last;
+		}
+		last = s->values[i];
+		gathering = true;
+		column_x = x;
+		lowest = highest = last;
 	}
+	if (gathering)
+		draw_step_column(buf, l, column_x, drawn, lowest, highest, last);
 	appendStringInfoString(buf, "H");
-	svg_num(buf, xend);
+	svg_num(buf, x_of(chart, l, to));
 }
 
 /* The legend's items; the labels are plain text (markup: drawn as is). */
@@ -1014,7 +1166,7 @@ draw_tick_labels(StringInfo buf, const SvgLayout *l, double x, double max,
 
 	for (k = 0; k <= ticks; k++)
 	{
-		tick_label(label, sizeof(label), max * k / ticks);
+		tick_label(label, sizeof(label), max * k / ticks, max / ticks);
 		appendStringInfo(buf, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
 						 x, y_of(l, max * k / ticks) + 4.0, label);
 	}

@@ -87,7 +87,7 @@ no_active_content()
 		! LC_ALL=C grep -q '[^ -~]' "$1"
 }
 
-echo "1..33"
+echo "1..38"
 
 PGOPTIONS="-c client_min_messages=warning" "$psql_bin" -X -q -d postgres \
 	-c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
@@ -217,6 +217,102 @@ fi
 svg "$tmp/replay.svg" "SELECT scaler.traffic_svg($day, 'api', policy => 'api', replay => true)"
 check "replay => true: the capacity and demand of scaler.backtest()" sh -c "xmllint --noout '$tmp/replay.svg' &&
 	grep -q 'class=\"demand\"' '$tmp/replay.svg' && grep -q 'backtest replay' '$tmp/replay.svg'"
+
+# --- a capacity that changes all the time: a path of a few commands per
+# pixel column, not one per change (libxml2-based viewers refuse an
+# attribute over 10 MB), still reaching every level the changes reach
+q <<-'SQL'
+-- 4-second requests every 8 seconds for 48 hours: with a 4-second window
+-- the demand alternates at every step of a replay
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+SELECT timestamptz '2024-02-01 00:00+00' + i * interval '8 seconds', 'flap', 4000, 200
+FROM generate_series(0, 48 * 450 - 1) i;
+SELECT scaler.create_policy('flap', target => 0.5, function_name => 'flap',
+                            stable_window => '4 seconds', scale_in_stabilization => '0 seconds',
+                            tolerance => 0, max_capacity => 10);
+-- 17,280 recorded decisions between 2 and 7, one every 10 seconds
+INSERT INTO scaler.decision (policy, decided_at, metric, value, target, from_capacity, to_capacity, reason)
+SELECT 'flap', timestamptz '2024-02-01 00:00+00' + i * interval '10 seconds', 'concurrency', 1, 0.5,
+       CASE WHEN i % 2 = 0 THEN 7 ELSE 2 END, CASE WHEN i % 2 = 0 THEN 2 ELSE 7 END, 'test'
+FROM generate_series(1, 17280) i;
+SQL
+flap="timestamptz '2024-02-01 00:00+00', timestamptz '2024-02-03 00:00+00', 'flap', policy => 'flap'"
+# path_stats FILE CLASS: "<V commands> <distinct y of V>" of the path of that class
+path_stats()
+{
+	sed -n "s/.*class=\"$2\"[^>]* d=\"\([^\"]*\)\".*/\1/p" "$1" | grep -oE 'V[0-9.]+' |
+		awk '{ n++; y[$0] = 1 } END { printf "%d %d\n", n, length(y) }'
+}
+for form in decisions replay; do
+	if [ $form = replay ]; then
+		svg "$tmp/flap.svg" "SELECT scaler.traffic_svg($flap, replay => true)"
+	else
+		svg "$tmp/flap.svg" "SELECT scaler.traffic_svg($flap)"
+	fi
+	read -r steps levels < <(path_stats "$tmp/flap.svg" capacity)
+	size=$(wc -c <"$tmp/flap.svg")
+	# 960 pixels wide: at most 3 vertical strokes per pixel column
+	if xmllint --noout "$tmp/flap.svg" && [ "$steps" -ge 100 ] && [ "$steps" -le 2880 ] &&
+		[ "$levels" -ge 2 ] && [ "$size" -lt 400000 ]; then
+		ok "thousands of capacity changes ($form): a bounded path ($steps strokes, $size bytes) over both levels"
+	else
+		not_ok "thousands of capacity changes ($form): a bounded path over both levels" \
+			"strokes $steps, levels $levels, bytes $size"
+	fi
+done
+# the recorded decisions alternate between 2 and 7: both levels, no other
+svg "$tmp/flap.svg" "SELECT scaler.traffic_svg($flap)"
+read -r _ levels < <(path_stats "$tmp/flap.svg" capacity)
+if [ "$levels" = 2 ]; then
+	ok "the decisions' path strokes between exactly their two levels"
+else
+	not_ok "the decisions' path strokes between exactly their two levels" "levels $levels"
+fi
+
+# --- axis labels as precise as their steps: p95 around 0.07 ms has ticks
+# 0.025 apart, labelled so (not rounded to 0.03 and 0.08)
+svg "$tmp/ticks.svg" "SELECT scaler.traffic_svg((SELECT scaler.traffic_agg(ts, d) FROM
+	(SELECT timestamptz '2026-01-01 00:00+00' + i * interval '1 minute' AS ts, 0.07 + (i % 10) * 0.0001 AS d
+	 FROM generate_series(0, 300) i) v))"
+labels=$(sed -n '/<g class="axis-p95"/,/<\/g>/p' "$tmp/ticks.svg" | grep -oE '>[^<]+</text>' | sed 's/[<>]//g; s/\/text$//' | head -n 4 | paste -sd ' ')
+if [ "$labels" = "0 0.025 0.05 0.075" ]; then
+	ok "p95 ticks 0.025 ms apart are labelled 0 0.025 0.05 0.075"
+else
+	not_ok "p95 ticks 0.025 ms apart are labelled 0 0.025 0.05 0.075" "$labels"
+fi
+
+# --- where Australia/Lord_Howe moves its clock by half an hour, the hour
+# named 01:30 starts at 02:30 local: a floor over 15:00-15:30 UTC (01:30 to
+# 02:00 local, in the hour named 01:00) is drawn in the second half of that
+# hour's slot, under its bar
+q <<-'SQL'
+INSERT INTO scaler.request_log (ts, function_name, duration_ms, status)
+SELECT timestamptz '2026-10-03 10:00+00' + i * interval '1 minute', 'lh', 10, 200 FROM generate_series(0, 600) i;
+SELECT scaler.create_policy('lh', target => 1, function_name => 'lh');
+INSERT INTO scaler.capacity_floor (policy, starts, ends, min_capacity, origin)
+VALUES ('lh', '2026-10-03 15:00+00', '2026-10-03 15:30+00', 3, 'manual');
+SQL
+PGOPTIONS="-c TimeZone=Australia/Lord_Howe" "$psql_bin" -X -q -At -d "$db" -o "$tmp/lh.svg" \
+	-c "SELECT scaler.traffic_svg(timestamptz '2026-10-03 14:00+00', timestamptz '2026-10-03 17:00+00', 'lh', policy => 'lh')"
+placed=$(python3 - "$tmp/lh.svg" <<-'PY'
+	import re, sys
+	doc = open(sys.argv[1]).read()
+	bars = [(float(x), float(w)) for x, w in
+	        re.findall(r'<rect class="bar" x="([0-9.]+)" y="[0-9.]+" width="([0-9.]+)"', doc)]
+	floor = re.search(r'class="floor"[^>]* x="([0-9.]+)"[^>]* width="([0-9.]+)"', doc)
+	fx, fw = float(floor.group(1)), float(floor.group(2))
+	slot = bars[2][0] - bars[1][0]
+	# bars are centred in their slots; the second is the hour named 01:00
+	start = bars[1][0] - (slot - bars[1][1]) / 2
+	print("ok" if abs(fx - (start + slot / 2)) < 1.0 and abs(fw - slot / 2) < 1.0 else
+	      "floor at %.1f width %.1f, slot from %.1f, %.1f wide" % (fx, fw, start, slot))
+	PY
+)
+if [ "$placed" = ok ]; then
+	ok "Lord Howe's half-hour shift: a floor lies under the bar whose rows it covers"
+else
+	not_ok "Lord Howe's half-hour shift: a floor lies under the bar whose rows it covers" "$placed"
+fi
 
 # --- privileges
 reader()
