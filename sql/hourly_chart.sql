@@ -22,3 +22,23 @@ SELECT count(*) AS hours,
        max(char_length(format('%s | %8s | %7s | %s', hour, requests, p95_ms, bar))) <= 80 AS fits_80
 FROM scaler.hourly_chart('2026-06-01 00:00+00', '2026-06-02 00:00+00', 'chart');
 SELECT scaler.chart_bar(5, 0) = '' AS empty_without_traffic, scaler.chart_bar(3, 2, 4) AS capped;
+
+-- a bar is built in memory: its width is 1 to 1000 characters
+\set VERBOSITY default
+SELECT count(*) FROM scaler.hourly_chart((SELECT scaler.traffic_agg(ts) FROM chart_rows), 0);
+SELECT count(*) FROM scaler.hourly_chart((SELECT scaler.traffic_agg(ts) FROM chart_rows), 1001);
+SELECT count(*) FROM scaler.hourly_chart((SELECT scaler.traffic_agg(ts) FROM chart_rows), NULL);
+SELECT count(*) FROM scaler.hourly_chart('2026-06-01 00:00+00', '2026-06-02 00:00+00', 'chart', width => -5);
+SELECT scaler.chart_bar(0, 0, 2000000000);
+SELECT max(char_length(bar)) AS widest_at_1000
+FROM scaler.hourly_chart((SELECT scaler.traffic_agg(ts) FROM chart_rows), 1000);
+
+-- where the UTC offset changes, the hour carries the new zone's abbreviation:
+-- the two 01:00 of New York's 25-hour day, and Lord Howe's half-hour shift
+SET timezone = 'America/New_York';
+SELECT hour, requests FROM scaler.hourly_chart((SELECT scaler.traffic_agg(t)
+    FROM generate_series(timestamptz '2026-11-01 04:00+00', '2026-11-01 07:59+00', '1 minute') t));
+SET timezone = 'Australia/Lord_Howe';
+SELECT hour, requests FROM scaler.hourly_chart((SELECT scaler.traffic_agg(t)
+    FROM generate_series(timestamptz '2026-10-03 14:00+00', '2026-10-03 16:59+00', '1 minute') t));
+SET timezone = 'UTC';

@@ -110,15 +110,39 @@ COMMENT ON FUNCTION scaler.hour_of_week(scaler.traffic) IS
 
 -- A psql-friendly chart of hourly traffic: one row per hour, a bar drawn in
 -- Unicode block characters (eighth-block resolution) scaled to the busiest
--- hour, the count and p95.  40 columns of bar keep a row within 80.
+-- hour, the count and p95.  40 columns of bar keep a row within 80.  Where
+-- the UTC offset changes (a DST switch) the hour carries the new zone
+-- abbreviation, so the two 01:00 of a 25-hour day can be told apart.
 -- SQL-standard bodies are parsed once, here, so the caller's search_path
 -- cannot change what they call.
+-- The width of a bar, checked: a bar is built in memory, so a width of a
+-- billion characters would take gigabytes for each row.
+CREATE OR REPLACE FUNCTION scaler._chart_width(width pg_catalog.int4)
+RETURNS pg_catalog.int4
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF width IS NULL THEN
+        RAISE EXCEPTION 'width must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF width < 1 OR width > 1000 THEN
+        RAISE EXCEPTION 'width must be between 1 and 1000 characters'
+              USING ERRCODE = '22023', DETAIL = format('width is %s.', width);
+    END IF;
+    RETURN width;
+END
+$$;
+COMMENT ON FUNCTION scaler._chart_width(pg_catalog.int4) IS
+    'internal: the width of a chart bar if it is 1 to 1000 characters, an error otherwise';
+
 CREATE OR REPLACE FUNCTION scaler.chart_bar(value pg_catalog.float8, maximum pg_catalog.float8,
                                             width pg_catalog.int4 DEFAULT 40)
 RETURNS pg_catalog.text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT CASE WHEN maximum <= 0 OR value <= 0 OR width <= 0 THEN ''
+    SELECT CASE WHEN scaler._chart_width(width) IS NULL THEN NULL  -- (checks; never NULL)
+                WHEN maximum <= 0 OR value <= 0 THEN ''
            ELSE pg_catalog.repeat(U&'\2588', (eighths / 8)::pg_catalog.int4) ||
                 (ARRAY['', U&'\258F', U&'\258E', U&'\258D', U&'\258C', U&'\258B', U&'\258A', U&'\2589'])
                     [(eighths % 8)::pg_catalog.int4 + 1]
@@ -135,10 +159,15 @@ CREATE OR REPLACE FUNCTION scaler.hourly_chart(t scaler.traffic, width pg_catalo
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT pg_catalog.to_char(h.hour, 'Dy MM-DD HH24:MI'), h.requests,
+    SELECT pg_catalog.to_char(h.hour, 'Dy MM-DD HH24:MI') ||
+           CASE WHEN pg_catalog.to_char(h.hour, 'OF') <>
+                     pg_catalog.lag(pg_catalog.to_char(h.hour, 'OF')) OVER (ORDER BY h.hour)
+                THEN ' ' || pg_catalog.to_char(h.hour, 'TZ') ELSE '' END,
+           h.requests,
            pg_catalog.round(h.p95_ms::pg_catalog.numeric, 1),
            scaler.chart_bar(h.requests, pg_catalog.max(h.requests) OVER (), width)
     FROM scaler.hourly_requests(t) h
+    WHERE scaler._chart_width(width) IS NOT NULL  -- (checked even where no bar is read)
     ORDER BY h.hour;
 END;
 COMMENT ON FUNCTION scaler.hourly_chart(scaler.traffic, pg_catalog.int4) IS
@@ -155,10 +184,15 @@ CREATE OR REPLACE FUNCTION scaler.hourly_chart(
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL RESTRICTED
 BEGIN ATOMIC
-    SELECT pg_catalog.to_char(h.hour, 'Dy MM-DD HH24:MI'), h.requests,
+    SELECT pg_catalog.to_char(h.hour, 'Dy MM-DD HH24:MI') ||
+           CASE WHEN pg_catalog.to_char(h.hour, 'OF') <>
+                     pg_catalog.lag(pg_catalog.to_char(h.hour, 'OF')) OVER (ORDER BY h.hour)
+                THEN ' ' || pg_catalog.to_char(h.hour, 'TZ') ELSE '' END,
+           h.requests,
            pg_catalog.round(h.p95_ms::pg_catalog.numeric, 1),
            scaler.chart_bar(h.requests, pg_catalog.max(h.requests) OVER (), width)
     FROM scaler.hourly_requests(since, until, function_name, source) h
+    WHERE scaler._chart_width(width) IS NOT NULL  -- (checked even where no bar is read)
     ORDER BY h.hour;
 END;
 COMMENT ON FUNCTION scaler.hourly_chart(pg_catalog.timestamptz, pg_catalog.timestamptz, pg_catalog.text, pg_catalog.regclass, pg_catalog.int4) IS

@@ -103,7 +103,8 @@ REVOKE ALL ON FUNCTION scaler._rollup_append(oid, timestamptz, timestamptz) FROM
 -- (scaler._rollup_current and scaler._rollup_readable stay
 -- executable: they run as their caller, read only the catalogs, and
 -- scaler.rollups calls them as the caller; so does scaler._traffic_requests,
--- a function of its argument alone.)
+-- a function of its argument alone, and scaler._chart_width, which
+-- scaler.chart_bar and scaler.hourly_chart call as their caller.)
 REVOKE ALL ON FUNCTION scaler._maintain_request_log() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._follow_job_owners() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._request_log_partition(date) FROM PUBLIC;
