@@ -92,3 +92,23 @@ SELECT hour, requests,
        requests = (SELECT count(*) FROM tz_rows
                    WHERE ts < '2026-02-21' AND date_trunc('hour', ts) = h.hour) AS matches
 FROM scaler.hourly_requests((SELECT t FROM kathmandu)) h LIMIT 3;
+
+-- On a Citus worker (a session Citus opened, application_name
+-- "citus_internal gpid=..."), a report would bucket in the worker's zone,
+-- not the user's: refused (22023, with a hint) unless the transaction set
+-- TimeZone, as Citus does with citus.propagate_set_commands = 'local'.
+-- The aggregate itself carries no zone and runs there as anywhere.
+\set VERBOSITY default
+SET application_name = 'citus_internal gpid=10000000001';
+RESET timezone;
+SELECT scaler.traffic_agg(ts) IS NOT NULL AS aggregates FROM tz_rows;
+SELECT count(*) FROM scaler.hourly_requests((SELECT t FROM kathmandu));
+SELECT count(*) FROM scaler.hour_of_day((SELECT t FROM kathmandu));
+SELECT count(*) FROM scaler.hour_of_week((SELECT t FROM kathmandu));
+SELECT count(*) FROM scaler.hourly_requests('2026-02-20', '2026-02-21', NULL, 'tz_rows');
+BEGIN;
+SET LOCAL timezone = 'Asia/Kathmandu';
+SELECT hour, requests FROM scaler.hourly_requests((SELECT t FROM kathmandu)) h LIMIT 1;
+ROLLBACK;
+RESET application_name;
+SELECT count(*) > 0 AS reports_again FROM scaler.hourly_requests((SELECT t FROM kathmandu));

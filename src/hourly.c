@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "citus.h"
 #include "hourly.h"
 #include "source.h"
 #include "traffic_stream.h"
@@ -522,7 +523,8 @@ traffic_hourly_requests(PG_FUNCTION_ARGS)
 {
 	HourIter	iter;
 
-	hour_iter_init_datum(&iter, PG_GETARG_DATUM(0), session_timezone);
+	hour_iter_init_datum(&iter, PG_GETARG_DATUM(0),
+						 citus_checked_timezone("scaler.hourly_requests"));
 	emit_hourly_rows(fcinfo, &iter);
 	return (Datum) 0;
 }
@@ -554,7 +556,8 @@ source_hourly_requests(PG_FUNCTION_ARGS)
 	source_check_report_range(since, until);
 
 	parts = source_hour_parts(source, since, until, function_name, &nparts);
-	hour_iter_init_parts(&iter, parts, nparts, session_timezone,
+	hour_iter_init_parts(&iter, parts, nparts,
+						 citus_checked_timezone("scaler.hourly_requests"),
 						 quarter_of(since), quarter_of(until - 1) + 1);
 	emit_hourly_rows(fcinfo, &iter);
 	return (Datum) 0;
@@ -572,6 +575,8 @@ typedef struct HourOfCycle
 static void
 emit_hour_of_cycle(FunctionCallInfo fcinfo, bool weekly)
 {
+	pg_tz	   *tz = citus_checked_timezone(weekly ? "scaler.hour_of_week" :
+											"scaler.hour_of_day");
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HourOfCycle cycle[7 * 24];
 	int			ncycle = weekly ? 7 * 24 : 24;
@@ -580,14 +585,14 @@ emit_hour_of_cycle(FunctionCallInfo fcinfo, bool weekly)
 	int			i;
 
 	memset(cycle, 0, sizeof(cycle));
-	hour_iter_init_datum(&iter, PG_GETARG_DATUM(0), session_timezone);
+	hour_iter_init_datum(&iter, PG_GETARG_DATUM(0), tz);
 	while (hour_iter_next(&iter, hour))
 	{
 		int			hour_of_day;
 		int			dow;
 		HourOfCycle *c;
 
-		local_hour_and_dow(hour->start, session_timezone, &hour_of_day, &dow);
+		local_hour_and_dow(hour->start, tz, &hour_of_day, &dow);
 		c = &cycle[weekly ? dow * 24 + hour_of_day : hour_of_day];
 		c->days++;
 		traffic_add_count(&c->requests, hour->requests, "request count");
