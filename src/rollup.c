@@ -85,6 +85,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "citus.h"
 #include "rollup.h"
 #include "scaler.h"
 #include "source.h"
@@ -784,7 +785,7 @@ rollup_triggers_ready(Relation rel)
 /*
  * Whether a rollup of relid may stand in for its rows for userid: a table
  * (or partitioned table) without row-level security, whose capture triggers
- * fire, and whose columns userid may read.  The source stays locked (as the
+ * fire, that is no Citus table, and whose columns userid may read.  The source stays locked (as the
  * raw read locks it) so that row-level security cannot be switched on
  * between this check and the read.
  */
@@ -804,7 +805,9 @@ rollup_source_usable(Oid relid, bool need_function_name, Oid userid)
 		!rel->rd_rel->relrowsecurity &&
 		rollup_triggers_ready(rel);
 	relation_close(rel, NoLock);
-	return usable && source_readable(relid, need_function_name, userid);
+	/* (a table made a Citus table after its rollup: changes go unseen) */
+	return usable && source_readable(relid, need_function_name, userid) &&
+		!citus_table(relid);
 }
 
 /* Add [from, until) to the cover's raw ranges, joining it to the last one. */

@@ -1607,7 +1607,8 @@ COMMENT ON FUNCTION scaler._rollup_on_rewrite() IS
 -- (the event trigger) and before every refresh: no partition of another
 -- table and no part of an inheritance tree (statements on the parent would
 -- change its rows unseen), no foreign table among its partitions (no
--- capture trigger can see their changes), and the columns a rollup reads,
+-- capture trigger can see their changes), no Citus table (its rows change in
+-- the workers' shards), and the columns a rollup reads,
 -- of the types it can read: the capture trigger reads transition tables as
 -- the extension's owner, and a column altered to a type of the owner's,
 -- with a cast of the owner's to float8, would run the owner's code with
@@ -1622,6 +1623,7 @@ DECLARE
     typ  regtype;
     coll oid;
     part regclass;
+    citus boolean;
 BEGIN
     SELECT p.relid INTO part FROM pg_catalog.pg_partition_tree(source) p
       JOIN pg_catalog.pg_class c ON c.oid = p.relid
@@ -1648,6 +1650,18 @@ BEGIN
             USING ERRCODE = '42809',
                   DETAIL = 'Statements on its parent would change its rows unseen.',
                   HINT = 'Drop the rollup, or the inheritance (ALTER TABLE ... NO INHERIT).';
+    END IF;
+    -- (pg_dist_partition is Citus's catalog of its tables, when installed)
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition d
+                                 WHERE d.logicalrelid::pg_catalog.oid OPERATOR(pg_catalog.=) $1)'
+           INTO citus USING source::pg_catalog.oid;
+        IF citus THEN
+            RAISE EXCEPTION 'rollup source "%" is a Citus table', source
+                USING ERRCODE = '0A000',
+                      DETAIL = 'Its rows change in shards on the workers, where no capture trigger of the rollup fires.',
+                      HINT = 'Read the table raw, or keep a rollup of a local table.';
+        END IF;
     END IF;
     IF part IS NOT NULL THEN
         RAISE EXCEPTION 'partition "%" of rollup source "%" is a foreign table', part, source
@@ -1681,7 +1695,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION scaler._rollup_check_source(regclass) IS
-    'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read, is no partition and no part of an inheritance tree, and has no foreign table among its partitions';
+    'internal: raise an error unless a rollup source has ts, function_name, duration_ms and status of types a rollup can read, is no partition, no part of an inheritance tree and no Citus table, and has no foreign table among its partitions';
 
 CREATE OR REPLACE FUNCTION scaler._create_rollup(invoker oid, source regclass)
 RETURNS void

@@ -27,7 +27,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(47);
+SELECT plan(51);
 
 -- rows of three whole days long ago, of two functions
 CREATE FUNCTION public.lc_fill(rel regclass, first timestamptz) RETURNS void
@@ -330,6 +330,36 @@ SELECT is((SELECT outcome FROM lc_ext_drop), 'P0001 0',
           'DROP EXTENSION ... CASCADE goes through and takes the capture triggers of user tables with it');
 SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.lc_ext'::regclass), 4::bigint,
           '(undone: the triggers are back)');
+
+-- 48-51: a Citus table changes in its workers' shards, where no capture
+-- trigger fires: create_rollup refuses one, and a table made one after its
+-- rollup is read raw.  (Citus's catalog of its tables is simulated.)
+CREATE TABLE public.lc_citus (LIKE scaler.request_log);
+SELECT public.lc_fill('public.lc_citus', '2024-03-01 00:00+00');
+CREATE TABLE public.lc_citus_made (LIKE scaler.request_log);
+SELECT public.lc_fill('public.lc_citus_made', '2024-03-01 00:00+00');
+SELECT scaler.create_rollup('public.lc_citus_made');
+SELECT public.lc_refresh('public.lc_citus_made');
+-- the slots altered by hand, so that a read through them shows
+UPDATE scaler.rollup_slot s SET traffic = (SELECT scaler.traffic_agg(t) FROM
+       (VALUES (timestamptz '2024-03-01 12:00+00')) v(t))
+ WHERE s.source = 'public.lc_citus_made'::regclass AND s.day = '2024-03-02';
+SELECT isnt(public.lc_hours('public.lc_citus_made', 'a', '2024-03-01', '2024-03-05'),
+            public.lc_hours('public.lc_citus', 'a', '2024-03-01', '2024-03-05'),
+            '(the rollup is read: its altered slot shows)');
+SET LOCAL allow_system_table_mods = on;
+CREATE TABLE pg_catalog.pg_dist_partition (logicalrelid regclass);
+RESET allow_system_table_mods;
+INSERT INTO pg_catalog.pg_dist_partition VALUES ('public.lc_citus'), ('public.lc_citus_made');
+SELECT throws_ok($$SELECT scaler.create_rollup('public.lc_citus')$$, '0A000',
+                 'rollup source "public.lc_citus" is a Citus table',
+                 'create_rollup refuses a Citus table (0A000)');
+SELECT is(public.lc_hours('public.lc_citus_made', 'a', '2024-03-01', '2024-03-05'),
+          public.lc_hours('public.lc_citus', 'a', '2024-03-01', '2024-03-05'),
+          'a table made a Citus table after its rollup is read raw');
+SELECT throws_ok($$SELECT scaler.refresh_rollup('public.lc_citus_made')$$, '0A000',
+                 'rollup source "public.lc_citus_made" is a Citus table',
+                 'and its refresh says why it cannot go on');
 
 SELECT * FROM finish();
 ROLLBACK;
