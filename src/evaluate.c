@@ -97,6 +97,7 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
+#include "citus.h"
 #include "decide.h"
 #include "evaluate.h"
 #include "keepalive.h"
@@ -167,7 +168,8 @@ static SPIPlanPtr plan_retention = NULL;
  * Prepare a statement once per backend.  Kept plans are revalidated by the
  * plan cache, so they survive DROP/CREATE EXTENSION (names are re-resolved).
  *
- * All our statements use generic plans (CURSOR_OPT_GENERIC_PLAN).  They are
+ * All our statements use generic plans (CURSOR_OPT_GENERIC_PLAN; the window
+ * query not where Citus is installed, see window_plan).  They are
  * index lookups whatever the parameters, and left to itself the plan cache
  * would keep planning the window query afresh every time: its custom plans
  * look cheaper than the generic one because they see how narrow the time
@@ -251,7 +253,14 @@ window_plan(const ScalerPolicySettings *p, const char *source_name)
 					   source_name,
 					   key.all_functions ? "" :
 					   "function_name OPERATOR(pg_catalog.=) $1 AND ");
+		/*
+		 * Not a generic plan where Citus is installed: Citus cannot plan a
+		 * query over several shards with parameters it does not know, and
+		 * the source may be one of its tables or a view of one.  Its plan
+		 * cache then plans with the parameters, as for any statement.
+		 */
 		entry->plan = SPI_prepare_cursor(sql, 4, argtypes,
+										 citus_installed() ? 0 :
 										 CURSOR_OPT_GENERIC_PLAN);
 		if (entry->plan == NULL)
 			ereport(ERROR,
