@@ -528,34 +528,42 @@ keepalive_read_state(PolicyRow *p)
 }
 
 /*
- * Which warm-up steps had requests, as the policy owner, in one aggregate
- * query over the source (followed by OID): the distinct step numbers of
- * the rows of (start, start + nsteps * window], step k (0-based) being
- * (start + k * window, start + (k + 1) * window], as the replay counts
- * them.  At most nsteps numbers come back, whatever the rows.
+ * The step number of the rows' ts in SQL: step k (0-based) of a warm-up from
+ * $2 in steps of $4 microseconds is ($2 + k * $4, $2 + (k + 1) * $4], as the
+ * replay counts them.
  */
-static void
-keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
-					  int64 nsteps, bool *active)
+#define WARMUP_STEP_OF(ts) \
+	"pg_catalog.div((EXTRACT(epoch FROM " ts " OPERATOR(pg_catalog.-) $2) " \
+	"OPERATOR(pg_catalog.*) 1000000) OPERATOR(pg_catalog.-) 1, $4)::pg_catalog.int8"
+
+/* In SQL, the instant `steps` steps of $4 microseconds after $2. */
+#define WARMUP_STEP_START(steps) \
+	"($2 OPERATOR(pg_catalog.+) ('1 microsecond'::pg_catalog.interval " \
+	"OPERATOR(pg_catalog.*) (" steps " OPERATOR(pg_catalog.*) $4)::pg_catalog.float8))"
+
+/*
+ * Probing a function's steps one index probe at a time costs about 20
+ * microseconds a step with requests; up to this many steps it is the way,
+ * beyond it one pass over the rows.
+ */
+#define WARMUP_MAX_PROBED_STEPS	10000
+
+/*
+ * Run a query about the warm-up of (start, start + nsteps * window] as the
+ * policy owner, over the source (followed by OID), with $1 the function
+ * name, $2 start, $3 the warm-up's end and $4 the window in microseconds.
+ * The result is SPI's tuptable, of one row.
+ */
+static Datum
+keepalive_warmup_query(const ScalerPolicySettings *p, const char *sql,
+					   TimestampTz start, int64 nsteps, bool *isnull)
 {
 	Oid			argtypes[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
-	char	   *sql;
 	ScalerOwnerScope owner_scope;
-	Datum		d;
-	bool		isnull;
 	int			ret;
 
-	sql = psprintf("SELECT pg_catalog.array_agg(DISTINCT pg_catalog.div("
-				   "(EXTRACT(epoch FROM ts OPERATOR(pg_catalog.-) $2) "
-				   "OPERATOR(pg_catalog.*) 1000000) OPERATOR(pg_catalog.-) 1, "
-				   "$4)::pg_catalog.int8) "
-				   "FROM %s WHERE %sts OPERATOR(pg_catalog.>) $2 "
-				   "AND ts OPERATOR(pg_catalog.<=) $3",
-				   scaler_source_name(p),
-				   p->function_name ?
-				   "function_name OPERATOR(pg_catalog.=) $1 AND " : "");
 	args[0] = p->function_name ? CStringGetTextDatum(p->function_name) : (Datum) 0;
 	if (p->function_name == NULL)
 		nulls[0] = 'n';
@@ -570,8 +578,49 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the idle times of policy \"%s\" failed: %s",
 			 p->name, SPI_result_code_string(ret));
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+}
 
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+/*
+ * Which warm-up steps had requests, as the policy owner: the distinct step
+ * numbers of the rows of (start, start + nsteps * window], step k (0-based)
+ * being (start + k * window, start + (k + 1) * window], as the replay
+ * counts them.  At most nsteps numbers come back, whatever the rows.  For
+ * one function over few enough steps, each step with requests is found by
+ * one index probe (the first row after the step before): a busy function's
+ * day is millions of rows, which one pass would read and sort, for longer
+ * than scaler.policy_timeout.
+ */
+static void
+keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
+					  int64 nsteps, bool *active)
+{
+	char	   *sql;
+	Datum		d;
+	bool		isnull;
+
+	if (p->function_name != NULL && nsteps <= WARMUP_MAX_PROBED_STEPS)
+		sql = psprintf("WITH RECURSIVE step(k) AS ("
+					   "SELECT (SELECT " WARMUP_STEP_OF("pg_catalog.min(ts)") " FROM %s "
+					   "WHERE function_name OPERATOR(pg_catalog.=) $1 "
+					   "AND ts OPERATOR(pg_catalog.>) $2 AND ts OPERATOR(pg_catalog.<=) $3) "
+					   "UNION ALL "
+					   "SELECT (SELECT " WARMUP_STEP_OF("pg_catalog.min(ts)") " FROM %s "
+					   "WHERE function_name OPERATOR(pg_catalog.=) $1 "
+					   "AND ts OPERATOR(pg_catalog.>) " WARMUP_STEP_START("(step.k OPERATOR(pg_catalog.+) 1)") " "
+					   "AND ts OPERATOR(pg_catalog.<=) $3) "
+					   "FROM step WHERE step.k IS NOT NULL) "
+					   "SELECT pg_catalog.array_agg(step.k) FROM step WHERE step.k IS NOT NULL",
+					   scaler_source_name(p), scaler_source_name(p));
+	else
+		sql = psprintf("SELECT pg_catalog.array_agg(DISTINCT " WARMUP_STEP_OF("ts") ") "
+					   "FROM %s WHERE %sts OPERATOR(pg_catalog.>) $2 "
+					   "AND ts OPERATOR(pg_catalog.<=) $3",
+					   scaler_source_name(p),
+					   p->function_name ?
+					   "function_name OPERATOR(pg_catalog.=) $1 AND " : "");
+
+	d = keepalive_warmup_query(p, sql, start, nsteps, &isnull);
 	if (!isnull)
 	{
 		Datum	   *elems;
@@ -592,6 +641,31 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * The last warm-up step with requests, or -1: one probe of the latest row.
+ */
+static int64
+keepalive_warmup_last(const ScalerPolicySettings *p, TimestampTz start,
+					  int64 nsteps)
+{
+	char	   *sql;
+	Datum		d;
+	bool		isnull;
+	int64		k = -1;
+
+	sql = psprintf("SELECT " WARMUP_STEP_OF("pg_catalog.max(ts)") " "
+				   "FROM %s WHERE %sts OPERATOR(pg_catalog.>) $2 "
+				   "AND ts OPERATOR(pg_catalog.<=) $3",
+				   scaler_source_name(p),
+				   p->function_name ?
+				   "function_name OPERATOR(pg_catalog.=) $1 AND " : "");
+	d = keepalive_warmup_query(p, sql, start, nsteps, &isnull);
+	if (!isnull)
+		k = DatumGetInt64(d);
+	SPI_freetuptable(SPI_tuptable);
+	return (k >= 0 && k < nsteps) ? k : -1;
 }
 
 /*
@@ -632,6 +706,31 @@ keepalive_learn(PolicyRow *p, TimestampTz now)
 }
 
 /*
+ * No last step with requests stored (a new policy, one that now watches
+ * other traffic, or one whose keep-alive was none): the end of the last
+ * step with requests in the warm-up day, as the replay starts from, so that
+ * a fixed keep-alive keeps an instance for a request made before it knew.
+ */
+static void
+keepalive_learn_last(PolicyRow *p, TimestampTz now)
+{
+	const ScalerPolicySettings *s = &p->settings;
+	TimestampTz since = now - s->stable_window;
+	int64		nsteps = scaler_keepalive_warmup_steps(since, s->stable_window);
+	TimestampTz start = since - nsteps * s->stable_window;
+	int64		k;
+
+	if (nsteps == 0)
+		return;
+	k = keepalive_warmup_last(s, start, nsteps);
+	if (k >= 0)
+	{
+		p->keep_alive_state.has_last = true;
+		p->keep_alive_state.last_active_at = start + (k + 1) * s->stable_window;
+	}
+}
+
+/*
  * The keep-alive of keepalive.c, after the rules of decide.c: read the
  * policy's keep-alive state (the end of the last window with requests, the
  * idle-time histogram, learned from the source on first use), account for
@@ -643,11 +742,24 @@ static void
 keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 {
 	const ScalerKeepAlive *ka = &p->settings.keep_alive;
+	ScalerKeepAliveState *state = &p->keep_alive_state;
+	bool		histogram;
 
 	if (ka->mode == SCALER_KEEPALIVE_NONE)
 		return;
-	if (!keepalive_read_state(p) && ka->mode == SCALER_KEEPALIVE_AUTO)
+	histogram = keepalive_read_state(p);
+
+	/*
+	 * A last step with requests after now is from before the clock was set
+	 * back (prepare_policy resets the decision state then): forgotten, or
+	 * no step would count until the clock caught up with it.
+	 */
+	if (state->has_last && state->last_active_at > in->now)
+		state->has_last = false;
+	if (!histogram && ka->mode == SCALER_KEEPALIVE_AUTO)
 		keepalive_learn(p, in->now);
+	else if (!state->has_last)
+		keepalive_learn_last(p, in->now);
 
 	scaler_keepalive_observe(&p->keep_alive_state, in->now,
 							 p->settings.stable_window, in->rows);

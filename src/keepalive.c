@@ -62,7 +62,8 @@ scaler_keepalive_warmup_steps(TimestampTz since, int64 stable_window)
 		return 0;
 	nsteps = Min(SCALER_KEEPALIVE_WARMUP / stable_window,
 				 SCALER_KEEPALIVE_WARMUP_STEPS);
-	if (since - MIN_TIMESTAMP <= nsteps * stable_window)
+	/* (nsteps * stable_window is at most a day: no overflow there) */
+	if (since <= MIN_TIMESTAMP + nsteps * stable_window)
 		return 0;
 	return nsteps;
 }
@@ -90,8 +91,15 @@ scaler_keepalive_warm_up(ScalerKeepAliveState *state, TimestampTz start,
 
 /*
  * Account for one step ending at now: when it had requests, record the
- * idle time since the previous step with requests.  Steps older than the
- * last one seen (a stale evaluation) change nothing.
+ * idle time since the previous step with requests.  A window that overlaps
+ * the last step recorded changes nothing: its rows may be that step's.
+ * The replay's steps never overlap; live evaluation's do whenever the
+ * worker evaluates more often than once a stable_window (every 5 s, say,
+ * with a one-minute window), and counting each of them as a step would
+ * record a request once per tick that saw it, with made-up idle times of
+ * zero.  Skipping them counts live evaluation's steps a stable_window
+ * apart, as the replay's (the ticks decide where each one ends).  So does
+ * a stale evaluation, which changes nothing either.
  */
 void
 scaler_keepalive_observe(ScalerKeepAliveState *state, TimestampTz now,
@@ -106,11 +114,9 @@ scaler_keepalive_observe(ScalerKeepAliveState *state, TimestampTz now,
 	{
 		int64		idle;
 
-		if (now <= state->last_active_at)
+		if (now - stable_window < state->last_active_at)
 			return;
 		idle = now - stable_window - state->last_active_at;
-		if (idle < 0)
-			idle = 0;
 		if (idle >= (int64) SCALER_IDLE_BINS * SCALER_IDLE_BIN_USECS)
 			state->oob++;
 		else

@@ -392,8 +392,11 @@ BEGIN
     -- also forgets when that traffic last had requests (a keep-alive for a
     -- function that never had one would hold an instance the replay does
     -- not): it starts from the new traffic's history, as the replay does.
+    -- So does one that had no keep-alive, during which nobody kept that
+    -- time (src/evaluate.c learns it from the history).
     IF old.source IS DISTINCT FROM p.source
-       OR old.function_name IS DISTINCT FROM p.function_name THEN
+       OR old.function_name IS DISTINCT FROM p.function_name
+       OR (old.keep_alive IS NULL AND NOT old.keep_alive_auto) THEN
         UPDATE scaler.policy_state s SET idle_histogram = NULL, last_active_at = NULL
          WHERE s.policy = p.name;
     ELSIF old.keep_alive_auto AND NOT p.keep_alive_auto THEN
