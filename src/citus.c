@@ -99,6 +99,6 @@ citus_checked_timezone(const char *reader)
 				 errdetail("Citus ran the report on a worker, whose TimeZone \"%s\" need not be the session's.",
 						   pg_get_timezone_name(session_timezone)),
 				 errhint("Run SET LOCAL citus.propagate_set_commands = 'local' and SET LOCAL TimeZone in the transaction, "
-						 "or aggregate in a subquery with OFFSET 0, so that the report runs on the coordinator.")));
+						 "so that the workers report in the session's zone.")));
 	return session_timezone;
 }

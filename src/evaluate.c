@@ -254,13 +254,14 @@ window_plan(const ScalerPolicySettings *p, const char *source_name)
 					   key.all_functions ? "" :
 					   "function_name OPERATOR(pg_catalog.=) $1 AND ");
 		/*
-		 * Not a generic plan where Citus is installed: Citus cannot plan a
-		 * query over several shards with parameters it does not know, and
-		 * the source may be one of its tables or a view of one.  Its plan
-		 * cache then plans with the parameters, as for any statement.
+		 * A custom plan where Citus is installed: Citus cannot plan a query
+		 * over several shards with parameters it does not know (also not
+		 * under plan_cache_mode = force_generic_plan), and the source may
+		 * be one of its tables or a view of one.
 		 */
 		entry->plan = SPI_prepare_cursor(sql, 4, argtypes,
-										 citus_installed() ? 0 :
+										 citus_installed() ?
+										 CURSOR_OPT_CUSTOM_PLAN :
 										 CURSOR_OPT_GENERIC_PLAN);
 		if (entry->plan == NULL)
 			ereport(ERROR,

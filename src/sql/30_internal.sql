@@ -1663,7 +1663,7 @@ BEGIN
             RAISE EXCEPTION 'rollup source "%" is a Citus table', source
                 USING ERRCODE = '0A000',
                       DETAIL = 'Its rows change in shards on the workers, where no capture trigger of the rollup fires.',
-                      HINT = 'Read the table raw, or keep a rollup of a local table.';
+                      HINT = 'Read the table raw.  drop_rollup drops a rollup made before the table was distributed, with SET citus.enable_unsafe_triggers = on (Citus requires it to drop triggers).';
         END IF;
     END IF;
     IF part IS NOT NULL THEN
@@ -2092,8 +2092,19 @@ BEGIN
     FOR r IN SELECT * FROM scaler.rollup x
               WHERE (_refresh_rollup.source IS NULL OR x.source = _refresh_rollup.source)
               ORDER BY x.source LOOP
-        IF scaler._may_manage(invoker, r.owner) THEN
+        IF scaler._may_manage(invoker, r.owner) AND source IS NOT NULL THEN
             n := n + scaler._refresh_rollup_step(r.source);
+        ELSIF scaler._may_manage(invoker, r.owner) THEN
+            -- Every rollup: one that fails (its source made a Citus
+            -- table, say) is recorded and warned of, and holds up no other,
+            -- as in the worker's refresh.  (A cancel is no failure here.)
+            BEGIN
+                n := n + scaler._refresh_rollup_step(r.source);
+            EXCEPTION WHEN OTHERS THEN
+                UPDATE scaler.rollup x SET last_error = SQLERRM, last_error_at = pg_catalog.now()
+                 WHERE x.source = r.source;
+                RAISE WARNING 'refreshing the rollup of % failed: %', r.source, SQLERRM;
+            END;
         ELSIF source IS NOT NULL THEN
             RAISE EXCEPTION 'must be owner of rollup of %', source USING ERRCODE = '42501';
         END IF;

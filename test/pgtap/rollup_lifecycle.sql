@@ -27,7 +27,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET TimeZone = 'UTC';
-SELECT plan(51);
+SELECT plan(53);
 
 -- rows of three whole days long ago, of two functions
 CREATE FUNCTION public.lc_fill(rel regclass, first timestamptz) RETURNS void
@@ -337,6 +337,8 @@ SELECT is((SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.lc_ext'::regc
 CREATE TABLE public.lc_citus (LIKE scaler.request_log);
 SELECT public.lc_fill('public.lc_citus', '2024-03-01 00:00+00');
 CREATE TABLE public.lc_citus_made (LIKE scaler.request_log);
+CREATE TABLE public.lc_fresh (LIKE scaler.request_log);
+SELECT public.lc_fill('public.lc_fresh', '2024-03-01 00:00+00');
 SELECT public.lc_fill('public.lc_citus_made', '2024-03-01 00:00+00');
 SELECT scaler.create_rollup('public.lc_citus_made');
 SELECT public.lc_refresh('public.lc_citus_made');
@@ -360,6 +362,17 @@ SELECT is(public.lc_hours('public.lc_citus_made', 'a', '2024-03-01', '2024-03-05
 SELECT throws_ok($$SELECT scaler.refresh_rollup('public.lc_citus_made')$$, '0A000',
                  'rollup source "public.lc_citus_made" is a Citus table',
                  'and its refresh says why it cannot go on');
+-- 52-53: a refresh of every rollup goes on past it, and records why
+SELECT scaler.create_rollup('public.lc_fresh');
+SET LOCAL client_min_messages = error;
+SELECT lives_ok($$SELECT scaler.refresh_rollup()$$,
+                'a refresh of every rollup goes on past one that cannot be refreshed');
+SET LOCAL client_min_messages = warning;
+SELECT is((SELECT format('%s, %s', r.last_error, s.watermark IS NOT NULL)
+             FROM scaler.rollup r, scaler.rollups s
+            WHERE r.source = 'public.lc_citus_made'::regclass AND s.source = 'public.lc_fresh'::regclass),
+          'rollup source "public.lc_citus_made" is a Citus table, t',
+          'the one that failed records why; the others are refreshed');
 
 SELECT * FROM finish();
 ROLLBACK;
