@@ -499,6 +499,13 @@ keepalive_read_state(PolicyRow *p)
 		p->keep_alive_state.has_last = true;
 		p->keep_alive_state.last_active_at = DatumGetTimestampTz(d);
 	}
+	d = heap_getattr(p->row, scaler_column_of(p->desc, "last_step_at") + 1,
+					 p->desc, &isnull);
+	if (!isnull)
+	{
+		p->keep_alive_state.has_step = true;
+		p->keep_alive_state.last_step_at = DatumGetTimestampTz(d);
+	}
 	d = heap_getattr(p->row, scaler_column_of(p->desc, "idle_histogram") + 1,
 					 p->desc, &isnull);
 	if (!isnull && p->settings.keep_alive.mode == SCALER_KEEPALIVE_AUTO)
@@ -583,14 +590,54 @@ keepalive_warmup_query(const ScalerPolicySettings *p, const char *sql,
 }
 
 /*
+ * Whether every table that holds the source's rows (itself, or each of its
+ * partitions) has a valid btree index on (function_name, ts, ...), which
+ * makes a probe for a function's first row after a time one index descent.
+ * Without one a probe reads the rows; a view says nothing, and counts as
+ * without.
+ */
+static bool
+source_has_probe_index(Oid source)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	bool		isnull;
+	Datum		d;
+	int			ret;
+
+	args[0] = ObjectIdGetDatum(source);
+	ret = SPI_execute_with_args("SELECT pg_catalog.bool_and(EXISTS ("
+								"SELECT FROM pg_catalog.pg_index i "
+								"JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid "
+								"JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) c.relam "
+								"WHERE i.indrelid OPERATOR(pg_catalog.=) t.relid AND i.indisvalid "
+								"AND i.indpred IS NULL AND am.amname OPERATOR(pg_catalog.=) 'btree' "
+								"AND i.indnkeyatts OPERATOR(pg_catalog.>=) 2 "
+								"AND i.indkey[0] OPERATOR(pg_catalog.=) (SELECT a.attnum FROM pg_catalog.pg_attribute a "
+								"WHERE a.attrelid OPERATOR(pg_catalog.=) t.relid "
+								"AND a.attname OPERATOR(pg_catalog.=) 'function_name' AND NOT a.attisdropped) "
+								"AND i.indkey[1] OPERATOR(pg_catalog.=) (SELECT a.attnum FROM pg_catalog.pg_attribute a "
+								"WHERE a.attrelid OPERATOR(pg_catalog.=) t.relid "
+								"AND a.attname OPERATOR(pg_catalog.=) 'ts' AND NOT a.attisdropped))) "
+								"FROM pg_catalog.pg_partition_tree($1) t WHERE t.isleaf",
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the indexes of a source failed: %s",
+			 SPI_result_code_string(ret));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_freetuptable(SPI_tuptable);
+	return !isnull && DatumGetBool(d);
+}
+
+/*
  * Which warm-up steps had requests, as the policy owner: the distinct step
  * numbers of the rows of (start, start + nsteps * window], step k (0-based)
  * being (start + k * window, start + (k + 1) * window], as the replay
  * counts them.  At most nsteps numbers come back, whatever the rows.  For
- * one function over few enough steps, each step with requests is found by
- * one index probe (the first row after the step before): a busy function's
- * day is millions of rows, which one pass would read and sort, for longer
- * than scaler.policy_timeout.
+ * one function over few enough steps, of a source with an index to probe,
+ * each step with requests is found by one index probe (the first row after
+ * the step before): a busy function's day is millions of rows, which one
+ * pass would read and sort, for longer than scaler.policy_timeout.
  */
 static void
 keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
@@ -600,7 +647,8 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 	Datum		d;
 	bool		isnull;
 
-	if (p->function_name != NULL && nsteps <= WARMUP_MAX_PROBED_STEPS)
+	if (p->function_name != NULL && nsteps <= WARMUP_MAX_PROBED_STEPS &&
+		source_has_probe_index(p->source))
 		sql = psprintf("WITH RECURSIVE step(k) AS ("
 					   "SELECT (SELECT " WARMUP_STEP_OF("pg_catalog.min(ts)") " FROM %s "
 					   "WHERE function_name OPERATOR(pg_catalog.=) $1 "
@@ -674,8 +722,8 @@ keepalive_warmup_last(const ScalerPolicySettings *p, TimestampTz start,
  * source's history, the warm-up day before the window this evaluation
  * reads, through the same helper as the replay, so that an evaluation at
  * now learns what scaler.backtest() from now - stable_window starts from.
- * The end of the last window with requests is the later of the stored one
- * and the history's.
+ * The ends of the latest window and of the last step with requests are the
+ * later of the stored ones and the history's.
  */
 static void
 keepalive_learn(PolicyRow *p, TimestampTz now)
@@ -703,6 +751,13 @@ keepalive_learn(PolicyRow *p, TimestampTz now)
 		learned.has_last = true;
 		learned.last_active_at = p->keep_alive_state.last_active_at;
 	}
+	if (p->keep_alive_state.has_step &&
+		(!learned.has_step ||
+		 p->keep_alive_state.last_step_at > learned.last_step_at))
+	{
+		learned.has_step = true;
+		learned.last_step_at = p->keep_alive_state.last_step_at;
+	}
 	p->keep_alive_state = learned;
 }
 
@@ -728,6 +783,11 @@ keepalive_learn_last(PolicyRow *p, TimestampTz now)
 	{
 		p->keep_alive_state.has_last = true;
 		p->keep_alive_state.last_active_at = start + (k + 1) * s->stable_window;
+		if (!p->keep_alive_state.has_step)
+		{
+			p->keep_alive_state.has_step = true;
+			p->keep_alive_state.last_step_at = p->keep_alive_state.last_active_at;
+		}
 	}
 }
 
@@ -751,12 +811,14 @@ keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 	histogram = keepalive_read_state(p);
 
 	/*
-	 * A last step with requests after now is from before the clock was set
-	 * back (prepare_policy resets the decision state then): forgotten, or
-	 * no step would count until the clock caught up with it.
+	 * A last window or step with requests after now is from before the
+	 * clock was set back (prepare_policy resets the decision state then):
+	 * forgotten, or no window would count until the clock caught up.
 	 */
 	if (state->has_last && state->last_active_at > in->now)
 		state->has_last = false;
+	if (state->has_step && state->last_step_at > in->now)
+		state->has_step = false;
 	if (!histogram && ka->mode == SCALER_KEEPALIVE_AUTO)
 		keepalive_learn(p, in->now);
 	else if (!state->has_last)
@@ -771,9 +833,9 @@ keepalive_decide(PolicyRow *p, const ScalerDecideInput *in, ScalerDecision *out)
 static void
 keepalive_record(const PolicyRow *p)
 {
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INT4ARRAYOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, INT4ARRAYOID, TIMESTAMPTZOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Datum		elems[SCALER_IDLE_BINS + 1];
 	int			ret;
 	int			i;
@@ -781,13 +843,16 @@ keepalive_record(const PolicyRow *p)
 	if (p->settings.keep_alive.mode == SCALER_KEEPALIVE_NONE)
 		return;
 	kept_plan(&plan_keepalive_store,
-			  "UPDATE scaler.policy_state SET last_active_at = $2, idle_histogram = $3 "
-			  "WHERE policy OPERATOR(pg_catalog.=) $1",
-			  3, types);
+			  "UPDATE scaler.policy_state SET last_active_at = $2, idle_histogram = $3, "
+			  "last_step_at = $4 WHERE policy OPERATOR(pg_catalog.=) $1",
+			  4, types);
 	args[0] = CStringGetTextDatum(p->name);
 	args[1] = TimestampTzGetDatum(p->keep_alive_state.last_active_at);
 	if (!p->keep_alive_state.has_last)
 		nulls[1] = 'n';
+	args[3] = TimestampTzGetDatum(p->keep_alive_state.last_step_at);
+	if (!p->keep_alive_state.has_step)
+		nulls[3] = 'n';
 	if (p->settings.keep_alive.mode == SCALER_KEEPALIVE_AUTO)
 	{
 		for (i = 0; i < SCALER_IDLE_BINS; i++)
@@ -985,7 +1050,7 @@ load_policies(const char *only, TimestampTz now, int *npolicies)
 
 	kept_plan(&plan_policies,
 			  "SELECT p.*, s.capacity, s.panic_at, s.panic_capacity, s.history_at, "
-			  "s.history_desired, s.last_active_at, s.idle_histogram, "
+			  "s.history_desired, s.last_active_at, s.idle_histogram, s.last_step_at, "
 			  "COALESCE(fl.floor, 0) AS active_floor, "
 			  "CASE WHEN f.failing THEN s.last_error END AS failing_with, "
 			  "s.last_evaluated_at "

@@ -90,16 +90,19 @@ scaler_keepalive_warm_up(ScalerKeepAliveState *state, TimestampTz start,
 }
 
 /*
- * Account for one step ending at now: when it had requests, record the
- * idle time since the previous step with requests.  A window that overlaps
- * the last step recorded changes nothing: its rows may be that step's.
- * The replay's steps never overlap; live evaluation's do whenever the
- * worker evaluates more often than once a stable_window (every 5 s, say,
- * with a one-minute window), and counting each of them as a step would
- * record a request once per tick that saw it, with made-up idle times of
- * zero.  Skipping them counts live evaluation's steps a stable_window
- * apart, as the replay's (the ticks decide where each one ends).  So does
- * a stale evaluation, which changes nothing either.
+ * Account for one window ending at now: when it had requests, it is the
+ * latest window with requests (the keep-alive counts from its end), and a
+ * step that records the idle time since the previous step with requests,
+ * unless it overlaps that step: its rows may be that step's.  The replay's
+ * windows are its steps and never overlap; live evaluation's overlap
+ * whenever the worker evaluates more often than once a stable_window
+ * (every 5 s, say, with a one-minute window), and counting each of them as
+ * a step would record a request once per tick that saw it, with made-up
+ * idle times of zero.  So live evaluation's steps are counted a
+ * stable_window apart, as the replay's (the ticks decide where each one
+ * ends), while the keep-alive still counts from the latest request seen:
+ * a tick a little early (pg_cron's, or the worker's drifting ones) skips a
+ * step, not the request in it.  A stale evaluation changes nothing.
  */
 void
 scaler_keepalive_observe(ScalerKeepAliveState *state, TimestampTz now,
@@ -110,13 +113,18 @@ scaler_keepalive_observe(ScalerKeepAliveState *state, TimestampTz now,
 
 	if (rows <= 0)
 		return;
-	if (state->has_last)
+	if (!state->has_last || now > state->last_active_at)
+	{
+		state->has_last = true;
+		state->last_active_at = now;
+	}
+	if (state->has_step && now - stable_window < state->last_step_at)
+		return;
+	if (state->has_step)
 	{
 		int64		idle;
 
-		if (now - stable_window < state->last_active_at)
-			return;
-		idle = now - stable_window - state->last_active_at;
+		idle = now - stable_window - state->last_step_at;
 		if (idle >= (int64) SCALER_IDLE_BINS * SCALER_IDLE_BIN_USECS)
 			state->oob++;
 		else
@@ -133,8 +141,8 @@ scaler_keepalive_observe(ScalerKeepAliveState *state, TimestampTz now,
 				state->counts[i] /= 2;
 		}
 	}
-	state->has_last = true;
-	state->last_active_at = now;
+	state->has_step = true;
+	state->last_step_at = now;
 }
 
 /* The fixed window [0, usecs). */

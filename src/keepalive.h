@@ -63,8 +63,10 @@ typedef struct ScalerKeepAlive
 
 typedef struct ScalerKeepAliveState
 {
-	bool		has_last;		/* a step with requests was seen */
-	TimestampTz last_active_at; /* end of the last step with requests */
+	bool		has_last;		/* a window with requests was seen */
+	TimestampTz last_active_at; /* end of the latest window with requests */
+	bool		has_step;		/* a step with requests was counted */
+	TimestampTz last_step_at;	/* end of the last step counted */
 	int32		oob;			/* idle times beyond the histogram's range */
 	int32		counts[SCALER_IDLE_BINS];
 } ScalerKeepAliveState;

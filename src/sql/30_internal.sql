@@ -397,10 +397,12 @@ BEGIN
     IF old.source IS DISTINCT FROM p.source
        OR old.function_name IS DISTINCT FROM p.function_name
        OR (old.keep_alive IS NULL AND NOT old.keep_alive_auto) THEN
-        UPDATE scaler.policy_state s SET idle_histogram = NULL, last_active_at = NULL
+        UPDATE scaler.policy_state s SET idle_histogram = NULL, last_active_at = NULL,
+                                         last_step_at = NULL
          WHERE s.policy = p.name;
     ELSIF old.keep_alive_auto AND NOT p.keep_alive_auto THEN
-        UPDATE scaler.policy_state s SET idle_histogram = NULL WHERE s.policy = p.name;
+        UPDATE scaler.policy_state s SET idle_histogram = NULL, last_step_at = NULL
+         WHERE s.policy = p.name;
     END IF;
     -- The new channel's listeners stepped over the policy's decisions as
     -- another channel's: wake them, so that scaler-listen reads the newest
@@ -2101,6 +2103,11 @@ BEGIN
             BEGIN
                 n := n + scaler._refresh_rollup_step(r.source);
             EXCEPTION WHEN OTHERS THEN
+                -- (the transaction's state, such as its isolation level,
+                -- is the call's error, not a rollup's)
+                IF SQLSTATE LIKE '25%' THEN
+                    RAISE;
+                END IF;
                 UPDATE scaler.rollup x SET last_error = SQLERRM, last_error_at = pg_catalog.now()
                  WHERE x.source = r.source;
                 RAISE WARNING 'refreshing the rollup of % failed: %', r.source, SQLERRM;

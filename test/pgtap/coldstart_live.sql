@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
-SELECT plan(18);
+SELECT plan(20);
 
 CREATE TABLE public.csl_log (LIKE scaler.request_log INCLUDING ALL);
 CREATE TEMP TABLE t0 AS SELECT date_trunc('minute', now()) - interval '6 hours' AS t0;
@@ -159,6 +159,7 @@ SELECT is((SELECT format('%s %s', s.capacity, s.last_active_at - t0) FROM scaler
 
 -- 17: learning probes one function's steps with requests one index probe
 -- each; over all functions it reads the rows: the two learn the same
+CREATE INDEX ON public.csl_log (function_name, ts);
 CREATE VIEW public.csl_timer_only AS SELECT * FROM public.csl_log WHERE function_name = 'timer';
 SELECT scaler.create_policy('csl_probe', 1, function_name => 'timer', source => 'public.csl_log',
                             keep_alive => 'auto');
@@ -178,6 +179,24 @@ SELECT scaler.create_policy('csl_far', 1, function_name => 'far', source => 'pub
 SELECT is((SELECT format('%s %s', capacity, reason)
              FROM scaler.backtest('csl_far', '290000-01-01 00:00+00', '290000-01-01 00:01+00')),
           '1 keep_alive', 'a replay in the year 290,000 keeps the instance for a call 5 minutes before');
+
+-- 19-20: a tick a little early (pg_cron's, or the worker's drifting ones)
+-- overlaps the last step and counts no step, but the keep-alive still counts
+-- from the request it saw: calls at T + 30 s and T + 100 s, ticks at T + 60 s,
+-- T + 119.98 s and T + 180 s, and a 90-second keep-alive holds the instance
+INSERT INTO public.csl_log (ts, function_name, duration_ms, status)
+SELECT t0 + interval '600 minutes' + s * interval '1 second', 'jit', 100, 200
+  FROM t0, unnest(ARRAY[30, 100]) s;
+SELECT scaler.create_policy('csl_jitter', 1, function_name => 'jit', source => 'public.csl_log',
+                            scale_in_stabilization => '0', keep_alive => '90 seconds');
+SELECT scaler._evaluate_at('csl_jitter', t0 + interval '600 minutes' + s * interval '1 second')
+  FROM t0, unnest(ARRAY[60, 119.98, 180]) s;
+SELECT is((SELECT format('%s %s', s.capacity, s.last_active_at - t0) FROM scaler.policy_state s, t0
+            WHERE s.policy = 'csl_jitter'),
+          (SELECT format('1 %s', interval '600 minutes 119.98 seconds')),
+          'a tick a little early: the keep-alive counts from the latest window with the request');
+SELECT is((SELECT last_step_at - t0 FROM scaler.policy_state, t0 WHERE policy = 'csl_jitter'),
+          interval '601 minutes', 'while the steps stay a stable_window apart');
 
 SELECT * FROM finish();
 ROLLBACK;

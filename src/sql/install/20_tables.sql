@@ -86,7 +86,8 @@ CREATE TABLE scaler.policy_state (
     history_at        timestamptz[] NOT NULL DEFAULT '{}',
     history_desired   integer[] NOT NULL DEFAULT '{}',
     last_active_at    timestamptz,
-    idle_histogram    integer[]
+    idle_histogram    integer[],
+    last_step_at      timestamptz
 );
 COMMENT ON TABLE scaler.policy_state IS
     'per-policy runtime state: capacity, last value and error, panic mode and the scale-in stabilization history; evaluation locks a policy''s row';
@@ -96,6 +97,7 @@ COMMENT ON COLUMN scaler.policy_state.panic_at IS 'last time the panic condition
 COMMENT ON COLUMN scaler.policy_state.panic_capacity IS 'highest capacity chosen during the current panic';
 COMMENT ON COLUMN scaler.policy_state.last_active_at IS 'keep-alive: end of the last evaluated window that had requests';
 COMMENT ON COLUMN scaler.policy_state.idle_histogram IS 'keep_alive => ''auto'': idle times between requests, one-minute bins over 4 hours, then the count beyond; NULL until learned';
+COMMENT ON COLUMN scaler.policy_state.last_step_at IS 'keep-alive: end of the last step with requests that recorded an idle time (steps are a stable_window apart; evaluations between them are none)';
 
 -- A floor keeps a policy at or above min_capacity from starts to ends.
 -- Live evaluation and backtests clamp to the highest active floor (and

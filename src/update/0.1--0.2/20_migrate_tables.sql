@@ -82,9 +82,11 @@ COMMENT ON COLUMN scaler.policy.keep_alive_auto IS
 
 ALTER TABLE scaler.policy_state
     ADD COLUMN last_active_at timestamptz,
-    ADD COLUMN idle_histogram integer[];
+    ADD COLUMN idle_histogram integer[],
+    ADD COLUMN last_step_at timestamptz;
 COMMENT ON COLUMN scaler.policy_state.last_active_at IS 'keep-alive: end of the last evaluated window that had requests';
 COMMENT ON COLUMN scaler.policy_state.idle_histogram IS 'keep_alive => ''auto'': idle times between requests, one-minute bins over 4 hours, then the count beyond; NULL until learned';
+COMMENT ON COLUMN scaler.policy_state.last_step_at IS 'keep-alive: end of the last step with requests that recorded an idle time (steps are a stable_window apart; evaluations between them are none)';
 
 -- The rules of a policy's settings are stated once, in C
 -- (scaler._check_settings): the policy table's CHECK constraint and
