@@ -120,4 +120,15 @@ is($node->safe_psql('postgres',
 	"SELECT sum(requests) FROM scaler.hourly_requests(now() - interval '11 days', now(), 'api')"),
 	$total, 'their rows are still counted, from the rollup');
 
+# A refresh of every rollup goes on past one that fails, but an error of the
+# transaction's state is the call's: at REPEATABLE READ no rollup is marked
+# as failing, the call fails with 25001.
+my ($ret, $out, $err) = $node->psql('postgres',
+	"BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT scaler.refresh_rollup(); COMMIT;",
+	extra_params => [ '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/25001: refresh_rollup must run at isolation level READ COMMITTED/,
+	'refresh_rollup() at REPEATABLE READ fails with 25001');
+is($node->safe_psql('postgres', "SELECT count(*) FROM scaler.rollup WHERE last_error LIKE '%READ COMMITTED%'"),
+	'0', 'and marks no rollup as failing');
+
 done_testing();
