@@ -557,6 +557,20 @@ keepalive_read_state(PolicyRow *p)
 #define WARMUP_MAX_PROBED_STEPS	10000
 
 /*
+ * "SELECT <list> FROM <source> WHERE" the rows of the warm-up (of the
+ * policy's function, if it has one): the query of keepalive_warmup_query.
+ */
+static char *
+warmup_rows_sql(const ScalerPolicySettings *p, const char *list)
+{
+	return psprintf("SELECT %s FROM %s WHERE %sts OPERATOR(pg_catalog.>) $2 "
+					"AND ts OPERATOR(pg_catalog.<=) $3",
+					list, scaler_source_name(p),
+					p->function_name ?
+					"function_name OPERATOR(pg_catalog.=) $1 AND " : "");
+}
+
+/*
  * Run a query about the warm-up of (start, start + nsteps * window] as the
  * policy owner, over the source (followed by OID), with $1 the function
  * name, $2 start, $3 the warm-up's end and $4 the window in microseconds.
@@ -649,10 +663,7 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 
 	if (p->function_name != NULL && nsteps <= WARMUP_MAX_PROBED_STEPS &&
 		source_has_probe_index(p->source))
-		sql = psprintf("WITH RECURSIVE step(k) AS ("
-					   "SELECT (SELECT " WARMUP_STEP_OF("pg_catalog.min(ts)") " FROM %s "
-					   "WHERE function_name OPERATOR(pg_catalog.=) $1 "
-					   "AND ts OPERATOR(pg_catalog.>) $2 AND ts OPERATOR(pg_catalog.<=) $3) "
+		sql = psprintf("WITH RECURSIVE step(k) AS (SELECT (%s) "
 					   "UNION ALL "
 					   "SELECT (SELECT " WARMUP_STEP_OF("pg_catalog.min(ts)") " FROM %s "
 					   "WHERE function_name OPERATOR(pg_catalog.=) $1 "
@@ -660,14 +671,10 @@ keepalive_warmup_read(const ScalerPolicySettings *p, TimestampTz start,
 					   "AND ts OPERATOR(pg_catalog.<=) $3) "
 					   "FROM step WHERE step.k IS NOT NULL) "
 					   "SELECT pg_catalog.array_agg(step.k) FROM step WHERE step.k IS NOT NULL",
-					   scaler_source_name(p), scaler_source_name(p));
+					   warmup_rows_sql(p, WARMUP_STEP_OF("pg_catalog.min(ts)")),
+					   scaler_source_name(p));
 	else
-		sql = psprintf("SELECT pg_catalog.array_agg(DISTINCT " WARMUP_STEP_OF("ts") ") "
-					   "FROM %s WHERE %sts OPERATOR(pg_catalog.>) $2 "
-					   "AND ts OPERATOR(pg_catalog.<=) $3",
-					   scaler_source_name(p),
-					   p->function_name ?
-					   "function_name OPERATOR(pg_catalog.=) $1 AND " : "");
+		sql = warmup_rows_sql(p, "pg_catalog.array_agg(DISTINCT " WARMUP_STEP_OF("ts") ")");
 
 	d = keepalive_warmup_query(p, sql, start, nsteps, &isnull);
 	if (!isnull)
@@ -704,17 +711,26 @@ keepalive_warmup_last(const ScalerPolicySettings *p, TimestampTz start,
 	bool		isnull;
 	int64		k = -1;
 
-	sql = psprintf("SELECT " WARMUP_STEP_OF("pg_catalog.max(ts)") " "
-				   "FROM %s WHERE %sts OPERATOR(pg_catalog.>) $2 "
-				   "AND ts OPERATOR(pg_catalog.<=) $3",
-				   scaler_source_name(p),
-				   p->function_name ?
-				   "function_name OPERATOR(pg_catalog.=) $1 AND " : "");
+	sql = warmup_rows_sql(p, WARMUP_STEP_OF("pg_catalog.max(ts)"));
 	d = keepalive_warmup_query(p, sql, start, nsteps, &isnull);
 	if (!isnull)
 		k = DatumGetInt64(d);
 	SPI_freetuptable(SPI_tuptable);
 	return (k >= 0 && k < nsteps) ? k : -1;
+}
+
+/*
+ * The warm-up before the window an evaluation at now reads: its steps, and
+ * where they start (the replay's warm-up before since = now - window).
+ */
+static int64
+live_warmup(const ScalerPolicySettings *s, TimestampTz now, TimestampTz *start)
+{
+	TimestampTz since = now - s->stable_window;
+	int64		nsteps = scaler_keepalive_warmup_steps(since, s->stable_window);
+
+	*start = since - nsteps * s->stable_window;
+	return nsteps;
 }
 
 /*
@@ -730,9 +746,8 @@ keepalive_learn(PolicyRow *p, TimestampTz now)
 {
 	const ScalerPolicySettings *s = &p->settings;
 	ScalerKeepAliveState learned;
-	TimestampTz since = now - s->stable_window;
-	int64		nsteps = scaler_keepalive_warmup_steps(since, s->stable_window);
-	TimestampTz start = since - nsteps * s->stable_window;
+	TimestampTz start;
+	int64		nsteps = live_warmup(s, now, &start);
 	bool	   *active;
 
 	scaler_keepalive_init(&learned);
@@ -771,9 +786,8 @@ static void
 keepalive_learn_last(PolicyRow *p, TimestampTz now)
 {
 	const ScalerPolicySettings *s = &p->settings;
-	TimestampTz since = now - s->stable_window;
-	int64		nsteps = scaler_keepalive_warmup_steps(since, s->stable_window);
-	TimestampTz start = since - nsteps * s->stable_window;
+	TimestampTz start;
+	int64		nsteps = live_warmup(s, now, &start);
 	int64		k;
 
 	if (nsteps == 0)
