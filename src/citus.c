@@ -24,6 +24,7 @@
 #include "access/table.h"
 #include "catalog/pg_namespace.h"
 #include "commands/extension.h"
+#include "fmgr.h"
 #include "pgtime.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
@@ -31,6 +32,8 @@
 #include "utils/lsyscache.h"
 
 #include "citus.h"
+
+PG_FUNCTION_INFO_V1(scaler_citus_table);
 
 /* Whether the citus extension is installed in this database. */
 bool
@@ -65,6 +68,13 @@ citus_table(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/* scaler._citus_table(rel): citus_table, for the rollups' SQL checks. */
+Datum
+scaler_citus_table(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(citus_table(PG_GETARG_OID(0)));
 }
 
 /* Whether this transaction (or session) set TimeZone with SET. */

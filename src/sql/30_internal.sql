@@ -1618,6 +1618,14 @@ COMMENT ON FUNCTION scaler._rollup_on_rewrite() IS
 -- the extension's owner, and a column altered to a type of the owner's,
 -- with a cast of the owner's to float8, would run the owner's code with
 -- those rights (the trigger checks the types in C too).
+-- Whether a table is one Citus manages (src/citus.c), for the check below.
+CREATE OR REPLACE FUNCTION scaler._citus_table(rel oid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'scaler_citus_table'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION scaler._citus_table(oid) IS
+    'internal: whether a table is one Citus manages (distributed, reference or Citus-local: in pg_dist_partition)';
+
 CREATE OR REPLACE FUNCTION scaler._rollup_check_source(source regclass)
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -1628,7 +1636,6 @@ DECLARE
     typ  regtype;
     coll oid;
     part regclass;
-    citus boolean;
 BEGIN
     SELECT p.relid INTO part FROM pg_catalog.pg_partition_tree(source) p
       JOIN pg_catalog.pg_class c ON c.oid = p.relid
@@ -1656,17 +1663,11 @@ BEGIN
                   DETAIL = 'Statements on its parent would change its rows unseen.',
                   HINT = 'Drop the rollup, or the inheritance (ALTER TABLE ... NO INHERIT).';
     END IF;
-    -- (pg_dist_partition is Citus's catalog of its tables, when installed)
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition d
-                                 WHERE d.logicalrelid::pg_catalog.oid OPERATOR(pg_catalog.=) $1)'
-           INTO citus USING source::pg_catalog.oid;
-        IF citus THEN
-            RAISE EXCEPTION 'rollup source "%" is a Citus table', source
-                USING ERRCODE = '0A000',
-                      DETAIL = 'Its rows change in shards on the workers, where no capture trigger of the rollup fires.',
-                      HINT = 'Read the table raw.  drop_rollup drops a rollup made before the table was distributed, with SET citus.enable_unsafe_triggers = on (Citus requires it to drop triggers).';
-        END IF;
+    IF scaler._citus_table(source) THEN
+        RAISE EXCEPTION 'rollup source "%" is a Citus table', source
+            USING ERRCODE = '0A000',
+                  DETAIL = 'Its rows change in shards on the workers, where no capture trigger of the rollup fires.',
+                  HINT = 'Read the table raw.  drop_rollup drops a rollup made before the table was distributed, with SET citus.enable_unsafe_triggers = on (Citus requires it to drop triggers).';
     END IF;
     IF part IS NOT NULL THEN
         RAISE EXCEPTION 'partition "%" of rollup source "%" is a foreign table', part, source

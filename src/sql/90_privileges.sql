@@ -93,6 +93,7 @@ REVOKE ALL ON FUNCTION scaler._rollup_adopt(oid, regclass, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_first_ts(regclass, timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_read(regclass, timestamptz, timestamptz, boolean, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_check_source(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION scaler._citus_table(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_on_ddl() FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_forget(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION scaler._rollup_on_drop() FROM PUBLIC;
