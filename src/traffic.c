@@ -1114,6 +1114,8 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 	int32		min_sketch_key = PG_INT32_MAX;
 	int32		max_sketch_key = PG_INT32_MIN;
 	int32		switches = 0;
+	int32		prev_key = 0;
+	int64		prev_quarter = 0;
 	bool		want_timed;
 	int32		i;
 
@@ -1123,9 +1125,15 @@ compact_scattered_rows(Traffic *traffic, bool canonical)
 			CHECK_FOR_INTERRUPTS();
 		min_key = Min(min_key, rows[i].key);
 		max_key = Max(max_key, rows[i].key);
-		if (i > 0 && (uint32) (rows[i].key ^ rows[i - 1].key) >= 4 &&
-			row_quarter(&rows[i]) != row_quarter(&rows[i - 1]))
-			switches++;
+		/* (a row in the minute of the one before is in its quarter) */
+		if ((uint32) (rows[i].key ^ prev_key) >= 4)
+		{
+			int64		quarter = row_quarter(&rows[i]);
+
+			switches += (i > 0 && quarter != prev_quarter);
+			prev_quarter = quarter;
+		}
+		prev_key = rows[i].key;
 		plain += (rows[i].key & (ROW_ERROR | ROW_DURATION)) == 0;
 	}
 	/*
