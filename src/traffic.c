@@ -1428,7 +1428,7 @@ slot_cmp(const void *a, const void *b)
 }
 
 /*
- * Sort the summaries by quarter.  A summary is some 350 bytes, so the sort
+ * Sort the summaries by quarter.  A summary is some 300 bytes, so the sort
  * orders (quarter, position) pairs and then moves each summary once, cycle
  * by cycle, where a qsort of the summaries themselves copied each of them
  * some log2(n) times (a Citus shard's week of quarters spent more time

@@ -192,7 +192,9 @@ write_sketch(uint8 *p, const Sketch *sketch)
 	int32		w;
 
 	sketch_trimmed_range(sketch, &lo, &nbins);
-	Assert(nbins <= SKETCH_MAX_BINS);
+	/* (a sketch collapses its lowest bins rather than grow past this) */
+	if (unlikely(nbins > SKETCH_MAX_BINS))
+		elog(ERROR, "sketch of %d bins, more than %d", nbins, SKETCH_MAX_BINS);
 	bins = nbins > 0 ? sketch->bins + (lo - sketch->base) : NULL;
 	for (w = 0; w * 64 < nbins; w++)
 	{
