@@ -1290,7 +1290,7 @@ refresh_rollup_step(Oid source)
 	MemoryContext oldcontext = CurrentMemoryContext;
 	Datum		args[1];
 	Oid			argtypes[1] = {OIDOID};
-	char	   *message = NULL;
+	char	   *volatile message = NULL;	/* set in PG_CATCH */
 
 	args[0] = ObjectIdGetDatum(source);
 	pgstat_report_activity(STATE_RUNNING, "refreshing rollups");

@@ -381,7 +381,9 @@ scaler_worker_main(Datum main_arg)
 		{"idle_in_transaction_session_timeout", "0"},
 	};
 	MemoryContext tick_cxt;
-	WorkerExtension seen = WORKER_EXTENSION_UNKNOWN;
+
+	/* static: worker_tick updates it inside PG_TRY, and a longjmp follows */
+	static WorkerExtension seen = WORKER_EXTENSION_UNKNOWN;
 	int			i;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
