@@ -6,6 +6,11 @@ SET timezone = 'UTC';
 SELECT hour, requests FROM scaler.hourly_requests((
     SELECT scaler.traffic_agg(ts, duration_ms, status)
     FROM (VALUES (NULL::timestamptz, 5.0::float8, 500), ('2026-01-01 10:20+00', 3.0, 200)) v(ts, duration_ms, status)));
+-- (and after a row was counted: the state goes on unchanged, the error uncounted)
+SELECT hour, requests, errors FROM scaler.hourly_requests((
+    SELECT scaler.traffic_agg(ts, duration_ms, status)
+    FROM (VALUES ('2026-01-01 10:20+00'::timestamptz, 3.0::float8, 200), (NULL, 5.0, 500),
+                 ('2026-01-01 11:05+00', 1.0, 200)) v(ts, duration_ms, status)));
 SELECT scaler.traffic_agg(ts) IS NULL AS no_rows FROM (VALUES (NULL::timestamptz)) v(ts);
 
 -- infinite timestamps

@@ -16,7 +16,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(25);
+SELECT plan(26);
 
 CREATE TABLE public.cl_log (LIKE scaler.request_log INCLUDING ALL);
 CREATE TEMP TABLE t0 AS SELECT date_trunc('minute', now()) - interval '4 hours' AS t0;
@@ -125,6 +125,16 @@ SELECT is((SELECT string_agg(format('%s %s', b.capacity, b.reason IN ('prewarm',
                   scaler.backtest(f, t0, t0 + interval '1 minute') b),
           '1 t, 0 f',
           'the replay learns the same counts from the same day: the same two decisions');
+
+-- old idle times fade: when the counts reach 100,000 in all, each is halved
+SELECT scaler.create_policy('cl_fade', 1, function_name => 'tick', source => 'public.cl_log',
+                            scale_in_stabilization => '0', keep_alive => 'auto');
+SELECT scaler._evaluate_at('cl_fade', pg_temp.at(1));
+UPDATE scaler.policy_state SET idle_histogram[30] = 99998, idle_histogram[241] = 1 WHERE policy = 'cl_fade';
+SELECT scaler._evaluate_at('cl_fade', pg_temp.at(k)) FROM generate_series(2, 10) k;
+SELECT is(pg_temp.hist('cl_fade'),
+          (SELECT array_agg(CASE i WHEN 30 THEN 49999 ELSE 0 END ORDER BY i) FROM generate_series(1, 241) i),
+          'the 100,000th idle time halves every count, the one beyond 4 hours too (1 to 0)');
 
 -- ------------------------------------------------------------ no history
 SELECT scaler._evaluate_at('cl_quiet', pg_temp.at(k)) FROM generate_series(1, 12) k;
