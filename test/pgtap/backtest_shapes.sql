@@ -12,7 +12,7 @@ CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
-SELECT plan(43);
+SELECT plan(45);
 
 CREATE TABLE public.bt_log (LIKE scaler.request_log INCLUDING ALL);
 
@@ -179,6 +179,25 @@ SELECT is(pg_temp.caps('typed', 2), '4:target,4:target', 'numeric durations: 4 r
 SELECT is(pg_temp.caps('typed', 2, '{"metric": "error_rate", "target": 0.1, "min_capacity": 1}'),
           '3:target,8:target',
           'smallint status: error rate 1/4 at target 0.1 scales the capacity by 2.5: 1 -> 3, then 3 -> ceil(7.5) = 8');
+-- every other type a duration and a status may have: 4 requests of 30 s a
+-- minute are a concurrency of 2 in each
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['real', 'smallint', 'integer', 'bigint'] LOOP
+        EXECUTE format('CREATE VIEW public.%I AS SELECT ts, function_name, (duration_ms / 2)::%s AS duration_ms,
+                               status::bigint AS status FROM public.bt_typed', 'bt_' || t, t);
+        PERFORM scaler.create_policy('typed_' || t, 1, function_name => 'typed', source => 'public.bt_' || t);
+    END LOOP;
+END
+$$;
+SELECT is((SELECT string_agg(t || ' ' || pg_temp.caps('typed_' || t, 2), '; ' ORDER BY t)
+             FROM unnest(ARRAY['real', 'smallint', 'integer', 'bigint']) t),
+          'bigint 2:target,2:target; integer 2:target,2:target; real 2:target,2:target; smallint 2:target,2:target',
+          'real, smallint, integer and bigint durations: 4 requests of 30 s = concurrency 2');
+SELECT is(pg_temp.caps('typed_bigint', 2, '{"metric": "error_rate", "target": 0.1, "min_capacity": 1}'),
+          '3:target,8:target', 'bigint status: the same error rates as smallint');
 
 -- ------------------------------------------------------------ bad input
 SELECT throws_ok($$SELECT * FROM scaler.backtest('flat', '2026-01-05 01:00+00', '2026-01-05 00:00+00')$$,
