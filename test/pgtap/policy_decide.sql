@@ -4,7 +4,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS scaler;
 SET search_path = scaler, public;
-SELECT plan(53);
+SELECT plan(62);
 
 -- shorthand: one evaluation's (desired, reason)
 CREATE FUNCTION pg_temp.d(metric text, target float8, cur int, val float8,
@@ -157,6 +157,42 @@ SELECT throws_ok($$SELECT scaler.desired_capacity('rps', 1, 1, 1, stable_window 
                  '22023', 'stable_window must be greater than zero', 'empty window is rejected');
 SELECT throws_ok($$SELECT scaler.desired_capacity('rps', 1, 1, 1, state => ROW(NULL, NULL, '{2026-01-01}', '{1,2}')::scaler.decide_state)$$,
                  '22023', 'invalid decision state', 'a state with mismatched arrays is rejected');
+SELECT throws_ok($$SELECT scaler.desired_capacity('rps', 1, 1, 1, floor => -1)$$,
+                 '22023', 'floor must not be negative', 'a negative floor is rejected');
+SELECT throws_ok($$SELECT scaler.desired_capacity('rps', 1, -1, 1)$$,
+                 '22023', 'current_capacity must not be negative', 'a negative current capacity is rejected');
+SELECT throws_ok($$SELECT scaler.desired_capacity('rps', 1, 1, -0.5)$$,
+                 '22023', 'value must not be negative or NaN', 'a negative value is rejected');
+SELECT throws_ok($$SELECT scaler.desired_capacity('rps', 1, 1, 'NaN')$$,
+                 '22023', 'value must not be negative or NaN', 'a NaN value is rejected');
+SELECT throws_ok($$SELECT scaler.desired_capacity('rps', 1, 1, 1, panic_value => 'NaN')$$,
+                 '22023', 'panic_value must not be negative or NaN', 'a NaN panic value is rejected');
+
+-- a state that is not one evaluate() could have made names what is wrong
+CREATE FUNCTION pg_temp.state_error(st scaler.decide_state) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    code text;
+    msg text;
+    detail text;
+BEGIN
+    PERFORM scaler.desired_capacity('rps', 1, 1, 1, state => st);
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    RETURN format('%s %s: %s', code, msg, detail);
+END
+$$;
+SELECT is(pg_temp.state_error(ROW(NULL, NULL, '{{2026-01-01},{2026-01-02}}', '{3,2}')),
+          '22023 invalid decision state: history_at must be one-dimensional.', 'a two-dimensional history_at');
+SELECT is(pg_temp.state_error(ROW(NULL, NULL, '{2026-01-01,2026-01-02}', '{{3},{2}}')),
+          '22023 invalid decision state: history_desired must be one-dimensional.', 'a two-dimensional history_desired');
+SELECT is(pg_temp.state_error(ROW(NULL, NULL, '{2026-01-01,NULL}', '{3,2}')),
+          '22023 invalid decision state: The history must not contain NULLs.', 'a NULL in the history');
+SELECT is(pg_temp.state_error(ROW(NULL, NULL,
+                                  (SELECT array_agg(timestamptz '2026-01-01' + i * interval '1 minute' ORDER BY i)
+                                     FROM generate_series(1, 33) i),
+                                  (SELECT array_agg(100 - i ORDER BY i) FROM generate_series(1, 33) i))),
+          '22023 invalid decision state: The history has too many entries.', '33 history entries (32 at most)');
 
 SELECT * FROM finish();
 ROLLBACK;
