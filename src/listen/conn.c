@@ -393,24 +393,88 @@ check_database(void)
 }
 
 /*
- * Whether the connection options set connect_timeout (in the string, the
- * environment or a service file).
+ * Whether a connect_timeout value makes libpq time out: not when empty, and
+ * not when it is a number at or below zero (libpq then waits for ever, and
+ * so can the poll below, awake to a stop).  Anything else, a value libpq
+ * will refuse too, is left to libpq.
  */
 static bool
-has_connect_timeout(PGconn *c)
+timeout_value_set(const char *val)
+{
+	char	   *end;
+	long		seconds;
+
+	if (val == NULL || val[0] == '\0')
+		return false;
+	errno = 0;
+	seconds = strtol(val, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	return !(end != val && *end == '\0' && errno == 0 && seconds <= 0);
+}
+
+/* The value conninfo options give keyword: NULL when not given. */
+static const char *
+option_value(const PQconninfoOption *opts, const char *keyword)
+{
+	for (; opts->keyword != NULL; opts++)
+		if (strcmp(opts->keyword, keyword) == 0)
+			return opts->val;
+	return NULL;
+}
+
+static bool
+nonempty(const char *val)
+{
+	return val != NULL && val[0] != '\0';
+}
+
+/*
+ * Whether the connection string or the environment set connect_timeout,
+ * known before connecting; *known is false when a service names options (in
+ * the string or in PGSERVICE), as its file may set it, which only a started
+ * connection tells.  A string that does not parse is left to libpq to report.
+ */
+static bool
+timeout_given(const char *conninfo, bool *known)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *val;
+	bool		given;
+
+	*known = true;
+	if (opts == NULL)
+		return false;
+	/*
+	 * As libpq takes it: the string's value, even an empty one; else the
+	 * service file's; else the variable's.
+	 */
+	val = option_value(opts, "connect_timeout");
+	if (val != NULL)
+		given = timeout_value_set(val);
+	else if (nonempty(option_value(opts, "service")) || nonempty(getenv("PGSERVICE")))
+	{
+		given = false;
+		*known = false;
+	}
+	else
+		given = timeout_value_set(getenv("PGCONNECT_TIMEOUT"));
+	PQconninfoFree(opts);
+	return given;
+}
+
+/* Whether a started connection's options set connect_timeout. */
+static bool
+timeout_of_connection(PGconn *c)
 {
 	PQconninfoOption *opts = PQconninfo(c);
-	PQconninfoOption *o;
-	bool		found = false;
+	bool		given;
 
 	if (opts == NULL)
 		return false;
-	for (o = opts; o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "connect_timeout") == 0 &&
-			o->val != NULL && o->val[0] != '\0')
-			found = true;
+	given = timeout_value_set(option_value(opts, "connect_timeout"));
 	PQconninfoFree(opts);
-	return found;
+	return given;
 }
 
 /*
@@ -421,6 +485,9 @@ has_connect_timeout(PGconn *c)
  * host name blocks) gives up on it.  With connect_timeout set, libpq's own
  * wait connects instead: it applies the timeout to each host and goes on to
  * the next, which PQconnectPoll does not, and the timeout bounds a stop.
+ * Which way is known before connecting, from the string and the
+ * environment; a service file's timeout only once the connection started,
+ * which is then given up and made again, libpq's way.
  * NULL when given up on (or out of memory); otherwise PQstatus says how it
  * went.
  */
@@ -428,18 +495,24 @@ static PGconn *
 connect_interruptibly(const char *conninfo)
 {
 	sig_atomic_t stops_before = stop_count ? *stop_count : 0;
-	PGconn	   *c = PQconnectStart(conninfo);
+	PGconn	   *c;
 	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
 	bool		woken = false;
+	bool		known;
 
+	if (timeout_given(conninfo, &known))
+		c = PQconnectdb(conninfo);
+	else
+		c = PQconnectStart(conninfo);
 	if (c == NULL)
 	{
 		log_msg("could not connect to the database: out of memory");
 		return NULL;
 	}
-	if (PQstatus(c) == CONNECTION_BAD)
+	if (PQstatus(c) == CONNECTION_BAD || PQstatus(c) == CONNECTION_OK)
 		return c;
-	if (has_connect_timeout(c))
+	/* a service file's connect_timeout: the start is given up, once */
+	if (!known && timeout_of_connection(c))
 	{
 		PQfinish(c);
 		return PQconnectdb(conninfo);

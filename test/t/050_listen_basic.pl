@@ -64,23 +64,56 @@ sub run_briefly
 	};
 	return ($finished ? $? >> 8 : 'still running after 30 s', $err);
 }
+# the connections the silent server was asked for (its queue, emptied)
+sub connections_made
+{
+	my $n = 0;
+	$mute->blocking(0);
+	while (my $c = $mute->accept) { $n++; close $c; }
+	$mute->blocking(1);
+	return $n;
+}
 my ($rc, $err) = run_briefly("host=127.0.0.1 port=$mute_port dbname=postgres connect_timeout=2");
 is($rc, 1, 'connect_timeout bounds a connection to a server that does not answer: exit 1');
 like($err, qr/could not connect to the database: .*timeout expired/, 'and says so');
+is(connections_made(), 1, 'in one connection (libpq\'s own, not one started and dropped before it)');
+{
+	local $ENV{PGCONNECT_TIMEOUT} = '2';
+	($rc, $err) = run_briefly("host=127.0.0.1 port=$mute_port dbname=postgres");
+	is($rc, 1, 'PGCONNECT_TIMEOUT bounds it too: exit 1');
+	like($err, qr/timeout expired/, 'and says so');
+	is(connections_made(), 1, 'in one connection');
+}
+{
+	# a service file's connect_timeout, which only a started connection tells
+	my $services = "$dir/pg_service.conf";
+	open(my $fh, '>', $services) or die "cannot write $services: $!";
+	print $fh "[silent]\nhost=127.0.0.1\nport=$mute_port\nconnect_timeout=2\n";
+	close $fh;
+	local $ENV{PGSERVICEFILE} = $services;
+	($rc, $err) = run_briefly("service=silent dbname=postgres");
+	is($rc, 1, 'a service file\'s connect_timeout bounds it too: exit 1');
+	like($err, qr/timeout expired/, 'and says so');
+	connections_made();
+}
 ($rc, $err) = run_briefly("host=127.0.0.1 port=$mute_port dbname=postgres connect_timeout=abc");
 is($rc, 1, 'a connect_timeout that is not a number is refused: exit 1');
 like($err, qr/invalid integer value "abc" for connection option "connect_timeout"/, 'and says so');
+# connect_timeout=0 is libpq's "wait for ever": as without one, a stop
+# signal gives the attempt up
+for my $timeout ('', ' connect_timeout=0')
 {
 	my ($out, $err) = ('', '');
+	my $what = $timeout eq '' ? 'without connect_timeout' : 'with connect_timeout=0';
 	my $h = IPC::Run::start(
-		[ $bin, '-d', "host=127.0.0.1 port=$mute_port dbname=postgres" ],
+		[ $bin, '-d', "host=127.0.0.1 port=$mute_port dbname=postgres$timeout" ],
 		'<', \undef, '>', \$out, '2>', \$err);
 	sleep 2;
-	ok($h->pumpable, 'without connect_timeout the listener waits for the silent server');
+	ok($h->pumpable, "$what the listener waits for the silent server");
 	my $t0 = time;
 	$h->signal('TERM');
 	$h->finish;
-	cmp_ok(time - $t0, '<', 10, 'SIGTERM while connecting: the listener exits promptly');
+	cmp_ok(time - $t0, '<', 10, "$what, SIGTERM while connecting: the listener exits promptly");
 	is($h->full_result(0) >> 8, 0, 'with status 0 (a stop, not a failure)');
 	like($err, qr/stopped while connecting/, 'and says so');
 	unlike($err, qr/reconnecting/, 'without promising to reconnect');
