@@ -967,6 +967,7 @@ v1_spread_hour(FlatReader *reader, Traffic *traffic, V1Hour *hour, pg_tz *tz)
 		flat_invalid(reader, "An hour has more errors or durations than requests.");
 }
 
+/* A 0.1 value, read into an empty one (see traffic_parse_into). */
 static void
 read_v1(FlatReader *reader, Traffic *traffic)
 {
@@ -980,6 +981,7 @@ read_v1(FlatReader *reader, Traffic *traffic)
 	int32		i;
 	TimestampTz prev_start = DT_NOBEGIN;
 
+	Assert(traffic_is_empty(traffic));
 	if (tzlen <= 0 || tzlen > TZ_STRLEN_MAX)
 		flat_invalid(reader, "Bad time zone name length.");
 	flat_need(reader, tzlen);
@@ -1024,11 +1026,24 @@ read_v1(FlatReader *reader, Traffic *traffic)
 		}
 		summary = traffic_get_summary(traffic, quarter);
 		m = &summary->minutes[minute - quarter * MINUTES_PER_QUARTER];
-		/* (added: the value read into may count that minute already) */
-		traffic_add_count(&m->requests, requests[i], "request count");
-		traffic_add_count(&m->busy_us, duration_us(ms), "busy time");
+		/* (each minute once, into an empty value) */
+		m->requests = requests[i];
+		m->busy_us = duration_us(ms);
 	}
 	pfree(requests);
+	/* a quarter's minutes, each in range, may add up past 2^63 - 1 */
+	for (i = 0; i < traffic->nquarters; i++)
+	{
+		const TrafficQuarter *q = &traffic->quarters[i];
+		int64		total = 0;
+		int			k;
+
+		if ((i & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (k = 0; k < MINUTES_PER_QUARTER; k++)
+			if (pg_add_s64_overflow(total, q->minutes[k].requests, &total))
+				flat_invalid(reader, "Request count out of range.");
+	}
 
 	nhours = flat_int32(reader);
 	if (nhours < 0 || nhours > flat_remaining(reader) / 48)
@@ -1096,8 +1111,25 @@ traffic_parse_into(Traffic *traffic, const char *data, int len, int errcode)
 	version = flat_int32(&reader);
 	if (version == 2)
 		read_v2(&reader, traffic);
-	else if (version == 1)
+	else if (version == 1 && was_empty)
 		read_v1(&reader, traffic);
+	else if (version == 1)
+	{
+		/*
+		 * 0.1's hours are spread over the quarters they cover by what those
+		 * quarters hold: read into a value of their own and merged, so that
+		 * what the value held before, which depends on the order a plan
+		 * merges in, cannot change the spread.
+		 */
+		Traffic    *own = traffic_create(CurrentMemoryContext);
+
+		read_v1(&reader, own);
+		if (reader.p != reader.end)
+			flat_invalid(&reader, "Trailing bytes.");
+		traffic_merge(traffic, own);
+		DeleteExpandedObject(EOHPGetRWDatum(&own->hdr));
+		return;
+	}
 	else
 		flat_invalid(&reader, "Unknown format version.");
 	if (reader.p != reader.end)
