@@ -684,8 +684,9 @@ read_summary_counts(FlatReader *reader, TrafficQuarter *q)
 		q->minutes[m].busy_us = flat_varcount(reader, "Bad busy time.");
 		if (q->minutes[m].requests == 0)
 			flat_invalid(reader, "A minute of the mask has no requests.");
+		/* (a count past int64 is 22003 wherever it is added) */
 		if (pg_add_s64_overflow(requests, q->minutes[m].requests, &requests))
-			flat_invalid(reader, "Request count out of range.");
+			traffic_overflow("request count");
 	}
 	q->errors = flat_varcount(reader, "Bad error count.");
 	q->with_duration = flat_varcount(reader, "Bad duration count.");
@@ -1031,7 +1032,7 @@ read_v1(FlatReader *reader, Traffic *traffic)
 		m->busy_us = duration_us(ms);
 	}
 	pfree(requests);
-	/* a quarter's minutes, each in range, may add up past 2^63 - 1 */
+	/* a quarter's minutes, each in range, may add up past 2^63 - 1: 22003 */
 	for (i = 0; i < traffic->nquarters; i++)
 	{
 		const TrafficQuarter *q = &traffic->quarters[i];
@@ -1042,7 +1043,7 @@ read_v1(FlatReader *reader, Traffic *traffic)
 			CHECK_FOR_INTERRUPTS();
 		for (k = 0; k < MINUTES_PER_QUARTER; k++)
 			if (pg_add_s64_overflow(total, q->minutes[k].requests, &total))
-				flat_invalid(reader, "Request count out of range.");
+				traffic_overflow("request count");
 	}
 
 	nhours = flat_int32(reader);
