@@ -97,17 +97,21 @@ SELECT count(*) AS same_rows FROM (
     SELECT * FROM scaler.hourly_requests((SELECT scaler.traffic_agg(ts, duration_ms, status) FROM clip_log
                                           WHERE ts >= '2026-01-01 10:30+00' AND ts < '2026-01-01 12:30+00'))) s;
 
--- Bounded work: a range over 100 years is refused; long walks stop at
--- statement_timeout.
+-- Bounded work: a range over 100 years is refused; long walks (every hour
+-- of 6,000 years, gap-filled) stop at statement_timeout.
 SELECT count(*) FROM scaler.hourly_requests('1500-01-01', '2040-01-01', NULL, 'clip_log');
 \echo :LAST_ERROR_SQLSTATE
 SET statement_timeout = '100ms';
 SELECT count(*) FROM scaler.hourly_requests('1930-01-01', '2029-01-01', NULL, 'clip_log');
 \echo :LAST_ERROR_SQLSTATE
-SELECT count(*) FROM scaler.hour_of_week((SELECT scaler.traffic_agg(ts)
+SELECT count(*) FROM scaler.hourly_requests((SELECT scaler.traffic_agg(ts)
     FROM (VALUES (timestamptz '4000-01-01 00:00+00 BC'), ('2026-01-01 00:00+00')) v(ts)));
 \echo :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
+-- hour_of_week counts the empty hours between rows without walking them
+-- (traffic_cycles checks what it counts)
+SELECT count(*), sum(days) > 50000000 AS every_hour FROM scaler.hour_of_week((SELECT scaler.traffic_agg(ts)
+    FROM (VALUES (timestamptz '4000-01-01 00:00+00 BC'), ('2026-01-01 00:00+00')) v(ts)));
 
 -- The transition function called through a new FmgrInfo for every row, as
 -- Citus's worker_partial_agg calls it: the same value, bit for bit.

@@ -155,6 +155,41 @@ bucket_walk(OffsetSpan *span, int64 quarter, pg_tz *tz, TimestampTz *start)
 	return next_bucket_quarter(quarter, *start, tz);
 }
 
+/*
+ * How many whole buckets, from the one whose first quarter is quarter, lie
+ * in a stretch of constant offset and end by end_quarter: buckets named an
+ * hour apart, told without asking the zone for each.  *start is the first
+ * one's name, *next the first quarter after the last.  0 when the zone must
+ * be asked (a transition within the hour).
+ */
+int64
+bucket_run(OffsetSpan *span, int64 quarter, int64 end_quarter, pg_tz *tz,
+		   TimestampTz *start, int64 *next)
+{
+	TimestampTz ts = quarter * USECS_PER_QUARTER;
+	TimestampTz name;
+	TimestampTz limit;
+	int64		n;
+
+	if (!offset_span_cover(span, ts, tz))
+		return 0;
+	/* (a name before the stretch may be in another offset's hour) */
+	name = ts - floor_mod(ts + span->offset, USECS_PER_HOUR);
+	if (name < span->from || name <= ts - USECS_PER_QUARTER)
+		return 0;
+	limit = end_quarter < END_TIMESTAMP / USECS_PER_QUARTER ?
+		end_quarter * USECS_PER_QUARTER : END_TIMESTAMP;
+	limit = Min(limit, span->until);
+	if (limit <= name)
+		return 0;
+	/* (unsigned: the stretch may span most of the timestamp range) */
+	n = (int64) (((uint64) limit - (uint64) name) / USECS_PER_HOUR);
+	*start = name;
+	/* a bucket holds the quarters whose first instant lies in its hour */
+	*next = -floor_div(-(name + n * USECS_PER_HOUR), USECS_PER_QUARTER);
+	return n;
+}
+
 /* The bucket a quarter lies in: its name and its quarters [first, end). */
 void
 bucket_of_quarter(int64 quarter, pg_tz *tz, TimestampTz *start,

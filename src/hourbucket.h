@@ -67,6 +67,8 @@ typedef struct OffsetSpan
 
 extern int64 bucket_walk(OffsetSpan *span, int64 quarter, pg_tz *tz,
 						 TimestampTz *start);
+extern int64 bucket_run(OffsetSpan *span, int64 quarter, int64 end_quarter,
+						pg_tz *tz, TimestampTz *start, int64 *next);
 extern void bucket_of_quarter(int64 quarter, pg_tz *tz, TimestampTz *start,
 							  int64 *first_quarter, int64 *end_quarter);
 extern int64 next_bucket_quarter(int64 quarter, TimestampTz start, pg_tz *tz);

@@ -572,6 +572,97 @@ typedef struct HourOfCycle
 	int64		peak;
 } HourOfCycle;
 
+/*
+ * The first quarter at or after the walk's in which a part may have rows,
+ * or PG_INT64_MAX when none has: the buckets before it are empty.  Parts
+ * with nothing left are closed, as add_parts would close them.
+ */
+static int64
+hour_iter_next_rows(HourIter *iter)
+{
+	while (iter->part < iter->nparts)
+	{
+		HourPart   *part = &iter->parts[iter->part];
+		int64		quarter;
+
+		if (!iter->part_open)
+			open_part(iter, part);
+		if (part->traffic != NULL)
+		{
+			Traffic    *traffic = part->traffic;
+
+			quarter = PG_INT64_MAX;
+			if (iter->summary < traffic->nquarters)
+				quarter = traffic->quarters[iter->summary].quarter;
+			if (iter->row < traffic->nrows)
+				quarter = Min(quarter, row_quarter(&traffic->rows[iter->row]));
+		}
+		else
+			quarter = iter->pending;
+		if (quarter < part->end_quarter)
+			return Max(quarter, part->first_quarter);
+		close_part(iter);
+	}
+	return PG_INT64_MAX;
+}
+
+/* The slot of the cycle (hour of the day, or of the week) a bucket is in. */
+static int
+cycle_slot(TimestampTz start, pg_tz *tz, bool weekly)
+{
+	int			hour_of_day;
+	int			dow;
+
+	local_hour_and_dow(start, tz, &hour_of_day, &dow);
+	return weekly ? dow * 24 + hour_of_day : hour_of_day;
+}
+
+/*
+ * Count the empty buckets before the next one with rows in the days of
+ * their slots, a stretch of constant offset at a time (its buckets follow
+ * each other an hour apart, each in the slot after the last), so that a
+ * value with years between its rows costs what its rows cost, not a step
+ * per hour between them.
+ */
+static void
+count_empty_buckets(HourIter *iter, HourOfCycle *cycle, bool weekly)
+{
+	int			ncycle = weekly ? 7 * 24 : 24;
+	int64		rows_from = hour_iter_next_rows(iter);
+	int64		limit;
+
+	/* after the last rows of a value read to its end, the walk ends */
+	if (rows_from == PG_INT64_MAX && iter->to_last_row)
+		return;
+	limit = Min(rows_from, iter->end_quarter);
+	while (iter->next_quarter < limit)
+	{
+		TimestampTz start;
+		int64		n;
+		int64		end;
+
+		CHECK_FOR_INTERRUPTS();
+		n = bucket_run(&iter->span, iter->next_quarter, limit, iter->tz, &start, &end);
+		if (n > 0)
+		{
+			int			slot = cycle_slot(start, iter->tz, weekly);
+			int			i;
+
+			for (i = 0; i < ncycle; i++)
+				cycle[(slot + i) % ncycle].days += (int32) (n / ncycle +
+															(i < n % ncycle ? 1 : 0));
+			iter->next_quarter = end;
+			continue;
+		}
+		/* near a transition: one bucket, as the walk takes it */
+		end = bucket_walk(&iter->span, iter->next_quarter, iter->tz, &start);
+		if (end > limit)
+			break;				/* it holds rows: the walk's */
+		cycle[cycle_slot(start, iter->tz, weekly)].days++;
+		iter->next_quarter = end;
+	}
+}
+
 static void
 emit_hour_of_cycle(FunctionCallInfo fcinfo, bool weekly)
 {
@@ -586,14 +677,14 @@ emit_hour_of_cycle(FunctionCallInfo fcinfo, bool weekly)
 
 	memset(cycle, 0, sizeof(cycle));
 	hour_iter_init_datum(&iter, PG_GETARG_DATUM(0), tz);
-	while (hour_iter_next(&iter, hour))
+	for (;;)
 	{
-		int			hour_of_day;
-		int			dow;
 		HourOfCycle *c;
 
-		local_hour_and_dow(hour->start, tz, &hour_of_day, &dow);
-		c = &cycle[weekly ? dow * 24 + hour_of_day : hour_of_day];
+		count_empty_buckets(&iter, cycle, weekly);
+		if (!hour_iter_next(&iter, hour))
+			break;
+		c = &cycle[cycle_slot(hour->start, tz, weekly)];
 		c->days++;
 		traffic_add_count(&c->requests, hour->requests, "request count");
 		c->peak = Max(c->peak, hour->requests);
