@@ -186,16 +186,6 @@ following_hour(TimestampTz start, pg_tz *tz)
 	}
 }
 
-static int
-slot_of(TimestampTz hour_start, pg_tz *tz, bool weekly)
-{
-	int			hour;
-	int			dow;
-
-	local_hour_and_dow(hour_start, tz, &hour, &dow);
-	return weekly ? dow * 24 + hour : hour;
-}
-
 /*
  * File each minute of [first_minute, end_minute) under its hour of the
  * week: its requests, or its busy time, as a load.
@@ -213,7 +203,7 @@ load_samples(const ScalerPolicySettings *s, Traffic *traffic,
 				   floor_div(end_minute - 1, MINUTES_PER_QUARTER) + 1);
 	while (hour_iter_next(&iter, hour))
 	{
-		int			slot = slot_of(hour->start, session_timezone, weekly);
+		int			slot = cycle_slot(hour->start, session_timezone, weekly);
 		int64		from = Max(first_minute, hour->first_minute);
 		int64		to = Min(end_minute, hour->first_minute + hour->minutes);
 		int64		m;
@@ -258,7 +248,7 @@ quality_samples(const ScalerPolicySettings *s, Traffic *traffic,
 				   quarter_of(until - 1) + 1);
 	while (hour_iter_next(&iter, hour))
 	{
-		int			slot = slot_of(hour->start, session_timezone, weekly);
+		int			slot = cycle_slot(hour->start, session_timezone, weekly);
 		ScalerCounts counts;
 		double		value;
 
@@ -405,7 +395,7 @@ emit_forecast(ReturnSetInfo *rsinfo, const ScalerPolicySettings *s,
 	for (hour = hour_bucket(now, session_timezone); hour < end;
 		 hour = following_hour(hour, session_timezone))
 	{
-		const ForecastSlot *slot = &slots[slot_of(hour, session_timezone, weekly)];
+		const ForecastSlot *slot = &slots[cycle_slot(hour, session_timezone, weekly)];
 		Datum		values[4];
 		bool		nulls[4];
 

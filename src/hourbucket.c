@@ -55,6 +55,17 @@ local_hour_and_dow(TimestampTz start, pg_tz *tz, int *hour, int *dow)
 	*dow = j2day(date2j(tm.tm_year, tm.tm_mon, tm.tm_mday));
 }
 
+/* The slot of a cycle (hour of the day, or of the week) a bucket is in. */
+int
+cycle_slot(TimestampTz start, pg_tz *tz, bool weekly)
+{
+	int			hour;
+	int			dow;
+
+	local_hour_and_dow(start, tz, &hour, &dow);
+	return weekly ? dow * 24 + hour : hour;
+}
+
 /* The bucket of a quarter's first instant; past the timestamp range, none. */
 static TimestampTz
 quarter_bucket(int64 quarter, pg_tz *tz)

@@ -50,6 +50,7 @@ quarter_of(TimestampTz ts)
 extern TimestampTz hour_bucket(TimestampTz ts, pg_tz *tz);
 extern void local_hour_and_dow(TimestampTz start, pg_tz *tz,
 							   int *hour, int *dow);
+extern int	cycle_slot(TimestampTz start, pg_tz *tz, bool weekly);
 
 /* No local hour of any zone spans more quarters than this. */
 #define MAX_BUCKET_QUARTERS		12

@@ -606,17 +606,6 @@ hour_iter_next_rows(HourIter *iter)
 	return PG_INT64_MAX;
 }
 
-/* The slot of the cycle (hour of the day, or of the week) a bucket is in. */
-static int
-cycle_slot(TimestampTz start, pg_tz *tz, bool weekly)
-{
-	int			hour_of_day;
-	int			dow;
-
-	local_hour_and_dow(start, tz, &hour_of_day, &dow);
-	return weekly ? dow * 24 + hour_of_day : hour_of_day;
-}
-
 /*
  * Count the empty buckets before the next one with rows in the days of
  * their slots, a stretch of constant offset at a time (its buckets follow
