@@ -968,32 +968,17 @@ v1_spread_hour(FlatReader *reader, Traffic *traffic, V1Hour *hour, pg_tz *tz)
 		flat_invalid(reader, "An hour has more errors or durations than requests.");
 }
 
-/* A 0.1 value, read into an empty one (see traffic_parse_into). */
+/*
+ * The minutes of a 0.1 value (first minute, count, requests, busy time),
+ * each a minute of its quarter's summary in traffic.
+ */
 static void
-read_v1(FlatReader *reader, Traffic *traffic)
+read_v1_minutes(FlatReader *reader, Traffic *traffic)
 {
-	char		tzname[TZ_STRLEN_MAX + 1];
-	int32		tzlen = flat_int32(reader);
-	pg_tz	   *tz;
 	int64		first;
 	int32		nminutes;
 	int64	   *requests;
-	int32		nhours;
 	int32		i;
-	TimestampTz prev_start = DT_NOBEGIN;
-
-	Assert(traffic_is_empty(traffic));
-	if (tzlen <= 0 || tzlen > TZ_STRLEN_MAX)
-		flat_invalid(reader, "Bad time zone name length.");
-	flat_need(reader, tzlen);
-	memcpy(tzname, reader->p, tzlen);
-	tzname[tzlen] = '\0';
-	reader->p += tzlen;
-	if (strlen(tzname) != tzlen)
-		flat_invalid(reader, "Bad time zone name.");
-	tz = pg_tzset(tzname);
-	if (tz == NULL)
-		flat_invalid(reader, "Unknown time zone.");
 
 	first = flat_int64(reader);
 	nminutes = flat_int32(reader);
@@ -1035,16 +1020,37 @@ read_v1(FlatReader *reader, Traffic *traffic)
 	/* a quarter's minutes, each in range, may add up past 2^63 - 1: 22003 */
 	for (i = 0; i < traffic->nquarters; i++)
 	{
-		const TrafficQuarter *q = &traffic->quarters[i];
-		int64		total = 0;
-		int			k;
-
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (k = 0; k < MINUTES_PER_QUARTER; k++)
-			if (pg_add_s64_overflow(total, q->minutes[k].requests, &total))
-				traffic_overflow("request count");
+		(void) quarter_requests(&traffic->quarters[i]);
 	}
+}
+
+/* A 0.1 value, read into an empty one (see traffic_parse_into). */
+static void
+read_v1(FlatReader *reader, Traffic *traffic)
+{
+	char		tzname[TZ_STRLEN_MAX + 1];
+	int32		tzlen = flat_int32(reader);
+	pg_tz	   *tz;
+	int32		nhours;
+	int32		i;
+	TimestampTz prev_start = DT_NOBEGIN;
+
+	Assert(traffic_is_empty(traffic));
+	if (tzlen <= 0 || tzlen > TZ_STRLEN_MAX)
+		flat_invalid(reader, "Bad time zone name length.");
+	flat_need(reader, tzlen);
+	memcpy(tzname, reader->p, tzlen);
+	tzname[tzlen] = '\0';
+	reader->p += tzlen;
+	if (strlen(tzname) != tzlen)
+		flat_invalid(reader, "Bad time zone name.");
+	tz = pg_tzset(tzname);
+	if (tz == NULL)
+		flat_invalid(reader, "Unknown time zone.");
+
+	read_v1_minutes(reader, traffic);
 
 	nhours = flat_int32(reader);
 	if (nhours < 0 || nhours > flat_remaining(reader) / 48)
