@@ -63,3 +63,38 @@ SELECT scaler.traffic_merge(t) IS NULL AS all_null FROM (VALUES (NULL::scaler.tr
 SELECT (SELECT scaler.traffic_merge(t) FROM (SELECT t FROM states WHERE function_name = 'f1'
                                            UNION ALL SELECT NULL) x)::text =
        (SELECT t FROM states WHERE function_name = 'f1')::text AS null_ignored;
+
+-- Merging sketches whose keys together span more than a sketch keeps (1,024
+-- bins): the lowest collapse into the lowest bin kept, as in one pass over
+-- every row, whatever the order.  All rows are in one quarter, which each
+-- part has as a summary (64 rows or more): tiny durations (1e-6 to 1e-3 ms,
+-- each in a key of its own), middle ones and large ones (up to 1e6 ms), so
+-- that the median lies among the collapsed keys.
+CREATE TABLE wide_rows AS
+SELECT timestamptz '2026-11-02 10:00+00' + g * interval '1 second' AS ts,
+       CASE WHEN g <= 150 THEN 1e-6 * power(1000, g / 150.0)
+            WHEN g <= 220 THEN power(10, (g - 150) / 70.0)
+            ELSE 1e3 * power(1000, (g - 220) / 80.0) END AS duration_ms,
+       200 AS status,
+       CASE WHEN g <= 150 THEN 'tiny' WHEN g <= 220 THEN 'middle' ELSE 'large' END AS part
+FROM generate_series(1, 300) g;
+CREATE TABLE wide_parts AS
+SELECT part, scaler.traffic_agg(ts, duration_ms, status)::text AS v
+FROM wide_rows GROUP BY part;
+SELECT o.n AS merge_order,
+       (SELECT scaler.traffic_merge(v::scaler.traffic ORDER BY array_position(o.parts, part))
+        FROM wide_parts)::text
+       = (SELECT scaler.traffic_agg(ts, duration_ms, status) FROM wide_rows)::text AS same_value,
+       (SELECT p50_ms FROM scaler.hourly_requests(
+            (SELECT scaler.traffic_merge(v::scaler.traffic ORDER BY array_position(o.parts, part))
+             FROM wide_parts)))
+       = (SELECT p50_ms FROM scaler.hourly_requests(
+            (SELECT scaler.traffic_agg(ts, duration_ms, status) FROM wide_rows))) AS same_median
+FROM (VALUES (1, ARRAY['tiny', 'middle', 'large']), (2, ARRAY['large', 'middle', 'tiny']),
+             (3, ARRAY['middle', 'tiny', 'large']), (4, ARRAY['large', 'tiny', 'middle'])) o(n, parts)
+ORDER BY 1;
+-- the median is one of the collapsed keys: the lowest bin kept, well above
+-- the 1e-6 to 1e-3 ms the tiny rows took
+SELECT p50_ms > 1e-3 AND p50_ms < 1 AS median_collapsed,
+       max_ms = 1e6 AS longest_kept
+FROM scaler.hourly_requests((SELECT scaler.traffic_agg(ts, duration_ms, status) FROM wide_rows));

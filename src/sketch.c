@@ -129,25 +129,6 @@ sketch_reserve(Sketch *sketch, int32 newlo, int32 newhi, MemoryContext cxt)
 	sketch->capacity = capacity;
 }
 
-/*
- * Fill an empty sketch with the counts of keys lo .. lo + nbins - 1 (the
- * first and last non-zero), allocating just those bins: a value read from
- * disk is mostly read, not grown.
- */
-void
-sketch_load(Sketch *sketch, int32 lo, int32 nbins, const uint32 *counts,
-			MemoryContext cxt)
-{
-	Assert(sketch->bins == NULL && sketch->nbins == 0);
-	Assert(nbins > 0 && nbins <= SKETCH_MAX_BINS);
-	sketch->capacity = Max(nbins, 4);
-	sketch->bins = MemoryContextAllocZero(cxt, sizeof(uint32) * sketch->capacity);
-	memcpy(sketch->bins, counts, sizeof(uint32) * nbins);
-	sketch->base = lo;
-	sketch->lo = lo;
-	sketch->nbins = nbins;
-}
-
 void
 sketch_bin_overflow(void)
 {
@@ -219,6 +200,48 @@ sketch_add_key(Sketch *sketch, int32 key, uint64 count, MemoryContext cxt)
 	}
 
 	bin_add(&sketch->bins[key - sketch->base], count);
+}
+
+/*
+ * Add counts[i] values of key keys[i] for every i below n, the keys
+ * ascending and the counts above zero (the bins of a sketch as stored):
+ * what sketch_add_key for each would do, highest key first so that the
+ * lowest bins collapse at most once, with the bins' range set by the
+ * highest and the lowest key.  A key between them is then in the bins or
+ * below the lowest the sketch keeps, where sketch_add_key would have
+ * counted it in the lowest bin.  An empty sketch gets just the bins of
+ * those keys: a value read from disk is mostly read, not grown.
+ */
+void
+sketch_add_pairs(Sketch *sketch, const int32 *keys, const uint32 *counts,
+				 int32 n, MemoryContext cxt)
+{
+	int32		i;
+
+	if (n == 0)
+		return;
+	if (sketch->bins == NULL && keys[n - 1] - keys[0] < SKETCH_MAX_BINS)
+	{
+		int32		nbins = keys[n - 1] - keys[0] + 1;
+
+		sketch->capacity = Max(nbins, 4);
+		sketch->bins = MemoryContextAllocZero(cxt, sizeof(uint32) * sketch->capacity);
+		sketch->base = sketch->lo = keys[0];
+		sketch->nbins = nbins;
+		for (i = 0; i < n; i++)
+			sketch->bins[keys[i] - keys[0]] = counts[i];
+		return;
+	}
+	sketch_add_key(sketch, keys[n - 1], counts[n - 1], cxt);
+	if (n == 1)
+		return;
+	sketch_add_key(sketch, keys[0], counts[0], cxt);
+	for (i = 1; i < n - 1; i++)
+	{
+		int32		key = Max(keys[i], sketch->lo);
+
+		bin_add(&sketch->bins[key - sketch->base], counts[i]);
+	}
 }
 
 /*

@@ -72,8 +72,9 @@ extern void sketch_add_key(Sketch *sketch, int32 key, uint64 count,
 extern uint64 sketch_add_counts(Sketch *sketch, int32 key_lo,
 								const uint8 *counts, uint32 n,
 								MemoryContext cxt);
-extern void sketch_load(Sketch *sketch, int32 lo, int32 nbins,
-						const uint32 *counts, MemoryContext cxt);
+extern void sketch_add_pairs(Sketch *sketch, const int32 *keys,
+							 const uint32 *counts, int32 n,
+							 MemoryContext cxt);
 extern void sketch_merge(Sketch *dst, const Sketch *src, MemoryContext cxt);
 extern uint64 sketch_total(const Sketch *sketch);
 extern double sketch_quantile(const Sketch *sketch, double fraction);

@@ -465,31 +465,42 @@ valid_quarter(int64 quarter)
 }
 
 /*
- * The bins of a summary's sketch: counts[0 .. *nbins - 1] for keys *first
- * onwards (*nbins 0 when no bin is in use) and the zero durations in *zero;
- * the total is returned so the caller can check it against the duration
- * count.
+ * The bins of a summary's sketch as read: its keys in use, ascending, with
+ * their counts (above zero), and its zero durations.  Kept as pairs, not as
+ * dense bins, since most of a busy quarter's span of keys is empty: checking
+ * a value then writes nothing but the pairs, and merging one adds only them.
+ */
+typedef struct SketchPairs
+{
+	uint64		zero;			/* zero durations */
+	int32		n;				/* keys in use */
+	int32		keys[SKETCH_MAX_BINS];	/* within SKETCH_MAX_BINS of keys[0] */
+	uint32		counts[SKETCH_MAX_BINS];
+} SketchPairs;
+
+/*
+ * The bins of a summary's sketch, checked, into pairs; the total is returned
+ * so the caller can check it against the duration count.
  */
 static uint64
-read_sketch_bins(FlatReader *reader, uint32 *counts, uint64 *zero,
-				 int32 *first, int32 *nbins)
+read_sketch_pairs(FlatReader *reader, SketchPairs *pairs)
 {
 	uint64		total = flat_varint(reader);
 	uint64		used = flat_varint(reader);
 	int64		key = 0;
+	int64		first = 0;
 	int32		i;
 
 	if (used > SKETCH_MAX_BINS || used > (uint64) flat_remaining(reader) / 2)
 		flat_invalid(reader, "Bad sketch bins.");
-	*zero = total;
-	*first = 0;
+	pairs->zero = total;
+	pairs->n = (int32) used;
 	for (i = 0; i < (int32) used; i++)
 	{
 		uint64		count;
-		int64		prev = key;
 
 		if (i == 0)
-			key = *first = flat_int32(reader);
+			key = first = flat_int32(reader);
 		else
 		{
 			uint64		gap = flat_varint(reader);
@@ -499,7 +510,7 @@ read_sketch_bins(FlatReader *reader, uint32 *counts, uint64 *zero,
 			key += (int64) gap + 1;
 		}
 		if (key < -SKETCH_KEY_LIMIT || key > SKETCH_KEY_LIMIT ||
-			key - *first >= SKETCH_MAX_BINS)
+			key - first >= SKETCH_MAX_BINS)
 			flat_invalid(reader, "Bad sketch bins.");
 		count = flat_varint(reader);
 		if (count == 0 || count > PG_UINT32_MAX)
@@ -507,34 +518,8 @@ read_sketch_bins(FlatReader *reader, uint32 *counts, uint64 *zero,
 		/* (a total that wrapped could equal the duration count again) */
 		if (pg_add_u64_overflow(total, count, &total))
 			flat_invalid(reader, "Bad sketch count.");
-		/* the bins between two in use are empty */
-		if (i > 0)
-			memset(&counts[prev - *first + 1], 0, sizeof(uint32) * (key - prev - 1));
-		counts[key - *first] = (uint32) count;
-	}
-	*nbins = used > 0 ? (int32) (key - *first + 1) : 0;
-	return total;
-}
-
-/*
- * The sketch of a summary, loaded into an empty sketch "into" unless that
- * is NULL (checking only); its total is returned so the caller can check it
- * against the duration count.
- */
-static uint64
-read_sketch(FlatReader *reader, Sketch *into, MemoryContext cxt)
-{
-	uint32		counts[SKETCH_MAX_BINS];
-	uint64		zero;
-	int32		first;
-	int32		nbins;
-	uint64		total = read_sketch_bins(reader, counts, &zero, &first, &nbins);
-
-	if (into != NULL)
-	{
-		into->zero_count = zero;
-		if (nbins > 0)
-			sketch_load(into, first, nbins, counts, cxt);
+		pairs->keys[i] = (int32) key;
+		pairs->counts[i] = (uint32) count;
 	}
 	return total;
 }
@@ -700,17 +685,20 @@ read_summary_counts(FlatReader *reader, TrafficQuarter *q)
 /*
  * A quarter kept as a summary.  Read straight into the value when it has no
  * summary of that quarter yet (parsing a value, or the first partial state a
- * coordinator combines), else into a local one added to it; when traffic is
- * NULL, only checked.
+ * coordinator combines), else added to the one it has; when traffic is NULL,
+ * only checked.
  */
 static void
 read_summary(FlatReader *reader, Traffic *traffic, int64 quarter)
 {
+	SketchPairs pairs;
 	TrafficQuarter local;
 	TrafficQuarter *q = &local;
-	uint64		total;
+	TrafficQuarter *have = NULL;
 
-	if (traffic != NULL && traffic_find_summary(traffic, quarter) == NULL)
+	if (traffic != NULL)
+		have = traffic_find_summary(traffic, quarter);
+	if (traffic != NULL && have == NULL)
 		q = traffic_get_summary(traffic, quarter);
 	else
 	{
@@ -719,17 +707,20 @@ read_summary(FlatReader *reader, Traffic *traffic, int64 quarter)
 		sketch_init(&local.sketch);
 	}
 	read_summary_counts(reader, q);
-	total = read_sketch(reader, traffic != NULL ? &q->sketch : NULL,
-						traffic != NULL ? traffic->hdr.eoh_context : NULL);
-	if (total != (uint64) q->with_duration)
+	if (read_sketch_pairs(reader, &pairs) != (uint64) q->with_duration)
 		flat_invalid(reader, "Sketch does not match the duration count.");
+	if (traffic == NULL)
+		return;
 
-	if (traffic != NULL && q == &local)
+	/* the counts, and the zero durations, then the bins */
+	q->sketch.zero_count = pairs.zero;
+	if (have != NULL)
 	{
 		traffic_merge_summary(traffic, &local);
-		if (local.sketch.bins != NULL)
-			pfree(local.sketch.bins);
+		q = have;
 	}
+	sketch_add_pairs(&q->sketch, pairs.keys, pairs.counts, pairs.n,
+					 traffic->hdr.eoh_context);
 }
 
 static void
@@ -856,18 +847,26 @@ traffic_stream_read(TrafficStream *stream)
 	{
 		TrafficQuarter *q = &stream->summary;
 		Sketch	   *sketch = &q->sketch;
-		int32		first;
-		int32		nbins;
+		SketchPairs pairs_read;
+		SketchPairs *pairs = &pairs_read;
+		int32		nbins = 0;
+		int32		i;
 
 		stream->is_summary = true;
 		memset(q->minutes, 0, sizeof(q->minutes));
 		q->quarter = stream->quarter;
 		read_summary_counts(&reader, q);
-		/* the sketch borrows the stream's bins: it is only read */
-		if (read_sketch_bins(&reader, stream->counts, &sketch->zero_count,
-							 &first, &nbins) != (uint64) q->with_duration)
+		if (read_sketch_pairs(&reader, pairs) != (uint64) q->with_duration)
 			flat_invalid(&reader, "Sketch does not match the duration count.");
-		sketch->lo = sketch->base = first;
+
+		/* the sketch borrows the stream's bins: it is only read */
+		if (pairs->n > 0)
+			nbins = pairs->keys[pairs->n - 1] - pairs->keys[0] + 1;
+		memset(stream->counts, 0, sizeof(uint32) * nbins);
+		for (i = 0; i < pairs->n; i++)
+			stream->counts[pairs->keys[i] - pairs->keys[0]] = pairs->counts[i];
+		sketch->zero_count = pairs->zero;
+		sketch->lo = sketch->base = pairs->n > 0 ? pairs->keys[0] : 0;
 		sketch->nbins = sketch->capacity = nbins;
 		sketch->bins = stream->counts;
 	}
