@@ -69,7 +69,30 @@ SELECT 'traffic:###'::scaler.traffic;
 CREATE TABLE good AS
 SELECT scaler.traffic_agg(ts, (extract(epoch FROM ts)::int % 97)::float8, CASE WHEN extract(minute FROM ts) = 7 THEN 500 END) AS t
 FROM generate_series(timestamptz '2026-01-01 00:00+00', '2026-01-01 04:59:40+00', '10 seconds') ts;
+-- the SQLSTATE and detail of reading text as a traffic value ('ok' if it reads)
+CREATE FUNCTION pg_temp.text_input_error(v text, OUT state text, OUT detail text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM v::scaler.traffic;
+    state := 'ok';
+EXCEPTION WHEN others THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, detail = PG_EXCEPTION_DETAIL;
+END $$;
 SELECT ('traffic:' || translate(encode(substr(decode(substr(t::text, 9), 'base64'), 1, 100), 'base64'), E'\n', ''))::scaler.traffic FROM good;
+-- a base64 defect after whole groups (decoded by table) or at the padded
+-- end (decoded by PostgreSQL's pg_b64_decode) is the same error
+SELECT d.what, (SELECT length(t::text) FROM good) > 400 AS long_enough, r.state, r.detail
+FROM (VALUES ('space after 200 characters', 208, ' '), ('newline after 200', 208, E'\n'),
+             ('"=" in a group', 210, '='), ('a non-ASCII letter', 209, 'é'),
+             ('an asterisk', 211, '*'), ('"-" (base64url)', 400, '-')) d(what, pos, c),
+LATERAL (SELECT * FROM pg_temp.text_input_error(
+             overlay((SELECT t::text FROM good) PLACING d.c FROM d.pos FOR 1))) r
+UNION ALL
+SELECT 'the last character dropped', true, r.state, r.detail
+FROM pg_temp.text_input_error((SELECT left(t::text, -1) FROM good)) r
+UNION ALL
+SELECT 'the last group dropped', true, r.state, r.detail
+FROM pg_temp.text_input_error((SELECT left(t::text, -4) FROM good)) r;
 \echo :LAST_ERROR_SQLSTATE
 
 -- Fuzz: change one byte of a valid value, many times over.  Each altered

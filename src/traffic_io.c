@@ -1277,6 +1277,58 @@ traffic_datum_range(Datum datum, int64 *first, int64 *last)
 
 /* ------------------------------------------------------------- SQL I/O */
 
+/*
+ * pg_b64_decode, faster: the whole groups of four alphabet characters that
+ * begin src (all of a value traffic_out wrote but its padded end) are
+ * decoded here, by table, and the rest by pg_b64_decode.  That rest starts
+ * where a group starts, with nothing pending, so what is accepted, and how,
+ * is pg_b64_decode's.  A coordinator that combines Citus's partial states
+ * decodes megabytes of them.
+ */
+static int
+decode_base64(const char *src, int len, char *dst, int dstlen)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static int8 sextet[256];
+	static bool sextet_ready = false;
+	const unsigned char *s = (const unsigned char *) src;
+	const unsigned char *end = s + len;
+	char	   *p = dst;
+	int			rest;
+
+	if (!sextet_ready)
+	{
+		int			i;
+
+		memset(sextet, -1, sizeof(sextet));
+		for (i = 0; i < 64; i++)
+			sextet[(unsigned char) alphabet[i]] = (int8) i;
+		sextet_ready = true;
+	}
+	while (end - s >= 4 && dst + dstlen - p >= 3)
+	{
+		int32		a = sextet[s[0]];
+		int32		b = sextet[s[1]];
+		int32		c = sextet[s[2]];
+		int32		d = sextet[s[3]];
+		uint32		group;
+
+		if ((a | b | c | d) < 0)
+			break;
+		group = ((uint32) a << 18) | ((uint32) b << 12) | ((uint32) c << 6) | (uint32) d;
+		p[0] = (char) (group >> 16);
+		p[1] = (char) (group >> 8);
+		p[2] = (char) group;
+		p += 3;
+		s += 4;
+	}
+	if (s == end)
+		return p - dst;
+	rest = pg_b64_decode((const char *) s, end - s, p, dst + dstlen - p);
+	return rest < 0 ? -1 : (p - dst) + rest;
+}
+
 Datum
 traffic_in(PG_FUNCTION_ARGS)
 {
@@ -1298,7 +1350,7 @@ traffic_in(PG_FUNCTION_ARGS)
 	enclen = strlen(str);
 	maxlen = pg_b64_dec_len(enclen);
 	bytes = palloc(maxlen + 1);
-	len = pg_b64_decode(str, enclen, bytes, maxlen);
+	len = decode_base64(str, enclen, bytes, maxlen);
 	if (len < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
